@@ -1,0 +1,39 @@
+/* timeutil: RFC 3339 instants, durations and civil dates, all as Unix seconds. */
+#ifndef COMPLAINTD_TIMEUTIL_H
+#define COMPLAINTD_TIMEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "never": a deadline that cannot be reached (a paused clock, an empty calendar). */
+#define TU_NEVER INT64_MAX
+
+/* Parses an RFC 3339 date-time with an explicit offset ("Z", "z" or "+hh:mm"),
+ * separator 'T', 't' or ' ', optional fractional seconds (truncated toward the
+ * past). Returns 0 and stores Unix seconds, or -1 on anything else. */
+__attribute__((warn_unused_result)) int tu_parse_rfc3339(const char *s, int64_t *out);
+
+/* Formats t as "YYYY-MM-DDThh:mm:ss+hh:mm" at the given UTC offset in minutes
+ * ("Z" when the offset is 0). buf must hold TU_RFC3339_LEN bytes. */
+#define TU_RFC3339_LEN 32
+void tu_format_rfc3339(int64_t t, int offset_min, char *buf);
+
+/* Parses a duration: one or more <number><unit> groups, units d, h, m, s
+ * ("90d", "168h", "60m", "1h30m"); a bare number is seconds. Returns 0 or -1. */
+__attribute__((warn_unused_result)) int tu_parse_duration(const char *s, int64_t *out);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
+int64_t tu_days_from_civil(int y, int m, int d);
+void tu_civil_from_days(int64_t days, int *y, int *m, int *d);
+
+/* Parses "YYYY-MM-DD" into days since the epoch. Returns 0 or -1. */
+__attribute__((warn_unused_result)) int tu_parse_date(const char *s, int64_t *days);
+
+/* Floor division, for times before the epoch. */
+static inline int64_t tu_floordiv(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+#endif
