@@ -1,0 +1,234 @@
+/* db: asynchronous libpq on libev; see db.h. */
+#include "db.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+typedef enum { DB_DOWN, DB_CONNECTING, DB_IDLE, DB_BUSY } DbState;
+
+struct Db {
+    struct ev_loop *loop;
+    char *conninfo;
+    PGconn *conn;
+    DbState state;
+    ev_io io;
+    ev_timer retry;
+    DbReady ready;
+    void *ready_arg;
+    DbDone cb;
+    void *cb_arg;
+    PGresult *result;
+};
+
+PGconn *db_connect_blocking(const char *conninfo, char *err, size_t errlen)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        const char *m = c ? PQerrorMessage(c) : "out of memory";
+        size_t n = strlen(m);
+        while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+            n--;
+        snprintf(err, errlen, "%.*s", (int)n, m);
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void watch(Db *db, int events)
+{
+    ev_io_stop(db->loop, &db->io);
+    int fd = PQsocket(db->conn);
+    if (fd < 0)
+        return;
+    ev_io_set(&db->io, fd, events);
+    ev_io_start(db->loop, &db->io);
+}
+
+static void go_down(Db *db, const char *why)
+{
+    ev_io_stop(db->loop, &db->io);
+    if (db->conn)
+        log_warn("postgres: %s; reconnecting", why);
+    PQfinish(db->conn);
+    db->conn = NULL;
+    db->state = DB_DOWN;
+    if (db->result) {
+        PQclear(db->result);
+        db->result = NULL;
+    }
+    DbDone cb = db->cb;
+    db->cb = NULL;
+    if (cb)
+        cb(db->cb_arg, false, NULL, why);
+    ev_timer_set(&db->retry, 1.0, 0.0);
+    ev_timer_start(db->loop, &db->retry);
+}
+
+static void connect_poll(Db *db)
+{
+    switch (PQconnectPoll(db->conn)) {
+    case PGRES_POLLING_READING:
+        watch(db, EV_READ);
+        break;
+    case PGRES_POLLING_WRITING:
+        watch(db, EV_WRITE);
+        break;
+    case PGRES_POLLING_OK:
+        PQsetnonblocking(db->conn, 1);
+        db->state = DB_IDLE;
+        watch(db, EV_READ);
+        log_info("postgres: connected");
+        if (db->ready)
+            db->ready(db->ready_arg);
+        break;
+    default:
+        go_down(db, "connection failed");
+        break;
+    }
+}
+
+static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    Db *db = w->data;
+    db->conn = PQconnectStart(db->conninfo);
+    if (!db->conn || PQstatus(db->conn) == CONNECTION_BAD) {
+        PQfinish(db->conn);
+        db->conn = NULL;
+        ev_timer_set(&db->retry, 2.0, 0.0);
+        ev_timer_start(db->loop, &db->retry);
+        return;
+    }
+    db->state = DB_CONNECTING;
+    connect_poll(db);
+}
+
+static void finish_query(Db *db)
+{
+    PGresult *res = db->result;
+    db->result = NULL;
+    DbDone cb = db->cb;
+    void *arg = db->cb_arg;
+    db->cb = NULL;
+    db->state = DB_IDLE;
+    watch(db, EV_READ);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (cb)
+        cb(arg, ok, ok ? res : NULL, ok ? NULL : (res ? PQresultErrorMessage(res) : "no result"));
+    PQclear(res);
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    Db *db = w->data;
+    if (db->state == DB_CONNECTING) {
+        connect_poll(db);
+        return;
+    }
+    if (revents & EV_WRITE) {
+        int r = PQflush(db->conn);
+        if (r < 0) {
+            go_down(db, "send failed");
+            return;
+        }
+        if (r == 0)
+            watch(db, EV_READ);
+    }
+    if (!(revents & EV_READ))
+        return;
+    if (!PQconsumeInput(db->conn)) {
+        go_down(db, "connection lost");
+        return;
+    }
+    if (db->state != DB_BUSY) {
+        /* Notices or a server-side close while idle. */
+        if (PQstatus(db->conn) == CONNECTION_BAD)
+            go_down(db, "connection lost");
+        return;
+    }
+    while (!PQisBusy(db->conn)) {
+        PGresult *r = PQgetResult(db->conn);
+        if (!r) {
+            finish_query(db);
+            return;
+        }
+        if (db->result)
+            PQclear(db->result);
+        db->result = r;
+    }
+}
+
+Db *db_new(struct ev_loop *loop, const char *conninfo, PGconn *conn, DbReady ready, void *arg)
+{
+    Db *db = calloc(1, sizeof *db);
+    if (!db)
+        return NULL;
+    db->loop = loop;
+    db->conninfo = strdup(conninfo);
+    db->conn = conn;
+    db->ready = ready;
+    db->ready_arg = arg;
+    ev_init(&db->io, io_cb);
+    db->io.data = db;
+    ev_init(&db->retry, retry_cb);
+    db->retry.data = db;
+    PQsetnonblocking(conn, 1);
+    db->state = DB_IDLE;
+    watch(db, EV_READ);
+    return db;
+}
+
+void db_free(Db *db)
+{
+    if (!db)
+        return;
+    ev_io_stop(db->loop, &db->io);
+    ev_timer_stop(db->loop, &db->retry);
+    if (db->result)
+        PQclear(db->result);
+    PQfinish(db->conn);
+    free(db->conninfo);
+    free(db);
+}
+
+bool db_ready(const Db *db)
+{
+    return db->state == DB_IDLE;
+}
+
+PGconn *db_conn(Db *db)
+{
+    return db->conn;
+}
+
+int db_send(Db *db, const char *sql, int nparams, const char *const *params, DbDone cb, void *arg)
+{
+    if (db->state != DB_IDLE)
+        return -1;
+    if (!PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0)) {
+        go_down(db, "send failed");
+        return -1;
+    }
+    db->state = DB_BUSY;
+    db->cb = cb;
+    db->cb_arg = arg;
+    int r = PQflush(db->conn);
+    if (r < 0) {
+        db->cb = NULL;
+        go_down(db, "send failed");
+        return -1;
+    }
+    watch(db, r == 1 ? EV_READ | EV_WRITE : EV_READ);
+    return 0;
+}
+
+void db_wait(Db *db)
+{
+    while (db->state == DB_BUSY || db->state == DB_CONNECTING)
+        ev_run(db->loop, EVRUN_ONCE);
+}

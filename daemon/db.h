@@ -1,0 +1,38 @@
+/* db: one asynchronous PostgreSQL connection joined to the libev loop.
+ *
+ * One statement at a time; the caller queues. Connecting and reconnecting use
+ * PQconnectStart/PQconnectPoll, queries PQsendQueryParams and PQflush, and the
+ * loop only ever waits on PQsocket. */
+#ifndef COMPLAINTD_DB_H
+#define COMPLAINTD_DB_H
+
+#include <ev.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct Db Db;
+
+/* res is NULL when !ok; it is freed after the callback returns. */
+typedef void (*DbDone)(void *arg, bool ok, PGresult *res, const char *err);
+/* Called each time the connection becomes usable (after a reconnect too). */
+typedef void (*DbReady)(void *arg);
+
+/* Blocking connect, for start-up and the command-line tools only. */
+PGconn *db_connect_blocking(const char *conninfo, char *err, size_t errlen);
+
+/* Takes ownership of conn (connected, idle). */
+Db *db_new(struct ev_loop *loop, const char *conninfo, PGconn *conn, DbReady ready, void *arg);
+void db_free(Db *db);
+
+/* Whether a statement can be sent now (connected and nothing in flight). */
+bool db_ready(const Db *db);
+/* Sends one statement with text parameters. -1 when not ready or the send
+ * failed at once (a reconnect is then under way; cb is not called). */
+int db_send(Db *db, const char *sql, int nparams, const char *const *params, DbDone cb, void *arg);
+
+/* Blocking: waits for the statement in flight (shutdown only). */
+void db_wait(Db *db);
+PGconn *db_conn(Db *db);
+
+#endif

@@ -1,0 +1,383 @@
+/* complaintd: the complaint-desk SLA daemon. main owns the loop: it reads the
+ * configuration, brings up the engine (PostgreSQL, then Kafka), runs libev,
+ * and tears down in reverse order. */
+#include <errno.h>
+#include <ev.h>
+#include <getopt.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "db.h"
+#include "engine.h"
+#include "log.h"
+#include "migrations.h"
+#include "notify.h"
+
+#define DEFAULT_CONFIG "/etc/complaintd/complaintd.conf"
+
+enum { EXIT_CONFIG = 2 };
+
+static const char usage[] =
+    "Usage: complaintd [-c FILE] [--check-config] [migrate]\n"
+    "       complaintd --version | --help\n"
+    "\n"
+    "Consumes complaint events and parcel scans from Kafka, runs each ticket's\n"
+    "state machine and SLA clocks, and publishes alerts; state lives in PostgreSQL.\n"
+    "\n"
+    "  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ")\n"
+    "      --check-config  validate the configuration (and its policy file), print\n"
+    "                      the effective settings, and exit: 0 when valid, 2 when not\n"
+    "  -h, --help          this text\n"
+    "  -V, --version       print the version\n"
+    "\n"
+    "Commands:\n"
+    "  migrate             bring the database schema up to date and exit\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT drain, commit and exit 0 (a second one exits at once);\n"
+    "SIGHUP re-reads the configuration and applies its [policy] and log level.\n"
+    "See docs/configuration.md for every key.\n";
+
+static char *read_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            fclose(f);
+            return NULL;
+        }
+        n += fread(buf + n, 1, cap - n - 1, f);
+        if (n < cap - 1)
+            break;
+        cap *= 2;
+        char *b = realloc(buf, cap);
+        if (!b)
+            free(buf);
+        buf = b;
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        snprintf(err, errlen, "%s: read error", path);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (strlen(buf) != n) {
+        snprintf(err, errlen, "%s: contains a NUL byte", path);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* The whole configuration: the file, then its policy file. */
+static Config *load_config(const char *path, char *err, size_t errlen)
+{
+    char *text = read_file(path, err, errlen);
+    if (!text)
+        return NULL;
+    Config *cfg = cfg_new();
+    if (!cfg) {
+        snprintf(err, errlen, "out of memory");
+        free(text);
+        return NULL;
+    }
+    int rc = cfg_parse(cfg, text, path, false, err, errlen);
+    free(text);
+    if (rc == 0 && cfg->policy_file && cfg->policy_file[0]) {
+        char *ptext = read_file(cfg->policy_file, err, errlen);
+        rc = ptext ? cfg_parse(cfg, ptext, cfg->policy_file, true, err, errlen) : -1;
+        free(ptext);
+    }
+    if (rc < 0) {
+        cfg_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+/* ---- migrations --------------------------------------------------------- */
+
+static int exec_ok(PGconn *c, const char *sql, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    int rc = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? 0 : -1;
+    if (rc < 0)
+        snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+    PQclear(r);
+    return rc;
+}
+
+static int applied_count(PGconn *c, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(c, "SELECT to_regclass('schema_migrations') IS NOT NULL");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
+    }
+    bool exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!exists)
+        return 0;
+    int n = 0;
+    for (size_t i = 0; i < migrations_count; i++) {
+        const char *p[1] = {migrations[i].name};
+        r = PQexecParams(c, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+            PQclear(r);
+            return -1;
+        }
+        if (PQntuples(r) == 1)
+            n++;
+        PQclear(r);
+    }
+    return n;
+}
+
+static int migrate(PGconn *c, char *err, size_t errlen)
+{
+    /* One migrator at a time; every file in its own transaction. */
+    if (exec_ok(c, "SELECT pg_advisory_lock(7261031)", err, errlen) < 0 ||
+        exec_ok(c,
+                "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, "
+                "applied_at timestamptz NOT NULL DEFAULT now())",
+                err, errlen) < 0)
+        return -1;
+    for (size_t i = 0; i < migrations_count; i++) {
+        const char *p[1] = {migrations[i].name};
+        PGresult *r = PQexecParams(c, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, NULL, p, NULL, NULL, 0);
+        bool done = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+        PQclear(r);
+        if (done)
+            continue;
+        if (exec_ok(c, "BEGIN", err, errlen) < 0)
+            return -1;
+        if (exec_ok(c, migrations[i].sql, err, errlen) < 0) {
+            char e2[64];
+            exec_ok(c, "ROLLBACK", e2, sizeof e2);
+            return -1;
+        }
+        r = PQexecParams(c, "INSERT INTO schema_migrations (name) VALUES ($1)", 1, NULL, p, NULL, NULL, 0);
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok || exec_ok(c, "COMMIT", err, errlen) < 0)
+            return -1;
+        fprintf(stderr, "applied %s\n", migrations[i].name);
+    }
+    return exec_ok(c, "SELECT pg_advisory_unlock(7261031)", err, errlen);
+}
+
+/* ---- the daemon --------------------------------------------------------- */
+
+typedef struct Daemon {
+    struct ev_loop *loop;
+    const char *config_path;
+    Config *cfg;
+    Engine *engine;
+    ev_signal sigterm, sigint, sighup;
+    ev_timer watchdog;
+    ev_timer status;
+    bool stopping;
+} Daemon;
+
+static void stopped(void *arg)
+{
+    Daemon *d = arg;
+    ev_break(d->loop, EVBREAK_ALL);
+}
+
+static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop, (void)revents;
+    Daemon *d = w->data;
+    if (d->stopping) {
+        log_warn("second signal: exiting now");
+        _exit(1);
+    }
+    d->stopping = true;
+    log_info("signal %d: draining", w->signum);
+    notify_stopping();
+    engine_stop(d->engine, stopped, d);
+}
+
+static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop, (void)revents;
+    Daemon *d = w->data;
+    char err[512];
+    notify_reloading();
+    Config *n = load_config(d->config_path, err, sizeof err);
+    if (!n) {
+        log_err("reload: %s; keeping the old configuration", err);
+        notify_ready();
+        return;
+    }
+    char changed[512];
+    if (cfg_nonreloadable_changes(d->cfg, n, changed, sizeof changed) > 0)
+        log_warn("reload: %s cannot change without a restart; keeping the old values", changed);
+    Policy *p = pol_clone(n->policy);
+    if (!p) {
+        log_err("reload: out of memory; keeping the old configuration");
+        cfg_free(n);
+        notify_ready();
+        return;
+    }
+    log_set_level((LogLevel)log_level_from_name(n->log_level));
+    free(d->cfg->log_level);
+    d->cfg->log_level = n->log_level;
+    n->log_level = NULL;
+    pol_free(d->cfg->policy);
+    d->cfg->policy = n->policy;
+    n->policy = NULL;
+    cfg_free(n);
+    engine_set_policy(d->engine, p);
+    log_info("reload: policy applied");
+    notify_ready();
+}
+
+static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    Daemon *d = w->data;
+    char s[256];
+    engine_status(d->engine, s, sizeof s);
+    notify_status(s);
+}
+
+static int run(const char *path, Config *cfg)
+{
+    char err[1024];
+    PGconn *c = db_connect_blocking(cfg->conninfo, err, sizeof err);
+    if (!c) {
+        log_err("postgres: %s", err);
+        return 1;
+    }
+    int n = applied_count(c, err, sizeof err);
+    if (n < 0) {
+        log_err("postgres: %s", err);
+        PQfinish(c);
+        return 1;
+    }
+    if ((size_t)n < migrations_count) {
+        log_err("database schema is behind: %d of %zu migrations applied; run 'complaintd -c %s migrate'", n,
+                migrations_count, path);
+        PQfinish(c);
+        return 1;
+    }
+
+    Daemon d = {.loop = EV_DEFAULT, .config_path = path, .cfg = cfg};
+    d.engine = engine_new(d.loop, cfg);
+    if (!d.engine) {
+        log_err("out of memory");
+        PQfinish(c);
+        return 1;
+    }
+    if (engine_load(d.engine, c, err, sizeof err) < 0) {
+        log_err("%s", err);
+        engine_free(d.engine);
+        return 1;
+    }
+    if (engine_start(d.engine, err, sizeof err) < 0) {
+        log_err("%s", err);
+        engine_free(d.engine);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    ev_signal_init(&d.sigterm, stop_cb, SIGTERM);
+    ev_signal_init(&d.sigint, stop_cb, SIGINT);
+    ev_signal_init(&d.sighup, hup_cb, SIGHUP);
+    d.sigterm.data = d.sigint.data = d.sighup.data = &d;
+    ev_signal_start(d.loop, &d.sigterm);
+    ev_signal_start(d.loop, &d.sigint);
+    ev_signal_start(d.loop, &d.sighup);
+    notify_watchdog_start(d.loop, &d.watchdog);
+    ev_timer_init(&d.status, status_cb, 5.0, 5.0);
+    d.status.data = &d;
+    ev_timer_start(d.loop, &d.status);
+
+    log_info("complaintd %s running: brokers %s, group %s, clock %s", COMPLAINTD_VERSION, cfg->brokers,
+             cfg->group_id, cfg->clock_mode == CLOCK_EVENT ? "event" : "wall");
+    notify_ready();
+    ev_run(d.loop, 0);
+
+    char s[256];
+    engine_status(d.engine, s, sizeof s);
+    log_info("stopped: %s", s);
+    ev_timer_stop(d.loop, &d.watchdog);
+    ev_timer_stop(d.loop, &d.status);
+    engine_free(d.engine);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = DEFAULT_CONFIG;
+    bool check = false;
+    int o;
+    while ((o = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': path = optarg; break;
+        case 'k': check = true; break;
+        case 'h': fputs(usage, stdout); return 0;
+        case 'V': printf("complaintd %s\n", COMPLAINTD_VERSION); return 0;
+        default: fputs(usage, stderr); return EXIT_CONFIG;
+        }
+    }
+    const char *command = optind < argc ? argv[optind] : NULL;
+    if (command && (strcmp(command, "migrate") != 0 || optind + 1 < argc)) {
+        fprintf(stderr, "complaintd: unknown command '%s'\n%s", command, usage);
+        return EXIT_CONFIG;
+    }
+
+    char err[1024];
+    Config *cfg = load_config(path, err, sizeof err);
+    if (!cfg) {
+        fprintf(stderr, "%s\n", err);
+        return EXIT_CONFIG;
+    }
+    if (check) {
+        char *dump = cfg_dump(cfg);
+        printf("%s: configuration is valid\n%s", path, dump ? dump : "");
+        free(dump);
+        cfg_free(cfg);
+        return 0;
+    }
+    log_set_level((LogLevel)log_level_from_name(cfg->log_level));
+
+    int rc;
+    if (command) {
+        PGconn *c = db_connect_blocking(cfg->conninfo, err, sizeof err);
+        rc = c && migrate(c, err, sizeof err) == 0 ? 0 : 1;
+        if (rc)
+            fprintf(stderr, "complaintd migrate: %s\n", err);
+        else
+            fprintf(stderr, "schema is up to date (%zu migrations)\n", migrations_count);
+        PQfinish(c);
+    } else {
+        rc = run(path, cfg);
+    }
+    cfg_free(cfg);
+    return rc;
+}
