@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds a release and a sanitizer
+# (ASan + UBSan) variant, runs the unit tests and the integration tests
+# against both, prints a summary and exits non-zero on any failure.
+#
+#   bash deploy/test.sh
+#
+# Works from a fresh clone with nothing running: the integration tests start
+# their own PostgreSQL (deploy/pg-local.sh) and dev broker. Run it as root or
+# as a user with sudo (only needed when packages are missing).
+#
+# The stage functions are only called through run_stage, which shellcheck
+# cannot follow:
+# shellcheck disable=SC2317
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd "$ROOT"
+
+PYTHON=/usr/bin/python3
+JOBS=$(nproc 2>/dev/null || echo 2)
+# Keep the work tree clean: no __pycache__ or .pytest_cache.
+export PYTHONDONTWRITEBYTECODE=1
+
+LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/complaintd-test.XXXXXX")
+trap 'rm -rf "$LOGDIR"' EXIT
+
+declare -a RESULTS=()
+FAILED=0
+
+# run_stage NAME CMD...: runs CMD with its output shown and kept; records the
+# result instead of stopping, so one failure does not hide the others.
+run_stage() {
+    local name=$1
+    shift
+    local log
+    log="$LOGDIR/$(tr -c 'A-Za-z0-9\n' '_' <<<"$name").log"
+    printf '\n==> %s\n' "$name"
+    local start=$SECONDS rc
+    set +e
+    "$@" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    local secs=$((SECONDS - start)) note
+    note=$(summary_of "$log")
+    if [[ $rc -eq 0 ]]; then
+        RESULTS+=("PASS  $name (${secs}s)${note:+  $note}")
+    else
+        RESULTS+=("FAIL  $name (exit $rc, ${secs}s)${note:+  $note}")
+        FAILED=1
+    fi
+    return "$rc"
+}
+
+skip_stage() {
+    RESULTS+=("SKIP  $1 ($2)")
+    FAILED=1
+}
+
+# The one line of a stage's output worth repeating in the summary.
+summary_of() {
+    local log=$1 line
+    line=$(grep -E '^[0-9]+%: Checks: ' "$log" | tail -n 1 || true)
+    [[ -n $line ]] || line=$(grep -E '[0-9]+ (passed|failed|error)' "$log" | tail -n 1 || true)
+    [[ -n $line ]] || line=$(grep -E 'tests passed|tests failed' "$log" | tail -n 1 || true)
+    # Strip pytest's ====== decoration.
+    line=${line//=/}
+    line=${line#"${line%%[![:space:]]*}"}
+    printf '%s' "$line"
+}
+
+build_tree() {
+    local dir=$1
+    shift
+    cmake -S "$ROOT" -B "$ROOT/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" &&
+        cmake --build "$ROOT/$dir" --parallel "$JOBS"
+}
+
+unit_tests() {
+    local dir=$1
+    ctest --test-dir "$ROOT/$dir" --output-on-failure &&
+        "$ROOT/$dir/unit_tests"
+}
+
+# Runs a command with the sanitizer settings; the integration harness passes
+# them on to every process it starts and fails a test on any report.
+with_sanitizers() {
+    (
+        export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+        export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+        "$@"
+    )
+}
+
+integration_tests() {
+    local dir=$1
+    COMPLAINTD_BUILD="$ROOT/$dir" "$PYTHON" -m pytest -q -p no:cacheprovider "$ROOT/tests/integration"
+}
+
+run_stage "install dependencies" bash "$ROOT/deploy/install-deps.sh" || {
+    echo "test.sh: cannot install the dependencies" >&2
+    exit 1
+}
+
+if run_stage "build (RelWithDebInfo)" build_tree build; then
+    run_stage "unit tests (build)" unit_tests build || true
+    run_stage "integration tests (build)" integration_tests build || true
+else
+    skip_stage "unit tests (build)" "build failed"
+    skip_stage "integration tests (build)" "build failed"
+fi
+
+if run_stage "build (ASan+UBSan)" build_tree build-asan -DCOMPLAINTD_SANITIZE=ON; then
+    run_stage "unit tests (build-asan)" with_sanitizers unit_tests build-asan || true
+    run_stage "integration tests (build-asan)" with_sanitizers integration_tests build-asan || true
+else
+    skip_stage "unit tests (build-asan)" "build failed"
+    skip_stage "integration tests (build-asan)" "build failed"
+fi
+
+printf '\n==================== complaintd test summary ====================\n'
+printf '%s\n' "${RESULTS[@]}"
+if [[ $FAILED -eq 0 ]]; then
+    printf 'ALL PASSED\n'
+else
+    printf 'FAILED\n'
+fi
+exit "$FAILED"

@@ -1,0 +1,127 @@
+"""Parcel scans through the real binary: stalled parcels, responsibility from
+the scan chain, and the bulk issue key taken from scans (clock.mode = event)."""
+
+import pytest
+
+from events import at, find, has, iso, keys, received, scan
+from harness import ALERTS, COMPLAINTS, DLQ, SCANS, produce, query, read_topic, scalar, wait_for
+
+pytestmark = pytest.mark.broker(partitions=1)
+
+WEEK = 168
+
+
+def stall_id(waybill: str, last) -> str:
+    return f"parcel_stalled/{waybill}/{int(last.timestamp())}"
+
+
+def test_stalled_parcels_per_rule_and_resolution(broker, daemon, db):
+    daemon()
+    t0 = at(0)
+    chains = {
+        "W1": [scan("W1", "pickup", "S1", "origin", t0)],
+        "W2": [scan("W2", "pickup", "O1", "origin", at(minutes=-30)),
+               scan("W2", "depart", "O1", "origin", t0, next_site="H1", next_site_role="hub")],
+        "W3": [scan("W3", "depart", "H1", "hub", t0, next_site="H2", next_site_role="hub")],
+        "W4": [scan("W4", "depart", "H2", "hub", t0, next_site="D1")],
+        "W5": [scan("W5", "arrive", "H3", "hub", t0)],
+        "W6": [scan("W6", "arrive", "D2", "delivery", t0)],
+        "W7": [scan("W7", "deliver", "D3", "delivery", t0)],
+        "W8": [scan("W8", "problem", "D4", "delivery", t0)],
+        "W9": [scan("W9", "signed", "D5", "delivery", t0)],
+        # a tie on occurred_at: arrive is a later row than depart
+        "W10": [scan("W10", "arrive", "H4", "hub", t0),
+                scan("W10", "depart", "H3", "hub", t0, next_site="H4", next_site_role="hub")],
+        # out of order: the older pickup arrives last and changes nothing
+        "W11": [scan("W11", "arrive", "D6", "delivery", t0),
+                scan("W11", "pickup", "S2", "origin", at(hours=-20))],
+    }
+    evs = [e for chain in chains.values() for e in chain]
+    evs.append(scan("W99", "pickup", "S9", "origin", at(hours=WEEK + 1)))     # moves the clock a week on
+    produce(broker.bootstrap, SCANS, evs, key_field="waybill")
+    want = {w: stall_id(w, t0) for w in chains if w != "W9"}
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(*[(a, "firing") for a in want.values()]))
+    expect = {
+        "W1": ("S1", "origin", "pickup_no_depart"),
+        "W2": ("O1", "origin", "origin_depart_no_arrive"),
+        "W3": ("H2", "hub", "hub_depart_no_arrive"),
+        "W4": ("D1", None, "hub_depart_no_arrive"),
+        "W5": ("H3", "hub", "hub_arrive_no_depart"),
+        "W6": ("D2", "delivery", "delivery_arrive_no_deliver_scan"),
+        "W7": ("D3", "delivery", "deliver_not_signed"),
+        "W8": ("D4", "delivery", "problem_at_site"),
+        "W10": ("H4", "hub", "hub_arrive_no_depart"),
+        "W11": ("D6", "delivery", "delivery_arrive_no_deliver_scan"),
+    }
+    for w, (site, role, rule) in expect.items():
+        a = find(alerts, want[w], "firing")
+        assert a["type"] == "parcel_stalled" and a["waybill"] == w
+        assert a["responsible"] == {"site": site, "role": role, "rule": rule}, w
+        assert a["condition_at"] == iso(at(hours=WEEK))
+    assert not [k for k in keys(alerts) if "/W9/" in k[0]]
+
+    # the parcel moves again: its stall resolves, and a new one can follow a week later
+    produce(broker.bootstrap, SCANS, [scan("W5", "depart", "H3", "hub", at(hours=WEEK + 2), next_site="D7"),
+                                      scan("W99", "arrive", "H9", "hub", at(hours=2 * WEEK + 3))])
+    later = stall_id("W5", at(hours=WEEK + 2))
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has((want["W5"], "resolved"), (later, "firing")))
+    assert find(alerts, want["W5"], "resolved")["resolved_at"] == iso(at(hours=WEEK + 2))
+    assert find(alerts, later, "firing")["responsible"] == {"site": "D7", "role": None,
+                                                            "rule": "hub_depart_no_arrive"}
+    assert scalar(db, "SELECT count(*) FROM parcel_scans") == len(evs) + 2
+
+
+def test_loss_ticket_carries_responsibility(broker, daemon, db):
+    daemon()
+    produce(broker.bootstrap, SCANS, [
+        scan("SF7", "pickup", "O7", "origin", at(hours=-30)),
+        scan("SF7", "depart", "O7", "origin", at(hours=-29), next_site="H7", next_site_role="hub"),
+        scan("SF7", "arrive", "H7", "hub", at(hours=-20)),
+    ])
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM parcel_scans") == 3)
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("L-1", at(0), category="loss", waybill="SF7", channel="media"),
+        received("L-2", at(0), category="loss", site="O8"),            # no waybill: no scans
+        received("L-3", at(0), category="fee", waybill="SF7", channel="media"),
+    ])
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("ticket_escalated/L-1/1", "firing"),
+                                                            ("ticket_escalated/L-3/1", "firing")))
+    assert find(alerts, "ticket_escalated/L-1/1", "firing")["responsible"] == {
+        "site": "H7", "role": "hub", "rule": "hub_arrive_no_depart"}
+    assert "responsible" not in find(alerts, "ticket_escalated/L-3/1", "firing")
+    rows = dict(query(db, "SELECT ticket_id, responsible FROM tickets"))
+    assert rows["L-2"] == {"site": "O8", "role": "origin", "rule": "no_scan"}
+    assert rows["L-3"] is None
+    # a new scan of the open ticket's parcel moves the responsibility
+    produce(broker.bootstrap, SCANS, [scan("SF7", "depart", "H7", "hub", at(hours=1), next_site="D7",
+                                           next_site_role="delivery")])
+    wait_for(lambda: dict(query(db, "SELECT ticket_id, responsible FROM tickets"))["L-1"] ==
+             {"site": "D7", "role": "delivery", "rule": "hub_depart_no_arrive"})
+
+
+def test_complaint_without_site_takes_the_scans_site_for_bulk(broker, daemon, db):
+    daemon()
+    produce(broker.bootstrap, SCANS, [scan(f"SFB{i}", "arrive", "HUB-7", "hub", at(hours=-5)) for i in range(10)])
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM parcel_scans") == 10)
+    produce(broker.bootstrap, COMPLAINTS,
+            [received(f"K-{i}", at(minutes=3 * i), category="delay", waybill=f"SFB{i}") for i in range(10)])
+    aid = f"bulk_complaint/delay/HUB-7/{int(at(0).timestamp())}"
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has((aid, "firing")))
+    f = find(alerts, aid, "firing")
+    assert f["site"] == "HUB-7" and f["count"] == 10
+    assert f["ticket_ids"] == [f"K-{i}" for i in range(10)]
+
+
+def test_bad_scans_are_dead_lettered(broker, daemon):
+    daemon()
+    produce(broker.bootstrap, SCANS, [
+        {"schema": "scan.v1", "event_id": "s1", "waybill": "SF1", "scan_type": "teleport", "site": "A",
+         "site_role": "hub", "occurred_at": iso(at(0))},
+        {"schema": "scan.v1", "event_id": "s2", "waybill": "SF1", "scan_type": "depart", "site": "A",
+         "site_role": "hub", "occurred_at": iso(at(0))},
+        {"schema": "complaint.v1", "event_id": "s3"},
+    ])
+    dl = read_topic(broker.bootstrap, DLQ, until=lambda m: len(m) >= 3)
+    assert [(x["reason"], x["detail"].split(":")[0]) for x in dl] == [
+        ("invalid_field", "scan_type"), ("missing_field", "next_site"), ("unknown_schema", "schema")]
+    assert all(x["source_topic"] == SCANS for x in dl)

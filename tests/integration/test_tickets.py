@@ -1,0 +1,205 @@
+"""complaintd end to end: complaint events in, ticket state and SLA alerts out.
+
+Every test runs the real binary against the dev broker and a real PostgreSQL
+and checks what lands on the alerts and dead-letter topics and in the tables.
+Most run in clock.mode = event with one partition, so the stream's order is
+the order of event time and the expected alerts are exact.
+"""
+
+import pytest
+
+from events import at, complaint, find, has, iso, keys, received, stable
+from harness import ALERTS, COMPLAINTS, DLQ, produce, query, read_topic, scalar
+
+pytestmark = pytest.mark.broker(partitions=1)
+
+
+def test_contact_breach_resolved_late_and_warning(broker, daemon, db):
+    d = daemon()
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("T-1", at(0), waybill="SF1", site="SZ01", customer_ref="c-1"),
+        # contact is due 2 business hours later: 11:00; warning at 80 %: 10:36
+        complaint("T-1", "contacted", at(hours=3)),            # 12:00, late by 1 h
+        complaint("T-1", "first_reply", at(hours=4)),
+    ], key_field="ticket_id")
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(
+        ("sla_breach/T-1/1/contact", "resolved"), ("sla_warning/T-1/1/contact", "resolved")))
+    assert keys(alerts) == [
+        ("sla_warning/T-1/1/contact", "firing"),
+        ("sla_breach/T-1/1/contact", "firing"),
+        ("sla_warning/T-1/1/contact", "resolved"),
+        ("sla_breach/T-1/1/contact", "resolved"),
+    ]
+    w = find(alerts, "sla_warning/T-1/1/contact", "firing")
+    assert w["schema"] == "alert.v1" and w["type"] == "sla_warning"
+    assert w["condition_at"] == iso(at(minutes=96))
+    assert w["deadline"] == iso(at(hours=2))
+    b = find(alerts, "sla_breach/T-1/1/contact", "firing")
+    assert b["ticket_id"] == "T-1" and b["round"] == 1 and b["stage"] == "contact"
+    assert b["priority"] == "normal" and b["reasons"] == []
+    assert b["category"] == "damage" and b["waybill"] == "SF1" and b["site"] == "SZ01"
+    assert b["condition_at"] == b["deadline"] == iso(at(hours=2))
+    assert "c-1" not in str(alerts)  # personal data never in alerts
+    r = find(alerts, "sla_breach/T-1/1/contact", "resolved")
+    assert r["late_by_seconds"] == 3600
+
+    row = query(db, "SELECT status, round, priority, contacted_at = %s::timestamptz, first_reply_at IS NOT NULL "
+                    "FROM tickets WHERE ticket_id = 'T-1'", [iso(at(hours=3))])
+    assert row == [("first_reply", 1, "normal", True, True)]
+    assert scalar(db, "SELECT count(*) FROM ticket_events WHERE ticket_id = 'T-1'") == 3
+    d.stop()
+    assert scalar(db, "SELECT count(*) FROM alerts WHERE sent_at IS NULL") == 0
+
+
+def test_retracted_when_completion_arrives_late(broker, daemon):
+    daemon()
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("T-2", at(0)),
+        received("T-3", at(hours=3)),                  # the clock passes T-2's contact deadline
+        complaint("T-2", "contacted", at(hours=1)),    # done on time, reported late
+    ])
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/T-2/1/contact", "retracted")))
+    assert ("sla_breach/T-2/1/contact", "firing") in keys(alerts)
+    r = find(alerts, "sla_breach/T-2/1/contact", "retracted")
+    assert "late_by_seconds" not in r
+    assert keys(alerts).index(("sla_breach/T-2/1/contact", "firing")) < \
+        keys(alerts).index(("sla_breach/T-2/1/contact", "retracted"))
+
+
+def test_implied_stages_revisit_reopen_and_escalation(broker, daemon, db):
+    daemon()
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("T-4", at(0), channel="regulator", category="loss"),
+        complaint("T-4", "resolved", at(minutes=30)),          # implies contact and first reply
+        complaint("T-4", "contacted", at(minutes=40)),         # history
+        complaint("T-4", "revisit", at(hours=1), satisfied=False),
+        complaint("T-4", "contacted", at(hours=1, minutes=30)),
+        complaint("T-4", "first_reply", at(hours=2)),
+        complaint("T-4", "resolved", at(hours=3)),
+        complaint("T-4", "revisit", at(hours=4), satisfied=True),
+    ])
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(
+        ("ticket_escalated/T-4/1", "resolved"), ("ticket_escalated/T-4/2", "resolved")))
+    assert keys(alerts) == [
+        ("ticket_escalated/T-4/1", "firing"),
+        ("ticket_escalated/T-4/2", "firing"),
+        ("ticket_escalated/T-4/1", "resolved"),
+        ("ticket_escalated/T-4/2", "resolved"),
+    ]
+    e1 = find(alerts, "ticket_escalated/T-4/1", "firing")
+    assert e1["priority"] == "urgent" and e1["reasons"] == ["channel"] and e1["round"] == 1
+    e2 = find(alerts, "ticket_escalated/T-4/2", "firing")
+    assert e2["reasons"] == ["channel", "reopened"] and e2["round"] == 2
+    assert e2["condition_at"] == iso(at(hours=1))
+    rows = query(db, "SELECT status, round, priority, reasons FROM tickets WHERE ticket_id = 'T-4'")
+    assert rows == [("closed", 2, "urgent", ["channel", "reopened"])]
+    effects = dict(query(db, "SELECT effect, count(*) FROM ticket_events WHERE ticket_id = 'T-4' GROUP BY 1"))
+    assert effects == {"applied": 7, "history": 1}
+
+
+def test_claim_and_major_budgets(broker, daemon, db):
+    daemon()
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("T-5", at(0), claim=True),                                  # resolve 120 h, warn 96 h
+        received("T-6", at(0), major=True, claim=True),                      # urgent: resolve 72 h
+        complaint("T-5", "contacted", at(minutes=10)),
+        complaint("T-6", "contacted", at(minutes=10)),
+        complaint("T-5", "first_reply", at(hours=1)),
+        complaint("T-6", "first_reply", at(hours=1)),
+        received("T-7", at(days=4, hours=1)),                                # moves the clock 97 h on
+    ])
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(
+        ("sla_warning/T-5/1/resolve", "firing"), ("sla_breach/T-6/1/resolve", "firing")))
+    assert find(alerts, "sla_warning/T-5/1/resolve", "firing")["deadline"] == iso(at(hours=120))
+    assert find(alerts, "sla_warning/T-5/1/resolve", "firing")["condition_at"] == iso(at(hours=96))
+    b6 = find(alerts, "sla_breach/T-6/1/resolve", "firing")
+    assert b6["deadline"] == iso(at(hours=72)) and b6["priority"] == "urgent" and b6["reasons"] == ["major"]
+    assert ("ticket_escalated/T-6/1", "firing") in keys(alerts)
+    assert ("sla_breach/T-5/1/resolve", "firing") not in keys(alerts)
+    deadlines = dict(query(db, "SELECT ticket_id, resolve_deadline FROM tickets WHERE ticket_id IN ('T-5','T-6')"))
+    assert deadlines["T-5"] == at(hours=120) and deadlines["T-6"] == at(hours=72)
+
+
+def test_updated_recomputes_and_closed_resolves(broker, daemon, db):
+    daemon()
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("T-8", at(0)),
+        complaint("T-8", "contacted", at(minutes=5)),
+        complaint("T-8", "first_reply", at(minutes=10)),
+        received("T-9", at(hours=30)),                    # T-8's resolve warning (24 h) fires
+        complaint("T-8", "updated", at(hours=31), claim=True, major=True),
+        received("T-10", at(hours=80)),                   # past the urgent claim deadline (72 h)
+        complaint("T-8", "closed", at(hours=81), reason="withdrawn by the customer"),
+    ])
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(
+        ("sla_breach/T-8/1/resolve", "resolved"), ("ticket_escalated/T-8/1", "resolved")))
+    ks = keys(alerts)
+    t8 = [k for k in ks if "/T-8/" in k[0]]
+    assert t8 == [
+        ("sla_warning/T-8/1/resolve", "firing"),
+        ("ticket_escalated/T-8/1", "firing"),
+        ("sla_breach/T-8/1/resolve", "firing"),
+        ("sla_warning/T-8/1/resolve", "resolved"),
+        ("sla_breach/T-8/1/resolve", "resolved"),
+        ("ticket_escalated/T-8/1", "resolved"),
+    ]
+    assert find(alerts, "sla_breach/T-8/1/resolve", "firing")["deadline"] == iso(at(hours=72))
+    assert "late_by_seconds" not in find(alerts, "sla_breach/T-8/1/resolve", "resolved")
+    assert query(db, "SELECT status, claim, major FROM tickets WHERE ticket_id = 'T-8'") == [("closed", True, True)]
+
+
+def test_held_events_and_duplicates(broker, daemon, db):
+    daemon()
+    first = complaint("T-11", "contacted", at(minutes=20))
+    produce(broker.bootstrap, COMPLAINTS, [
+        first,                                            # before its received: held
+        received("T-11", at(0)),
+        first,                                            # duplicate event_id: no effect
+        complaint("T-11", "first_reply", at(hours=1)),
+        received("T-12", at(hours=5)),
+        received("T-13", at(hours=8)),                    # T-12's contact deadline passes
+    ])
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/T-12/1/contact", "firing")), timeout=20)
+    assert not [k for k in keys(alerts) if "/T-11/" in k[0] and "contact" in k[0]]
+    assert scalar(db, "SELECT count(*) FROM ticket_events WHERE ticket_id = 'T-11'") == 3
+    assert scalar(db, "SELECT count(*) FROM held_events") == 0
+    assert scalar(db, "SELECT contacted_at FROM tickets WHERE ticket_id = 'T-11'") == at(minutes=20)
+
+
+def test_dead_letters_keep_the_daemon_running(broker, daemon, db):
+    d = daemon({"daemon": {"max_event_bytes": "2048"}, "policy": {"hold_timeout": "2s"}})
+    bad = [
+        b"{not json",
+        {"schema": "complaint.v9", "event_id": "x1", "ticket_id": "T-20", "type": "received",
+         "occurred_at": iso(at(0))},
+        {"schema": "complaint.v1", "ticket_id": "T-20", "type": "received", "occurred_at": iso(at(0))},
+        received("T-20", at(0), category="teleportation"),
+        received("T-20", at(0), occurred_at="yesterday"),
+        received("T-20", at(0), site="x" * 3000),
+        received("T-21", at(0)),
+        complaint("T-21", "revisit", at(minutes=5), satisfied=True),   # before resolved
+        complaint("T-22", "contacted", at(minutes=6)),                   # never received
+    ]
+    produce(broker.bootstrap, COMPLAINTS, bad, key_field="ticket_id")
+    dl = read_topic(broker.bootstrap, DLQ, until=lambda m: len(m) >= 8, timeout=30)
+    got = [(x["reason"], x["detail"].split(":")[0]) for x in dl]
+    assert got[:7] == [
+        ("malformed_json", got[0][1]),
+        ("unknown_schema", "schema"),
+        ("missing_field", "event_id"),
+        ("invalid_field", "category"),
+        ("invalid_field", "occurred_at"),
+        ("too_large", got[5][1]),
+        ("invalid_transition", got[6][1]),
+    ]
+    assert got[7] == ("unknown_ticket", "ticket_id")
+    for x in dl:
+        assert x["schema"] == "dlq.v1" and x["source_topic"] == COMPLAINTS and x["partition"] == 0
+        assert isinstance(x["offset"], int) and isinstance(x["payload"], str)
+    assert dl[0]["payload"] == "{not json" and dl[0]["offset"] == 0
+    assert dl[7]["offset"] == 8
+    assert d.running
+    # the daemon still works after all that
+    produce(broker.bootstrap, COMPLAINTS, [received("T-23", at(hours=1)), received("T-24", at(hours=9))])
+    read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/T-23/1/contact", "firing")))
+    assert scalar(db, "SELECT count(*) FROM dead_letters") == 8

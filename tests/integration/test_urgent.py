@@ -1,0 +1,140 @@
+"""Urgent complaints through the real binary: bulk and repeat detection,
+pauses, extensions and the statutory limit (clock.mode = event)."""
+
+import pytest
+
+from events import at, complaint, find, has, iso, keys, received
+from harness import ALERTS, COMPLAINTS, produce, query, read_topic, scalar, wait_for
+
+pytestmark = pytest.mark.broker(partitions=1)
+
+
+def bulk_stream(n: int, site: str = "SZ01", start: float = 0, prefix: str = "B") -> list[dict]:
+    """n damage complaints about one site, 5 minutes apart."""
+    return [received(f"{prefix}-{i}", at(minutes=start + 5 * i), category="damage", site=site) for i in range(n)]
+
+
+def test_bulk_episode_fires_once_and_resolves(broker, daemon, db):
+    daemon()
+    evs = bulk_stream(11)                                             # 09:00 .. 09:50
+    evs.insert(3, received("X-1", at(minutes=12), category="damage", site="SZ02"))  # another key
+    evs.append(received("Z-1", at(hours=3), category="fee", site="SZ09"))        # moves the clock on
+    produce(broker.bootstrap, COMPLAINTS, evs)
+    aid = f"bulk_complaint/damage/SZ01/{int(at(0).timestamp())}"
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has((aid, "resolved")))
+    bulk = [k for k in keys(alerts) if k[0].startswith("bulk_complaint/")]
+    assert bulk == [(aid, "firing"), (aid, "resolved")]
+    f = find(alerts, aid, "firing")
+    assert f["count"] == 10 and f["category"] == "damage" and f["site"] == "SZ01"
+    assert f["window_start"] == iso(at(0)) and f["window_end"] == iso(at(minutes=60))
+    assert f["condition_at"] == iso(at(minutes=45))                   # the 10th complaint
+    assert f["ticket_ids"] == [f"B-{i}" for i in range(10)]
+    r = find(alerts, aid, "resolved")
+    # the trailing 60-minute count falls below 10 when B-1 (09:05) leaves: 10:05
+    assert r["condition_at"] == f["condition_at"] and r["resolved_at"] == iso(at(minutes=65))
+    assert set(r["ticket_ids"]) == {f"B-{i}" for i in range(11)}
+    rows = dict(query(db, "SELECT ticket_id, reasons FROM tickets"))
+    assert all(rows[f"B-{i}"] == ["bulk"] for i in range(11))
+    assert rows["X-1"] == [] and rows["Z-1"] == []
+    # urgent budgets: first reply 24 h from received, never before the rise
+    fr = dict(query(db, "SELECT ticket_id, first_reply_deadline FROM tickets"))
+    assert fr["B-0"] == at(hours=24) and fr["B-10"] == at(minutes=50, hours=24)
+
+
+def test_nine_complaints_are_not_bulk_and_late_ones_count(broker, daemon):
+    daemon()
+    evs = bulk_stream(9)
+    # the tenth arrives late but belongs inside the window
+    evs.append(received("B-late", at(minutes=2), category="damage", site="SZ01"))
+    evs.append(received("Z-1", at(hours=3), category="fee", site="SZ09"))
+    produce(broker.bootstrap, COMPLAINTS, evs[:9] + evs[10:])
+    read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/B-8/1/contact", "firing")))
+    alerts = read_topic(broker.bootstrap, ALERTS)
+    assert not [k for k in keys(alerts) if k[0].startswith("bulk_complaint/")]
+    produce(broker.bootstrap, COMPLAINTS, [evs[9]])
+    aid = f"bulk_complaint/damage/SZ01/{int(at(0).timestamp())}"
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has((aid, "resolved")))
+    assert find(alerts, aid, "firing")["count"] == 10
+    assert "B-late" in find(alerts, aid, "firing")["ticket_ids"]
+
+
+def test_bulk_survives_a_restart_mid_episode(broker, daemon, db):
+    d = daemon()
+    evs = bulk_stream(12)
+    produce(broker.bootstrap, COMPLAINTS, evs[:10])
+    aid = f"bulk_complaint/damage/SZ01/{int(at(0).timestamp())}"
+    read_topic(broker.bootstrap, ALERTS, until=has((aid, "firing")))
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM alerts WHERE sent_at IS NULL") == 0)
+    assert d.stop() == 0
+    produce(broker.bootstrap, COMPLAINTS, evs[10:] + [received("Z-1", at(hours=4), category="fee", site="S9")])
+    d.restart()
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has((aid, "resolved")))
+    assert [k for k in keys(alerts) if k[0].startswith("bulk_complaint/")] == [(aid, "firing"), (aid, "resolved")]
+    r = find(alerts, aid, "resolved")
+    # B-11 (09:55) joined after the restart; the count ends when B-2 (09:10) leaves
+    assert r["resolved_at"] == iso(at(minutes=70))
+    assert scalar(db, "SELECT reasons FROM tickets WHERE ticket_id = 'B-11'") == ["bulk"]
+
+
+def test_repeat_complaint_by_waybill_and_by_customer(broker, daemon, db):
+    daemon()
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("R-1", at(0), waybill="SF9", category="delay"),
+        complaint("R-1", "resolved", at(hours=1)),
+        received("R-2", at(0), customer_ref="c-5", category="fee"),
+        complaint("R-2", "resolved", at(hours=1)),
+        received("R-3", at(days=10), waybill="SF9", category="loss"),          # repeat of R-1
+        received("R-4", at(days=11), customer_ref="c-5", category="fee"),       # repeat of R-2
+        received("R-5", at(days=11), customer_ref="c-5", category="attitude"),  # other category
+        received("R-6", at(days=95), waybill="SF9", category="loss"),           # outside 90 days of R-1
+        complaint("R-3", "closed", at(days=95, hours=1)),
+    ])
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("repeat_complaint/R-3", "resolved")))
+    r3 = find(alerts, "repeat_complaint/R-3", "firing")
+    assert r3["previous_ticket_id"] == "R-1" and r3["priority"] == "urgent" and "repeat" in r3["reasons"]
+    assert find(alerts, "repeat_complaint/R-4", "firing")["previous_ticket_id"] == "R-2"
+    ids = {k[0] for k in keys(alerts)}
+    assert "repeat_complaint/R-5" not in ids and "repeat_complaint/R-6" not in ids
+    rows = dict(query(db, "SELECT ticket_id, priority FROM tickets"))
+    assert rows["R-3"] == rows["R-4"] == "urgent" and rows["R-5"] == "normal"
+
+
+def test_pause_and_extension_move_deadlines(broker, daemon, db):
+    daemon()
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("P-1", at(0)),                                            # contact due 11:00 (business)
+        complaint("P-1", "paused", at(minutes=30), reason="waiting for photos"),
+        received("Q-1", at(hours=5)),                                      # clock passes 11:00: no breach
+        complaint("P-1", "resumed", at(hours=5)),                          # 14:00: 1.5 h of contact left
+        received("Q-2", at(hours=7)),                                      # 16:00: past 15:30, breach
+        complaint("P-1", "contacted", at(hours=7, minutes=30)),
+        complaint("P-1", "first_reply", at(hours=8)),
+        complaint("P-1", "extended", at(hours=9), stage="resolve", hours=24, approved_by="s-1"),
+        received("Q-3", at(hours=60)),
+    ])
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/P-1/1/contact", "resolved"),
+                                                            ("sla_warning/P-1/1/resolve", "firing")))
+    b = find(alerts, "sla_breach/P-1/1/contact", "firing")
+    # paused 09:30-14:00: 30 min used before, 90 min after → 15:30
+    assert b["deadline"] == iso(at(hours=6, minutes=30))
+    assert find(alerts, "sla_breach/P-1/1/contact", "resolved")["late_by_seconds"] == 3600
+    w = find(alerts, "sla_warning/P-1/1/resolve", "firing")
+    # 48 h + 4.5 h paused + 24 h extension; the warning keeps its 24 h lead
+    assert w["deadline"] == iso(at(hours=76, minutes=30))
+    assert w["condition_at"] == iso(at(hours=52, minutes=30))
+    assert scalar(db, "SELECT resolve_deadline FROM tickets WHERE ticket_id = 'P-1'") == at(hours=76, minutes=30)
+
+
+def test_statutory_limit_caps_a_long_pause(broker, daemon, db):
+    daemon()
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("S-1", at(0)),
+        complaint("S-1", "contacted", at(minutes=10)),
+        complaint("S-1", "first_reply", at(minutes=20)),
+        complaint("S-1", "paused", at(hours=1)),
+        complaint("S-1", "extended", at(hours=2), stage="resolve", hours=720, approved_by="s-2"),
+        received("Q-9", at(days=8)),
+    ])
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/S-1/1/resolve", "firing")))
+    assert find(alerts, "sla_breach/S-1/1/resolve", "firing")["deadline"] == iso(at(days=7))
+    assert scalar(db, "SELECT paused FROM tickets WHERE ticket_id = 'S-1'") is True
