@@ -413,7 +413,9 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
     case CT_FIRST_REPLY:
     case CT_RESOLVED: {
         Stage s = ev->type == CT_CONTACTED ? STG_CONTACT : ev->type == CT_FIRST_REPLY ? STG_FIRST_REPLY : STG_RESOLVE;
-        if (t->tg[s].done)
+        /* A stage already done, or one done before this round began (an
+         * earlier round's event arriving late), is history. */
+        if (t->tg[s].done || (t->round > 1 && at < t->round_start))
             return TKT_HISTORY;
         for (int i = 0; i <= (int)s; i++)
             complete(t, (Stage)i, at, out);

@@ -1,0 +1,1752 @@
+/* Unit tests for lib/tkt: the ticket state machine (contract §4-§6, §9).
+ *
+ * Every ticket is built through events, as the daemon builds it. Times are
+ * written at +08:00, the desk's local time; 2026-11-23 is a Monday and the
+ * default calendar counts every weekday (08:00-12:00, 14:00-20:00). Expected
+ * instants are worked out by hand, not with cal_add, so that the table checks
+ * the policy and the state machine together. */
+#include <check.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alert.h"
+#include "cal.h"
+#include "evt.h"
+#include "policy.h"
+#include "timeutil.h"
+#include "tkt.h"
+
+#define H 3600
+#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define TID "T-100"
+
+/* Monday 09:00, the default instant of a `received`. */
+#define MON0900 "2026-11-23T09:00:00+08:00"
+
+static Policy *pol;
+static AlertList al;
+
+static void setup(void)
+{
+    pol = pol_new();
+    ck_assert_ptr_nonnull(pol);
+    memset(&al, 0, sizeof al);
+}
+
+static void teardown(void)
+{
+    alert_list_free(&al);
+    pol_free(pol);
+    pol = NULL;
+}
+
+static int64_t T(const char *s)
+{
+    int64_t t = 0;
+    ck_assert_msg(tu_parse_rfc3339(s, &t) == 0, "bad test time %s", s);
+    return t;
+}
+
+static const char *fmt(int64_t t, char *buf)
+{
+    if (t == TU_NEVER)
+        return strcpy(buf, "never");
+    tu_format_rfc3339(t, 480, buf);
+    return buf;
+}
+
+#define ck_time(got, want, what)                                                                                       \
+    do {                                                                                                               \
+        int64_t g_ = (got), w_ = (want);                                                                               \
+        char gb_[TU_RFC3339_LEN], wb_[TU_RFC3339_LEN];                                                                 \
+        ck_assert_msg(g_ == w_, "%s: got %s, want %s", (what), fmt(g_, gb_), fmt(w_, wb_));                            \
+    } while (0)
+
+/* ---- building tickets through events ------------------------------------ */
+
+static ComplaintEvent mk(ComplaintType type, int64_t at)
+{
+    static int seq;
+    ComplaintEvent ev;
+    memset(&ev, 0, sizeof ev);
+    snprintf(ev.event_id, sizeof ev.event_id, "ev-%d", ++seq);
+    snprintf(ev.ticket_id, sizeof ev.ticket_id, "%s", TID);
+    ev.type = type;
+    ev.occurred_at = at;
+    return ev;
+}
+
+typedef struct Recv {
+    const char *at;
+    Channel channel;
+    Category category;
+    bool claim, major;
+    const char *region; /* NULL: absent */
+} Recv;
+
+static Ticket *receive(Recv r)
+{
+    ComplaintEvent ev = mk(CT_RECEIVED, T(r.at ? r.at : MON0900));
+    ev.channel = r.channel;
+    ev.category = r.category;
+    ev.has = EVF_CHANNEL | EVF_CATEGORY | EVF_CLAIM | EVF_MAJOR;
+    ev.claim = r.claim;
+    ev.major = r.major;
+    if (r.region) {
+        ev.has |= EVF_REGION;
+        snprintf(ev.region, sizeof ev.region, "%s", r.region);
+    }
+    Ticket *t = tkt_new(&ev, pol, &al);
+    ck_assert_ptr_nonnull(t);
+    return t;
+}
+
+/* A plain normal ticket: hotline, delay, no claim, received Monday 09:00. */
+static Ticket *receive_normal(void)
+{
+    return receive((Recv){MON0900, CH_HOTLINE, CAT_DELAY, false, false, NULL});
+}
+
+static TktResult apply_at(Ticket *t, const ComplaintEvent *ev, int64_t now)
+{
+    char detail[EVT_DETAIL_MAX];
+    return tkt_apply(t, ev, pol, now, &al, detail, sizeof detail);
+}
+
+/* Applies an event of `type` at `at` with the daemon's clock at the same instant. */
+static TktResult step(Ticket *t, ComplaintType type, int64_t at)
+{
+    ComplaintEvent ev = mk(type, at);
+    return apply_at(t, &ev, at);
+}
+
+static void step_ok(Ticket *t, ComplaintType type, int64_t at)
+{
+    ck_assert_int_eq(step(t, type, at), TKT_APPLIED);
+}
+
+static TktResult revisit(Ticket *t, bool satisfied, int64_t at, int64_t now)
+{
+    ComplaintEvent ev = mk(CT_REVISIT, at);
+    ev.has = EVF_SATISFIED;
+    ev.satisfied = satisfied;
+    return apply_at(t, &ev, now);
+}
+
+static TktResult extend(Ticket *t, ExtStage s, int hours, int64_t at, int64_t now)
+{
+    ComplaintEvent ev = mk(CT_EXTENDED, at);
+    ev.ext_stage = s;
+    ev.ext_hours = hours;
+    return apply_at(t, &ev, now);
+}
+
+static TktResult update_major(Ticket *t, bool major, int64_t at)
+{
+    ComplaintEvent ev = mk(CT_UPDATED, at);
+    ev.has = EVF_MAJOR;
+    ev.major = major;
+    return apply_at(t, &ev, at);
+}
+
+static TktResult update_claim(Ticket *t, bool claim, int64_t at)
+{
+    ComplaintEvent ev = mk(CT_UPDATED, at);
+    ev.has = EVF_CLAIM;
+    ev.claim = claim;
+    return apply_at(t, &ev, at);
+}
+
+/* ---- looking at alerts -------------------------------------------------- */
+
+static int count_alerts(AlertType type, AlertStatus st)
+{
+    int n = 0;
+    for (size_t i = 0; i < al.n; i++)
+        if (al.v[i].type == type && al.v[i].status == st)
+            n++;
+    return n;
+}
+
+/* The one alert of this type, status and stage (-1: any stage); fails on none or several. */
+static const Alert *the_alert(AlertType type, AlertStatus st, int stage)
+{
+    const Alert *found = NULL;
+    for (size_t i = 0; i < al.n; i++) {
+        const Alert *a = &al.v[i];
+        if (a->type != type || a->status != st || (stage >= 0 && a->stage != stage))
+            continue;
+        ck_assert_msg(found == NULL, "two %s %s alerts for stage %d", alert_type_name(type), alert_status_name(st),
+                      stage);
+        found = a;
+    }
+    ck_assert_msg(found != NULL, "no %s %s alert for stage %d", alert_type_name(type), alert_status_name(st), stage);
+    return found;
+}
+
+static bool has_alert(AlertType type, AlertStatus st, int stage)
+{
+    for (size_t i = 0; i < al.n; i++)
+        if (al.v[i].type == type && al.v[i].status == st && (stage < 0 || al.v[i].stage == stage))
+            return true;
+    return false;
+}
+
+static json_t *encode(const Alert *a)
+{
+    char *s = alert_encode(a, 480);
+    ck_assert_ptr_nonnull(s);
+    json_error_t err;
+    json_t *j = json_loads(s, 0, &err);
+    ck_assert_msg(j != NULL, "alert_encode gave bad JSON: %s", err.text);
+    free(s);
+    return j;
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    ck_assert_msg(json_is_string(v), "field %s is not a string", k);
+    return json_string_value(v);
+}
+
+/* ==== (a) the SLA table of contract §6 ==================================== */
+
+typedef enum { V_NORMAL, V_MAJOR, V_CHANNEL, V_REOPENED } Variant;
+
+/* Reopened rows: round 1 resolved Monday 15:00, revisit unsatisfied Tuesday
+ * 11:00, so round 2 starts Tuesday 11:00. */
+#define REOPEN_RESOLVED "2026-11-23T15:00:00+08:00"
+#define REOPEN_AT "2026-11-24T11:00:00+08:00"
+
+static const struct SlaCase {
+    Stage stage;
+    Variant var;
+    bool claim;
+    const char *region;
+    const char *received; /* NULL: Monday 09:00 */
+    const char *resolved; /* revisit rows: when the round's `resolved` happens */
+    const char *deadline;
+    const char *warn;
+} sla_cases[] = {
+    /* contact: 2 business hours, warn at 80 % = 96 business minutes */
+    {STG_CONTACT, V_NORMAL, false, NULL, NULL, NULL, "2026-11-23T11:00:00+08:00", "2026-11-23T10:36:00+08:00"},
+    {STG_CONTACT, V_MAJOR, false, NULL, NULL, NULL, "2026-11-23T11:00:00+08:00", "2026-11-23T10:36:00+08:00"},
+    {STG_CONTACT, V_CHANNEL, false, NULL, NULL, NULL, "2026-11-23T11:00:00+08:00", "2026-11-23T10:36:00+08:00"},
+    /* Tuesday 11:00 + 1 h to lunch, then 14:00-15:00 */
+    {STG_CONTACT, V_REOPENED, false, NULL, NULL, NULL, "2026-11-24T15:00:00+08:00", "2026-11-24T14:36:00+08:00"},
+    {STG_CONTACT, V_NORMAL, true, NULL, NULL, NULL, "2026-11-23T11:00:00+08:00", "2026-11-23T10:36:00+08:00"},
+
+    /* first_reply: calendar 48 h / 24 h / 24 h, warn at 80 % (38h24m, 19h12m) */
+    {STG_FIRST_REPLY, V_NORMAL, false, NULL, NULL, NULL, "2026-11-25T09:00:00+08:00", "2026-11-24T23:24:00+08:00"},
+    {STG_FIRST_REPLY, V_MAJOR, false, NULL, NULL, NULL, "2026-11-24T09:00:00+08:00", "2026-11-24T04:12:00+08:00"},
+    {STG_FIRST_REPLY, V_CHANNEL, false, NULL, NULL, NULL, "2026-11-24T09:00:00+08:00", "2026-11-24T04:12:00+08:00"},
+    {STG_FIRST_REPLY, V_REOPENED, false, NULL, NULL, NULL, "2026-11-25T11:00:00+08:00", "2026-11-25T06:12:00+08:00"},
+    {STG_FIRST_REPLY, V_NORMAL, true, NULL, NULL, NULL, "2026-11-25T09:00:00+08:00", "2026-11-24T23:24:00+08:00"},
+
+    /* resolve, no claim: 48 h (warn 24 h) / 24 h / 50 business h (warn 40 business h):
+     * Tuesday 11:00 gives 7 h that day, Wednesday-Saturday 40 h, then 3 h on Sunday. */
+    {STG_RESOLVE, V_NORMAL, false, NULL, NULL, NULL, "2026-11-25T09:00:00+08:00", "2026-11-24T09:00:00+08:00"},
+    {STG_RESOLVE, V_MAJOR, false, NULL, NULL, NULL, "2026-11-24T09:00:00+08:00", "2026-11-24T04:12:00+08:00"},
+    {STG_RESOLVE, V_CHANNEL, false, NULL, NULL, NULL, "2026-11-24T09:00:00+08:00", "2026-11-24T04:12:00+08:00"},
+    {STG_RESOLVE, V_REOPENED, false, NULL, NULL, NULL, "2026-11-29T11:00:00+08:00", "2026-11-28T11:00:00+08:00"},
+
+    /* resolve, claim: 120 h (warn 96 h) / 72 h (warn 57h36m) / 50 business h */
+    {STG_RESOLVE, V_NORMAL, true, NULL, NULL, NULL, "2026-11-28T09:00:00+08:00", "2026-11-27T09:00:00+08:00"},
+    {STG_RESOLVE, V_MAJOR, true, NULL, NULL, NULL, "2026-11-26T09:00:00+08:00", "2026-11-25T18:36:00+08:00"},
+    {STG_RESOLVE, V_CHANNEL, true, NULL, NULL, NULL, "2026-11-26T09:00:00+08:00", "2026-11-25T18:36:00+08:00"},
+    {STG_RESOLVE, V_REOPENED, true, NULL, NULL, NULL, "2026-11-29T11:00:00+08:00", "2026-11-28T11:00:00+08:00"},
+
+    /* revisit: 10 business h from `resolved`, warn at 8. Monday 15:00: 5 h that
+     * day, 4 h Tuesday morning, 1 h after lunch. */
+    {STG_REVISIT, V_NORMAL, false, NULL, NULL, "2026-11-23T15:00:00+08:00", "2026-11-24T15:00:00+08:00",
+     "2026-11-24T11:00:00+08:00"},
+    {STG_REVISIT, V_MAJOR, false, NULL, NULL, "2026-11-23T15:00:00+08:00", "2026-11-24T15:00:00+08:00",
+     "2026-11-24T11:00:00+08:00"},
+    {STG_REVISIT, V_CHANNEL, true, NULL, NULL, "2026-11-23T15:00:00+08:00", "2026-11-24T15:00:00+08:00",
+     "2026-11-24T11:00:00+08:00"},
+    /* Round 2 resolved Wednesday 10:00: the warn point runs out exactly at 20:00. */
+    {STG_REVISIT, V_REOPENED, false, NULL, NULL, "2026-11-25T10:00:00+08:00", "2026-11-26T10:00:00+08:00",
+     "2026-11-25T20:00:00+08:00"},
+
+    /* Business clock across lunch and night. */
+    {STG_CONTACT, V_NORMAL, false, NULL, "2026-11-23T11:00:00+08:00", NULL, "2026-11-23T15:00:00+08:00",
+     "2026-11-23T14:36:00+08:00"},
+    {STG_CONTACT, V_NORMAL, false, NULL, "2026-11-23T12:30:00+08:00", NULL, "2026-11-23T16:00:00+08:00",
+     "2026-11-23T15:36:00+08:00"},
+    {STG_CONTACT, V_NORMAL, false, NULL, "2026-11-23T18:00:00+08:00", NULL, "2026-11-23T20:00:00+08:00",
+     "2026-11-23T19:36:00+08:00"},
+    {STG_CONTACT, V_NORMAL, false, NULL, "2026-11-23T19:00:00+08:00", NULL, "2026-11-24T09:00:00+08:00",
+     "2026-11-24T08:36:00+08:00"},
+    {STG_CONTACT, V_MAJOR, false, NULL, "2026-11-23T21:00:00+08:00", NULL, "2026-11-24T10:00:00+08:00",
+     "2026-11-24T09:36:00+08:00"},
+    {STG_CONTACT, V_NORMAL, false, NULL, "2026-11-28T19:30:00+08:00", NULL, "2026-11-29T09:30:00+08:00",
+     "2026-11-29T09:06:00+08:00"}, /* Saturday night into Sunday: weekends work by default */
+    {STG_REVISIT, V_NORMAL, false, NULL, NULL, "2026-11-23T20:00:00+08:00", "2026-11-24T20:00:00+08:00",
+     "2026-11-24T18:00:00+08:00"},
+
+    /* Xinjiang and Tibet: windows 10:00-14:00, 16:00-22:00. */
+    {STG_CONTACT, V_NORMAL, false, "65", NULL, NULL, "2026-11-23T12:00:00+08:00", "2026-11-23T11:36:00+08:00"},
+    {STG_CONTACT, V_NORMAL, false, "xinjiang", NULL, NULL, "2026-11-23T12:00:00+08:00", "2026-11-23T11:36:00+08:00"},
+    {STG_CONTACT, V_NORMAL, false, "Tibet", NULL, NULL, "2026-11-23T12:00:00+08:00", "2026-11-23T11:36:00+08:00"},
+    {STG_CONTACT, V_NORMAL, false, "54", "2026-11-23T13:00:00+08:00", NULL, "2026-11-23T17:00:00+08:00",
+     "2026-11-23T16:36:00+08:00"},
+    {STG_CONTACT, V_CHANNEL, false, "65", "2026-11-23T21:00:00+08:00", NULL, "2026-11-24T11:00:00+08:00",
+     "2026-11-24T10:36:00+08:00"},
+    {STG_CONTACT, V_NORMAL, false, "65", "2026-11-23T23:00:00+08:00", NULL, "2026-11-24T12:00:00+08:00",
+     "2026-11-24T11:36:00+08:00"},
+    {STG_CONTACT, V_REOPENED, false, "65", NULL, NULL, "2026-11-24T13:00:00+08:00", "2026-11-24T12:36:00+08:00"},
+    /* resolved Monday 15:00, in the shifted lunch: 16:00-22:00, then Tuesday 10:00-14:00 */
+    {STG_REVISIT, V_NORMAL, false, "65", NULL, "2026-11-23T15:00:00+08:00", "2026-11-24T14:00:00+08:00",
+     "2026-11-24T12:00:00+08:00"},
+    /* Tuesday 11:00: 3 + 6 h, Wednesday-Saturday 40 h, Sunday 10:00-11:00 */
+    {STG_RESOLVE, V_REOPENED, false, "65", NULL, NULL, "2026-11-29T11:00:00+08:00", "2026-11-28T11:00:00+08:00"},
+    /* a region that is not shifted, and calendar targets that ignore the shift */
+    {STG_CONTACT, V_NORMAL, false, "44", NULL, NULL, "2026-11-23T11:00:00+08:00", "2026-11-23T10:36:00+08:00"},
+    {STG_FIRST_REPLY, V_NORMAL, false, "65", NULL, NULL, "2026-11-25T09:00:00+08:00", "2026-11-24T23:24:00+08:00"},
+    {STG_RESOLVE, V_MAJOR, true, "65", NULL, NULL, "2026-11-26T09:00:00+08:00", "2026-11-25T18:36:00+08:00"},
+};
+
+static Ticket *build_case(const struct SlaCase *c)
+{
+    Ticket *t = receive((Recv){c->received, c->var == V_CHANNEL ? CH_REGULATOR : CH_ONLINE, CAT_DAMAGE, c->claim,
+                               c->var == V_MAJOR, c->region});
+    if (c->var == V_REOPENED) {
+        step_ok(t, CT_RESOLVED, T(REOPEN_RESOLVED));
+        ck_assert_int_eq(revisit(t, false, T(REOPEN_AT), T(REOPEN_AT)), TKT_APPLIED);
+    }
+    if (c->resolved)
+        step_ok(t, CT_RESOLVED, T(c->resolved));
+    return t;
+}
+
+START_TEST(test_sla_table)
+{
+    const struct SlaCase *c = &sla_cases[_i];
+    Ticket *t = build_case(c);
+    int round = c->var == V_REOPENED ? 2 : 1;
+    ck_assert_int_eq(t->round, round);
+    ck_assert(t->urgent == (c->var != V_NORMAL));
+    ck_assert_int_eq(t->tg[c->stage].done, false);
+
+    int64_t dl = T(c->deadline), warn = T(c->warn);
+    ck_time(t->tg[c->stage].deadline, dl, "deadline");
+    ck_time(t->tg[c->stage].warn_at, warn, "warn point");
+
+    /* The alerts fire at those instants, not a second earlier. */
+    alert_list_reset(&al);
+    tkt_advance(t, warn - 1, &al);
+    ck_assert(!has_alert(AL_SLA_WARNING, AS_FIRING, (int)c->stage));
+    tkt_advance(t, warn, &al);
+    const Alert *a = the_alert(AL_SLA_WARNING, AS_FIRING, (int)c->stage);
+    char id[ALERT_ID_MAX + 1];
+    snprintf(id, sizeof id, "sla_warning/%s/%d/%s", TID, round, tkt_stage_name(c->stage));
+    ck_assert_str_eq(a->alert_id, id);
+    ck_time(a->condition_at, warn, "warning condition_at");
+    ck_time(a->deadline, dl, "warning deadline");
+    ck_assert_int_eq(a->priority, c->var != V_NORMAL);
+
+    tkt_advance(t, dl - 1, &al);
+    ck_assert(!has_alert(AL_SLA_BREACH, AS_FIRING, (int)c->stage));
+    tkt_advance(t, dl, &al);
+    a = the_alert(AL_SLA_BREACH, AS_FIRING, (int)c->stage);
+    snprintf(id, sizeof id, "sla_breach/%s/%d/%s", TID, round, tkt_stage_name(c->stage));
+    ck_assert_str_eq(a->alert_id, id);
+    ck_time(a->condition_at, dl, "breach condition_at");
+    ck_time(a->deadline, dl, "breach deadline");
+    tkt_free(t);
+}
+END_TEST
+
+/* Every cell of the default table is what contract §6 says. */
+START_TEST(test_policy_defaults_cover_table)
+{
+    static const struct {
+        PolTarget tgt;
+        int64_t budget[3];
+        ClockKind clock[3];
+        int64_t warn[3];
+    } rows[] = {
+        {TGT_CONTACT, {2 * H, 2 * H, 2 * H}, {CLK_BUSINESS, CLK_BUSINESS, CLK_BUSINESS}, {-1, -1, -1}},
+        {TGT_FIRST_REPLY, {48 * H, 24 * H, 24 * H}, {CLK_CALENDAR, CLK_CALENDAR, CLK_CALENDAR}, {-1, -1, -1}},
+        {TGT_RESOLVE, {48 * H, 24 * H, 50 * H}, {CLK_CALENDAR, CLK_CALENDAR, CLK_BUSINESS}, {24 * H, -1, -1}},
+        {TGT_RESOLVE_CLAIM, {120 * H, 72 * H, 50 * H}, {CLK_CALENDAR, CLK_CALENDAR, CLK_BUSINESS}, {96 * H, -1, -1}},
+        {TGT_REVISIT, {10 * H, 10 * H, 10 * H}, {CLK_BUSINESS, CLK_BUSINESS, CLK_BUSINESS}, {-1, -1, -1}},
+    };
+    for (int i = 0; i < NELEM(rows); i++)
+        for (int v = 0; v < 3; v++) {
+            const SlaRule *r = &pol->sla[rows[i].tgt][v];
+            ck_assert_int_eq(r->budget, rows[i].budget[v]);
+            ck_assert_int_eq(r->clock, rows[i].clock[v]);
+            ck_assert_int_eq(r->warn, rows[i].warn[v]);
+        }
+    ck_assert_int_eq(pol->warn_ratio_pct, 80);
+    ck_assert_int_eq(pol->statutory_limit, 7 * 24 * H);
+}
+END_TEST
+
+/* The revisit target waits for `resolved`; nothing runs before it. */
+START_TEST(test_revisit_not_before_resolved)
+{
+    Ticket *t = receive_normal();
+    ck_time(t->tg[STG_REVISIT].deadline, TU_NEVER, "revisit deadline");
+    ck_time(t->tg[STG_REVISIT].warn_at, TU_NEVER, "revisit warn");
+    step_ok(t, CT_FIRST_REPLY, T("2026-11-23T10:00:00+08:00"));
+    ck_time(t->tg[STG_REVISIT].deadline, TU_NEVER, "revisit deadline");
+    tkt_free(t);
+}
+END_TEST
+
+/* ==== (b) transitions of contract §4 ====================================== */
+
+START_TEST(test_new_ticket)
+{
+    Ticket *t = receive((Recv){MON0900, CH_APP, CAT_LOSS, true, false, "65"});
+    ck_assert_str_eq(t->id, TID);
+    ck_assert_int_eq(t->round, 1);
+    ck_assert(!t->urgent);
+    ck_assert_uint_eq(t->reasons, 0);
+    ck_assert(t->claim);
+    ck_assert_str_eq(t->region, "65");
+    ck_time(t->received_at, T(MON0900), "received_at");
+    ck_time(t->round_start, T(MON0900), "round_start");
+    ck_assert_str_eq(tkt_status(t), "received");
+    ck_assert(tkt_open(t));
+    ck_assert_uint_eq(al.n, 0); /* a normal ticket says nothing at birth */
+    tkt_free(t);
+    tkt_free(NULL);
+}
+END_TEST
+
+/* A later stage completes the earlier ones at the same instant. */
+START_TEST(test_implied_stages)
+{
+    Ticket *t = receive_normal();
+    int64_t at = T("2026-11-23T09:20:00+08:00");
+    step_ok(t, CT_RESOLVED, at);
+    for (int s = STG_CONTACT; s <= STG_RESOLVE; s++) {
+        ck_assert(t->tg[s].done);
+        ck_time(t->tg[s].done_at, at, tkt_stage_name((Stage)s));
+        ck_time(t->tg[s].deadline, TU_NEVER, "deadline of a done stage");
+    }
+    ck_assert(!t->tg[STG_REVISIT].done);
+    ck_time(t->last_resolved_at, at, "last_resolved_at");
+    ck_assert_str_eq(tkt_status(t), "resolved");
+    /* Met in time: no alert at all. */
+    ck_assert_uint_eq(al.n, 0);
+    tkt_free(t);
+
+    t = receive_normal();
+    step_ok(t, CT_FIRST_REPLY, at);
+    ck_assert(t->tg[STG_CONTACT].done && t->tg[STG_FIRST_REPLY].done && !t->tg[STG_RESOLVE].done);
+    ck_time(t->tg[STG_CONTACT].done_at, at, "contact");
+    ck_assert_str_eq(tkt_status(t), "first_reply");
+    tkt_free(t);
+}
+END_TEST
+
+/* An event for a stage already completed is history; the state never moves back. */
+START_TEST(test_completed_stage_is_history)
+{
+    Ticket *t = receive_normal();
+    int64_t at = T("2026-11-23T10:00:00+08:00");
+    step_ok(t, CT_FIRST_REPLY, at);
+    ck_assert_int_eq(step(t, CT_CONTACTED, at + 60), TKT_HISTORY);
+    ck_assert_int_eq(step(t, CT_FIRST_REPLY, at + 60), TKT_HISTORY);
+    ck_time(t->tg[STG_CONTACT].done_at, at, "contact keeps its first completion");
+    step_ok(t, CT_RESOLVED, at + 120);
+    ck_assert_int_eq(step(t, CT_RESOLVED, at + 180), TKT_HISTORY);
+    ck_assert_int_eq(step(t, CT_CONTACTED, at + 180), TKT_HISTORY);
+    /* A second `received` is history too. */
+    ck_assert_int_eq(step(t, CT_RECEIVED, at + 200), TKT_HISTORY);
+    ck_assert_str_eq(tkt_status(t), "resolved");
+    tkt_free(t);
+}
+END_TEST
+
+START_TEST(test_revisit_before_resolved_invalid)
+{
+    Ticket *t = receive_normal();
+    step_ok(t, CT_FIRST_REPLY, T("2026-11-23T10:00:00+08:00"));
+    ComplaintEvent ev = mk(CT_REVISIT, T("2026-11-23T11:00:00+08:00"));
+    ev.has = EVF_SATISFIED;
+    ev.satisfied = true;
+    char detail[EVT_DETAIL_MAX] = "x";
+    ck_assert_int_eq(tkt_apply(t, &ev, pol, ev.occurred_at, &al, detail, sizeof detail), TKT_INVALID);
+    ck_assert_msg(detail[0] != '\0', "an invalid transition says why");
+    ck_assert(tkt_open(t));
+    ck_assert_int_eq(t->round, 1);
+    ck_assert_str_eq(tkt_status(t), "first_reply");
+    tkt_free(t);
+}
+END_TEST
+
+START_TEST(test_revisit_satisfied_closes)
+{
+    Ticket *t = receive_normal();
+    step_ok(t, CT_RESOLVED, T("2026-11-23T15:00:00+08:00"));
+    alert_list_reset(&al); /* the late contact's breach */
+    int64_t at = T("2026-11-24T10:00:00+08:00");
+    ck_assert_int_eq(revisit(t, true, at, at), TKT_APPLIED);
+    ck_assert(!tkt_open(t));
+    ck_assert(t->tg[STG_REVISIT].done);
+    ck_time(t->closed_at, at, "closed_at");
+    ck_assert_str_eq(tkt_status(t), "closed");
+    ck_time(tkt_next_due(t), TU_NEVER, "next due of a closed ticket");
+    for (int s = 0; s < STG__COUNT; s++)
+        ck_time(t->tg[s].deadline, TU_NEVER, "no clock after close");
+    ck_assert_uint_eq(al.n, 0);
+    /* Everything after the close is history. */
+    ck_assert_int_eq(revisit(t, false, at + 60, at + 60), TKT_HISTORY);
+    ck_assert_int_eq(step(t, CT_PAUSED, at + 60), TKT_HISTORY);
+    ck_assert_int_eq(update_major(t, true, at + 60), TKT_HISTORY);
+    ck_assert(!t->urgent);
+    ck_assert_uint_eq(al.n, 0);
+    tkt_free(t);
+}
+END_TEST
+
+START_TEST(test_revisit_unsatisfied_reopens)
+{
+    Ticket *t = receive((Recv){MON0900, CH_HOTLINE, CAT_LOSS, true, false, NULL});
+    step_ok(t, CT_RESOLVED, T("2026-11-23T15:00:00+08:00"));
+    alert_list_reset(&al); /* the late contact's breach */
+    int64_t v = T(REOPEN_AT);
+    ck_assert_int_eq(revisit(t, false, v, v), TKT_APPLIED);
+
+    ck_assert(tkt_open(t));
+    ck_assert_int_eq(t->round, 2);
+    ck_time(t->round_start, v, "round_start");
+    ck_time(t->received_at, T(MON0900), "received_at stays the first one");
+    ck_assert(t->urgent);
+    ck_assert_uint_eq(t->reasons, RSN_REOPENED);
+    ck_assert_str_eq(tkt_status(t), "reopened");
+    for (int s = 0; s < STG__COUNT; s++)
+        ck_assert_msg(!t->tg[s].done, "stage %d starts afresh", s);
+
+    const Alert *a = the_alert(AL_TICKET_ESCALATED, AS_FIRING, -1);
+    ck_assert_str_eq(a->alert_id, "ticket_escalated/" TID "/2");
+    ck_assert_int_eq(a->round, 2);
+    ck_time(a->condition_at, v, "escalation condition_at");
+    ck_assert_int_eq(a->priority, 1);
+    ck_assert_uint_eq(a->reasons, RSN_REOPENED);
+    ck_assert_uint_eq(al.n, 1);
+
+    /* Reopened budgets run from the revisit (claim or not: 50 business h). */
+    ck_time(t->tg[STG_CONTACT].deadline, T("2026-11-24T15:00:00+08:00"), "contact");
+    ck_time(t->tg[STG_FIRST_REPLY].deadline, T("2026-11-25T11:00:00+08:00"), "first_reply");
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-29T11:00:00+08:00"), "resolve");
+    ck_time(t->tg[STG_REVISIT].deadline, TU_NEVER, "revisit");
+
+    /* The statutory cap is round 1's alone: round 2 may run past received + 7 d. */
+    ck_assert_int_eq(extend(t, EXT_RESOLVE, 100, v + 60, v + 60), TKT_APPLIED);
+    ck_time(t->tg[STG_RESOLVE].deadline, cal_add(pol->cal, 0, v, 150 * H), "round 2 resolve, 150 business h");
+    ck_assert(t->tg[STG_RESOLVE].deadline > t->received_at + pol->statutory_limit);
+
+    /* A third round escalates again, with its own id. */
+    step_ok(t, CT_RESOLVED, T("2026-11-25T10:00:00+08:00"));
+    alert_list_reset(&al);
+    ck_assert_int_eq(revisit(t, false, T("2026-11-25T16:00:00+08:00"), T("2026-11-25T16:00:00+08:00")), TKT_APPLIED);
+    ck_assert_int_eq(t->round, 3);
+    ck_assert_str_eq(the_alert(AL_TICKET_ESCALATED, AS_FIRING, -1)->alert_id, "ticket_escalated/" TID "/3");
+
+    /* The close ends both escalations. */
+    alert_list_reset(&al);
+    step_ok(t, CT_CLOSED, T("2026-11-25T17:00:00+08:00"));
+    ck_assert_int_eq(count_alerts(AL_TICKET_ESCALATED, AS_RESOLVED), 2);
+    tkt_free(t);
+}
+END_TEST
+
+/* A reopened round of a ticket that was urgent already keeps every reason. */
+START_TEST(test_reopen_keeps_reasons)
+{
+    Ticket *t = receive((Recv){MON0900, CH_MEDIA, CAT_DAMAGE, false, true, NULL});
+    ck_assert_uint_eq(t->reasons, RSN_MAJOR | RSN_CHANNEL);
+    ck_assert_int_eq(count_alerts(AL_TICKET_ESCALATED, AS_FIRING), 1);
+    step_ok(t, CT_RESOLVED, T("2026-11-23T15:00:00+08:00"));
+    ck_assert_int_eq(revisit(t, false, T(REOPEN_AT), T(REOPEN_AT)), TKT_APPLIED);
+    ck_assert_uint_eq(t->reasons, RSN_MAJOR | RSN_CHANNEL | RSN_REOPENED);
+    ck_assert_int_eq(count_alerts(AL_TICKET_ESCALATED, AS_FIRING), 2);
+    /* reopened budgets, not the urgent ones */
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-29T11:00:00+08:00"), "resolve");
+    tkt_free(t);
+}
+END_TEST
+
+START_TEST(test_closed_resolves_firing_alerts)
+{
+    Ticket *t = receive((Recv){MON0900, CH_REGULATOR, CAT_LOSS, false, false, NULL});
+    int64_t now = T("2026-11-24T06:00:00+08:00");
+    tkt_advance(t, now, &al);
+    /* contact breached, first_reply and resolve warned (urgent: 04:12) */
+    ck_assert_int_eq(count_alerts(AL_SLA_BREACH, AS_FIRING), 1);
+    ck_assert_int_eq(count_alerts(AL_SLA_WARNING, AS_FIRING), 3);
+    tkt_mark_repeat(t, "T-099", now, pol, now, &al);
+    ck_assert_int_eq(count_alerts(AL_REPEAT_COMPLAINT, AS_FIRING), 1);
+
+    alert_list_reset(&al);
+    int64_t at = T("2026-11-24T07:00:00+08:00");
+    step_ok(t, CT_CLOSED, at);
+    ck_assert(!tkt_open(t));
+    ck_assert_str_eq(tkt_status(t), "closed");
+    ck_assert_int_eq(count_alerts(AL_SLA_WARNING, AS_RESOLVED), 3);
+    const Alert *b = the_alert(AL_SLA_BREACH, AS_RESOLVED, STG_CONTACT);
+    ck_assert_str_eq(b->alert_id, "sla_breach/" TID "/1/contact");
+    ck_assert(!b->has_late_by); /* closed, not completed */
+    ck_time(b->condition_at, T("2026-11-23T11:00:00+08:00"), "breach condition_at");
+    const Alert *e = the_alert(AL_TICKET_ESCALATED, AS_RESOLVED, -1);
+    ck_assert_str_eq(e->alert_id, "ticket_escalated/" TID "/1");
+    ck_time(e->condition_at, T(MON0900), "escalation condition_at");
+    const Alert *r = the_alert(AL_REPEAT_COMPLAINT, AS_RESOLVED, -1);
+    ck_assert_str_eq(r->alert_id, "repeat_complaint/" TID);
+    ck_assert_str_eq(r->previous_ticket_id, "T-099");
+    ck_assert_uint_eq(al.n, 6);
+    ck_assert_int_eq(count_alerts(AL_SLA_WARNING, AS_FIRING) + count_alerts(AL_SLA_BREACH, AS_FIRING), 0);
+
+    /* Closed: nothing more fires, whatever time passes, and events are history. */
+    alert_list_reset(&al);
+    tkt_advance(t, T("2026-12-31T00:00:00+08:00"), &al);
+    ck_assert_uint_eq(al.n, 0);
+    ck_time(tkt_next_due(t), TU_NEVER, "next due");
+    ck_assert_int_eq(step(t, CT_RESOLVED, at + 60), TKT_HISTORY);
+    ck_assert_int_eq(step(t, CT_CLOSED, at + 60), TKT_HISTORY);
+    ck_assert_int_eq(extend(t, EXT_RESOLVE, 5, at + 60, at + 60), TKT_HISTORY);
+    ck_assert(!tkt_make_urgent(t, RSN_BULK, at + 60, pol, at + 60, &al));
+    ck_assert_uint_eq(al.n, 0);
+    tkt_free(t);
+}
+END_TEST
+
+/* updated: deadlines recomputed from the round's start. */
+START_TEST(test_updated_claim_recomputes)
+{
+    Ticket *t = receive_normal();
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-25T09:00:00+08:00"), "48 h");
+    ck_assert_int_eq(update_claim(t, true, T("2026-11-23T12:00:00+08:00")), TKT_APPLIED);
+    ck_assert(t->claim);
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-28T09:00:00+08:00"), "120 h from received");
+    ck_time(t->tg[STG_RESOLVE].warn_at, T("2026-11-27T09:00:00+08:00"), "96 h from received");
+    ck_time(t->tg[STG_FIRST_REPLY].deadline, T("2026-11-25T09:00:00+08:00"), "first_reply unchanged");
+    /* and back */
+    ck_assert_int_eq(update_claim(t, false, T("2026-11-23T13:00:00+08:00")), TKT_APPLIED);
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-25T09:00:00+08:00"), "48 h again");
+
+    /* Other fields are taken as given. */
+    ComplaintEvent ev = mk(CT_UPDATED, T("2026-11-23T13:30:00+08:00"));
+    ev.has = EVF_CATEGORY | EVF_SITE | EVF_WAYBILL | EVF_REGION;
+    ev.category = CAT_FEE;
+    strcpy(ev.site, "SZ-9");
+    strcpy(ev.waybill, "WB-1");
+    strcpy(ev.region, "65");
+    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    ck_assert_int_eq(t->category, CAT_FEE);
+    ck_assert_str_eq(t->site, "SZ-9");
+    ck_assert_str_eq(t->waybill, "WB-1");
+    ck_assert_str_eq(t->region, "65");
+    /* the region shift moves the business contact target: 10:00-12:00 */
+    ck_time(t->tg[STG_CONTACT].deadline, T("2026-11-23T12:00:00+08:00"), "shifted contact");
+    ck_assert(!t->urgent);
+    ck_assert_int_eq(count_alerts(AL_TICKET_ESCALATED, AS_FIRING), 0);
+    tkt_free(t);
+}
+END_TEST
+
+START_TEST(test_updated_major_escalates_once)
+{
+    Ticket *t = receive_normal();
+    step_ok(t, CT_CONTACTED, T("2026-11-23T10:00:00+08:00"));
+    int64_t at = T("2026-11-23T12:00:00+08:00");
+    ck_assert_int_eq(update_major(t, true, at), TKT_APPLIED);
+    ck_assert(t->urgent && t->major);
+    ck_assert_uint_eq(t->reasons, RSN_MAJOR);
+    ck_time(t->urgent_at, at, "urgent_at");
+    const Alert *a = the_alert(AL_TICKET_ESCALATED, AS_FIRING, -1);
+    ck_assert_str_eq(a->alert_id, "ticket_escalated/" TID "/1");
+    ck_time(a->condition_at, at, "escalation condition_at");
+    ck_assert_uint_eq(a->reasons, RSN_MAJOR);
+    /* urgent budgets from the round's start (not clamped: still ahead) */
+    ck_time(t->tg[STG_FIRST_REPLY].deadline, T("2026-11-24T09:00:00+08:00"), "first_reply 24 h");
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-24T09:00:00+08:00"), "resolve 24 h");
+    ck_time(t->tg[STG_RESOLVE].warn_at, T("2026-11-24T04:12:00+08:00"), "resolve warn 80 %");
+
+    /* Never twice, and priority never goes down. */
+    ck_assert_int_eq(update_major(t, true, at + 60), TKT_APPLIED);
+    ck_assert_int_eq(update_major(t, false, at + 120), TKT_APPLIED);
+    ck_assert(t->urgent);
+    ck_assert_uint_eq(t->reasons, RSN_MAJOR);
+    ck_time(t->urgent_at, at, "urgent_at keeps the first rise");
+    ck_assert_int_eq(update_major(t, true, at + 180), TKT_APPLIED);
+    ck_assert_int_eq(count_alerts(AL_TICKET_ESCALATED, AS_FIRING), 1);
+    ck_assert_uint_eq(al.n, 1);
+
+    /* claim on an urgent ticket: 72 h */
+    ck_assert_int_eq(update_claim(t, true, at + 240), TKT_APPLIED);
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-26T09:00:00+08:00"), "urgent claim 72 h");
+    ck_assert(t->urgent);
+    tkt_free(t);
+}
+END_TEST
+
+/* Channel and major at once escalate once; bulk and repeat have their own alerts. */
+START_TEST(test_escalation_reasons)
+{
+    Ticket *t = receive((Recv){MON0900, CH_SUPERVISOR_HOTLINE, CAT_DELAY, false, true, NULL});
+    ck_assert_uint_eq(t->reasons, RSN_MAJOR | RSN_CHANNEL);
+    ck_assert_int_eq(count_alerts(AL_TICKET_ESCALATED, AS_FIRING), 1);
+    ck_assert_uint_eq(al.n, 1);
+    ck_assert_uint_eq(al.v[0].reasons, RSN_MAJOR | RSN_CHANNEL);
+    tkt_free(t);
+
+    static const Channel esc[] = {CH_REGULATOR, CH_CONSUMER_ASSOCIATION, CH_MEDIA, CH_SUPERVISOR_HOTLINE};
+    static const Channel plain[] = {CH_HOTLINE, CH_ONLINE, CH_APP, CH_WECHAT, CH_EMAIL, CH_LETTER, CH_WALK_IN};
+    for (int i = 0; i < NELEM(esc); i++) {
+        alert_list_reset(&al);
+        t = receive((Recv){MON0900, esc[i], CAT_DELAY, false, false, NULL});
+        ck_assert(t->urgent);
+        ck_assert_uint_eq(t->reasons, RSN_CHANNEL);
+        ck_assert_int_eq(count_alerts(AL_TICKET_ESCALATED, AS_FIRING), 1);
+        tkt_free(t);
+    }
+    for (int i = 0; i < NELEM(plain); i++) {
+        alert_list_reset(&al);
+        t = receive((Recv){MON0900, plain[i], CAT_DELAY, false, false, NULL});
+        ck_assert(!t->urgent);
+        ck_assert_uint_eq(al.n, 0);
+        tkt_free(t);
+    }
+
+    /* bulk: urgent, no ticket_escalated */
+    alert_list_reset(&al);
+    t = receive_normal();
+    int64_t at = T("2026-11-23T10:00:00+08:00");
+    ck_assert(tkt_make_urgent(t, RSN_BULK, at, pol, at, &al));
+    ck_assert(!tkt_make_urgent(t, RSN_BULK, at + 5, pol, at + 5, &al));
+    ck_assert(t->urgent);
+    ck_assert_uint_eq(t->reasons, RSN_BULK);
+    ck_assert_uint_eq(al.n, 0);
+    /* repeat: urgent and one repeat_complaint naming the earlier ticket */
+    tkt_mark_repeat(t, "T-001", at + 10, pol, at + 10, &al);
+    tkt_mark_repeat(t, "T-002", at + 20, pol, at + 20, &al);
+    ck_assert_uint_eq(t->reasons, RSN_BULK | RSN_REPEAT);
+    ck_assert_uint_eq(al.n, 1);
+    const Alert *a = the_alert(AL_REPEAT_COMPLAINT, AS_FIRING, -1);
+    ck_assert_str_eq(a->alert_id, "repeat_complaint/" TID);
+    ck_assert_str_eq(a->previous_ticket_id, "T-001");
+    ck_time(a->condition_at, at + 10, "repeat condition_at");
+    /* a later major still escalates: it is its own reason */
+    ck_assert_int_eq(update_major(t, true, at + 30), TKT_APPLIED);
+    ck_assert_int_eq(count_alerts(AL_TICKET_ESCALATED, AS_FIRING), 1);
+    tkt_free(t);
+}
+END_TEST
+
+/* §5: urgent budgets from the round's start, but never earlier than the rise. */
+START_TEST(test_upgrade_clamp)
+{
+    /* Rise at Tuesday 05:00 (20 h): the urgent deadlines (Tuesday 09:00) are
+     * ahead; the urgent warn points (04:12) are not and move to 05:00. */
+    Ticket *t = receive_normal();
+    step_ok(t, CT_CONTACTED, T("2026-11-23T10:00:00+08:00"));
+    int64_t up = T("2026-11-24T05:00:00+08:00");
+    ck_assert_int_eq(update_major(t, true, up), TKT_APPLIED);
+    ck_time(t->tg[STG_FIRST_REPLY].deadline, T("2026-11-24T09:00:00+08:00"), "first_reply");
+    ck_time(t->tg[STG_FIRST_REPLY].warn_at, up, "first_reply warn clamped");
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-24T09:00:00+08:00"), "resolve");
+    ck_time(t->tg[STG_RESOLVE].warn_at, up, "resolve warn clamped");
+    alert_list_reset(&al);
+    tkt_advance(t, up, &al);
+    ck_assert_int_eq(count_alerts(AL_SLA_WARNING, AS_FIRING), 2);
+    ck_time(the_alert(AL_SLA_WARNING, AS_FIRING, STG_RESOLVE)->condition_at, up, "warning at the rise");
+    ck_assert_int_eq(count_alerts(AL_SLA_BREACH, AS_FIRING), 0);
+    tkt_free(t);
+
+    /* Rise at Tuesday 15:00 (30 h): both urgent deadlines (24 h) lie before it. */
+    alert_list_reset(&al);
+    t = receive_normal();
+    step_ok(t, CT_CONTACTED, T("2026-11-23T10:00:00+08:00"));
+    up = T("2026-11-24T15:00:00+08:00");
+    tkt_advance(t, up - 1, &al); /* the normal resolve warning (24 h) fired at 09:00 */
+    ck_assert_int_eq(count_alerts(AL_SLA_WARNING, AS_FIRING), 1);
+    alert_list_reset(&al);
+    ck_assert(tkt_make_urgent(t, RSN_BULK, up, pol, up, &al));
+    ck_time(t->tg[STG_FIRST_REPLY].deadline, up, "first_reply clamped");
+    ck_time(t->tg[STG_RESOLVE].deadline, up, "resolve clamped");
+    ck_assert_uint_eq(al.n, 0); /* nothing fires retroactively */
+    tkt_advance(t, up, &al);
+    const Alert *b = the_alert(AL_SLA_BREACH, AS_FIRING, STG_FIRST_REPLY);
+    ck_time(b->condition_at, up, "breach at the rise");
+    ck_time(the_alert(AL_SLA_BREACH, AS_FIRING, STG_RESOLVE)->deadline, up, "resolve breach deadline");
+    tkt_free(t);
+
+    /* A target already overdue under the normal budget stays overdue at its
+     * own deadline: the rise never makes a deadline later. Contact has the
+     * same 2 h in both columns. */
+    alert_list_reset(&al);
+    t = receive_normal();
+    tkt_advance(t, up - 1, &al);
+    ck_assert_int_eq(count_alerts(AL_SLA_BREACH, AS_FIRING), 1);
+    ck_assert_int_eq(update_major(t, true, up), TKT_APPLIED);
+    ck_time(t->tg[STG_CONTACT].deadline, T("2026-11-23T11:00:00+08:00"), "overdue contact unchanged");
+    ck_time(t->tg[STG_FIRST_REPLY].deadline, up, "first_reply clamped");
+    alert_list_reset(&al);
+    step_ok(t, CT_CONTACTED, T("2026-11-24T14:00:00+08:00")); /* an hour before the rise, still late */
+    ck_assert_int_eq(count_alerts(AL_SLA_BREACH, AS_RETRACTED), 0);
+    b = the_alert(AL_SLA_BREACH, AS_RESOLVED, STG_CONTACT);
+    ck_assert(b->has_late_by);
+    ck_assert_int_eq(b->late_by_seconds, 27 * H);
+    tkt_free(t);
+
+    /* The revisit clock starts at `resolved`: a rise after it clamps there too
+     * (same 10 h budget both ways, so nothing moves). */
+    alert_list_reset(&al);
+    t = receive_normal();
+    step_ok(t, CT_RESOLVED, T("2026-11-23T15:00:00+08:00"));
+    up = T("2026-11-23T17:00:00+08:00");
+    ck_assert(tkt_make_urgent(t, RSN_BULK, up, pol, up, &al));
+    ck_time(t->tg[STG_REVISIT].deadline, T("2026-11-24T15:00:00+08:00"), "revisit");
+    tkt_free(t);
+}
+END_TEST
+
+/* §6: paused time does not count; on resume deadlines move by the paused time
+ * of their own clock. */
+START_TEST(test_pause_resume_calendar_and_lunch)
+{
+    Ticket *t = receive_normal();
+    int64_t p0 = T("2026-11-23T10:00:00+08:00");
+    step_ok(t, CT_PAUSED, p0);
+    ck_time(t->tg[STG_CONTACT].deadline, TU_NEVER, "contact while paused");
+    ck_time(t->tg[STG_CONTACT].warn_at, TU_NEVER, "contact warn while paused");
+    ck_time(t->tg[STG_FIRST_REPLY].deadline, TU_NEVER, "first_reply while paused");
+    ck_time(t->tg[STG_FIRST_REPLY].warn_at, TU_NEVER, "first_reply warn while paused");
+    /* the statutory limit does not stop */
+    int64_t cap = T("2026-11-30T09:00:00+08:00");
+    ck_time(t->tg[STG_RESOLVE].deadline, cap, "resolve while paused: the statutory cap");
+    ck_assert(t->tg[STG_RESOLVE].warn_at <= cap);
+    ck_assert_int_eq(step(t, CT_PAUSED, p0 + 60), TKT_HISTORY); /* already paused */
+    alert_list_reset(&al);
+    tkt_advance(t, T("2026-11-26T00:00:00+08:00"), &al);
+    ck_assert_uint_eq(al.n, 0); /* nothing is due while paused */
+
+    /* Resume 13:00: 3 calendar hours paused, 2 business hours (10-12; lunch is free). */
+    step_ok(t, CT_RESUMED, T("2026-11-23T13:00:00+08:00"));
+    ck_time(t->tg[STG_CONTACT].deadline, T("2026-11-23T15:00:00+08:00"), "contact: 1 h left, after lunch");
+    ck_time(t->tg[STG_CONTACT].warn_at, T("2026-11-23T14:36:00+08:00"), "contact warn");
+    ck_time(t->tg[STG_FIRST_REPLY].deadline, T("2026-11-25T12:00:00+08:00"), "first_reply +3 h");
+    ck_time(t->tg[STG_FIRST_REPLY].warn_at, T("2026-11-25T02:24:00+08:00"), "first_reply warn +3 h");
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-25T12:00:00+08:00"), "resolve +3 h");
+    ck_time(t->tg[STG_RESOLVE].warn_at, T("2026-11-24T12:00:00+08:00"), "resolve warn +3 h");
+    ck_assert_int_eq(step(t, CT_RESUMED, T("2026-11-23T13:30:00+08:00")), TKT_HISTORY);
+
+    /* A second pause adds up: 1 h more. */
+    step_ok(t, CT_PAUSED, T("2026-11-24T08:00:00+08:00"));
+    step_ok(t, CT_RESUMED, T("2026-11-24T09:00:00+08:00"));
+    ck_time(t->tg[STG_FIRST_REPLY].deadline, T("2026-11-25T13:00:00+08:00"), "first_reply +4 h");
+    ck_assert_int_eq(t->n_pauses, 2);
+    tkt_free(t);
+
+    /* Pause across lunch only: received 11:00, paused 11:30-14:30. */
+    alert_list_reset(&al);
+    t = receive((Recv){"2026-11-23T11:00:00+08:00", CH_HOTLINE, CAT_DELAY, false, false, NULL});
+    step_ok(t, CT_PAUSED, T("2026-11-23T11:30:00+08:00"));
+    step_ok(t, CT_RESUMED, T("2026-11-23T14:30:00+08:00"));
+    ck_time(t->tg[STG_CONTACT].deadline, T("2026-11-23T16:00:00+08:00"), "contact, 90 min after 14:30");
+    ck_time(t->tg[STG_CONTACT].warn_at, T("2026-11-23T15:36:00+08:00"), "contact warn");
+    ck_time(t->tg[STG_FIRST_REPLY].deadline, T("2026-11-25T14:00:00+08:00"), "first_reply +3 h");
+    tkt_free(t);
+}
+END_TEST
+
+START_TEST(test_pause_across_night)
+{
+    /* Received Monday 19:00 (due Tuesday 09:00); paused 19:30 to Tuesday 09:00:
+     * 30 business minutes used, 90 left from 09:00. */
+    Ticket *t = receive((Recv){"2026-11-23T19:00:00+08:00", CH_HOTLINE, CAT_DELAY, false, false, NULL});
+    ck_time(t->tg[STG_CONTACT].deadline, T("2026-11-24T09:00:00+08:00"), "contact before the pause");
+    step_ok(t, CT_PAUSED, T("2026-11-23T19:30:00+08:00"));
+    step_ok(t, CT_RESUMED, T("2026-11-24T09:00:00+08:00"));
+    ck_time(t->tg[STG_CONTACT].deadline, T("2026-11-24T10:30:00+08:00"), "contact");
+    ck_time(t->tg[STG_CONTACT].warn_at, T("2026-11-24T10:06:00+08:00"), "contact warn");
+    /* the calendar clock moves by the full 13.5 h */
+    ck_time(t->tg[STG_FIRST_REPLY].deadline, T("2026-11-26T08:30:00+08:00"), "first_reply");
+    tkt_free(t);
+
+    /* Revisit (business, from `resolved`), in a reopened round: paused over a
+     * night costs only the business time inside the pause. */
+    alert_list_reset(&al);
+    t = receive_normal();
+    step_ok(t, CT_RESOLVED, T(REOPEN_RESOLVED));
+    ck_assert_int_eq(revisit(t, false, T(REOPEN_AT), T(REOPEN_AT)), TKT_APPLIED);
+    step_ok(t, CT_RESOLVED, T("2026-11-25T10:00:00+08:00")); /* revisit due Thursday 10:00 */
+    step_ok(t, CT_PAUSED, T("2026-11-25T19:00:00+08:00"));
+    ck_time(t->tg[STG_REVISIT].deadline, TU_NEVER, "revisit while paused (no cap in round 2)");
+    step_ok(t, CT_RESUMED, T("2026-11-26T09:00:00+08:00")); /* 1 h + 1 h of business time paused */
+    ck_time(t->tg[STG_REVISIT].deadline, T("2026-11-26T12:00:00+08:00"), "revisit");
+    tkt_free(t);
+}
+END_TEST
+
+/* A pause only stops what is still running: a deadline before the pause stays put. */
+START_TEST(test_pause_after_deadline)
+{
+    Ticket *t = receive_normal();
+    int64_t now = T("2026-11-23T11:30:00+08:00");
+    tkt_advance(t, now, &al);
+    ck_assert_int_eq(count_alerts(AL_SLA_BREACH, AS_FIRING), 1);
+    alert_list_reset(&al);
+    step_ok(t, CT_PAUSED, now);
+    ck_time(t->tg[STG_CONTACT].deadline, T("2026-11-23T11:00:00+08:00"), "passed deadline kept");
+    ck_assert_uint_eq(al.n, 0); /* the breach stays firing */
+    step_ok(t, CT_RESUMED, now + H);
+    ck_time(t->tg[STG_CONTACT].deadline, T("2026-11-23T11:00:00+08:00"), "passed deadline kept");
+    ck_assert_uint_eq(al.n, 0);
+    tkt_free(t);
+}
+END_TEST
+
+START_TEST(test_extended)
+{
+    Ticket *t = receive_normal();
+    int64_t at = T("2026-11-23T10:00:00+08:00");
+    ck_assert_int_eq(extend(t, EXT_FIRST_REPLY, 10, at, at), TKT_APPLIED);
+    ck_time(t->tg[STG_FIRST_REPLY].deadline, T("2026-11-25T19:00:00+08:00"), "first_reply 48 + 10 h");
+    ck_time(t->tg[STG_FIRST_REPLY].warn_at, T("2026-11-25T07:24:00+08:00"), "80 % of 58 h");
+    ck_assert_int_eq(extend(t, EXT_RESOLVE, 10, at, at), TKT_APPLIED);
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-25T19:00:00+08:00"), "resolve 48 + 10 h");
+    ck_time(t->tg[STG_RESOLVE].warn_at, T("2026-11-24T19:00:00+08:00"), "explicit warn moves with it");
+    ck_assert_int_eq(extend(t, EXT_RESOLVE, 2, at, at), TKT_APPLIED);
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-25T21:00:00+08:00"), "extensions add up");
+    ck_time(t->tg[STG_CONTACT].deadline, T("2026-11-23T11:00:00+08:00"), "contact untouched");
+    step_ok(t, CT_FIRST_REPLY, at + 60);
+    ck_assert_int_eq(extend(t, EXT_FIRST_REPLY, 10, at + 120, at + 120), TKT_HISTORY);
+    ck_assert_uint_eq(al.n, 0);
+    tkt_free(t);
+
+    /* On the business clock of a reopened round: 50 + 5 business h from Tuesday
+     * 11:00 runs to Sunday 18:00; the warn point (80 % = 44 h) to Saturday 17:00. */
+    alert_list_reset(&al);
+    t = receive_normal();
+    step_ok(t, CT_RESOLVED, T(REOPEN_RESOLVED));
+    ck_assert_int_eq(revisit(t, false, T(REOPEN_AT), T(REOPEN_AT)), TKT_APPLIED);
+    at = T("2026-11-24T12:00:00+08:00");
+    ck_assert_int_eq(extend(t, EXT_RESOLVE, 5, at, at), TKT_APPLIED);
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-29T18:00:00+08:00"), "reopened resolve 55 business h");
+    ck_time(t->tg[STG_RESOLVE].warn_at, T("2026-11-28T17:00:00+08:00"), "warn 44 business h");
+    /* first_reply stays on the calendar clock in a reopened round */
+    ck_assert_int_eq(extend(t, EXT_FIRST_REPLY, 3, at, at), TKT_APPLIED);
+    ck_time(t->tg[STG_FIRST_REPLY].deadline, T("2026-11-25T14:00:00+08:00"), "reopened first_reply 27 h");
+    tkt_free(t);
+}
+END_TEST
+
+/* §6: round 1 resolve is due by received + 7 days whatever pauses and extensions say. */
+START_TEST(test_statutory_cap)
+{
+    int64_t cap = T("2026-11-30T09:00:00+08:00");
+
+    /* claim, 120 h + 60 h extension = 180 h > 168 h */
+    Ticket *t = receive((Recv){MON0900, CH_HOTLINE, CAT_LOSS, true, false, NULL});
+    int64_t at = T("2026-11-24T09:00:00+08:00");
+    ck_assert_int_eq(extend(t, EXT_RESOLVE, 60, at, at), TKT_APPLIED);
+    ck_time(t->tg[STG_RESOLVE].deadline, cap, "capped");
+    ck_time(t->tg[STG_RESOLVE].warn_at, T("2026-11-29T21:00:00+08:00"), "warn 96 + 60 h");
+    ck_assert_int_eq(extend(t, EXT_RESOLVE, 720, at, at), TKT_APPLIED);
+    ck_time(t->tg[STG_RESOLVE].deadline, cap, "capped");
+    ck_assert(t->tg[STG_RESOLVE].warn_at <= cap);
+    /* first_reply has no cap */
+    ck_assert_int_eq(extend(t, EXT_FIRST_REPLY, 720, at, at), TKT_APPLIED);
+    ck_assert(t->tg[STG_FIRST_REPLY].deadline > cap);
+    alert_list_reset(&al);
+    tkt_advance(t, cap, &al);
+    ck_time(the_alert(AL_SLA_BREACH, AS_FIRING, STG_RESOLVE)->condition_at, cap, "breach at the cap");
+    tkt_free(t);
+
+    /* no claim, paused 132 h: 48 + 132 = 180 h > 168 h */
+    alert_list_reset(&al);
+    t = receive_normal();
+    step_ok(t, CT_PAUSED, T("2026-11-23T10:00:00+08:00"));
+    step_ok(t, CT_RESUMED, T("2026-11-28T22:00:00+08:00"));
+    ck_time(t->tg[STG_RESOLVE].deadline, cap, "capped");
+    ck_time(t->tg[STG_RESOLVE].warn_at, T("2026-11-29T21:00:00+08:00"), "warn 24 + 132 h");
+    ck_time(t->tg[STG_FIRST_REPLY].deadline, T("2026-11-30T21:00:00+08:00"), "first_reply not capped");
+    tkt_free(t);
+
+    /* a cap earlier than the budget: statutory_limit = 1d */
+    alert_list_reset(&al);
+    char err[128];
+    ck_assert_int_eq(pol_set(pol, "statutory_limit", "1d", err, sizeof err), 0);
+    t = receive_normal();
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-24T09:00:00+08:00"), "capped at 1 d");
+    ck_time(t->tg[STG_RESOLVE].warn_at, T("2026-11-24T09:00:00+08:00"), "warn 24 h, not after the cap");
+    tkt_free(t);
+    /* 0 disables it */
+    ck_assert_int_eq(pol_set(pol, "statutory_limit", "0", err, sizeof err), 0);
+    t = receive((Recv){MON0900, CH_HOTLINE, CAT_LOSS, true, false, NULL});
+    ck_assert_int_eq(extend(t, EXT_RESOLVE, 60, at, at), TKT_APPLIED);
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-30T21:00:00+08:00"), "180 h, no cap");
+    tkt_free(t);
+}
+END_TEST
+
+/* A policy reload recomputes open targets. */
+START_TEST(test_recompute_policy)
+{
+    Ticket *t = receive_normal();
+    char err[128];
+    ck_assert_int_eq(pol_set(pol, "sla.first_reply.normal", "12h calendar", err, sizeof err), 0);
+    tkt_recompute(t, pol, T(MON0900), &al);
+    ck_time(t->tg[STG_FIRST_REPLY].deadline, T("2026-11-23T21:00:00+08:00"), "first_reply 12 h");
+    ck_assert_int_eq(pol_set(pol, "warn_ratio", "50%", err, sizeof err), 0);
+    tkt_recompute(t, pol, T(MON0900), &al);
+    ck_time(t->tg[STG_FIRST_REPLY].warn_at, T("2026-11-23T15:00:00+08:00"), "warn 50 %");
+    ck_assert_uint_eq(al.n, 0);
+    tkt_free(t);
+}
+END_TEST
+
+/* ==== (c) alerts ========================================================== */
+
+START_TEST(test_advance_time_order)
+{
+    Ticket *t = receive_normal();
+    tkt_advance(t, T("2026-11-25T10:00:00+08:00"), &al);
+    static const struct {
+        AlertType type;
+        Stage stage;
+        const char *at;
+    } want[] = {
+        {AL_SLA_WARNING, STG_CONTACT, "2026-11-23T10:36:00+08:00"},
+        {AL_SLA_BREACH, STG_CONTACT, "2026-11-23T11:00:00+08:00"},
+        {AL_SLA_WARNING, STG_RESOLVE, "2026-11-24T09:00:00+08:00"},
+        {AL_SLA_WARNING, STG_FIRST_REPLY, "2026-11-24T23:24:00+08:00"},
+        {AL_SLA_BREACH, STG_FIRST_REPLY, "2026-11-25T09:00:00+08:00"},
+        {AL_SLA_BREACH, STG_RESOLVE, "2026-11-25T09:00:00+08:00"},
+    };
+    ck_assert_uint_eq(al.n, (size_t)NELEM(want));
+    for (int i = 0; i < NELEM(want); i++) {
+        const Alert *a = &al.v[i];
+        char id[ALERT_ID_MAX + 1];
+        snprintf(id, sizeof id, "%s/%s/1/%s", alert_type_name(want[i].type), TID, tkt_stage_name(want[i].stage));
+        ck_assert_str_eq(a->alert_id, id);
+        ck_assert_int_eq(a->status, AS_FIRING);
+        ck_assert_int_eq(a->stage, (int)want[i].stage);
+        ck_time(a->condition_at, T(want[i].at), id);
+        ck_assert_int_eq(a->round, 1);
+        ck_assert_int_eq(a->priority, 0);
+        ck_assert_int_eq(a->category, CAT_DELAY);
+        ck_assert_int_eq(a->resolved_at, 0);
+        ck_assert(!a->has_late_by);
+    }
+    /* Nothing fires twice. */
+    alert_list_reset(&al);
+    tkt_advance(t, T("2026-12-25T10:00:00+08:00"), &al);
+    ck_assert_uint_eq(al.n, 0);
+    tkt_free(t);
+}
+END_TEST
+
+START_TEST(test_next_due)
+{
+    Ticket *t = receive_normal();
+    ck_time(tkt_next_due(t), T("2026-11-23T10:36:00+08:00"), "contact warning");
+    tkt_advance(t, T("2026-11-23T10:36:00+08:00"), &al);
+    ck_time(tkt_next_due(t), T("2026-11-23T11:00:00+08:00"), "contact deadline");
+    tkt_advance(t, T("2026-11-23T11:00:00+08:00"), &al);
+    ck_time(tkt_next_due(t), T("2026-11-24T09:00:00+08:00"), "resolve warning");
+    step_ok(t, CT_FIRST_REPLY, T("2026-11-23T12:00:00+08:00"));
+    ck_time(tkt_next_due(t), T("2026-11-24T09:00:00+08:00"), "resolve warning");
+    tkt_advance(t, T("2026-11-24T09:00:00+08:00"), &al);
+    ck_time(tkt_next_due(t), T("2026-11-25T09:00:00+08:00"), "resolve deadline");
+    step_ok(t, CT_PAUSED, T("2026-11-24T10:00:00+08:00"));
+    ck_time(tkt_next_due(t), T("2026-11-30T09:00:00+08:00"), "only the statutory cap runs while paused");
+    step_ok(t, CT_RESUMED, T("2026-11-24T11:00:00+08:00"));
+    step_ok(t, CT_RESOLVED, T("2026-11-24T12:00:00+08:00"));
+    /* revisit: 10 business h from 12:00 -> 14:00-20:00 (6), Wednesday 08:00-12:00 */
+    ck_time(tkt_next_due(t), T("2026-11-25T10:00:00+08:00"), "revisit warning at 8 h");
+    ck_assert_int_eq(revisit(t, true, T("2026-11-24T15:00:00+08:00"), T("2026-11-24T15:00:00+08:00")), TKT_APPLIED);
+    ck_time(tkt_next_due(t), TU_NEVER, "closed");
+    tkt_free(t);
+}
+END_TEST
+
+START_TEST(test_completion_after_deadline)
+{
+    Ticket *t = receive_normal();
+    int64_t dl = T("2026-11-23T11:00:00+08:00");
+    tkt_advance(t, dl + 600, &al);
+    alert_list_reset(&al);
+    int64_t at = T("2026-11-23T11:25:00+08:00");
+    step_ok(t, CT_CONTACTED, at);
+    ck_assert_uint_eq(al.n, 2);
+    /* the warning ends first, then the breach */
+    ck_assert_int_eq(al.v[0].type, AL_SLA_WARNING);
+    ck_assert_int_eq(al.v[0].status, AS_RESOLVED);
+    ck_assert_str_eq(al.v[0].alert_id, "sla_warning/" TID "/1/contact");
+    ck_time(al.v[0].condition_at, T("2026-11-23T10:36:00+08:00"), "warning condition_at");
+    ck_time(al.v[0].resolved_at, at, "warning resolved_at");
+    const Alert *b = &al.v[1];
+    ck_assert_int_eq(b->type, AL_SLA_BREACH);
+    ck_assert_int_eq(b->status, AS_RESOLVED);
+    ck_assert_str_eq(b->alert_id, "sla_breach/" TID "/1/contact");
+    ck_assert(b->has_late_by);
+    ck_assert_int_eq(b->late_by_seconds, at - dl);
+    ck_time(b->deadline, dl, "deadline");
+    ck_time(b->condition_at, dl, "condition_at");
+    ck_time(b->resolved_at, at, "resolved_at");
+    tkt_free(t);
+
+    /* Not yet fired: the completion event after the deadline fires it first
+     * (the event-time rule of §11), then resolves it. */
+    alert_list_reset(&al);
+    t = receive_normal();
+    step_ok(t, CT_CONTACTED, at);
+    ck_assert_uint_eq(al.n, 4);
+    ck_assert_int_eq(al.v[0].status, AS_FIRING);
+    ck_assert_int_eq(al.v[1].status, AS_FIRING);
+    ck_assert_int_eq(al.v[1].type, AL_SLA_BREACH);
+    ck_assert_int_eq(al.v[3].status, AS_RESOLVED);
+    ck_assert_int_eq(al.v[3].late_by_seconds, 25 * 60);
+    tkt_free(t);
+
+    /* A resolved event late for three stages at once ends each of them. */
+    alert_list_reset(&al);
+    t = receive_normal();
+    at = T("2026-11-25T10:00:00+08:00");
+    step_ok(t, CT_RESOLVED, at);
+    ck_assert_int_eq(count_alerts(AL_SLA_BREACH, AS_RESOLVED), 3);
+    ck_assert_int_eq(the_alert(AL_SLA_BREACH, AS_RESOLVED, STG_CONTACT)->late_by_seconds,
+                     at - T("2026-11-23T11:00:00+08:00"));
+    ck_assert_int_eq(the_alert(AL_SLA_BREACH, AS_RESOLVED, STG_FIRST_REPLY)->late_by_seconds, H);
+    ck_assert_int_eq(the_alert(AL_SLA_BREACH, AS_RESOLVED, STG_RESOLVE)->late_by_seconds, H);
+    ck_assert_int_eq(count_alerts(AL_SLA_WARNING, AS_RESOLVED), 3);
+    ck_assert_int_eq(count_alerts(AL_SLA_BREACH, AS_FIRING), count_alerts(AL_SLA_BREACH, AS_RESOLVED));
+    tkt_free(t);
+}
+END_TEST
+
+/* §6: met when occurred_at <= deadline, whenever it arrives. */
+START_TEST(test_completion_at_deadline_met)
+{
+    Ticket *t = receive_normal();
+    int64_t dl = T("2026-11-23T11:00:00+08:00");
+    step_ok(t, CT_CONTACTED, dl);
+    ck_assert_int_eq(count_alerts(AL_SLA_BREACH, AS_FIRING), 0);
+    ck_assert_int_eq(count_alerts(AL_SLA_WARNING, AS_FIRING), 1); /* the warning did fire at 10:36 */
+    ck_assert_int_eq(count_alerts(AL_SLA_WARNING, AS_RESOLVED), 1);
+    tkt_free(t);
+
+    /* The completing event arrives after the breach fired: retracted. */
+    alert_list_reset(&al);
+    t = receive_normal();
+    int64_t now = T("2026-11-23T12:00:00+08:00");
+    tkt_advance(t, now, &al);
+    alert_list_reset(&al);
+    ComplaintEvent ev = mk(CT_CONTACTED, dl);
+    ck_assert_int_eq(apply_at(t, &ev, now), TKT_APPLIED);
+    const Alert *b = the_alert(AL_SLA_BREACH, AS_RETRACTED, STG_CONTACT);
+    ck_assert_str_eq(b->alert_id, "sla_breach/" TID "/1/contact");
+    ck_assert(!b->has_late_by);
+    ck_time(b->condition_at, dl, "condition_at");
+    ck_assert_int_eq(count_alerts(AL_SLA_WARNING, AS_RESOLVED), 1);
+    tkt_free(t);
+
+    /* One second early, arriving an hour late: retracted too. */
+    alert_list_reset(&al);
+    t = receive_normal();
+    tkt_advance(t, now, &al);
+    alert_list_reset(&al);
+    ev = mk(CT_CONTACTED, dl - 1);
+    ck_assert_int_eq(apply_at(t, &ev, now), TKT_APPLIED);
+    ck_assert_int_eq(count_alerts(AL_SLA_BREACH, AS_RETRACTED), 1);
+    tkt_free(t);
+}
+END_TEST
+
+START_TEST(test_warning_resolves_on_completion)
+{
+    Ticket *t = receive_normal();
+    tkt_advance(t, T("2026-11-24T09:30:00+08:00"), &al); /* resolve warning at 09:00 */
+    ck_assert(has_alert(AL_SLA_WARNING, AS_FIRING, STG_RESOLVE));
+    alert_list_reset(&al);
+    step_ok(t, CT_FIRST_REPLY, T("2026-11-24T10:00:00+08:00"));
+    ck_assert(!has_alert(AL_SLA_WARNING, AS_RESOLVED, STG_RESOLVE));
+    ck_assert(has_alert(AL_SLA_WARNING, AS_RESOLVED, STG_CONTACT));
+    alert_list_reset(&al);
+    int64_t at = T("2026-11-24T11:00:00+08:00");
+    step_ok(t, CT_RESOLVED, at);
+    const Alert *w = the_alert(AL_SLA_WARNING, AS_RESOLVED, STG_RESOLVE);
+    ck_assert_str_eq(w->alert_id, "sla_warning/" TID "/1/resolve");
+    ck_time(w->condition_at, T("2026-11-24T09:00:00+08:00"), "condition_at");
+    ck_time(w->deadline, T("2026-11-25T09:00:00+08:00"), "deadline");
+    ck_time(w->resolved_at, at, "resolved_at");
+    ck_assert_uint_eq(al.n, 1);
+    tkt_free(t);
+}
+END_TEST
+
+/* Moving a fired breach's deadline past `now` ends it. */
+START_TEST(test_moved_deadline_resolves_breach)
+{
+    Ticket *t = receive_normal();
+    step_ok(t, CT_CONTACTED, T("2026-11-23T10:00:00+08:00"));
+    int64_t now = T("2026-11-25T10:00:00+08:00");
+    tkt_advance(t, now, &al);
+    ck_assert(has_alert(AL_SLA_BREACH, AS_FIRING, STG_FIRST_REPLY));
+    alert_list_reset(&al);
+    ck_assert_int_eq(extend(t, EXT_FIRST_REPLY, 5, T("2026-11-25T09:30:00+08:00"), now), TKT_APPLIED);
+    ck_time(t->tg[STG_FIRST_REPLY].deadline, T("2026-11-25T14:00:00+08:00"), "extended");
+    const Alert *b = the_alert(AL_SLA_BREACH, AS_RESOLVED, STG_FIRST_REPLY);
+    ck_assert_str_eq(b->alert_id, "sla_breach/" TID "/1/first_reply");
+    ck_assert(!b->has_late_by);
+    ck_assert_uint_eq(al.n, 1); /* the resolve breach stays firing */
+    /* an ended breach does not fire again under the same id */
+    alert_list_reset(&al);
+    tkt_advance(t, T("2026-11-26T00:00:00+08:00"), &al);
+    ck_assert(!has_alert(AL_SLA_BREACH, AS_FIRING, STG_FIRST_REPLY));
+    tkt_free(t);
+
+    /* A pause that happened before the deadline, reported after the breach
+     * fired: the clock was stopped, so the breach is over; resume (after lunch)
+     * sets the real deadline. */
+    alert_list_reset(&al);
+    t = receive_normal();
+    now = T("2026-11-23T11:30:00+08:00");
+    tkt_advance(t, now, &al);
+    ck_assert(has_alert(AL_SLA_BREACH, AS_FIRING, STG_CONTACT));
+    alert_list_reset(&al);
+    ComplaintEvent ev = mk(CT_PAUSED, T("2026-11-23T10:30:00+08:00"));
+    ck_assert_int_eq(apply_at(t, &ev, now), TKT_APPLIED);
+    ck_assert(has_alert(AL_SLA_BREACH, AS_RESOLVED, STG_CONTACT));
+    ck_assert_uint_eq(al.n, 1);
+    ev = mk(CT_RESUMED, T("2026-11-23T12:30:00+08:00"));
+    ck_assert_int_eq(apply_at(t, &ev, T("2026-11-23T12:30:00+08:00")), TKT_APPLIED);
+    ck_time(t->tg[STG_CONTACT].deadline, T("2026-11-23T14:30:00+08:00"), "30 min left, after lunch");
+    tkt_free(t);
+
+    /* An extension on a business clock (reopened round) moving the breach past now. */
+    alert_list_reset(&al);
+    t = receive_normal();
+    step_ok(t, CT_RESOLVED, T(REOPEN_RESOLVED));
+    ck_assert_int_eq(revisit(t, false, T(REOPEN_AT), T(REOPEN_AT)), TKT_APPLIED);
+    step_ok(t, CT_FIRST_REPLY, T("2026-11-24T12:00:00+08:00"));
+    now = T("2026-11-29T11:30:00+08:00");
+    tkt_advance(t, now, &al);
+    ck_assert(has_alert(AL_SLA_BREACH, AS_FIRING, STG_RESOLVE));
+    alert_list_reset(&al);
+    ck_assert_int_eq(extend(t, EXT_RESOLVE, 2, now, now), TKT_APPLIED);
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-29T15:00:00+08:00"), "52 business h: over lunch");
+    ck_assert_str_eq(the_alert(AL_SLA_BREACH, AS_RESOLVED, STG_RESOLVE)->alert_id, "sla_breach/" TID "/2/resolve");
+    tkt_free(t);
+}
+END_TEST
+
+/* An extension that arrives after its new deadline passed leaves the breach
+ * firing; the completion is then judged against the extended deadline. */
+START_TEST(test_late_extension_then_completion)
+{
+    Ticket *t = receive_normal();
+    step_ok(t, CT_CONTACTED, T("2026-11-23T10:00:00+08:00"));
+    int64_t now = T("2026-11-25T20:00:00+08:00");
+    tkt_advance(t, now, &al);
+    alert_list_reset(&al);
+    ck_assert_int_eq(extend(t, EXT_FIRST_REPLY, 10, T("2026-11-25T08:00:00+08:00"), now), TKT_APPLIED);
+    ck_time(t->tg[STG_FIRST_REPLY].deadline, T("2026-11-25T19:00:00+08:00"), "extended, already past");
+    ck_assert_uint_eq(al.n, 0);
+    ComplaintEvent ev = mk(CT_FIRST_REPLY, T("2026-11-25T18:00:00+08:00"));
+    ck_assert_int_eq(apply_at(t, &ev, now), TKT_APPLIED);
+    ck_assert_int_eq(count_alerts(AL_SLA_BREACH, AS_RETRACTED), 1);
+    ck_assert_int_eq(count_alerts(AL_SLA_BREACH, AS_RESOLVED), 0);
+    tkt_free(t);
+
+    alert_list_reset(&al);
+    t = receive_normal();
+    step_ok(t, CT_CONTACTED, T("2026-11-23T10:00:00+08:00"));
+    tkt_advance(t, now, &al);
+    alert_list_reset(&al);
+    ck_assert_int_eq(extend(t, EXT_FIRST_REPLY, 10, T("2026-11-25T08:00:00+08:00"), now), TKT_APPLIED);
+    ev = mk(CT_FIRST_REPLY, T("2026-11-25T19:30:00+08:00"));
+    ck_assert_int_eq(apply_at(t, &ev, now), TKT_APPLIED);
+    const Alert *b = the_alert(AL_SLA_BREACH, AS_RESOLVED, STG_FIRST_REPLY);
+    ck_assert_int_eq(b->late_by_seconds, 30 * 60); /* late against the extended deadline */
+    tkt_free(t);
+}
+END_TEST
+
+START_TEST(test_revisit_alerts)
+{
+    Ticket *t = receive_normal();
+    step_ok(t, CT_RESOLVED, T("2026-11-23T15:00:00+08:00"));
+    tkt_advance(t, T("2026-11-24T16:00:00+08:00"), &al);
+    ck_assert_str_eq(the_alert(AL_SLA_WARNING, AS_FIRING, STG_REVISIT)->alert_id, "sla_warning/" TID "/1/revisit");
+    ck_assert_str_eq(the_alert(AL_SLA_BREACH, AS_FIRING, STG_REVISIT)->alert_id, "sla_breach/" TID "/1/revisit");
+    alert_list_reset(&al);
+    int64_t v = T("2026-11-24T17:00:00+08:00");
+    ck_assert_int_eq(revisit(t, false, v, v), TKT_APPLIED);
+    /* round 1's revisit alerts end (late by 2 h) before round 2 escalates */
+    ck_assert_uint_eq(al.n, 3);
+    ck_assert_int_eq(al.v[0].type, AL_SLA_WARNING);
+    ck_assert_int_eq(al.v[0].round, 1);
+    ck_assert_int_eq(al.v[1].type, AL_SLA_BREACH);
+    ck_assert_int_eq(al.v[1].round, 1);
+    ck_assert_int_eq(al.v[1].late_by_seconds, 2 * H);
+    ck_assert_int_eq(al.v[2].type, AL_TICKET_ESCALATED);
+    ck_assert_int_eq(al.v[2].round, 2);
+    /* round 2 alerts carry round 2 */
+    alert_list_reset(&al);
+    tkt_advance(t, T("2026-11-24T19:00:00+08:00"), &al);
+    const Alert *w = the_alert(AL_SLA_WARNING, AS_FIRING, STG_CONTACT);
+    ck_assert_str_eq(w->alert_id, "sla_warning/" TID "/2/contact");
+    ck_time(w->condition_at, T("2026-11-24T18:36:00+08:00"), "round 2 contact warning");
+    ck_assert_int_eq(w->priority, 1);
+    ck_assert_uint_eq(w->reasons, RSN_REOPENED);
+    tkt_free(t);
+}
+END_TEST
+
+/* alert_encode of ticket alerts: schema, priority, reasons in order, +08:00. */
+START_TEST(test_alert_json)
+{
+    Ticket *t = receive((Recv){MON0900, CH_MEDIA, CAT_LOSS, false, true, NULL});
+    snprintf(t->site, sizeof t->site, "SH-01");
+    snprintf(t->waybill, sizeof t->waybill, "YT123");
+    snprintf(t->region, sizeof t->region, "31");
+    t->responsible.known = true;
+    snprintf(t->responsible.site, sizeof t->responsible.site, "HUB-7");
+    t->responsible.role = ROLE_HUB;
+    snprintf(t->responsible.rule, sizeof t->responsible.rule, "hub_arrive_no_depart");
+    step_ok(t, CT_RESOLVED, T("2026-11-23T15:00:00+08:00"));
+    int64_t v = T(REOPEN_AT);
+    ck_assert_int_eq(revisit(t, false, v, v), TKT_APPLIED);
+    ck_assert(tkt_make_urgent(t, RSN_BULK, v + 1, pol, v + 1, &al));
+    tkt_mark_repeat(t, "T-007", v + 2, pol, v + 2, &al);
+    alert_list_reset(&al);
+    tkt_advance(t, T("2026-11-24T16:00:00+08:00"), &al);
+    const Alert *b = the_alert(AL_SLA_BREACH, AS_FIRING, STG_CONTACT);
+    Alert copy = *b;
+    copy.emitted_at = T("2026-11-24T16:00:05+08:00");
+    json_t *j = encode(&copy);
+    ck_assert_str_eq(jstr(j, "schema"), "alert.v1");
+    ck_assert_str_eq(jstr(j, "alert_id"), "sla_breach/" TID "/2/contact");
+    ck_assert_str_eq(jstr(j, "type"), "sla_breach");
+    ck_assert_str_eq(jstr(j, "status"), "firing");
+    ck_assert_str_eq(jstr(j, "ticket_id"), TID);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "round")), 2);
+    ck_assert_str_eq(jstr(j, "stage"), "contact");
+    ck_assert_str_eq(jstr(j, "priority"), "urgent");
+    const json_t *r = json_object_get(j, "reasons");
+    static const char *const order[] = {"major", "channel", "repeat", "bulk", "reopened"};
+    ck_assert_uint_eq(json_array_size(r), 5);
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_str_eq(json_string_value(json_array_get(r, i)), order[i]);
+    ck_assert_str_eq(jstr(j, "deadline"), "2026-11-24T15:00:00+08:00");
+    ck_assert_str_eq(jstr(j, "condition_at"), "2026-11-24T15:00:00+08:00");
+    ck_assert_str_eq(jstr(j, "emitted_at"), "2026-11-24T16:00:05+08:00");
+    ck_assert_str_eq(jstr(j, "category"), "loss");
+    ck_assert_str_eq(jstr(j, "site"), "SH-01");
+    ck_assert_str_eq(jstr(j, "waybill"), "YT123");
+    ck_assert_str_eq(jstr(j, "region"), "31");
+    const json_t *resp = json_object_get(j, "responsible");
+    ck_assert_str_eq(jstr(resp, "site"), "HUB-7");
+    ck_assert_str_eq(jstr(resp, "role"), "hub");
+    ck_assert_str_eq(jstr(resp, "rule"), "hub_arrive_no_depart");
+    ck_assert_ptr_null(json_object_get(j, "late_by_seconds"));
+    ck_assert_ptr_null(json_object_get(j, "ticket_ids"));
+    ck_assert_ptr_null(json_object_get(j, "previous_ticket_id"));
+    json_decref(j);
+
+    /* the resolved breach carries late_by_seconds */
+    alert_list_reset(&al);
+    step_ok(t, CT_CONTACTED, T("2026-11-24T16:30:00+08:00"));
+    j = encode(the_alert(AL_SLA_BREACH, AS_RESOLVED, STG_CONTACT));
+    ck_assert_str_eq(jstr(j, "status"), "resolved");
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "late_by_seconds")), 90 * 60);
+    json_decref(j);
+
+    /* the repeat alert names the earlier ticket */
+    alert_list_reset(&al);
+    step_ok(t, CT_CLOSED, T("2026-11-24T17:00:00+08:00"));
+    j = encode(the_alert(AL_REPEAT_COMPLAINT, AS_RESOLVED, -1));
+    ck_assert_str_eq(jstr(j, "alert_id"), "repeat_complaint/" TID);
+    ck_assert_str_eq(jstr(j, "previous_ticket_id"), "T-007");
+    json_decref(j);
+    tkt_free(t);
+
+    /* A normal ticket of a category without responsibility: no responsible,
+     * empty reasons. */
+    alert_list_reset(&al);
+    t = receive((Recv){MON0900, CH_HOTLINE, CAT_FEE, false, false, NULL});
+    t->responsible.known = true;
+    snprintf(t->responsible.rule, sizeof t->responsible.rule, "no_scan");
+    tkt_advance(t, T("2026-11-23T10:40:00+08:00"), &al);
+    j = encode(the_alert(AL_SLA_WARNING, AS_FIRING, STG_CONTACT));
+    ck_assert_str_eq(jstr(j, "priority"), "normal");
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "reasons")), 0);
+    ck_assert_ptr_null(json_object_get(j, "responsible"));
+    ck_assert_ptr_null(json_object_get(j, "site"));
+    ck_assert_str_eq(jstr(j, "deadline"), "2026-11-23T11:00:00+08:00");
+    ck_assert_str_eq(jstr(j, "condition_at"), "2026-11-23T10:36:00+08:00");
+    json_decref(j);
+    tkt_free(t);
+}
+END_TEST
+
+/* ==== (d) serialisation =================================================== */
+
+static void assert_same_ticket(const Ticket *a, const Ticket *b)
+{
+    ck_assert_str_eq(a->id, b->id);
+    ck_assert_int_eq(a->channel, b->channel);
+    ck_assert_int_eq(a->category, b->category);
+    ck_assert_int_eq(a->claim, b->claim);
+    ck_assert_int_eq(a->major, b->major);
+    ck_assert_str_eq(a->waybill, b->waybill);
+    ck_assert_str_eq(a->site, b->site);
+    ck_assert_str_eq(a->region, b->region);
+    ck_assert_str_eq(a->customer_ref, b->customer_ref);
+    ck_assert_int_eq(a->round, b->round);
+    ck_assert_int_eq(a->received_at, b->received_at);
+    ck_assert_int_eq(a->round_start, b->round_start);
+    for (int s = 0; s < STG__COUNT; s++) {
+        const Target *x = &a->tg[s], *y = &b->tg[s];
+        ck_assert_int_eq(x->deadline, y->deadline);
+        ck_assert_int_eq(x->warn_at, y->warn_at);
+        ck_assert_int_eq(x->done, y->done);
+        ck_assert_int_eq(x->done_at, y->done_at);
+        ck_assert_int_eq(x->warn_state, y->warn_state);
+        ck_assert_int_eq(x->breach_state, y->breach_state);
+        ck_assert_int_eq(x->warn_fired_deadline, y->warn_fired_deadline);
+        ck_assert_int_eq(x->warn_condition_at, y->warn_condition_at);
+        ck_assert_int_eq(x->breach_deadline, y->breach_deadline);
+    }
+    ck_assert_int_eq(a->urgent, b->urgent);
+    ck_assert_uint_eq(a->reasons, b->reasons);
+    ck_assert_int_eq(a->urgent_at, b->urgent_at);
+    ck_assert_int_eq(a->closed, b->closed);
+    ck_assert_int_eq(a->closed_at, b->closed_at);
+    ck_assert_int_eq(a->last_resolved_at, b->last_resolved_at);
+    ck_assert_int_eq(a->n_pauses, b->n_pauses);
+    for (int i = 0; i < a->n_pauses; i++) {
+        ck_assert_int_eq(a->pauses[i].start, b->pauses[i].start);
+        ck_assert_int_eq(a->pauses[i].end, b->pauses[i].end);
+    }
+    for (int s = 0; s < STG__COUNT; s++)
+        ck_assert_int_eq(a->ext[s], b->ext[s]);
+    ck_assert_uint_eq(a->escalated_rounds, b->escalated_rounds);
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(a->escalated_at[i], b->escalated_at[i]);
+    ck_assert_int_eq(a->repeat_firing, b->repeat_firing);
+    ck_assert_int_eq(a->repeat_at, b->repeat_at);
+    ck_assert_str_eq(a->previous_ticket_id, b->previous_ticket_id);
+    ck_assert_int_eq(a->responsible.known, b->responsible.known);
+    ck_assert_str_eq(a->responsible.site, b->responsible.site);
+    ck_assert_int_eq(a->responsible.role, b->responsible.role);
+    ck_assert_str_eq(a->responsible.rule, b->responsible.rule);
+}
+
+static Ticket *round_trip(const Ticket *t)
+{
+    json_t *j = tkt_to_json(t);
+    ck_assert_ptr_nonnull(j);
+    /* through text, as it goes to PostgreSQL */
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    ck_assert_ptr_nonnull(s);
+    json_error_t jerr;
+    j = json_loads(s, 0, &jerr);
+    free(s);
+    ck_assert_ptr_nonnull(j);
+    char err[128] = "";
+    Ticket *u = tkt_from_json(j, err, sizeof err);
+    json_decref(j);
+    ck_assert_msg(u != NULL, "tkt_from_json: %s", err);
+    assert_same_ticket(t, u);
+    return u;
+}
+
+START_TEST(test_json_round_trip)
+{
+    ComplaintEvent ev = mk(CT_RECEIVED, T(MON0900));
+    ev.has = EVF_CHANNEL | EVF_CATEGORY | EVF_CLAIM | EVF_WAYBILL | EVF_SITE | EVF_REGION | EVF_CUSTOMER_REF;
+    ev.channel = CH_WECHAT;
+    ev.category = CAT_DELAY;
+    ev.claim = true;
+    strcpy(ev.waybill, "SF-0001");
+    strcpy(ev.site, "GZ-12");
+    strcpy(ev.region, "xinjiang");
+    strcpy(ev.customer_ref, "c0ffee");
+    Ticket *t = tkt_new(&ev, pol, &al);
+    ck_assert_ptr_nonnull(t);
+    Ticket *u = round_trip(t); /* a fresh ticket */
+    tkt_free(u);
+
+    t->responsible.known = true;
+    t->responsible.role = ROLE_NONE;
+    snprintf(t->responsible.rule, sizeof t->responsible.rule, "no_scan");
+    step_ok(t, CT_PAUSED, T("2026-11-23T10:00:00+08:00"));
+    step_ok(t, CT_RESUMED, T("2026-11-23T11:00:00+08:00"));
+    ck_assert_int_eq(extend(t, EXT_FIRST_REPLY, 7, T("2026-11-23T11:10:00+08:00"), T("2026-11-23T11:10:00+08:00")),
+                     TKT_APPLIED);
+    tkt_advance(t, T("2026-11-23T14:00:00+08:00"), &al); /* contact warns and breaches */
+    ck_assert_int_eq(update_major(t, true, T("2026-11-23T15:00:00+08:00")), TKT_APPLIED);
+    tkt_mark_repeat(t, "T-050", T("2026-11-23T15:10:00+08:00"), pol, T("2026-11-23T15:10:00+08:00"), &al);
+    step_ok(t, CT_RESOLVED, T("2026-11-24T09:00:00+08:00"));
+    ck_assert_int_eq(revisit(t, false, T("2026-11-24T15:00:00+08:00"), T("2026-11-24T15:00:00+08:00")), TKT_APPLIED);
+    step_ok(t, CT_CONTACTED, T("2026-11-24T16:00:00+08:00"));
+    ck_assert_int_eq(extend(t, EXT_RESOLVE, 4, T("2026-11-24T16:10:00+08:00"), T("2026-11-24T16:10:00+08:00")),
+                     TKT_APPLIED);
+    step_ok(t, CT_PAUSED, T("2026-11-24T17:00:00+08:00")); /* left open */
+    tkt_advance(t, T("2026-11-25T20:00:00+08:00"), &al);
+    ck_assert_int_eq(t->round, 2);
+    ck_assert_int_eq(t->n_pauses, 1);
+    ck_assert_int_eq(t->tg[STG_CONTACT].warn_state, AST_NONE); /* contacted in time in round 2 */
+
+    u = round_trip(t);
+    /* the copy behaves as the original from here on */
+    AlertList al2 = {0};
+    step_ok(t, CT_RESUMED, T("2026-11-26T09:00:00+08:00"));
+    ComplaintEvent rs = mk(CT_RESUMED, T("2026-11-26T09:00:00+08:00"));
+    char detail[EVT_DETAIL_MAX];
+    ck_assert_int_eq(tkt_apply(u, &rs, pol, rs.occurred_at, &al2, detail, sizeof detail), TKT_APPLIED);
+    assert_same_ticket(t, u);
+    alert_list_reset(&al);
+    tkt_advance(t, T("2026-12-31T00:00:00+08:00"), &al);
+    tkt_advance(u, T("2026-12-31T00:00:00+08:00"), &al2);
+    ck_assert_uint_eq(al.n, al2.n);
+    ck_assert_uint_gt(al.n, 0);
+    for (size_t i = 0; i < al.n; i++)
+        ck_assert_str_eq(al.v[i].alert_id, al2.v[i].alert_id);
+    alert_list_free(&al2);
+    tkt_free(u);
+
+    /* closed */
+    step_ok(t, CT_CLOSED, T("2026-12-31T01:00:00+08:00"));
+    u = round_trip(t);
+    tkt_free(u);
+    tkt_free(t);
+}
+END_TEST
+
+START_TEST(test_json_bad_input)
+{
+    char err[128] = "";
+    json_t *j = json_array();
+    ck_assert_ptr_null(tkt_from_json(j, err, sizeof err));
+    ck_assert(err[0] != '\0');
+    json_decref(j);
+
+    Ticket *t = receive_normal();
+    j = tkt_to_json(t);
+    json_object_del(j, "id");
+    err[0] = '\0';
+    ck_assert_ptr_null(tkt_from_json(j, err, sizeof err));
+    ck_assert(err[0] != '\0');
+    json_decref(j);
+
+    j = tkt_to_json(t);
+    json_object_set_new(j, "channel", json_string("pigeon"));
+    ck_assert_ptr_null(tkt_from_json(j, err, sizeof err));
+    json_decref(j);
+
+    j = tkt_to_json(t);
+    json_array_remove(json_object_get(j, "targets"), 0);
+    ck_assert_ptr_null(tkt_from_json(j, err, sizeof err));
+    json_decref(j);
+    tkt_free(t);
+}
+END_TEST
+
+/* ==== random histories: the §9 life cycle of every alert id ============== */
+
+static uint64_t lcg_state;
+
+static uint32_t lcg(void)
+{
+    lcg_state = lcg_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(lcg_state >> 33);
+}
+
+typedef struct IdState {
+    char id[ALERT_ID_MAX + 1];
+    int state; /* 1 firing, 2 ended */
+} IdState;
+
+/* For one alert id, firing comes first and exactly one end follows it. */
+static void track(IdState *ids, int *n, int cap, const AlertList *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const Alert *a = &l->v[i];
+        int k = 0;
+        while (k < *n && strcmp(ids[k].id, a->alert_id) != 0)
+            k++;
+        if (k == *n) {
+            ck_assert_int_lt(*n, cap);
+            snprintf(ids[k].id, sizeof ids[k].id, "%s", a->alert_id);
+            ids[k].state = 0;
+            (*n)++;
+        }
+        if (a->status == AS_FIRING) {
+            ck_assert_msg(ids[k].state == 0, "%s fired twice", a->alert_id);
+            ids[k].state = 1;
+        } else {
+            ck_assert_msg(ids[k].state == 1, "%s ended without firing", a->alert_id);
+            ids[k].state = 2;
+            if (a->type == AL_SLA_BREACH && a->status == AS_RESOLVED && a->has_late_by)
+                ck_assert_int_gt(a->late_by_seconds, 0);
+        }
+        if (a->status == AS_RETRACTED)
+            ck_assert_int_eq(a->type, AL_SLA_BREACH);
+    }
+}
+
+static void random_history(uint64_t seed)
+{
+    lcg_state = 0x5eed0000u + seed;
+    static IdState ids[1024];
+    int nids = 0;
+    alert_list_reset(&al);
+    bool claim = lcg() & 1, major = (lcg() % 4) == 0;
+    Channel ch = (Channel)(lcg() % CH__COUNT);
+    static const char *const regions[] = {NULL, "65", "54", "11"};
+    Ticket *t = receive((Recv){MON0900, ch, CAT_LOSS, claim, major, regions[lcg() % 4]});
+    int64_t at = T(MON0900), now = at;
+    for (int step_no = 0; step_no < 60 && tkt_open(t); step_no++) {
+        at += (int64_t)(lcg() % (30 * H));
+        /* wall clock: the daemon may see the event late; its clock never goes back */
+        int64_t lag = (lcg() % 3 == 0) ? (int64_t)(lcg() % (12 * H)) : 0;
+        if (at + lag > now)
+            now = at + lag;
+        track(ids, &nids, NELEM(ids), &al);
+        alert_list_reset(&al);
+        /* the daemon's timers may have run up to `now` before the event is applied */
+        if (lcg() & 1)
+            tkt_advance(t, now, &al);
+        int kind = (int)(lcg() % 12);
+        ComplaintEvent ev;
+        switch (kind) {
+        case 0: ev = mk(CT_CONTACTED, at); break;
+        case 1: ev = mk(CT_FIRST_REPLY, at); break;
+        case 2: ev = mk(CT_RESOLVED, at); break;
+        case 3:
+            ev = mk(CT_REVISIT, at);
+            ev.has = EVF_SATISFIED;
+            ev.satisfied = (lcg() % 4) == 0;
+            break;
+        case 4: ev = mk(CT_PAUSED, at); break;
+        case 5: ev = mk(CT_RESUMED, at); break;
+        case 6:
+            ev = mk(CT_EXTENDED, at);
+            ev.ext_stage = (lcg() & 1) ? EXT_RESOLVE : EXT_FIRST_REPLY;
+            ev.ext_hours = 1 + (int)(lcg() % 72);
+            break;
+        case 7:
+            ev = mk(CT_UPDATED, at);
+            ev.has = EVF_CLAIM | EVF_MAJOR;
+            ev.claim = lcg() & 1;
+            ev.major = (lcg() % 3) == 0;
+            break;
+        case 8:
+            if (lcg() % 8 == 0) {
+                ev = mk(CT_CLOSED, at);
+                break;
+            }
+            /* fall through */
+        default: tkt_advance(t, now, &al); continue;
+        }
+        char detail[EVT_DETAIL_MAX];
+        TktResult r = tkt_apply(t, &ev, pol, now, &al, detail, sizeof detail);
+        if (r == TKT_INVALID)
+            ck_assert(ev.type == CT_REVISIT && !t->tg[STG_RESOLVE].done);
+        tkt_advance(t, now, &al);
+        /* invariants of the state */
+        for (int s = 0; s < STG__COUNT; s++) {
+            const Target *tg = &t->tg[s];
+            if (tg->done || t->closed)
+                ck_assert_int_eq(tg->deadline, TU_NEVER);
+            if (tg->deadline != TU_NEVER && tg->warn_at != TU_NEVER)
+                ck_assert_int_le(tg->warn_at, tg->deadline);
+            if (tg->breach_state == AST_NONE && !tg->done && !t->closed)
+                ck_assert_int_gt(tg->deadline, now);
+        }
+        if (t->round == 1 && !t->closed && !t->tg[STG_RESOLVE].done)
+            ck_assert_int_le(t->tg[STG_RESOLVE].deadline, t->received_at + pol->statutory_limit);
+        if (step_no % 7 == 3) {
+            Ticket *u = round_trip(t);
+            tkt_free(t);
+            t = u;
+        }
+    }
+    if (tkt_open(t)) {
+        at += H;
+        step_ok(t, CT_CLOSED, at);
+    }
+    track(ids, &nids, NELEM(ids), &al);
+    for (int k = 0; k < nids; k++)
+        ck_assert_msg(ids[k].state == 2, "seed %llu: %s still firing after close", (unsigned long long)seed, ids[k].id);
+    tkt_free(t);
+}
+
+/* 25 histories per test: a fork per history would cost more than the history. */
+START_TEST(test_random_histories)
+{
+    for (int k = 0; k < 25; k++)
+        random_history((uint64_t)_i * 25 + (uint64_t)k);
+}
+END_TEST
+
+Suite *suite_tkt(void)
+{
+    Suite *s = suite_create("tkt");
+    TCase *tc = tcase_create("sla_table");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, test_sla_table, 0, NELEM(sla_cases));
+    tcase_add_test(tc, test_policy_defaults_cover_table);
+    tcase_add_test(tc, test_revisit_not_before_resolved);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("transitions");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_new_ticket);
+    tcase_add_test(tc, test_implied_stages);
+    tcase_add_test(tc, test_completed_stage_is_history);
+    tcase_add_test(tc, test_revisit_before_resolved_invalid);
+    tcase_add_test(tc, test_revisit_satisfied_closes);
+    tcase_add_test(tc, test_revisit_unsatisfied_reopens);
+    tcase_add_test(tc, test_reopen_keeps_reasons);
+    tcase_add_test(tc, test_closed_resolves_firing_alerts);
+    tcase_add_test(tc, test_updated_claim_recomputes);
+    tcase_add_test(tc, test_updated_major_escalates_once);
+    tcase_add_test(tc, test_escalation_reasons);
+    tcase_add_test(tc, test_upgrade_clamp);
+    tcase_add_test(tc, test_pause_resume_calendar_and_lunch);
+    tcase_add_test(tc, test_pause_across_night);
+    tcase_add_test(tc, test_pause_after_deadline);
+    tcase_add_test(tc, test_extended);
+    tcase_add_test(tc, test_statutory_cap);
+    tcase_add_test(tc, test_recompute_policy);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("alerts");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_advance_time_order);
+    tcase_add_test(tc, test_next_due);
+    tcase_add_test(tc, test_completion_after_deadline);
+    tcase_add_test(tc, test_completion_at_deadline_met);
+    tcase_add_test(tc, test_warning_resolves_on_completion);
+    tcase_add_test(tc, test_moved_deadline_resolves_breach);
+    tcase_add_test(tc, test_late_extension_then_completion);
+    tcase_add_test(tc, test_revisit_alerts);
+    tcase_add_test(tc, test_alert_json);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("serialisation");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_json_round_trip);
+    tcase_add_test(tc, test_json_bad_input);
+    tcase_add_loop_test(tc, test_random_histories, 0, 8);
+    suite_add_tcase(s, tc);
+    return s;
+}
