@@ -118,6 +118,7 @@ struct Engine {
     Batch *inflight;
     ev_tstamp last_flush;
     ev_tstamp last_status;
+    int64_t last_prune;
     ev_tstamp retry_at;
 
     ev_periodic deadline_timer;
@@ -1120,6 +1121,14 @@ static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
     void *v;
     for (size_t it = 0; sm_next(e->bulk, &it, &k, &v);)
         bulk_prune(((BulkKey *)v)->w, rule_now(e) - BULK_LATE_HORIZON - e->policy->bulk_window);
+    /* Delivered parcels are kept for complaints about them for the look-back;
+     * the sweep is O(parcels), so hourly (on the rule clock) is enough. */
+    if (rule_now(e) - e->last_prune >= 3600) {
+        e->last_prune = rule_now(e);
+        size_t n = ps_prune_signed(e->parcels, rule_now(e) - e->policy->repeat_lookback);
+        if (n)
+            log_info("forgot %zu parcels signed more than the look-back ago", n);
+    }
     if (e->cfg->clock_mode == CLOCK_WALL)
         fire_due(e, wall_now(e));
     if (ev_now(e->loop) - e->last_status >= 60.0) {
@@ -1496,6 +1505,26 @@ void engine_stop(Engine *e, void (*done)(void *), void *arg)
     if (e->kq)
         kq_close_consumer(e->kq);
     ev_periodic_stop(e->loop, &e->deadline_timer);
+}
+
+void engine_counters(const Engine *e, EngineCounters *c)
+{
+    c->applied = e->n_applied;
+    c->history = e->n_history;
+    c->held_total = e->n_held;
+    c->duplicates = e->n_duplicates;
+    c->dead_letters = e->n_dead;
+    c->alerts = e->n_alerts;
+    c->scans = e->n_scans;
+    c->batches = e->n_batches;
+    c->tickets = sm_count(e->tickets);
+    c->held = sm_count(e->held);
+    c->pending_deadlines = e->heap.n + e->bulk_heap.n;
+    c->parcels = ps_count(e->parcels);
+    c->bulk_keys = sm_count(e->bulk);
+    c->event_clock = e->event_clock;
+    c->outq = e->kq ? kq_outq_len(e->kq) : 0;
+    c->batch_in_flight = e->inflight != NULL;
 }
 
 void engine_status(const Engine *e, char *buf, size_t len)

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cfg.h"
 
@@ -29,6 +30,17 @@ void engine_set_policy(Engine *e, Policy *p);
 
 /* Graceful stop: stop consuming, commit, publish; `done` runs when finished. */
 void engine_stop(Engine *e, void (*done)(void *arg), void *arg);
+
+/* Counters since start and current sizes, for the metrics endpoint. */
+typedef struct EngineCounters {
+    uint64_t applied, history, held_total, duplicates, dead_letters, alerts, scans, batches;
+    uint64_t tickets, held, pending_deadlines, parcels, bulk_keys;
+    int64_t event_clock;
+    int outq;           /* messages not yet acknowledged by the broker */
+    bool batch_in_flight;
+} EngineCounters;
+
+void engine_counters(const Engine *e, EngineCounters *c);
 
 /* One status line for logs and systemd. */
 void engine_status(const Engine *e, char *buf, size_t len);

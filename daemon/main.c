@@ -15,6 +15,7 @@
 #include "db.h"
 #include "engine.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrations.h"
 #include "notify.h"
 
@@ -40,6 +41,8 @@ static const char usage[] =
     "\n"
     "Signals: SIGTERM/SIGINT drain, commit and exit 0 (a second one exits at once);\n"
     "SIGHUP re-reads the configuration and applies its [policy] and log level.\n"
+    "With [daemon] metrics_listen = HOST:PORT, GET /metrics there returns counters\n"
+    "in the Prometheus text format.\n"
     "See docs/configuration.md for every key.\n";
 
 static char *read_file(const char *path, char *err, size_t errlen)
@@ -189,9 +192,11 @@ typedef struct Daemon {
     const char *config_path;
     Config *cfg;
     Engine *engine;
+    Metrics *metrics; /* NULL when metrics_listen is empty */
     ev_signal sigterm, sigint, sighup;
     ev_timer watchdog;
     ev_timer status;
+    ev_timer metrics_timer;
     bool stopping;
 } Daemon;
 
@@ -259,6 +264,15 @@ static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
     notify_status(s);
 }
 
+static void metrics_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    Daemon *d = w->data;
+    EngineCounters c;
+    engine_counters(d->engine, &c);
+    metrics_update(d->metrics, &c);
+}
+
 static int run(const char *path, Config *cfg)
 {
     char err[1024];
@@ -292,8 +306,22 @@ static int run(const char *path, Config *cfg)
         engine_free(d.engine);
         return 1;
     }
+    /* Before engine_start: an address in use must not cost a Kafka
+     * connection and a group join that another instance would see. */
+    if (cfg->metrics_listen && cfg->metrics_listen[0]) {
+        d.metrics = metrics_start(cfg->metrics_listen, err, sizeof err);
+        if (!d.metrics) {
+            log_err("%s", err);
+            engine_free(d.engine);
+            return 1;
+        }
+        ev_timer_init(&d.metrics_timer, metrics_cb, 1.0, 1.0);
+        d.metrics_timer.data = &d;
+        metrics_cb(d.loop, &d.metrics_timer, 0);
+    }
     if (engine_start(d.engine, err, sizeof err) < 0) {
         log_err("%s", err);
+        metrics_stop(d.metrics);
         engine_free(d.engine);
         return 1;
     }
@@ -309,6 +337,11 @@ static int run(const char *path, Config *cfg)
     ev_timer_init(&d.status, status_cb, 5.0, 5.0);
     d.status.data = &d;
     ev_timer_start(d.loop, &d.status);
+    if (d.metrics) {
+        metrics_cb(d.loop, &d.metrics_timer, 0);
+        ev_timer_start(d.loop, &d.metrics_timer);
+        log_info("metrics on http://%s/metrics", cfg->metrics_listen);
+    }
 
     log_info("complaintd %s running: brokers %s, group %s, clock %s", COMPLAINTD_VERSION, cfg->brokers,
              cfg->group_id, cfg->clock_mode == CLOCK_EVENT ? "event" : "wall");
@@ -320,6 +353,9 @@ static int run(const char *path, Config *cfg)
     log_info("stopped: %s", s);
     ev_timer_stop(d.loop, &d.watchdog);
     ev_timer_stop(d.loop, &d.status);
+    if (d.metrics)
+        ev_timer_stop(d.loop, &d.metrics_timer);
+    metrics_stop(d.metrics);
     engine_free(d.engine);
     return 0;
 }

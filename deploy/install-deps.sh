@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config
     librdkafka-dev libev-dev libjansson-dev check libsubunit-dev libinih-dev
-    libsystemd-dev libpq-dev
+    libsystemd-dev libpq-dev libmicrohttpd-dev
     postgresql-15 postgresql-client-15
     kcat jq
     python3 python3-pytest python3-confluent-kafka python3-psycopg2

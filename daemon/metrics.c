@@ -1,0 +1,243 @@
+/* metrics: GET /metrics in the Prometheus text exposition format (0.0.4).
+ *
+ * Two threads meet here. The loop thread renders a whole page from
+ * EngineCounters and swaps it in under `lock`; libmicrohttpd's internal
+ * thread copies the current page under the same lock and sends the copy.
+ * Nothing else is shared: the server thread never sees the engine, never
+ * logs (MHD's messages only end up in `mhd_msg`, for start-up errors), and
+ * runs with every signal blocked so libev keeps the signals. */
+#include "metrics.h"
+
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+/* A scraper needs one or two connections; slow clients must not pile up. */
+#define MAX_CONNECTIONS 16u
+#define CONNECTION_TIMEOUT_S 10u
+
+struct Metrics {
+    struct MHD_Daemon *mhd;
+    pthread_mutex_t lock; /* guards page, page_len and mhd_msg */
+    char *page;           /* NULL until the first metrics_update */
+    size_t page_len;
+    char mhd_msg[256]; /* MHD's last error message */
+};
+
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    Metrics *m = cls;
+    pthread_mutex_lock(&m->lock);
+    vsnprintf(m->mhd_msg, sizeof m->mhd_msg, fmt, ap);
+    size_t n = strlen(m->mhd_msg);
+    while (n > 0 && (m->mhd_msg[n - 1] == '\n' || m->mhd_msg[n - 1] == '.'))
+        m->mhd_msg[--n] = '\0';
+    pthread_mutex_unlock(&m->lock);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, const char *body)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    enum MHD_Result rc = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                             const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    (void)version, (void)upload_data, (void)upload_data_size, (void)con_cls;
+    Metrics *m = cls;
+    if (strcmp(url, "/metrics") != 0)
+        return reply(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+
+    char *copy = NULL;
+    size_t len = 0;
+    pthread_mutex_lock(&m->lock);
+    if (m->page) {
+        copy = malloc(m->page_len);
+        if (copy) {
+            memcpy(copy, m->page, m->page_len);
+            len = m->page_len;
+        }
+    }
+    bool ready = m->page != NULL;
+    pthread_mutex_unlock(&m->lock);
+    if (!ready)
+        return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "starting\n");
+    if (!copy)
+        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+
+    /* MUST_FREE: MHD frees the copy with free() when the response is done. */
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(copy);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
+    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* "host:port" or "[v6]:port" into host and port; cfg has checked the shape. */
+static bool split_listen(const char *listen, char *host, size_t hostlen, char *port, size_t portlen)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen)
+        return false;
+    const char *h = listen;
+    size_t n = (size_t)(colon - listen);
+    if (h[0] == '[') {
+        if (n < 2 || h[n - 1] != ']')
+            return false;
+        h++;
+        n -= 2;
+    }
+    if (n == 0 || n >= hostlen || strlen(colon + 1) >= portlen)
+        return false;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    strcpy(port, colon + 1);
+    return true;
+}
+
+/* Starts MHD on one address with every signal blocked in its thread. */
+static struct MHD_Daemon *start_on(Metrics *m, const struct addrinfo *ai, uint16_t port)
+{
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(flags, port, NULL, NULL, serve, m, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, m,
+                         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+                         MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return d;
+}
+
+Metrics *metrics_start(const char *listen, char *err, size_t errlen)
+{
+    char host[256], port[8];
+    if (!split_listen(listen, host, sizeof host, port, sizeof port)) {
+        snprintf(err, errlen, "metrics_listen %s: expected host:port or [ipv6]:port", listen);
+        return NULL;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(host, port, &hints, &res);
+    if (gai != 0) {
+        snprintf(err, errlen, "metrics_listen %s: %s", listen, gai_strerror(gai));
+        return NULL;
+    }
+    Metrics *m = calloc(1, sizeof *m);
+    if (!m) {
+        freeaddrinfo(res);
+        snprintf(err, errlen, "metrics_listen %s: out of memory", listen);
+        return NULL;
+    }
+    pthread_mutex_init(&m->lock, NULL);
+    /* A name may resolve to several addresses: the first that binds wins. */
+    for (const struct addrinfo *ai = res; ai && !m->mhd; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
+            m->mhd = start_on(m, ai, (uint16_t)strtoul(port, NULL, 10));
+    freeaddrinfo(res);
+    if (!m->mhd) {
+        /* No server thread exists now: mhd_msg is ours alone. */
+        snprintf(err, errlen, "metrics_listen %s: %s", listen,
+                 m->mhd_msg[0] ? m->mhd_msg : "cannot listen on this address");
+        pthread_mutex_destroy(&m->lock);
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void counter(FILE *f, const char *name, const char *help, uint64_t v)
+{
+    family(f, name, "counter", help);
+    fprintf(f, "%s %" PRIu64 "\n", name, v);
+}
+
+static void gauge(FILE *f, const char *name, const char *help, int64_t v)
+{
+    family(f, name, "gauge", help);
+    fprintf(f, "%s %" PRId64 "\n", name, v);
+}
+
+void metrics_update(Metrics *m, const EngineCounters *c)
+{
+    if (!m)
+        return;
+    char *page = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&page, &len);
+    if (!f)
+        return; /* keep serving the previous page */
+    counter(f, "complaintd_events_applied_total", "Complaint events applied to ticket state.", c->applied);
+    counter(f, "complaintd_events_history_total", "Events recorded as history: valid but without effect on the ticket.",
+            c->history);
+    counter(f, "complaintd_events_held_total", "Events held because their ticket was not known yet.", c->held_total);
+    counter(f, "complaintd_events_duplicate_total", "Events skipped as already applied.", c->duplicates);
+    counter(f, "complaintd_dead_letters_total", "Messages sent to the dead-letter topic.", c->dead_letters);
+    counter(f, "complaintd_alerts_total", "Alert transitions (firing and resolved) produced.", c->alerts);
+    counter(f, "complaintd_scans_total", "Parcel scans consumed.", c->scans);
+    counter(f, "complaintd_batches_committed_total", "Batches committed to PostgreSQL.", c->batches);
+    gauge(f, "complaintd_tickets", "Tickets in memory.", (int64_t)c->tickets);
+    gauge(f, "complaintd_held_events", "Events held now, waiting for their ticket's received event.", (int64_t)c->held);
+    gauge(f, "complaintd_pending_deadlines", "Deadlines waiting to fire (SLA targets and bulk windows).",
+          (int64_t)c->pending_deadlines);
+    gauge(f, "complaintd_parcels", "Parcels tracked by the scan chain.", (int64_t)c->parcels);
+    gauge(f, "complaintd_bulk_keys", "Open bulk-complaint windows.", (int64_t)c->bulk_keys);
+    gauge(f, "complaintd_event_clock_seconds",
+          "Event clock (clock.mode = event): largest occurred_at seen, as a Unix time.", c->event_clock);
+    gauge(f, "complaintd_publish_queue", "Messages not yet acknowledged by the Kafka broker.", c->outq);
+    gauge(f, "complaintd_batch_in_flight", "1 while a batch is being committed.", c->batch_in_flight ? 1 : 0);
+    gauge(f, "complaintd_up", "1 while the daemon runs.", 1);
+    bool bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        free(page);
+        return;
+    }
+    pthread_mutex_lock(&m->lock);
+    char *old = m->page;
+    m->page = page;
+    m->page_len = len;
+    pthread_mutex_unlock(&m->lock);
+    free(old);
+}
+
+void metrics_stop(Metrics *m)
+{
+    if (!m)
+        return;
+    MHD_stop_daemon(m->mhd); /* joins the server thread */
+    pthread_mutex_destroy(&m->lock);
+    free(m->page);
+    free(m);
+}

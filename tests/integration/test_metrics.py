@@ -1,0 +1,83 @@
+"""The plain-text metrics endpoint ([daemon] metrics_listen), through the real binary."""
+
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+
+from events import at, complaint, received
+from harness import COMPLAINTS, free_port, produce, wait_for
+
+pytestmark = pytest.mark.broker(partitions=1)
+
+COUNTERS = [
+    "complaintd_events_applied_total", "complaintd_events_history_total", "complaintd_events_held_total",
+    "complaintd_events_duplicate_total", "complaintd_dead_letters_total", "complaintd_alerts_total",
+    "complaintd_scans_total", "complaintd_batches_committed_total",
+]
+GAUGES = [
+    "complaintd_tickets", "complaintd_held_events", "complaintd_pending_deadlines", "complaintd_parcels",
+    "complaintd_bulk_keys", "complaintd_event_clock_seconds", "complaintd_publish_queue",
+    "complaintd_batch_in_flight", "complaintd_up",
+]
+
+
+def get(url: str, method: str = "GET") -> tuple[int, str, str]:
+    """(status, content type, body); HTTP errors are returned, not raised."""
+    req = urllib.request.Request(url, method=method, data=b"x" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.headers.get("Content-Type", ""), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read().decode()
+
+
+def samples(text: str) -> dict[str, int]:
+    return {m[1]: int(m[2]) for m in re.finditer(r"^([a-z_]+) (-?\d+)$", text, re.M)}
+
+
+def test_metrics_endpoint(broker, daemon):
+    port = free_port()
+    listen = f"127.0.0.1:{port}"
+    daemon({"daemon": {"metrics_listen": listen}})
+    base = f"http://{listen}"
+
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("M-1", at(0)),
+        complaint("M-1", "contacted", at(hours=1)),
+    ], key_field="ticket_id")
+
+    def applied_two():
+        status, _, body = get(base + "/metrics")
+        return body if status == 200 and re.search(r"^complaintd_events_applied_total 2$", body, re.M) else None
+
+    body = wait_for(applied_two, timeout=30, what="complaintd_events_applied_total 2")
+    status, ctype, _ = get(base + "/metrics")
+    assert status == 200
+    assert ctype.startswith("text/plain; version=0.0.4")
+
+    for name in COUNTERS:
+        assert f"# TYPE {name} counter" in body
+        assert re.search(rf"^# HELP {name} \S", body, re.M)
+    for name in GAUGES:
+        assert f"# TYPE {name} gauge" in body
+        assert re.search(rf"^# HELP {name} \S", body, re.M)
+    s = samples(body)
+    assert set(s) == set(COUNTERS) | set(GAUGES)
+    assert s["complaintd_up"] == 1
+    assert s["complaintd_tickets"] == 1
+    assert s["complaintd_dead_letters_total"] == 0
+    assert s["complaintd_event_clock_seconds"] == int(at(hours=1).timestamp())
+
+    assert get(base + "/other")[0] == 404
+    assert get(base + "/")[0] == 404
+    assert get(base + "/metrics", method="POST")[0] == 405
+
+    # A second instance on the same address refuses to start and says why.
+    second = daemon({"daemon": {"metrics_listen": listen}}, wait_ready=False)
+    assert second.wait_exit(30) != 0
+    assert listen in second.log
+    assert not second.notify.seen(r"^READY=1$")
+    # ...and the first one still answers.
+    assert get(base + "/metrics")[0] == 200
