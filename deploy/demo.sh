@@ -171,6 +171,13 @@ n_scans=0
 if [[ -f $SCANS_FILE ]]; then
     produce_file "$SCANS_FILE" parcels.scans waybill
     n_scans=$(grep -c . "$SCANS_FILE" || true)
+    # In event mode the clock is the largest occurred_at seen on either topic:
+    # let the daemon take the scans before the complaints are sent.
+    for ((i = 0; i < 300; i++)); do
+        n_seen=$(psql "$CONNINFO" -Atc 'SELECT count(*) FROM parcel_scans' 2>/dev/null || echo 0)
+        [[ $n_seen -ge $n_scans ]] && break
+        sleep 0.1
+    done
 fi
 produce_file "$COMPLAINTS_FILE" complaints.events ticket_id
 n_events=$(grep -c . "$COMPLAINTS_FILE" || true)
