@@ -1,0 +1,333 @@
+/* Tests for repeat: the repeat-complaint indexes (contract §7). The look-back
+ * is the policy default, 90 days; a new ticket arrives at T0. */
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repeat.h"
+
+#define LOOKBACK (90 * 86400)
+/* 2026-11-23T09:15:00+08:00 */
+#define T0 1795396500
+#define DAY 86400
+
+/* A ticket received at `received`, resolved at `resolved` (0 = never). */
+static Ticket *ticket(const char *id, const char *waybill, const char *customer, Category cat, int64_t received,
+                      int64_t resolved)
+{
+    Ticket *t = calloc(1, sizeof *t);
+    ck_assert_ptr_nonnull(t);
+    snprintf(t->id, sizeof t->id, "%s", id);
+    snprintf(t->waybill, sizeof t->waybill, "%s", waybill);
+    snprintf(t->customer_ref, sizeof t->customer_ref, "%s", customer);
+    t->category = cat;
+    t->received_at = received;
+    t->last_resolved_at = resolved;
+    return t;
+}
+
+static RepeatIndex *index_of(Ticket *const *v, size_t n)
+{
+    RepeatIndex *x = rpt_new();
+    ck_assert_ptr_nonnull(x);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(rpt_add(x, v[i]), 0);
+    return x;
+}
+
+static void free_all(RepeatIndex *x, Ticket **v, size_t n)
+{
+    rpt_free(x);
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+}
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- matching ----------------------------------------------------------- */
+
+START_TEST(test_by_waybill)
+{
+    Ticket *old = ticket("T-1", "SF100", "C-9", CAT_DELAY, T0 - 10 * DAY, T0 - 5 * DAY);
+    Ticket *other = ticket("T-2", "SF200", "C-9", CAT_DELAY, T0 - 10 * DAY, T0 - 4 * DAY);
+    Ticket *v[] = {old, other};
+    RepeatIndex *x = index_of(v, N(v));
+    /* the waybill decides, whatever the customer and category */
+    Ticket *t = ticket("T-3", "SF100", "C-1", CAT_DAMAGE, T0, 0);
+    ck_assert_ptr_eq(rpt_match(x, t, LOOKBACK), old);
+    /* a waybill nobody complained about */
+    snprintf(t->waybill, sizeof t->waybill, "SF300");
+    ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
+    free(t);
+    free_all(x, v, N(v));
+}
+END_TEST
+
+START_TEST(test_by_customer_and_category)
+{
+    Ticket *old = ticket("T-1", "", "C-9", CAT_FEE, T0 - 10 * DAY, T0 - 5 * DAY);
+    Ticket *v[] = {old};
+    RepeatIndex *x = index_of(v, N(v));
+    Ticket *t = ticket("T-2", "", "C-9", CAT_FEE, T0, 0);
+    ck_assert_ptr_eq(rpt_match(x, t, LOOKBACK), old);
+    /* another category of the same customer */
+    t->category = CAT_ATTITUDE;
+    ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
+    /* another customer */
+    t->category = CAT_FEE;
+    snprintf(t->customer_ref, sizeof t->customer_ref, "C-8");
+    ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
+    /* neither waybill nor customer: nothing to match on */
+    t->customer_ref[0] = '\0';
+    ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
+    free(t);
+    free_all(x, v, N(v));
+}
+END_TEST
+
+/* An earlier ticket is listed by customer + category whether or not it has a
+ * waybill: a new ticket without one matches it that way. */
+START_TEST(test_earlier_waybill_ticket_matches_by_customer)
+{
+    Ticket *old = ticket("T-1", "SF100", "C-9", CAT_LOSS, T0 - 10 * DAY, T0 - 5 * DAY);
+    Ticket *v[] = {old};
+    RepeatIndex *x = index_of(v, N(v));
+    Ticket *t = ticket("T-2", "", "C-9", CAT_LOSS, T0, 0);
+    ck_assert_ptr_eq(rpt_match(x, t, LOOKBACK), old);
+    free(t);
+    free_all(x, v, N(v));
+}
+END_TEST
+
+/* A new ticket with a waybill is matched by its waybill only, never by its
+ * customer + category. */
+START_TEST(test_waybill_ticket_never_matches_by_customer)
+{
+    Ticket *a = ticket("T-1", "SF100", "C-9", CAT_LOSS, T0 - 10 * DAY, T0 - 5 * DAY);
+    Ticket *b = ticket("T-2", "", "C-9", CAT_LOSS, T0 - 10 * DAY, T0 - 4 * DAY);
+    Ticket *v[] = {a, b};
+    RepeatIndex *x = index_of(v, N(v));
+    Ticket *t = ticket("T-3", "SF200", "C-9", CAT_LOSS, T0, 0);
+    ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
+    free(t);
+    free_all(x, v, N(v));
+}
+END_TEST
+
+/* Resolved `ago` seconds before the new ticket was received: matches? */
+static const struct {
+    int64_t ago;
+    bool match;
+} window[] = {
+    {LOOKBACK + 1, false}, /* one second too long ago */
+    {LOOKBACK, true},      /* exactly the look-back ago */
+    {LOOKBACK - 1, true},  /* inside */
+    {DAY, true},           /* inside */
+    {1, true},             /* inside */
+    {0, true},             /* resolved the second the new one arrived */
+    {-1, false},           /* resolved after the new one was received */
+    {-DAY, false},         /* well after */
+};
+
+START_TEST(test_lookback_window)
+{
+    for (int by = 0; by < 2; by++) {
+        const char *wb = by == 0 ? "SF100" : "";
+        Ticket *old = ticket("T-1", wb, "C-9", CAT_DELAY, T0 - 100 * DAY, T0 - window[_i].ago);
+        Ticket *v[] = {old};
+        RepeatIndex *x = index_of(v, N(v));
+        Ticket *t = ticket("T-2", wb, "C-9", CAT_DELAY, T0, 0);
+        const Ticket *m = rpt_match(x, t, LOOKBACK);
+        if (window[_i].match)
+            ck_assert_ptr_eq(m, old);
+        else
+            ck_assert_ptr_null(m);
+        free(t);
+        free_all(x, v, N(v));
+    }
+}
+END_TEST
+
+START_TEST(test_unresolved_does_not_match)
+{
+    Ticket *open = ticket("T-1", "SF100", "C-9", CAT_DELAY, T0 - DAY, 0);
+    Ticket *v[] = {open};
+    RepeatIndex *x = index_of(v, N(v));
+    Ticket *t = ticket("T-2", "SF100", "C-9", CAT_DELAY, T0, 0);
+    ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
+    free(t);
+    free_all(x, v, N(v));
+}
+END_TEST
+
+START_TEST(test_not_itself)
+{
+    Ticket *t = ticket("T-1", "SF100", "C-9", CAT_DELAY, T0, T0);
+    Ticket *u = ticket("T-2", "", "C-9", CAT_DELAY, T0, T0);
+    Ticket *v[] = {t, u};
+    RepeatIndex *x = index_of(v, N(v));
+    ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
+    ck_assert_ptr_eq(rpt_match(x, u, LOOKBACK), t); /* by customer: t, not u itself */
+    free_all(x, v, N(v));
+}
+END_TEST
+
+START_TEST(test_most_recent_wins)
+{
+    for (int by = 0; by < 2; by++) {
+        const char *wb = by == 0 ? "SF100" : "";
+        Ticket *a = ticket("T-1", wb, "C-9", CAT_DELAY, T0 - 60 * DAY, T0 - 30 * DAY);
+        Ticket *b = ticket("T-2", wb, "C-9", CAT_DELAY, T0 - 60 * DAY, T0 - 2 * DAY);
+        Ticket *c = ticket("T-3", wb, "C-9", CAT_DELAY, T0 - 60 * DAY, T0 - 20 * DAY);
+        Ticket *late = ticket("T-4", wb, "C-9", CAT_DELAY, T0 - 60 * DAY, T0 + DAY); /* after T0: not a match */
+        Ticket *v[] = {a, b, c, late};
+        RepeatIndex *x = index_of(v, N(v));
+        Ticket *t = ticket("T-5", wb, "C-9", CAT_DELAY, T0, 0);
+        ck_assert_ptr_eq(rpt_match(x, t, LOOKBACK), b);
+        /* a tie: the one added first */
+        c->last_resolved_at = b->last_resolved_at;
+        ck_assert_ptr_eq(rpt_match(x, t, LOOKBACK), b);
+        free(t);
+        free_all(x, v, N(v));
+    }
+}
+END_TEST
+
+/* ---- the index ---------------------------------------------------------- */
+
+START_TEST(test_add_is_idempotent)
+{
+    Ticket *a = ticket("T-1", "SF100", "C-9", CAT_DELAY, T0 - DAY, T0 - DAY);
+    Ticket *b = ticket("T-2", "SF100", "", CAT_DELAY, T0 - DAY, 0);
+    Ticket *v[] = {a, b, a, b, a};
+    RepeatIndex *x = index_of(v, N(v));
+    Ticket *const *l;
+    ck_assert_uint_eq(rpt_by_waybill(x, "SF100", &l), 2);
+    ck_assert_ptr_eq(l[0], a);
+    ck_assert_ptr_eq(l[1], b);
+    ck_assert_uint_eq(rpt_by_waybill(x, "SF999", &l), 0);
+    ck_assert_ptr_null(l);
+    /* neither key: nothing to list, not an error */
+    Ticket *none = ticket("T-3", "", "", CAT_DELAY, T0, 0);
+    ck_assert_int_eq(rpt_add(x, none), 0);
+    rpt_remove(x, none);
+    free(none);
+    rpt_free(x);
+    free(a);
+    free(b);
+}
+END_TEST
+
+/* An `updated` that changes the keys: the ticket is listed under the new ones
+ * too and stays under the old ones. By waybill only its current waybill
+ * matches; by customer + category the old key still does (as the engine
+ * always did). */
+START_TEST(test_changed_keys)
+{
+    Ticket *a = ticket("T-1", "SF100", "C-9", CAT_DELAY, T0 - 10 * DAY, T0 - 5 * DAY);
+    Ticket *v[] = {a};
+    RepeatIndex *x = index_of(v, N(v));
+    snprintf(a->waybill, sizeof a->waybill, "SF200");
+    a->category = CAT_LOSS;
+    ck_assert_int_eq(rpt_add(x, a), 0);
+
+    Ticket *const *l;
+    ck_assert_uint_eq(rpt_by_waybill(x, "SF100", &l), 1);
+    ck_assert_uint_eq(rpt_by_waybill(x, "SF200", &l), 1);
+    Ticket *t = ticket("T-2", "SF100", "C-9", CAT_DELAY, T0, 0);
+    ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
+    snprintf(t->waybill, sizeof t->waybill, "SF200");
+    ck_assert_ptr_eq(rpt_match(x, t, LOOKBACK), a);
+    t->waybill[0] = '\0';
+    ck_assert_ptr_eq(rpt_match(x, t, LOOKBACK), a); /* C-9 + delay, the old key */
+    t->category = CAT_LOSS;
+    ck_assert_ptr_eq(rpt_match(x, t, LOOKBACK), a);
+
+    /* removal finds the old keys too */
+    rpt_remove(x, a);
+    ck_assert_uint_eq(rpt_by_waybill(x, "SF100", &l), 0);
+    ck_assert_uint_eq(rpt_by_waybill(x, "SF200", &l), 0);
+    ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
+    t->category = CAT_DELAY;
+    ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
+    free(t);
+    free_all(x, v, N(v));
+}
+END_TEST
+
+START_TEST(test_remove)
+{
+    Ticket *a = ticket("T-1", "SF100", "C-9", CAT_DELAY, T0 - 10 * DAY, T0 - 5 * DAY);
+    Ticket *b = ticket("T-2", "SF100", "C-9", CAT_DELAY, T0 - 10 * DAY, T0 - 3 * DAY);
+    Ticket *c = ticket("T-3", "SF100", "C-9", CAT_DELAY, T0 - 10 * DAY, T0 - 4 * DAY);
+    Ticket *v[] = {a, b, c};
+    RepeatIndex *x = index_of(v, N(v));
+    Ticket *t = ticket("T-4", "SF100", "C-9", CAT_DELAY, T0, 0);
+    ck_assert_ptr_eq(rpt_match(x, t, LOOKBACK), b);
+
+    rpt_remove(x, b);
+    Ticket *const *l;
+    /* the others keep their order */
+    ck_assert_uint_eq(rpt_by_waybill(x, "SF100", &l), 2);
+    ck_assert_ptr_eq(l[0], a);
+    ck_assert_ptr_eq(l[1], c);
+    ck_assert_ptr_eq(rpt_match(x, t, LOOKBACK), c);
+    t->waybill[0] = '\0';
+    ck_assert_ptr_eq(rpt_match(x, t, LOOKBACK), c); /* gone from the customer list too */
+
+    /* removing twice, or a ticket never added, changes nothing */
+    rpt_remove(x, b);
+    rpt_remove(x, t);
+    ck_assert_uint_eq(rpt_by_waybill(x, "SF100", &l), 2);
+
+    /* a removed ticket can be added again, at the end */
+    ck_assert_int_eq(rpt_add(x, b), 0);
+    ck_assert_uint_eq(rpt_by_waybill(x, "SF100", &l), 3);
+    ck_assert_ptr_eq(l[2], b);
+
+    rpt_remove(x, a);
+    rpt_remove(x, b);
+    rpt_remove(x, c);
+    ck_assert_uint_eq(rpt_by_waybill(x, "SF100", &l), 0);
+    ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
+    free(t);
+    free_all(x, v, N(v));
+}
+END_TEST
+
+START_TEST(test_free_null)
+{
+    rpt_free(NULL);
+    RepeatIndex *x = rpt_new();
+    ck_assert_ptr_nonnull(x);
+    Ticket *t = ticket("T-1", "SF100", "C-9", CAT_DELAY, T0, 0);
+    ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
+    free(t);
+    rpt_free(x);
+}
+END_TEST
+
+Suite *suite_repeat(void)
+{
+    Suite *s = suite_create("repeat");
+    TCase *tc = tcase_create("match");
+    tcase_add_test(tc, test_by_waybill);
+    tcase_add_test(tc, test_by_customer_and_category);
+    tcase_add_test(tc, test_earlier_waybill_ticket_matches_by_customer);
+    tcase_add_test(tc, test_waybill_ticket_never_matches_by_customer);
+    tcase_add_loop_test(tc, test_lookback_window, 0, (int)N(window));
+    tcase_add_test(tc, test_unresolved_does_not_match);
+    tcase_add_test(tc, test_not_itself);
+    tcase_add_test(tc, test_most_recent_wins);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("index");
+    tcase_add_test(tc, test_add_is_idempotent);
+    tcase_add_test(tc, test_changed_keys);
+    tcase_add_test(tc, test_remove);
+    tcase_add_test(tc, test_free_null);
+    suite_add_tcase(s, tc);
+    return s;
+}
