@@ -181,7 +181,13 @@ static void apply_to_ticket(Engine *e, TEntry *te, const ComplaintEvent *ev, con
                             int64_t offset, const char *key, const char *payload, size_t len)
 {
     char detail[EVT_DETAIL_MAX];
+    /* A reclassified ticket is indexed for repeats under its new keys only. */
+    bool reindex = ev->type == CT_UPDATED;
+    if (reindex)
+        rpt_remove(e->repeat, te->t);
     TktResult r = tkt_apply(te->t, ev, e->policy, eng_rule_now(e), &e->scratch, detail, sizeof detail);
+    if (reindex)
+        rule_index_ticket(e, te);
     batch_take_alerts(e);
     if (r == TKT_INVALID) {
         batch_dead_letter(e, "invalid_transition", detail, topic, partition, offset, key, payload, len);
@@ -189,7 +195,6 @@ static void apply_to_ticket(Engine *e, TEntry *te, const ComplaintEvent *ev, con
     }
     record_event(e, ev, r == TKT_APPLIED ? "applied" : "history", topic, partition, offset);
     if (r == TKT_APPLIED && ev->type == CT_UPDATED) {
-        rule_index_ticket(e, te);
         if (rule_update_responsible(e, te->t))
             log_debug("ticket %s: responsibility %s", te->t->id, te->t->responsible.rule);
     }
@@ -406,8 +411,9 @@ static bool on_message(void *arg, const rd_kafka_message_t *m)
         o->next = m->offset + 1;
     o->dirty = true;
     e->open.n_events++;
-    /* Hold back while a full batch waits for the one in flight. */
-    return !(e->inflight && e->open.n_events >= (size_t)e->cfg->batch_max);
+    /* A full batch stops the drain; it is committed next and the commit
+     * drains again. */
+    return e->open.n_events < (size_t)e->cfg->batch_max;
 }
 
 static void on_assign(void *arg, rd_kafka_topic_partition_list_t *parts)

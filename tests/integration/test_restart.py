@@ -138,3 +138,15 @@ def test_sighup_reload_keeps_old_policy_on_error(broker, daemon, db):
     d.reload()
     d.wait_log("policy applied")
     wait_for(lambda: scalar(db, "SELECT contact_deadline FROM tickets WHERE ticket_id = 'H-1'") == at(minutes=30))
+
+
+def test_batch_max_bounds_each_transaction(broker, daemon, db):
+    import re
+    evs = stream("M", 12)
+    produce(broker.bootstrap, COMPLAINTS, evs)
+    d = daemon({"daemon": {"batch_max": "5"}})
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events") == len(evs), timeout=60)
+    sizes = [int(n) for n in re.findall(r"committing batch: (\d+) events", d.log)]
+    assert sum(sizes) == len(evs)
+    # the drain stops at the limit; one more message may ride along after a commit
+    assert max(sizes) <= 6 and len([s for s in sizes if s > 0]) >= len(evs) // 6
