@@ -531,6 +531,42 @@ static void expire_held(Engine *e)
     free(expired);
 }
 
+/* Closed tickets older than the repeat look-back leave memory (they stay in
+ * PostgreSQL); a start would not load them either. */
+static size_t evict_closed(Engine *e, int64_t before)
+{
+    const char *k;
+    void *v;
+    char **ids = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t it = 0; sm_next(e->tickets, &it, &k, &v);) {
+        const TEntry *te = v;
+        const Ticket *t = te->t;
+        int64_t last = t->closed_at > t->last_resolved_at ? t->closed_at : t->last_resolved_at;
+        if (!t->closed || te->dirty || th_queued(&te->node) || last >= before)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **x = realloc(ids, cap * sizeof *x);
+            if (!x)
+                break;
+            ids = x;
+        }
+        if (!(ids[n] = strdup(k)))
+            break;
+        n++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        TEntry *te = sm_del(e->tickets, ids[i]);
+        rpt_remove(e->repeat, te->t);
+        tkt_free(te->t);
+        free(te);
+        free(ids[i]);
+    }
+    free(ids);
+    return n;
+}
+
 static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
@@ -547,6 +583,9 @@ static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
         size_t n = ps_prune_signed(e->parcels, eng_rule_now(e) - e->policy->repeat_lookback);
         if (n)
             log_info("forgot %zu parcels signed more than the look-back ago", n);
+        n = evict_closed(e, eng_rule_now(e) - e->policy->repeat_lookback);
+        if (n)
+            log_info("evicted %zu tickets closed more than the look-back ago", n);
     }
     if (e->cfg->clock_mode == CLOCK_WALL)
         fire_due(e, eng_wall_now(e));

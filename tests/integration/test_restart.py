@@ -150,3 +150,17 @@ def test_batch_max_bounds_each_transaction(broker, daemon, db):
     assert sum(sizes) == len(evs)
     # the drain stops at the limit; one more message may ride along after a commit
     assert max(sizes) <= 6 and len([s for s in sizes if s > 0]) >= len(evs) // 6
+
+
+def test_closed_tickets_leave_memory_after_the_look_back(broker, daemon, db):
+    d = daemon({"policy": {"repeat_lookback": "30d"}})
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("E-1", at(0)),
+        complaint("E-1", "closed", at(hours=1)),
+        received("E-2", at(days=40)),
+    ])
+    d.wait_log("evicted 1 tickets closed more than the look-back ago")
+    # it stays in PostgreSQL; the daemon goes on
+    assert scalar(db, "SELECT status FROM tickets WHERE ticket_id = 'E-1'") == "closed"
+    produce(broker.bootstrap, COMPLAINTS, [received("E-3", at(days=41))])
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM tickets") == 3)
