@@ -287,14 +287,13 @@ TEntry *eng_new_entry(Engine *e, Ticket *t)
     return te;
 }
 
-static void handle_complaint(Engine *e, const rd_kafka_message_t *m, const char *topic, const char *key)
+static void handle_complaint(Engine *e, const Pending *p, const char *topic, const char *key)
 {
-    ComplaintEvent ev;
-    char detail[EVT_DETAIL_MAX];
+    const rd_kafka_message_t *m = p->m;
+    const ComplaintEvent ev = p->u.c;
     const char *payload = m->payload ? (const char *)m->payload : "";
-    EvtStatus st = evt_decode_complaint(payload, m->len, (size_t)e->cfg->max_event_bytes, &ev, detail, sizeof detail);
-    if (st != EVT_OK) {
-        batch_dead_letter(e, evt_status_name(st), detail, topic, m->partition, m->offset, key, payload, m->len);
+    if (p->st != EVT_OK) {
+        batch_dead_letter(e, evt_status_name(p->st), p->detail, topic, m->partition, m->offset, key, payload, m->len);
         return;
     }
     if (sm_has(e->event_ids, ev.event_id)) {
@@ -339,14 +338,13 @@ static void handle_complaint(Engine *e, const rd_kafka_message_t *m, const char 
         fire_due(e, now);
 }
 
-static void handle_scan(Engine *e, const rd_kafka_message_t *m, const char *topic, const char *key)
+static void handle_scan(Engine *e, const Pending *p, const char *topic, const char *key)
 {
-    ScanEvent sc;
-    char detail[EVT_DETAIL_MAX];
+    const rd_kafka_message_t *m = p->m;
+    const ScanEvent sc = p->u.s;
     const char *payload = m->payload ? (const char *)m->payload : "";
-    EvtStatus st = evt_decode_scan(payload, m->len, (size_t)e->cfg->max_event_bytes, &sc, detail, sizeof detail);
-    if (st != EVT_OK) {
-        batch_dead_letter(e, evt_status_name(st), detail, topic, m->partition, m->offset, key, payload, m->len);
+    if (p->st != EVT_OK) {
+        batch_dead_letter(e, evt_status_name(p->st), p->detail, topic, m->partition, m->offset, key, payload, m->len);
         return;
     }
     int64_t now = clock_for_event(e, sc.occurred_at);
@@ -388,9 +386,10 @@ Offset *eng_offset(Engine *e, const char *topic, int32_t partition, bool create)
     return o;
 }
 
-static bool on_message(void *arg, const rd_kafka_message_t *m)
+/* Applies one consumed message and advances its partition's offset. */
+static void apply_pending_one(Engine *e, const Pending *p)
 {
-    Engine *e = arg;
+    const rd_kafka_message_t *m = p->m;
     const char *topic = rd_kafka_topic_name(m->rkt);
     char key[256] = "";
     if (m->key && m->key_len) {
@@ -402,18 +401,138 @@ static bool on_message(void *arg, const rd_kafka_message_t *m)
                 key[i] = '?';
     }
     const char *k = m->key ? key : NULL;
-    if (strcmp(topic, e->cfg->complaints_topic) == 0)
-        handle_complaint(e, m, topic, k);
-    else if (strcmp(topic, e->cfg->scans_topic) == 0)
-        handle_scan(e, m, topic, k);
+    if (p->scan)
+        handle_scan(e, p, topic, k);
+    else
+        handle_complaint(e, p, topic, k);
     Offset *o = eng_offset(e, topic, m->partition, true);
     if (m->offset + 1 > o->next)
         o->next = m->offset + 1;
     o->dirty = true;
     e->open.n_events++;
+}
+
+/* Applies everything the last drain fetched, merging the partitions by
+ * event time: each partition keeps its own order, and among the partitions'
+ * next messages the earliest occurred_at goes first (one that will be
+ * dead-lettered goes at once). Kafka leaves the order across partitions
+ * open; this one keeps a backlog from running the event clock ahead on one
+ * partition while another still holds older events. */
+static void apply_pending(Engine *e)
+{
+    while (e->n_pending > 0) {
+        PendQ *best = NULL;
+        for (size_t i = 0; i < e->n_pq; i++) {
+            PendQ *q = &e->pq[i];
+            if (q->head && (!best || q->head->at < best->head->at))
+                best = q;
+        }
+        Pending *p = best->head;
+        best->head = p->next;
+        if (!best->head)
+            best->tail = NULL;
+        e->n_pending--;
+        apply_pending_one(e, p);
+        rd_kafka_message_destroy(p->m);
+        free(p);
+    }
+}
+
+static void drop_pending(Engine *e)
+{
+    for (size_t i = 0; i < e->n_pq; i++) {
+        for (Pending *p = e->pq[i].head, *n; p; p = n) {
+            n = p->next;
+            rd_kafka_message_destroy(p->m);
+            free(p);
+        }
+        free(e->pq[i].topic);
+    }
+    free(e->pq);
+    e->pq = NULL;
+    e->n_pq = e->n_pending = 0;
+}
+
+static PendQ *pending_queue(Engine *e, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < e->n_pq; i++)
+        if (e->pq[i].partition == partition && strcmp(e->pq[i].topic, topic) == 0)
+            return &e->pq[i];
+    PendQ *v = realloc(e->pq, (e->n_pq + 1) * sizeof *v);
+    if (!v)
+        eng_oom();
+    e->pq = v;
+    PendQ *q = &e->pq[e->n_pq++];
+    memset(q, 0, sizeof *q);
+    if (!(q->topic = strdup(topic)))
+        eng_oom();
+    q->partition = partition;
+    return q;
+}
+
+/* Takes one consumed message (and its ownership): decoded now, applied when
+ * the drain is over. */
+static bool on_message(void *arg, rd_kafka_message_t *m)
+{
+    Engine *e = arg;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    bool scan = strcmp(topic, e->cfg->scans_topic) == 0;
+    if (!scan && strcmp(topic, e->cfg->complaints_topic) != 0) {
+        rd_kafka_message_destroy(m);
+        return true;
+    }
+    Pending *p = calloc(1, sizeof *p);
+    if (!p)
+        eng_oom();
+    p->m = m;
+    p->scan = scan;
+    const char *payload = m->payload ? (const char *)m->payload : "";
+    size_t max = (size_t)e->cfg->max_event_bytes;
+    if (scan) {
+        p->st = evt_decode_scan(payload, m->len, max, &p->u.s, p->detail, sizeof p->detail);
+        p->at = p->st == EVT_OK ? p->u.s.occurred_at : INT64_MIN;
+    } else {
+        p->st = evt_decode_complaint(payload, m->len, max, &p->u.c, p->detail, sizeof p->detail);
+        p->at = p->st == EVT_OK ? p->u.c.occurred_at : INT64_MIN;
+    }
+    PendQ *q = pending_queue(e, topic, m->partition);
+    if (q->tail)
+        q->tail->next = p;
+    else
+        q->head = p;
+    q->tail = p;
+    e->n_pending++;
     /* A full batch stops the drain; it is committed next and the commit
      * drains again. */
-    return e->open.n_events < (size_t)e->cfg->batch_max;
+    return e->open.n_events + e->n_pending < (size_t)e->cfg->batch_max;
+}
+
+/* The end of a drain. What it fetched waits batch_linger_ms for the other
+ * partitions' messages of the same fetch, so the merge above can order them;
+ * a full batch, a stop or a zero linger applies at once. */
+static void on_drained(void *arg)
+{
+    Engine *e = arg;
+    if (e->n_pending == 0 || e->in_linger)
+        return;
+    bool full = e->open.n_events + e->n_pending >= (size_t)e->cfg->batch_max;
+    if (full || e->stopping || e->cfg->batch_linger_ms == 0) {
+        ev_timer_stop(e->loop, &e->linger);
+        apply_pending(e);
+    } else if (!ev_is_active(&e->linger)) {
+        ev_timer_set(&e->linger, (double)e->cfg->batch_linger_ms / 1000.0, 0.0);
+        ev_timer_start(e->loop, &e->linger);
+    }
+}
+
+static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    Engine *e = w->data;
+    e->in_linger = true;
+    kq_drain(e->kq);
+    e->in_linger = false;
+    apply_pending(e);
 }
 
 static void on_assign(void *arg, rd_kafka_topic_partition_list_t *parts)
@@ -427,9 +546,10 @@ static void on_assign(void *arg, rd_kafka_topic_partition_list_t *parts)
 
 static void on_revoke(void *arg, const rd_kafka_topic_partition_list_t *parts)
 {
-    (void)arg, (void)parts;
-    /* Nothing is queued locally: every consumed message is already applied,
-     * and its offset goes to PostgreSQL with the open batch. */
+    (void)parts;
+    /* What was fetched is applied before the partitions go; its offsets go to
+     * PostgreSQL with the open batch. */
+    apply_pending(arg);
 }
 
 static void check_stopped(Engine *e)
@@ -628,6 +748,8 @@ Engine *engine_new(struct ev_loop *loop, const Config *cfg)
     e->housekeeping.data = e;
     ev_prepare_init(&e->prepare, prepare_cb);
     e->prepare.data = e;
+    ev_timer_init(&e->linger, linger_cb, 0.0, 0.0);
+    e->linger.data = e;
     return e;
 }
 
@@ -635,6 +757,7 @@ int engine_start(Engine *e, char *err, size_t errlen)
 {
     KqHandlers h = {
         .message = on_message,
+        .drained = on_drained,
         .assign = on_assign,
         .revoke = on_revoke,
         .delivered = batch_delivered,
@@ -679,6 +802,8 @@ void engine_stop(Engine *e, void (*done)(void *), void *arg)
     e->stop_started = ev_now(e->loop);
     if (e->kq)
         kq_close_consumer(e->kq);
+    ev_timer_stop(e->loop, &e->linger);
+    apply_pending(e);
     ev_periodic_stop(e->loop, &e->deadline_timer);
 }
 
@@ -718,6 +843,8 @@ void engine_free(Engine *e)
     ev_prepare_stop(e->loop, &e->prepare);
     ev_timer_stop(e->loop, &e->housekeeping);
     ev_periodic_stop(e->loop, &e->deadline_timer);
+    ev_timer_stop(e->loop, &e->linger);
+    drop_pending(e); /* messages belong to the consumer: before it goes */
     kq_free(e->kq);
     db_free(e->db);
     const char *k;

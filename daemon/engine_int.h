@@ -78,7 +78,32 @@ typedef struct Batch {
     rd_kafka_topic_partition_list_t *kafka_offsets;
 } Batch;
 
+/* A consumed message waiting for the end of its drain, decoded. */
+typedef struct Pending {
+    rd_kafka_message_t *m;  /* owned */
+    struct Pending *next;   /* FIFO within its partition */
+    int64_t at;             /* occurred_at; INT64_MIN when it will be dead-lettered */
+    bool scan;
+    EvtStatus st;
+    char detail[EVT_DETAIL_MAX];
+    union {
+        ComplaintEvent c;
+        ScanEvent s;
+    } u;
+} Pending;
+
+typedef struct PendQ {
+    char *topic;
+    int32_t partition;
+    Pending *head, *tail;
+} PendQ;
+
 struct Engine {
+    PendQ *pq;           /* per partition: what the current drain fetched */
+    size_t n_pq;
+    size_t n_pending;
+    ev_timer linger;     /* holds a drain's messages for the other partitions' */
+    bool in_linger;
     struct ev_loop *loop;
     const Config *cfg;
     Policy *policy;

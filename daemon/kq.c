@@ -110,18 +110,17 @@ void kq_drain(Kq *kq)
     for (;;) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(kq->consumer, 0);
         if (!m)
-            return;
-        bool more = true;
+            break;
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 log_warn("kafka consumer: %s", rd_kafka_message_errstr(m));
-        } else {
-            more = kq->h.message(kq->h.arg, m);
+            rd_kafka_message_destroy(m);
+            continue;
         }
-        rd_kafka_message_destroy(m);
-        if (!more)
-            return;
+        if (!kq->h.message(kq->h.arg, m))
+            break;
     }
+    kq->h.drained(kq->h.arg);
 }
 
 void kq_poll_producer(Kq *kq)

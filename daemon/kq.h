@@ -14,9 +14,12 @@
 typedef struct Kq Kq;
 
 typedef struct KqHandlers {
-    /* One consumed message; return false to stop draining for now (the
-     * engine calls kq_drain again when it can take more). */
-    bool (*message)(void *arg, const rd_kafka_message_t *m);
+    /* One consumed message, whose ownership passes to the handler; return
+     * false to stop draining for now (the engine calls kq_drain again when
+     * it can take more). */
+    bool (*message)(void *arg, rd_kafka_message_t *m);
+    /* The drain is over (queue empty or stopped). */
+    void (*drained)(void *arg);
     /* New assignment: set each partition's offset (BEGINNING when unknown). */
     void (*assign)(void *arg, rd_kafka_topic_partition_list_t *parts);
     void (*revoke)(void *arg, const rd_kafka_topic_partition_list_t *parts);

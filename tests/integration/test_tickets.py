@@ -203,3 +203,17 @@ def test_dead_letters_keep_the_daemon_running(broker, daemon, db):
     produce(broker.bootstrap, COMPLAINTS, [received("T-23", at(hours=1)), received("T-24", at(hours=9))])
     read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/T-23/1/contact", "firing")))
     assert scalar(db, "SELECT count(*) FROM dead_letters") == 8
+
+
+@pytest.mark.broker(partitions=4)
+def test_partitions_fetched_together_are_merged_by_event_time(broker, daemon):
+    # Produced before the daemon starts: its first fetch brings every
+    # partition. Applied partition by partition, T-31's 15:00 would move the
+    # event clock past T-30's contact deadline before T-30's contact is seen.
+    evs = [received("T-30", at(0)), complaint("T-30", "contacted", at(minutes=30))]
+    evs += [received(f"T-3{i}", at(hours=6)) for i in range(1, 8)]
+    evs += [received("T-39", at(hours=9))]
+    produce(broker.bootstrap, COMPLAINTS, evs, key_field="ticket_id")
+    daemon()
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/T-31/1/contact", "firing")))
+    assert not [k for k in keys(alerts) if "/T-30/" in k[0]]
