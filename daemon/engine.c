@@ -386,6 +386,9 @@ Offset *eng_offset(Engine *e, const char *topic, int32_t partition, bool create)
     return o;
 }
 
+/* Fetched messages buffered for the merge: up to this many batches. */
+#define PENDING_BATCHES 8
+
 /* Applies one consumed message and advances its partition's offset. */
 static void apply_pending_one(Engine *e, const Pending *p)
 {
@@ -418,9 +421,9 @@ static void apply_pending_one(Engine *e, const Pending *p)
  * dead-lettered goes at once). Kafka leaves the order across partitions
  * open; this one keeps a backlog from running the event clock ahead on one
  * partition while another still holds older events. */
-static void apply_pending(Engine *e)
+static void apply_pending(Engine *e, size_t limit)
 {
-    while (e->n_pending > 0) {
+    for (; e->n_pending > 0 && limit > 0; limit--) {
         PendQ *best = NULL;
         for (size_t i = 0; i < e->n_pq; i++) {
             PendQ *q = &e->pq[i];
@@ -502,9 +505,17 @@ static bool on_message(void *arg, rd_kafka_message_t *m)
         q->head = p;
     q->tail = p;
     e->n_pending++;
-    /* A full batch stops the drain; it is committed next and the commit
-     * drains again. */
-    return e->open.n_events + e->n_pending < (size_t)e->cfg->batch_max;
+    /* The merge sees further with more fetched; a full buffer stops the
+     * drain, and commits drain again. */
+    return e->n_pending < PENDING_BATCHES * (size_t)e->cfg->batch_max;
+}
+
+/* How many more events the open batch takes; when it is full the next
+ * commit makes room, and its drain applies more. */
+static size_t batch_room(const Engine *e)
+{
+    size_t max = (size_t)e->cfg->batch_max;
+    return e->open.n_events < max ? max - e->open.n_events : 0;
 }
 
 /* The end of a drain. What it fetched waits batch_linger_ms for the other
@@ -515,10 +526,10 @@ static void on_drained(void *arg)
     Engine *e = arg;
     if (e->n_pending == 0 || e->in_linger)
         return;
-    bool full = e->open.n_events + e->n_pending >= (size_t)e->cfg->batch_max;
-    if (full || e->stopping || e->cfg->batch_linger_ms == 0) {
+    size_t room = batch_room(e);
+    if (e->n_pending >= room || e->stopping || e->cfg->batch_linger_ms == 0) {
         ev_timer_stop(e->loop, &e->linger);
-        apply_pending(e);
+        apply_pending(e, e->stopping ? SIZE_MAX : room);
     } else if (!ev_is_active(&e->linger)) {
         ev_timer_set(&e->linger, (double)e->cfg->batch_linger_ms / 1000.0, 0.0);
         ev_timer_start(e->loop, &e->linger);
@@ -532,7 +543,7 @@ static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
     e->in_linger = true;
     kq_drain(e->kq);
     e->in_linger = false;
-    apply_pending(e);
+    apply_pending(e, batch_room(e));
 }
 
 static void on_assign(void *arg, rd_kafka_topic_partition_list_t *parts)
@@ -549,7 +560,7 @@ static void on_revoke(void *arg, const rd_kafka_topic_partition_list_t *parts)
     (void)parts;
     /* What was fetched is applied before the partitions go; its offsets go to
      * PostgreSQL with the open batch. */
-    apply_pending(arg);
+    apply_pending(arg, SIZE_MAX);
 }
 
 static void check_stopped(Engine *e)
@@ -803,7 +814,7 @@ void engine_stop(Engine *e, void (*done)(void *), void *arg)
     if (e->kq)
         kq_close_consumer(e->kq);
     ev_timer_stop(e->loop, &e->linger);
-    apply_pending(e);
+    apply_pending(e, SIZE_MAX);
     ev_periodic_stop(e->loop, &e->deadline_timer);
 }
 
