@@ -35,7 +35,7 @@ typedef struct Config {
     /* [daemon] */
     char *log_level;          /* info: error, warning, info, debug */
     int batch_max;            /* 2000 events per transaction at most */
-    int64_t batch_linger_ms;  /* 20: how long a small batch may wait for more events */
+    int64_t batch_linger_ms;  /* 20: how long fetched events wait for the rest of a fetch */
     int64_t max_event_bytes;  /* 1048576: larger messages are dead-lettered as too_large */
     char *metrics_listen;     /* "": off; else host:port of a plain-text metrics endpoint */
     /* [policy] */
