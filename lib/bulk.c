@@ -67,21 +67,10 @@ static size_t upper(const BulkWin *w, int64_t t)
     return lo;
 }
 
-/* Times are event times from producers, so keep the sums from wrapping on
- * absurd input instead of trusting it. */
-static int64_t add_sat(int64_t a, int64_t b)
-{
-    if (b > 0 && a > INT64_MAX - b)
-        return INT64_MAX;
-    if (b < 0 && a < INT64_MIN - b)
-        return INT64_MIN;
-    return a + b;
-}
-
 /* Complaints in (t - window, t]. */
 static int trailing(const BulkWin *w, int64_t t, int64_t window)
 {
-    size_t n = upper(w, t) - upper(w, add_sat(t, -window));
+    size_t n = upper(w, t) - upper(w, tu_add_sat(t, -window));
     return n > INT_MAX ? INT_MAX : (int)n;
 }
 
@@ -114,7 +103,7 @@ static size_t collect_members(BulkWin *w)
 static void describe(BulkWin *w, int64_t window, int count, BulkEpisode *ep)
 {
     ep->window_start = w->ep_start;
-    ep->window_end = add_sat(w->ep_start, window);
+    ep->window_end = tu_add_sat(w->ep_start, window);
     ep->condition_at = w->ep_condition;
     ep->n_ids = collect_members(w);
     ep->ids = w->ids;
@@ -127,7 +116,7 @@ static void describe(BulkWin *w, int64_t window, int count, BulkEpisode *ep)
  * returns w->n when there is none. */
 static size_t find_window(const BulkWin *w, int64_t at, int threshold, int64_t window, size_t *end)
 {
-    size_t i = upper(w, add_sat(at, -window));
+    size_t i = upper(w, tu_add_sat(at, -window));
     if (w->has_last) {
         size_t j = upper(w, w->last_start);
         if (j > i)
@@ -137,7 +126,7 @@ static size_t find_window(const BulkWin *w, int64_t at, int threshold, int64_t w
     for (; i < w->n && w->v[i].at <= at; i++) {
         if (i > 0 && w->v[i - 1].at == w->v[i].at)
             continue; /* a window starts before all complaints of its time */
-        int64_t lim = add_sat(w->v[i].at, window);
+        int64_t lim = tu_add_sat(w->v[i].at, window);
         while (j < w->n && w->v[j].at < lim)
             j++;
         if (j - i >= (size_t)threshold) {
@@ -230,10 +219,10 @@ int64_t bulk_end_at(const BulkWin *w, int threshold, int64_t window, int64_t now
      * + window; between those points it is flat or rises. So the answer is
      * the first such point after t whose count is below the threshold; the
      * last one (every complaint gone) always is. */
-    for (size_t i = upper(w, add_sat(t, -window)); i < w->n; i++) {
+    for (size_t i = upper(w, tu_add_sat(t, -window)); i < w->n; i++) {
         if (i + 1 < w->n && w->v[i + 1].at == w->v[i].at)
             continue; /* equal times leave together */
-        int64_t drop = add_sat(w->v[i].at, window);
+        int64_t drop = tu_add_sat(w->v[i].at, window);
         if (trailing(w, drop, window) < threshold)
             return drop;
     }

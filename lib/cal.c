@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "err.h"
 #include "timeutil.h"
 
 #define SECS_PER_DAY 86400
@@ -56,15 +57,6 @@ struct Calendar {
     size_t nextras;
 };
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 Calendar *cal_new(void)
 {
@@ -172,25 +164,25 @@ int cal_set_windows(Calendar *cal, const char *spec, char *err, size_t errlen)
     size_t len;
 
     if (spec == NULL || blank(spec)) {
-        set_err(err, errlen, "no working windows given (want HH:MM-HH:MM[,HH:MM-HH:MM...])");
+        err_set(err, errlen, "no working windows given (want HH:MM-HH:MM[,HH:MM-HH:MM...])");
         return -1;
     }
     while (next_item(&p, &item, &len)) {
         int s, e;
         if (len != 11 || item[5] != '-' || !parse_hhmm(item, &s) || !parse_hhmm(item + 6, &e)) {
-            set_err(err, errlen, "bad window \"%.*s\" (want HH:MM-HH:MM)", QUOTE_LEN(len), item);
+            err_set(err, errlen, "bad window \"%.*s\" (want HH:MM-HH:MM)", QUOTE_LEN(len), item);
             return -1;
         }
         if (e <= s) {
-            set_err(err, errlen, "window \"%.*s\" is empty or reversed", QUOTE_LEN(len), item);
+            err_set(err, errlen, "window \"%.*s\" is empty or reversed", QUOTE_LEN(len), item);
             return -1;
         }
         if (n == CAL_MAX_WINDOWS) {
-            set_err(err, errlen, "too many windows (at most %d)", CAL_MAX_WINDOWS);
+            err_set(err, errlen, "too many windows (at most %d)", CAL_MAX_WINDOWS);
             return -1;
         }
         if (n > 0 && s < ends[n - 1]) {
-            set_err(err, errlen, "window \"%.*s\" overlaps or precedes the one before it (windows must be ascending)",
+            err_set(err, errlen, "window \"%.*s\" overlaps or precedes the one before it (windows must be ascending)",
                     QUOTE_LEN(len), item);
             return -1;
         }
@@ -240,7 +232,7 @@ int cal_set_workdays(Calendar *cal, const char *spec, char *err, size_t errlen)
                 found = i;
         }
         if (found < 0) {
-            set_err(err, errlen, "bad weekday \"%.*s\" (want mon, tue, wed, thu, fri, sat or sun)",
+            err_set(err, errlen, "bad weekday \"%.*s\" (want mon, tue, wed, thu, fri, sat or sun)",
                     QUOTE_LEN(len), item);
             return -1;
         }
@@ -300,11 +292,11 @@ static int parse_date_list(const char *spec, int64_t **out, size_t *nout, char *
             if (tu_parse_date(buf, &first) != 0 || tu_parse_date(buf + 12, &last) != 0)
                 goto bad;
             if (last < first) {
-                set_err(err, errlen, "date range \"%s..%s\" ends before it starts", buf, buf + 12);
+                err_set(err, errlen, "date range \"%s..%s\" ends before it starts", buf, buf + 12);
                 goto fail;
             }
             if (last - first >= CAL_MAX_RANGE_DAYS) {
-                set_err(err, errlen, "date range \"%s..%s\" is longer than %d days", buf, buf + 12,
+                err_set(err, errlen, "date range \"%s..%s\" is longer than %d days", buf, buf + 12,
                         CAL_MAX_RANGE_DAYS);
                 goto fail;
             }
@@ -313,11 +305,11 @@ static int parse_date_list(const char *spec, int64_t **out, size_t *nout, char *
         }
         for (int64_t d = first; d <= last; d++) {
             if (n >= CAL_MAX_DATES) {
-                set_err(err, errlen, "too many dates (at most %d)", CAL_MAX_DATES);
+                err_set(err, errlen, "too many dates (at most %d)", CAL_MAX_DATES);
                 goto fail;
             }
             if (!push_date(&v, &n, &cap, d)) {
-                set_err(err, errlen, "out of memory");
+                err_set(err, errlen, "out of memory");
                 goto fail;
             }
         }
@@ -334,7 +326,7 @@ static int parse_date_list(const char *spec, int64_t **out, size_t *nout, char *
     return 0;
 
 bad:
-    set_err(err, errlen, "bad date \"%.*s\" (want YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD)",
+    err_set(err, errlen, "bad date \"%.*s\" (want YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD)",
             QUOTE_LEN(len), item);
 fail:
     free(v);

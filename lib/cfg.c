@@ -15,6 +15,7 @@
  * inih strips inline ';' comments; the handler also strips inline '#' ones,
  * as the contract's example configuration uses them. */
 #include "cfg.h"
+#include "err.h"
 
 #include <ctype.h>
 #include <ini.h>
@@ -54,22 +55,13 @@ typedef struct CfgKey {
 static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
 static const char *const clock_modes[] = {"wall", "event", NULL};
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- Value checks and custom keys -------------------------------------- */
 
 static bool check_nonempty(const char *v, char *err, size_t errlen)
 {
     if (*v == '\0') {
-        set_err(err, errlen, "must not be empty");
+        err_set(err, errlen, "must not be empty");
         return false;
     }
     return true;
@@ -84,7 +76,7 @@ static bool check_topic(const char *v, char *err, size_t errlen)
     for (const char *p = v; ok && *p != '\0'; p++)
         ok = isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-';
     if (!ok)
-        set_err(err, errlen, "not a Kafka topic name (1 to 249 of A-Z a-z 0-9 . _ -)");
+        err_set(err, errlen, "not a Kafka topic name (1 to 249 of A-Z a-z 0-9 . _ -)");
     return ok;
 }
 
@@ -108,7 +100,7 @@ static bool check_listen(const char *v, char *err, size_t errlen)
     for (const char *p = v; ok && *p != '\0'; p++)
         ok = !isspace((unsigned char)*p);
     if (!ok)
-        set_err(err, errlen, "expected host:port (port 1 to 65535), [ipv6]:port, or nothing to turn it off");
+        err_set(err, errlen, "expected host:port (port 1 to 65535), [ipv6]:port, or nothing to turn it off");
     return ok;
 }
 
@@ -190,7 +182,7 @@ static int store_string(Config *cfg, const CfgKey *k, const char *value, char *e
 {
     char *copy = strdup(value);
     if (copy == NULL) {
-        set_err(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -1;
     }
     char **slot = str_field(cfg, k);
@@ -226,7 +218,7 @@ static int set_key(Config *cfg, const CfgKey *k, const char *value, char *err, s
     switch (k->type) {
     case CT_STRING:
         if (k->check != NULL && !k->check(value, msg, sizeof(msg))) {
-            set_err(err, errlen, "bad value '%.64s' for %s: %s", value, k->name, msg);
+            err_set(err, errlen, "bad value '%.64s' for %s: %s", value, k->name, msg);
             return -1;
         }
         return store_string(cfg, k, value, err, errlen);
@@ -235,7 +227,7 @@ static int set_key(Config *cfg, const CfgKey *k, const char *value, char *err, s
         int i = index_of(k->choices, value);
         if (i < 0) {
             choices_text(k->choices, msg, sizeof(msg));
-            set_err(err, errlen, "bad value '%.64s' for %s: expected %s", value, k->name, msg);
+            err_set(err, errlen, "bad value '%.64s' for %s: expected %s", value, k->name, msg);
             return -1;
         }
         if (k->type == CT_ENUM_SET) {
@@ -248,7 +240,7 @@ static int set_key(Config *cfg, const CfgKey *k, const char *value, char *err, s
     case CT_INT:
     case CT_INT64:
         if (!parse_int(value, k->min, k->max, &n)) {
-            set_err(err, errlen, "bad value '%.64s' for %s: expected an integer from %lld to %lld", value, k->name,
+            err_set(err, errlen, "bad value '%.64s' for %s: expected an integer from %lld to %lld", value, k->name,
                     (long long)k->min, (long long)k->max);
             return -1;
         }
@@ -260,7 +252,7 @@ static int set_key(Config *cfg, const CfgKey *k, const char *value, char *err, s
     case CT_POLICY:
         break;
     }
-    set_err(err, errlen, "key %s cannot be set directly", k->name);
+    err_set(err, errlen, "key %s cannot be set directly", k->name);
     return -1;
 }
 
@@ -336,14 +328,14 @@ fail:
 static int set_rdkafka(Config *cfg, const char *prop, const char *value, char *err, size_t errlen)
 {
     if (*prop == '\0') {
-        set_err(err, errlen, "missing librdkafka property name after '" RDKAFKA_PREFIX "'");
+        err_set(err, errlen, "missing librdkafka property name after '" RDKAFKA_PREFIX "'");
         return -1;
     }
     for (int i = 0; i < cfg->n_rdkafka; i++) {
         if (strcmp(cfg->rdkafka[i].key, prop) == 0) {
             char *v = strdup(value);
             if (v == NULL) {
-                set_err(err, errlen, "out of memory");
+                err_set(err, errlen, "out of memory");
                 return -1;
             }
             free(cfg->rdkafka[i].value);
@@ -352,14 +344,14 @@ static int set_rdkafka(Config *cfg, const char *prop, const char *value, char *e
         }
     }
     if (cfg->n_rdkafka == CFG_MAX_RDKAFKA) {
-        set_err(err, errlen, "too many " RDKAFKA_PREFIX "* keys (at most %d)", CFG_MAX_RDKAFKA);
+        err_set(err, errlen, "too many " RDKAFKA_PREFIX "* keys (at most %d)", CFG_MAX_RDKAFKA);
         return -1;
     }
     char *k = strdup(prop), *v = strdup(value);
     if (k == NULL || v == NULL) {
         free(k);
         free(v);
-        set_err(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -1;
     }
     cfg->rdkafka[cfg->n_rdkafka].key = k;
@@ -613,7 +605,7 @@ int cfg_parse(Config *cfg, const char *text, const char *name, bool only_policy,
     int r = ini_parse_stream(read_line, &ps, on_pair, &ps);
     if (r < 0) {
         /* inih's own allocation failed; there is no line to point at. */
-        set_err(err, errlen, "%s: out of memory", ps.name);
+        err_set(err, errlen, "%s: out of memory", ps.name);
         return -1;
     }
     /* inih found something the reader let through, on a line before any

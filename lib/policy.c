@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "err.h"
 #include "timeutil.h"
 
 #define HOUR 3600
@@ -93,15 +94,6 @@ static const PolKey keys[] = {
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 #define N_SLA_KEYS ((size_t)TGT__COUNT * VAR__COUNT)
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void pol_free(Policy *p)
 {
@@ -239,12 +231,12 @@ static int set_sla(Policy *p, PolTarget t, PolVariant v, const char *value, char
 
     int n = next_word(&s, w, sizeof(w));
     if (n == 0) {
-        set_err(err, errlen, "missing value for %s: expected '<duration> <calendar|business> [warn <duration>]'",
+        err_set(err, errlen, "missing value for %s: expected '<duration> <calendar|business> [warn <duration>]'",
                 key);
         return -1;
     }
     if (n < 0 || !parse_duration(w, 1, MAX_DURATION, &r.budget)) {
-        set_err(err, errlen,
+        err_set(err, errlen,
                 "bad duration '%s' for %s: expected a number with a unit (d, h, m, s), more than 0 and at most 3650d",
                 w, key);
         return -1;
@@ -252,7 +244,7 @@ static int set_sla(Policy *p, PolTarget t, PolVariant v, const char *value, char
 
     n = next_word(&s, w, sizeof(w));
     if (n == 0) {
-        set_err(err, errlen, "missing clock for %s: expected calendar or business after the budget", key);
+        err_set(err, errlen, "missing clock for %s: expected calendar or business after the budget", key);
         return -1;
     }
     if (strcasecmp(w, "calendar") == 0) {
@@ -260,32 +252,32 @@ static int set_sla(Policy *p, PolTarget t, PolVariant v, const char *value, char
     } else if (strcasecmp(w, "business") == 0) {
         r.clock = CLK_BUSINESS;
     } else {
-        set_err(err, errlen, "bad clock '%s' for %s: expected calendar or business", w, key);
+        err_set(err, errlen, "bad clock '%s' for %s: expected calendar or business", w, key);
         return -1;
     }
 
     n = next_word(&s, w, sizeof(w));
     if (n != 0) {
         if (n < 0 || strcasecmp(w, "warn") != 0) {
-            set_err(err, errlen, "unexpected '%s' for %s: only 'warn <duration>' may follow the clock", w, key);
+            err_set(err, errlen, "unexpected '%s' for %s: only 'warn <duration>' may follow the clock", w, key);
             return -1;
         }
         n = next_word(&s, w, sizeof(w));
         if (n == 0) {
-            set_err(err, errlen, "missing warn point for %s: expected 'warn <duration>'", key);
+            err_set(err, errlen, "missing warn point for %s: expected 'warn <duration>'", key);
             return -1;
         }
         if (n < 0 || !parse_duration(w, 1, MAX_DURATION, &r.warn)) {
-            set_err(err, errlen, "bad warn duration '%s' for %s", w, key);
+            err_set(err, errlen, "bad warn duration '%s' for %s", w, key);
             return -1;
         }
         if (r.warn >= r.budget) {
-            set_err(err, errlen, "warn point '%s' for %s must be less than the budget", w, key);
+            err_set(err, errlen, "warn point '%s' for %s must be less than the budget", w, key);
             return -1;
         }
         n = next_word(&s, w, sizeof(w));
         if (n != 0) {
-            set_err(err, errlen, "unexpected '%s' for %s after the warn point", w, key);
+            err_set(err, errlen, "unexpected '%s' for %s after the warn point", w, key);
             return -1;
         }
     }
@@ -301,7 +293,7 @@ static int set_percent(int *out, const PolKey *k, const char *value, char *err, 
         end++;
     /* strtol accepts leading blanks and a sign; a config value should not. */
     if (!isdigit((unsigned char)*value) || *end != '\0' || v < k->min || v > k->max) {
-        set_err(err, errlen, "bad value '%.64s' for %s: expected a percentage from %d%% to %d%%", value, k->name,
+        err_set(err, errlen, "bad value '%.64s' for %s: expected a percentage from %d%% to %d%%", value, k->name,
                 (int)k->min, (int)k->max);
         return -1;
     }
@@ -314,7 +306,7 @@ static int set_int(int *out, const PolKey *k, const char *value, char *err, size
     char *end;
     long long v = strtoll(value, &end, 10);
     if (!isdigit((unsigned char)*value) || *end != '\0' || v < k->min || v > k->max) {
-        set_err(err, errlen, "bad value '%.64s' for %s: expected an integer from %lld to %lld", value, k->name,
+        err_set(err, errlen, "bad value '%.64s' for %s: expected an integer from %lld to %lld", value, k->name,
                 (long long)k->min, (long long)k->max);
         return -1;
     }
@@ -328,7 +320,7 @@ static int set_duration(int64_t *out, const PolKey *k, const char *value, char *
 {
     int64_t v;
     if (tu_parse_duration(value, &v) != 0 || !has_unit(value, v)) {
-        set_err(err, errlen,
+        err_set(err, errlen,
                 "bad duration '%.64s' for %s: expected a number with a unit (d, h, m, s), e.g. 90d, 168h or 1h30m",
                 value, k->name);
         return -1;
@@ -336,7 +328,7 @@ static int set_duration(int64_t *out, const PolKey *k, const char *value, char *
     if (v < k->min || v > k->max) {
         char max[32];
         fmt_duration(max, sizeof(max), k->max, true);
-        set_err(err, errlen, "bad duration '%.64s' for %s: must be %sat most %s", value, k->name,
+        err_set(err, errlen, "bad duration '%.64s' for %s: must be %sat most %s", value, k->name,
                 k->min > 0 ? "more than 0 and " : "", max);
         return -1;
     }
@@ -364,23 +356,23 @@ static int set_regions(Policy *p, const char *value, char *err, size_t errlen)
             b--;
         size_t len = (size_t)(b - a);
         if (len == 0) {
-            set_err(err, errlen, "empty region in shifted_regions '%.64s'", value);
+            err_set(err, errlen, "empty region in shifted_regions '%.64s'", value);
             return -1;
         }
         for (const char *c = a; c < b; c++) {
             if (isspace((unsigned char)*c) || iscntrl((unsigned char)*c)) {
-                set_err(err, errlen, "bad region '%.*s' in shifted_regions: no spaces inside a region",
+                err_set(err, errlen, "bad region '%.*s' in shifted_regions: no spaces inside a region",
                         (int)(len > 64 ? 64 : len), a);
                 return -1;
             }
         }
         if (len > POL_REGION_LEN) {
-            set_err(err, errlen, "region '%.*s...' in shifted_regions is longer than %d characters", 32, a,
+            err_set(err, errlen, "region '%.*s...' in shifted_regions is longer than %d characters", 32, a,
                     POL_REGION_LEN);
             return -1;
         }
         if (n == POL_MAX_REGIONS) {
-            set_err(err, errlen, "too many regions in shifted_regions (at most %d)", POL_MAX_REGIONS);
+            err_set(err, errlen, "too many regions in shifted_regions (at most %d)", POL_MAX_REGIONS);
             return -1;
         }
         memcpy(list[n], a, len);
@@ -389,7 +381,7 @@ static int set_regions(Policy *p, const char *value, char *err, size_t errlen)
         s = *end == ',' ? end + 1 : end;
         /* "65," would otherwise end the loop without noticing the empty item. */
         if (*end == ',' && *s == '\0') {
-            set_err(err, errlen, "empty region in shifted_regions '%.64s'", value);
+            err_set(err, errlen, "empty region in shifted_regions '%.64s'", value);
             return -1;
         }
     }
@@ -419,18 +411,18 @@ static int set_utc_offset(Policy *p, const char *value, char *err, size_t errlen
         }
     }
     if (!ok) {
-        set_err(err, errlen, "bad value '%.64s' for utc_offset: expected +hh:mm or -hh:mm within 14 hours of UTC",
+        err_set(err, errlen, "bad value '%.64s' for utc_offset: expected +hh:mm or -hh:mm within 14 hours of UTC",
                 value);
         return -1;
     }
     Calendar *c = cal_clone(p->cal);
     if (c == NULL) {
-        set_err(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -1;
     }
     if (cal_set_utc_offset(c, minutes) != 0) {
         cal_free(c);
-        set_err(err, errlen, "bad value '%.64s' for utc_offset", value);
+        err_set(err, errlen, "bad value '%.64s' for utc_offset", value);
         return -1;
     }
     cal_free(p->cal);
@@ -446,7 +438,7 @@ static int set_cal_text(Policy *p, const PolKey *k, const char *value, char *err
     if (text == NULL || c == NULL) {
         free(text);
         cal_free(c);
-        set_err(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -1;
     }
     int rc = -1;
@@ -468,9 +460,9 @@ static int set_cal_text(Policy *p, const PolKey *k, const char *value, char *err
         free(text);
         cal_free(c);
         if (msg[0] != '\0')
-            set_err(err, errlen, "bad value for %s: %s", k->name, msg);
+            err_set(err, errlen, "bad value for %s: %s", k->name, msg);
         else
-            set_err(err, errlen, "bad value '%.64s' for %s", value, k->name);
+            err_set(err, errlen, "bad value '%.64s' for %s", value, k->name);
         return -1;
     }
     cal_free(p->cal);
@@ -513,7 +505,7 @@ int pol_set(Policy *p, const char *key, const char *value, char *err, size_t err
 
     const PolKey *k = find_key(key);
     if (k == NULL) {
-        set_err(err, errlen, "unknown policy key '%.64s'", key);
+        err_set(err, errlen, "unknown policy key '%.64s'", key);
         return 1;
     }
     char *field = (char *)p + k->off;

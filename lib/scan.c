@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "timeutil.h"
+
 /* ---- responsibility ----------------------------------------------------- */
 
 static const char *const rule_names[RULE__COUNT] = {
@@ -208,14 +210,6 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
-static int64_t add_sat(int64_t a, int64_t b)
-{
-    if (b > 0 && a > INT64_MAX - b)
-        return INT64_MAX;
-    if (b < 0 && a < INT64_MIN - b)
-        return INT64_MIN;
-    return a + b;
-}
 
 static inline Parcel *rec_at(const ParcelSet *s, uint32_t rec)
 {
@@ -477,7 +471,7 @@ static int set_latest(ParcelSet *s, Parcel *p, const ScanEvent *sc, bool stalled
         stalled = false; /* a signed parcel has arrived; nothing to presume lost */
     if (sc->scan_type == SCAN_SIGNED || stalled)
         th_remove(&s->heap, &p->node);
-    else if (th_set(&s->heap, &p->node, add_sat(sc->occurred_at, stall_after)) < 0)
+    else if (th_set(&s->heap, &p->node, tu_add_sat(sc->occurred_at, stall_after)) < 0)
         return -1;
     p->at = sc->occurred_at;
     p->site = site;

@@ -29,6 +29,17 @@ void tu_civil_from_days(int64_t days, int *y, int *m, int *d);
 /* Parses "YYYY-MM-DD" into days since the epoch. Returns 0 or -1. */
 __attribute__((warn_unused_result)) int tu_parse_date(const char *s, int64_t *days);
 
+/* a + b, saturated: event times come from producers, so sums of absurd
+ * input must not wrap. */
+static inline int64_t tu_add_sat(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
 /* Floor division, for times before the epoch. */
 static inline int64_t tu_floordiv(int64_t a, int64_t b)
 {
