@@ -214,6 +214,8 @@ def test_partitions_fetched_together_are_merged_by_event_time(broker, daemon):
     evs += [received(f"T-3{i}", at(hours=6)) for i in range(1, 8)]
     evs += [received("T-39", at(hours=9))]
     produce(broker.bootstrap, COMPLAINTS, evs, key_field="ticket_id")
-    daemon()
+    # The partitions' first fetches need not land in one drain (a slow,
+    # sanitized build starts them apart): linger long enough to take them all.
+    daemon({"daemon": {"batch_linger_ms": "1000"}})
     alerts = read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/T-31/1/contact", "firing")))
     assert not [k for k in keys(alerts) if "/T-30/" in k[0]]
