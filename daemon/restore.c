@@ -22,6 +22,12 @@
 #include "timeutil.h"
 #include "tkt.h"
 
+/* Alerts of one type that fired and never ended: running bulk episodes and
+ * parcels still stalled. */
+#define OPEN_ALERTS                                                                                         \
+    "SELECT alert_id, payload::text FROM alerts a WHERE type = $1 AND status = 'firing' AND NOT EXISTS " \
+    "(SELECT 1 FROM alerts r WHERE r.alert_id = a.alert_id AND r.status <> 'firing')"
+
 static PGresult *load_query(PGconn *c, const char *sql, int n, const char *const *params, char *err, size_t errlen)
 {
     PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
@@ -65,15 +71,12 @@ static int load_derived(Engine *e, PGconn *c, int64_t base, char *err, size_t er
                 eng_oom();
         }
     }
-    static const char *const open_alerts =
-        "SELECT payload::text FROM alerts a WHERE type = $1 AND status = 'firing' AND NOT EXISTS "
-        "(SELECT 1 FROM alerts r WHERE r.alert_id = a.alert_id AND r.status <> 'firing')";
     const char *p1[1] = {"bulk_complaint"};
-    PGresult *r = load_query(c, open_alerts, 1, p1, err, errlen);
+    PGresult *r = load_query(c, OPEN_ALERTS, 1, p1, err, errlen);
     if (!r)
         return -1;
     for (int i = 0; i < PQntuples(r); i++) {
-        json_t *o = json_loads(PQgetvalue(r, i, 0), 0, NULL);
+        json_t *o = json_loads(PQgetvalue(r, i, 1), 0, NULL);
         const json_t *cat = json_object_get(o, "category"), *site = json_object_get(o, "site");
         const json_t *ids = json_object_get(o, "ticket_ids");
         int ci = json_is_string(cat) ? evt_category_from_name(json_string_value(cat)) : -1;
@@ -116,9 +119,7 @@ static int load_derived(Engine *e, PGconn *c, int64_t base, char *err, size_t er
     if (!stalled)
         eng_oom();
     const char *p2[1] = {"parcel_stalled"};
-    r = load_query(c, "SELECT alert_id FROM alerts a WHERE type = $1 AND status = 'firing' AND NOT EXISTS "
-                      "(SELECT 1 FROM alerts r WHERE r.alert_id = a.alert_id AND r.status <> 'firing')",
-                   1, p2, err, errlen);
+    r = load_query(c, OPEN_ALERTS, 1, p2, err, errlen);
     if (!r) {
         sm_free(stalled);
         return -1;

@@ -156,20 +156,6 @@ int evt_role_from_name(const char *s)
     return index_of(role_names, ROLE__COUNT, s);
 }
 
-bool evt_region_shifted(const char *region)
-{
-    /* "xizang" is the official pinyin of Tibet; producers that follow the
-     * national place-name standard send it rather than the English name. */
-    static const char *const shifted[] = {"65", "54", "xinjiang", "tibet", "xizang"};
-    if (region == NULL)
-        return false;
-    for (int i = 0; i < NELEM(shifted); i++) {
-        if (strcasecmp(region, shifted[i]) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* ---- decoding --------------------------------------------------------- */
 
 typedef struct {

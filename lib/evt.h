@@ -128,7 +128,5 @@ __attribute__((warn_unused_result)) EvtStatus evt_decode_complaint(const char *b
 __attribute__((warn_unused_result)) EvtStatus evt_decode_scan(const char *buf, size_t len, size_t max_bytes,
                                                               ScanEvent *ev, char *detail, size_t detaillen);
 
-/* Whether a `region` value takes the 2-hour shift (65, 54, xinjiang, tibet). */
-bool evt_region_shifted(const char *region);
 
 #endif

@@ -845,22 +845,6 @@ START_TEST(test_names)
 }
 END_TEST
 
-START_TEST(test_region_shifted)
-{
-    static const struct {
-        const char *region;
-        bool shifted;
-    } cases[] = {
-        {"65", true},    {"54", true},    {"xinjiang", true}, {"Xinjiang", true},   {"XINJIANG", true},
-        {"tibet", true}, {"Tibet", true}, {"xizang", true},   {"11", false},        {"650", false},
-        {"6", false},    {"", false},     {NULL, false},      {"xinjiang-", false}, {"guangdong", false},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        ck_assert_msg(evt_region_shifted(cases[i].region) == cases[i].shifted, "region %s",
-                      cases[i].region ? cases[i].region : "(null)");
-}
-END_TEST
-
 #define NCASES(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 Suite *suite_evt(void)
@@ -899,7 +883,6 @@ Suite *suite_evt(void)
 
     tc = tcase_create("names");
     tcase_add_test(tc, test_names);
-    tcase_add_test(tc, test_region_shifted);
     suite_add_tcase(s, tc);
 
     return s;
