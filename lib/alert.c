@@ -61,8 +61,11 @@ Alert *alert_list_push(AlertList *l, Alert *a)
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
         Alert *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
+        if (!v) {
+            alert_clear(a);
+            l->failed = true;
             return NULL;
+        }
         l->v = v;
         l->cap = cap;
     }
@@ -77,6 +80,7 @@ void alert_list_reset(AlertList *l)
     for (size_t i = 0; i < l->n; i++)
         alert_clear(&l->v[i]);
     l->n = 0;
+    l->failed = false;
 }
 
 void alert_list_free(AlertList *l)

@@ -74,13 +74,15 @@ typedef struct Alert {
 typedef struct AlertList {
     Alert *v;
     size_t n, cap;
+    bool failed; /* a push ran out of memory (and lost its alert) */
 } AlertList;
 
 void alert_init(Alert *a, AlertType type, AlertStatus status);
 void alert_clear(Alert *a); /* frees owned members */
-/* Appends a copy (taking ownership of a->ticket_ids). Returns the stored alert or NULL when out of memory. */
+/* Appends a copy (taking ownership of a->ticket_ids). Returns the stored alert,
+ * or NULL when out of memory: then a's members are freed and l->failed is set. */
 Alert *alert_list_push(AlertList *l, Alert *a);
-void alert_list_reset(AlertList *l); /* clears every alert, keeps the buffer */
+void alert_list_reset(AlertList *l); /* clears every alert and `failed`, keeps the buffer */
 void alert_list_free(AlertList *l);
 
 const char *alert_type_name(AlertType t);

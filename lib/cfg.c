@@ -155,6 +155,7 @@ static const CfgKey table[] = {
      .reloadable = true},
     {"daemon", "batch_max", CT_INT, offsetof(Config, batch_max), 1, 100000, .def = "2000"},
     {"daemon", "batch_linger_ms", CT_INT64, offsetof(Config, batch_linger_ms), 0, 10000, .def = "20"},
+    {"daemon", "outbox_max", CT_INT, offsetof(Config, outbox_max), 1, 10000000, .def = "20000"},
     {"daemon", "max_event_bytes", CT_INT64, offsetof(Config, max_event_bytes), 1024, 16777216, .def = "1048576"},
     {"daemon", "metrics_listen", CT_STRING, offsetof(Config, metrics_listen), .def = "", .check = check_listen},
     {"policy", "file", CT_STRING, offsetof(Config, policy_file), .def = "", .reloadable = true},

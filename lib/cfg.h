@@ -34,7 +34,8 @@ typedef struct Config {
     ClockMode clock_mode;     /* wall */
     /* [daemon] */
     char *log_level;          /* info: error, warning, info, debug */
-    int batch_max;            /* 2000 events per transaction at most */
+    int batch_max;            /* 2000 effects per transaction at most */
+    int outbox_max;           /* 20000: above this many unacknowledged messages, stop consuming */
     int64_t batch_linger_ms;  /* 20: how long fetched events wait for the rest of a fetch */
     int64_t max_event_bytes;  /* 1048576: larger messages are dead-lettered as too_large */
     char *metrics_listen;     /* "": off; else host:port of a plain-text metrics endpoint */

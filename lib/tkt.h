@@ -78,6 +78,7 @@ typedef struct Ticket {
     char previous_ticket_id[EVT_TICKET_MAX + 1];
     Responsible responsible;   /* for loss/delay tickets */
     char issue_site[EVT_SITE_MAX + 1]; /* the site of the bulk issue key ("" = not counted) */
+    uint32_t eff_gen;          /* lib/desk: the Effects that lists this ticket (not stored) */
 } Ticket;
 
 typedef enum {

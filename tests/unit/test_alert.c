@@ -9,8 +9,7 @@
 #include "alert.h"
 #include "evt.h"
 #include "timeutil.h"
-
-#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#include "testutil.h"
 
 /* 2026-11-23T09:00:00+08:00 */
 #define MON0900 1795395600LL

@@ -7,9 +7,9 @@
 
 #include "cal.h"
 #include "timeutil.h"
+#include "testutil.h"
 
 #define H 3600
-#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static int64_t T(const char *s)
 {

@@ -9,10 +9,10 @@
 #include "cal.h"
 #include "policy.h"
 #include "timeutil.h"
+#include "testutil.h"
 
 #define H 3600
 #define DAY 86400
-#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static Policy *new_pol(void)
 {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "repeat.h"
+#include "testutil.h"
 
 #define LOOKBACK (90 * 86400)
 /* 2026-11-23T09:15:00+08:00 */
@@ -44,8 +45,6 @@ static void free_all(RepeatIndex *x, Ticket **v, size_t n)
         free(v[i]);
 }
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
-
 /* ---- matching ----------------------------------------------------------- */
 
 START_TEST(test_by_waybill)
@@ -53,7 +52,7 @@ START_TEST(test_by_waybill)
     Ticket *old = ticket("T-1", "SF100", "C-9", CAT_DELAY, T0 - 10 * DAY, T0 - 5 * DAY);
     Ticket *other = ticket("T-2", "SF200", "C-9", CAT_DELAY, T0 - 10 * DAY, T0 - 4 * DAY);
     Ticket *v[] = {old, other};
-    RepeatIndex *x = index_of(v, N(v));
+    RepeatIndex *x = index_of(v, (size_t)NELEM(v));
     /* the waybill decides, whatever the customer and category */
     Ticket *t = ticket("T-3", "SF100", "C-1", CAT_DAMAGE, T0, 0);
     ck_assert_ptr_eq(rpt_match(x, t, LOOKBACK), old);
@@ -61,7 +60,7 @@ START_TEST(test_by_waybill)
     snprintf(t->waybill, sizeof t->waybill, "SF300");
     ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
     free(t);
-    free_all(x, v, N(v));
+    free_all(x, v, (size_t)NELEM(v));
 }
 END_TEST
 
@@ -69,7 +68,7 @@ START_TEST(test_by_customer_and_category)
 {
     Ticket *old = ticket("T-1", "", "C-9", CAT_FEE, T0 - 10 * DAY, T0 - 5 * DAY);
     Ticket *v[] = {old};
-    RepeatIndex *x = index_of(v, N(v));
+    RepeatIndex *x = index_of(v, (size_t)NELEM(v));
     Ticket *t = ticket("T-2", "", "C-9", CAT_FEE, T0, 0);
     ck_assert_ptr_eq(rpt_match(x, t, LOOKBACK), old);
     /* another category of the same customer */
@@ -83,7 +82,7 @@ START_TEST(test_by_customer_and_category)
     t->customer_ref[0] = '\0';
     ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
     free(t);
-    free_all(x, v, N(v));
+    free_all(x, v, (size_t)NELEM(v));
 }
 END_TEST
 
@@ -93,11 +92,11 @@ START_TEST(test_earlier_waybill_ticket_matches_by_customer)
 {
     Ticket *old = ticket("T-1", "SF100", "C-9", CAT_LOSS, T0 - 10 * DAY, T0 - 5 * DAY);
     Ticket *v[] = {old};
-    RepeatIndex *x = index_of(v, N(v));
+    RepeatIndex *x = index_of(v, (size_t)NELEM(v));
     Ticket *t = ticket("T-2", "", "C-9", CAT_LOSS, T0, 0);
     ck_assert_ptr_eq(rpt_match(x, t, LOOKBACK), old);
     free(t);
-    free_all(x, v, N(v));
+    free_all(x, v, (size_t)NELEM(v));
 }
 END_TEST
 
@@ -108,11 +107,11 @@ START_TEST(test_waybill_ticket_never_matches_by_customer)
     Ticket *a = ticket("T-1", "SF100", "C-9", CAT_LOSS, T0 - 10 * DAY, T0 - 5 * DAY);
     Ticket *b = ticket("T-2", "", "C-9", CAT_LOSS, T0 - 10 * DAY, T0 - 4 * DAY);
     Ticket *v[] = {a, b};
-    RepeatIndex *x = index_of(v, N(v));
+    RepeatIndex *x = index_of(v, (size_t)NELEM(v));
     Ticket *t = ticket("T-3", "SF200", "C-9", CAT_LOSS, T0, 0);
     ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
     free(t);
-    free_all(x, v, N(v));
+    free_all(x, v, (size_t)NELEM(v));
 }
 END_TEST
 
@@ -137,7 +136,7 @@ START_TEST(test_lookback_window)
         const char *wb = by == 0 ? "SF100" : "";
         Ticket *old = ticket("T-1", wb, "C-9", CAT_DELAY, T0 - 100 * DAY, T0 - window[_i].ago);
         Ticket *v[] = {old};
-        RepeatIndex *x = index_of(v, N(v));
+        RepeatIndex *x = index_of(v, (size_t)NELEM(v));
         Ticket *t = ticket("T-2", wb, "C-9", CAT_DELAY, T0, 0);
         const Ticket *m = rpt_match(x, t, LOOKBACK);
         if (window[_i].match)
@@ -145,7 +144,7 @@ START_TEST(test_lookback_window)
         else
             ck_assert_ptr_null(m);
         free(t);
-        free_all(x, v, N(v));
+        free_all(x, v, (size_t)NELEM(v));
     }
 }
 END_TEST
@@ -154,11 +153,11 @@ START_TEST(test_unresolved_does_not_match)
 {
     Ticket *open = ticket("T-1", "SF100", "C-9", CAT_DELAY, T0 - DAY, 0);
     Ticket *v[] = {open};
-    RepeatIndex *x = index_of(v, N(v));
+    RepeatIndex *x = index_of(v, (size_t)NELEM(v));
     Ticket *t = ticket("T-2", "SF100", "C-9", CAT_DELAY, T0, 0);
     ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
     free(t);
-    free_all(x, v, N(v));
+    free_all(x, v, (size_t)NELEM(v));
 }
 END_TEST
 
@@ -167,10 +166,10 @@ START_TEST(test_not_itself)
     Ticket *t = ticket("T-1", "SF100", "C-9", CAT_DELAY, T0, T0);
     Ticket *u = ticket("T-2", "", "C-9", CAT_DELAY, T0, T0);
     Ticket *v[] = {t, u};
-    RepeatIndex *x = index_of(v, N(v));
+    RepeatIndex *x = index_of(v, (size_t)NELEM(v));
     ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
     ck_assert_ptr_eq(rpt_match(x, u, LOOKBACK), t); /* by customer: t, not u itself */
-    free_all(x, v, N(v));
+    free_all(x, v, (size_t)NELEM(v));
 }
 END_TEST
 
@@ -183,14 +182,14 @@ START_TEST(test_most_recent_wins)
         Ticket *c = ticket("T-3", wb, "C-9", CAT_DELAY, T0 - 60 * DAY, T0 - 20 * DAY);
         Ticket *late = ticket("T-4", wb, "C-9", CAT_DELAY, T0 - 60 * DAY, T0 + DAY); /* after T0: not a match */
         Ticket *v[] = {a, b, c, late};
-        RepeatIndex *x = index_of(v, N(v));
+        RepeatIndex *x = index_of(v, (size_t)NELEM(v));
         Ticket *t = ticket("T-5", wb, "C-9", CAT_DELAY, T0, 0);
         ck_assert_ptr_eq(rpt_match(x, t, LOOKBACK), b);
         /* a tie: the one added first */
         c->last_resolved_at = b->last_resolved_at;
         ck_assert_ptr_eq(rpt_match(x, t, LOOKBACK), b);
         free(t);
-        free_all(x, v, N(v));
+        free_all(x, v, (size_t)NELEM(v));
     }
 }
 END_TEST
@@ -202,7 +201,7 @@ START_TEST(test_add_is_idempotent)
     Ticket *a = ticket("T-1", "SF100", "C-9", CAT_DELAY, T0 - DAY, T0 - DAY);
     Ticket *b = ticket("T-2", "SF100", "", CAT_DELAY, T0 - DAY, 0);
     Ticket *v[] = {a, b, a, b, a};
-    RepeatIndex *x = index_of(v, N(v));
+    RepeatIndex *x = index_of(v, (size_t)NELEM(v));
     Ticket *const *l;
     ck_assert_uint_eq(rpt_by_waybill(x, "SF100", &l), 2);
     ck_assert_ptr_eq(l[0], a);
@@ -228,7 +227,7 @@ START_TEST(test_changed_keys)
 {
     Ticket *a = ticket("T-1", "SF100", "C-9", CAT_DELAY, T0 - 10 * DAY, T0 - 5 * DAY);
     Ticket *v[] = {a};
-    RepeatIndex *x = index_of(v, N(v));
+    RepeatIndex *x = index_of(v, (size_t)NELEM(v));
     snprintf(a->waybill, sizeof a->waybill, "SF200");
     a->category = CAT_LOSS;
     ck_assert_int_eq(rpt_add(x, a), 0);
@@ -253,7 +252,7 @@ START_TEST(test_changed_keys)
     t->category = CAT_DELAY;
     ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
     free(t);
-    free_all(x, v, N(v));
+    free_all(x, v, (size_t)NELEM(v));
 }
 END_TEST
 
@@ -263,7 +262,7 @@ START_TEST(test_remove)
     Ticket *b = ticket("T-2", "SF100", "C-9", CAT_DELAY, T0 - 10 * DAY, T0 - 3 * DAY);
     Ticket *c = ticket("T-3", "SF100", "C-9", CAT_DELAY, T0 - 10 * DAY, T0 - 4 * DAY);
     Ticket *v[] = {a, b, c};
-    RepeatIndex *x = index_of(v, N(v));
+    RepeatIndex *x = index_of(v, (size_t)NELEM(v));
     Ticket *t = ticket("T-4", "SF100", "C-9", CAT_DELAY, T0, 0);
     ck_assert_ptr_eq(rpt_match(x, t, LOOKBACK), b);
 
@@ -293,7 +292,7 @@ START_TEST(test_remove)
     ck_assert_uint_eq(rpt_by_waybill(x, "SF100", &l), 0);
     ck_assert_ptr_null(rpt_match(x, t, LOOKBACK));
     free(t);
-    free_all(x, v, N(v));
+    free_all(x, v, (size_t)NELEM(v));
 }
 END_TEST
 
@@ -317,7 +316,7 @@ Suite *suite_repeat(void)
     tcase_add_test(tc, test_by_customer_and_category);
     tcase_add_test(tc, test_earlier_waybill_ticket_matches_by_customer);
     tcase_add_test(tc, test_waybill_ticket_never_matches_by_customer);
-    tcase_add_loop_test(tc, test_lookback_window, 0, (int)N(window));
+    tcase_add_loop_test(tc, test_lookback_window, 0, (int)(size_t)NELEM(window));
     tcase_add_test(tc, test_unresolved_does_not_match);
     tcase_add_test(tc, test_not_itself);
     tcase_add_test(tc, test_most_recent_wins);

@@ -7,20 +7,12 @@
 #include <string.h>
 
 #include "scan.h"
+#include "testutil.h"
 
 /* 2026-11-23T09:15:00+08:00 */
 #define T0 1795396500
 #define HOUR 3600
 #define STALL (168 * HOUR)
-
-/* For loops over hundreds of thousands of parcels: Check's ck_assert
- * records every passing assertion through a pipe to the parent, which costs
- * a system call each; this only calls into Check on failure. */
-#define REQUIRE(cond)                                                                                                  \
-    do {                                                                                                               \
-        if (!(cond))                                                                                                   \
-            ck_abort_msg("%s:%d: failed: %s", __FILE__, __LINE__, #cond);                                              \
-    } while (0)
 
 static ScanEvent mk(const char *wb, ScanType t, const char *site, SiteRole role, const char *next, SiteRole next_role,
                     int64_t at)

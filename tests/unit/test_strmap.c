@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "strmap.h"
+#include "testutil.h"
 
 static StrMap *new_map(void)
 {
@@ -16,14 +17,6 @@ static StrMap *new_map(void)
 
 /* Values are small integers disguised as pointers; 0 would read as "absent". */
 #define V(i) ((void *)(uintptr_t)(i))
-
-/* ck_assert records every passing check (a write to the runner each time),
- * so the big loops check with a plain `if` and fail through ck_abort_msg. */
-#define REQUIRE(cond)                                                                                                  \
-    do {                                                                                                               \
-        if (!(cond))                                                                                                   \
-            ck_abort_msg("%s:%d: %s", __FILE__, __LINE__, #cond);                                                      \
-    } while (0)
 
 START_TEST(test_put_get_del_replace)
 {

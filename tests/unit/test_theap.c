@@ -4,16 +4,7 @@
 #include <stdlib.h>
 
 #include "theap.h"
-
-#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-/* ck_assert records every passing check (a write to the runner each time),
- * so the big loops check with a plain `if` and fail through ck_abort_msg. */
-#define REQUIRE(cond)                                                                                                  \
-    do {                                                                                                               \
-        if (!(cond))                                                                                                   \
-            ck_abort_msg("%s:%d: %s", __FILE__, __LINE__, #cond);                                                      \
-    } while (0)
+#include "testutil.h"
 
 /* The heap property and the back-pointers, checked in full. */
 static void check_heap(const THeap *h)

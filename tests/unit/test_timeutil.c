@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "timeutil.h"
+#include "testutil.h"
 
 /* ---- RFC 3339 parsing --------------------------------------------------- */
 
@@ -308,8 +309,6 @@ START_TEST(test_floordiv)
     ck_assert_int_eq(tu_floordiv(7, -2), -4);
 }
 END_TEST
-
-#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 Suite *suite_timeutil(void)
 {

@@ -18,9 +18,9 @@
 #include "policy.h"
 #include "timeutil.h"
 #include "tkt.h"
+#include "testutil.h"
 
 #define H 3600
-#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define TID "T-100"
 
 /* Monday 09:00, the default instant of a `received`. */

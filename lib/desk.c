@@ -1,0 +1,828 @@
+/* desk: tickets, deadlines and the rules across tickets and parcels; see
+ * desk.h and docs/architecture.md. */
+#include "desk.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bulk.h"
+#include "repeat.h"
+#include "scan.h"
+#include "strmap.h"
+#include "theap.h"
+#include "timeutil.h"
+
+/* A ticket in memory with its place in the deadline heap. */
+typedef struct TEntry {
+    ThNode node; /* first: the heap hands back &node */
+    Ticket *t;
+} TEntry;
+
+/* One bulk issue key (category, site) with its episode-end timer. */
+typedef struct BulkKey {
+    ThNode node; /* first */
+    BulkWin *w;
+    Category category;
+    char site[EVT_SITE_MAX + 1];
+} BulkKey;
+
+/* An event waiting for its ticket's `received`. */
+typedef struct Held {
+    ComplaintEvent ev;
+    int64_t held_since; /* processing time */
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+    char *payload;
+    size_t len;
+} Held;
+
+/* The held events of one ticket, with the timer of the oldest. */
+typedef struct HeldList {
+    ThNode node; /* first */
+    char *ticket_id;
+    Held **v;
+    size_t n;
+} HeldList;
+
+struct Desk {
+    Policy *policy;
+    StrMap *tickets;     /* ticket_id -> TEntry */
+    THeap heap;          /* ticket deadlines */
+    StrMap *event_ids;   /* applied, recorded or held event ids */
+    StrMap *held;        /* ticket_id -> HeldList */
+    THeap held_heap;     /* hold expiry, processing time */
+    RepeatIndex *repeat; /* tickets by waybill and by customer_ref + category */
+    StrMap *bulk;        /* category/site -> BulkKey */
+    THeap bulk_heap;     /* bulk episode ends */
+    ParcelSet *parcels;  /* latest scan and stall deadline of every parcel */
+    uint32_t gen;        /* the last generation handed to an Effects */
+    /* A policy reload in progress: the tickets still to recompute. */
+    bool recompute;
+    size_t recompute_iter;
+};
+
+/* Complaints up to this much older than the clock still count in their bulk
+ * windows; older ones are forgotten. */
+#define BULK_LATE_HORIZON (24 * 3600)
+/* The most effects one ticket's deadline can add: a warning and a breach
+ * for each stage, and its row. */
+#define FIRE_ITEM_MAX (2 * STG__COUNT + 1)
+
+/* Stamps out as this desk's and lists t in it once. */
+static int touch(Desk *d, TEntry *te, Effects *out)
+{
+    if (out->gen == 0) {
+        if (++d->gen == 0) /* 0 means "no generation" */
+            d->gen = 1;
+        out->gen = d->gen;
+    }
+    Ticket *t = te->t;
+    if (t->eff_gen != out->gen) {
+        if (eff_ticket(out, t) < 0)
+            return -1;
+        t->eff_gen = out->gen;
+    }
+    int64_t due = tkt_next_due(t);
+    if (due == TU_NEVER) {
+        th_remove(&d->heap, &te->node);
+        return 0;
+    }
+    return th_set(&d->heap, &te->node, due);
+}
+
+static bool alerts_failed(const Effects *out)
+{
+    return out->alerts.failed;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+Desk *desk_new(Policy *p)
+{
+    Desk *d = calloc(1, sizeof *d);
+    if (!d) {
+        pol_free(p);
+        return NULL;
+    }
+    d->policy = p;
+    d->tickets = sm_new();
+    d->event_ids = sm_new();
+    d->held = sm_new();
+    d->repeat = rpt_new();
+    d->bulk = sm_new();
+    d->parcels = ps_new();
+    th_init(&d->heap);
+    th_init(&d->held_heap);
+    th_init(&d->bulk_heap);
+    if (!p || !d->tickets || !d->event_ids || !d->held || !d->repeat || !d->bulk || !d->parcels) {
+        desk_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static void held_free(Held *h)
+{
+    free(h->topic);
+    free(h->payload);
+    free(h);
+}
+
+static void held_list_free(HeldList *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        held_free(l->v[i]);
+    free(l->v);
+    free(l->ticket_id);
+    free(l);
+}
+
+void desk_free(Desk *d)
+{
+    if (!d)
+        return;
+    const char *k;
+    void *v;
+    /* The heaps point into what the maps own: empty them first. */
+    th_free(&d->heap);
+    th_free(&d->held_heap);
+    th_free(&d->bulk_heap);
+    rpt_free(d->repeat);
+    if (d->tickets) {
+        for (size_t it = 0; sm_next(d->tickets, &it, &k, &v);) {
+            TEntry *te = v;
+            tkt_free(te->t);
+            free(te);
+        }
+        sm_free(d->tickets);
+    }
+    if (d->held) {
+        for (size_t it = 0; sm_next(d->held, &it, &k, &v);)
+            held_list_free(v);
+        sm_free(d->held);
+    }
+    if (d->bulk) {
+        for (size_t it = 0; sm_next(d->bulk, &it, &k, &v);) {
+            BulkKey *bk = v;
+            bulk_free(bk->w);
+            free(bk);
+        }
+        sm_free(d->bulk);
+    }
+    ps_free(d->parcels);
+    sm_free(d->event_ids);
+    pol_free(d->policy);
+    free(d);
+}
+
+const Policy *desk_policy(const Desk *d)
+{
+    return d->policy;
+}
+
+size_t desk_event_effects_max(const Desk *d)
+{
+    /* The event and its ticket, every warning and breach of the ticket, an
+     * escalation, a repeat, a bulk alert, and the tickets a starting bulk
+     * episode makes urgent. */
+    int th = d->policy->bulk_threshold > 0 ? d->policy->bulk_threshold : 1;
+    return 8 + FIRE_ITEM_MAX + (size_t)th;
+}
+
+/* ---- bulk complaints (contract §7) -------------------------------------- */
+
+static int bulk_alert(Effects *out, const BulkKey *bk, AlertStatus st, const BulkEpisode *ep, int64_t resolved_at)
+{
+    Alert a;
+    alert_init(&a, AL_BULK_COMPLAINT, st);
+    a.category = (int)bk->category;
+    snprintf(a.site, sizeof a.site, "%s", bk->site);
+    a.count = ep->count;
+    a.window_start = ep->window_start;
+    a.window_end = ep->window_end;
+    a.condition_at = ep->condition_at;
+    a.resolved_at = resolved_at;
+    a.ticket_ids = calloc(ep->n_ids ? ep->n_ids : 1, sizeof *a.ticket_ids);
+    if (!a.ticket_ids)
+        return -1;
+    for (size_t i = 0; i < ep->n_ids; i++) {
+        if (!(a.ticket_ids[a.n_ticket_ids] = strdup(ep->ids[i]))) {
+            alert_clear(&a);
+            return -1;
+        }
+        a.n_ticket_ids++;
+    }
+    alert_make_id(&a);
+    return alert_list_push(&out->alerts, &a) ? 0 : -1;
+}
+
+static int bulk_rearm(Desk *d, BulkKey *bk, int64_t now)
+{
+    int64_t due = bulk_end_at(bk->w, d->policy->bulk_threshold, d->policy->bulk_window, now);
+    if (due == TU_NEVER) {
+        th_remove(&d->bulk_heap, &bk->node);
+        return 0;
+    }
+    return th_set(&d->bulk_heap, &bk->node, due);
+}
+
+static BulkKey *bulk_key(Desk *d, Category cat, const char *site)
+{
+    char k[EVT_SITE_MAX + 32];
+    snprintf(k, sizeof k, "%s/%s", evt_category_name(cat), site);
+    BulkKey *bk = sm_get(d->bulk, k);
+    if (bk)
+        return bk;
+    if (!(bk = calloc(1, sizeof *bk)))
+        return NULL;
+    if (!(bk->w = bulk_new()) || sm_put(d->bulk, k, bk) < 0) {
+        bulk_free(bk->w);
+        free(bk);
+        return NULL;
+    }
+    th_node_init(&bk->node);
+    bk->category = cat;
+    snprintf(bk->site, sizeof bk->site, "%s", site);
+    return bk;
+}
+
+/* Counts a new ticket in its issue key's window. */
+static int bulk_count(Desk *d, TEntry *te, int64_t now, Effects *out)
+{
+    Ticket *t = te->t;
+    if (!t->issue_site[0])
+        return 0;
+    const Policy *p = d->policy;
+    BulkKey *bk = bulk_key(d, t->category, t->issue_site);
+    BulkOutcome oc;
+    BulkEpisode ep;
+    if (!bk || bulk_add(bk->w, t->received_at, t->id, p->bulk_threshold, p->bulk_window, &oc, &ep) < 0)
+        return -1;
+    if (oc == BULK_STARTED) {
+        if (bulk_alert(out, bk, AS_FIRING, &ep, 0) < 0)
+            return -1;
+        for (size_t i = 0; i < ep.n_ids; i++) {
+            TEntry *m = sm_get(d->tickets, ep.ids[i]);
+            if (m && tkt_open(m->t)) {
+                tkt_make_urgent(m->t, RSN_BULK, ep.condition_at, p, now, &out->alerts);
+                if (touch(d, m, out) < 0)
+                    return -1;
+            }
+        }
+    } else if (oc == BULK_JOINED) {
+        int64_t at = t->received_at > ep.condition_at ? t->received_at : ep.condition_at;
+        tkt_make_urgent(t, RSN_BULK, at, p, now, &out->alerts);
+        if (touch(d, te, out) < 0)
+            return -1;
+    }
+    return bulk_rearm(d, bk, now);
+}
+
+static int bulk_end_episode(Desk *d, BulkKey *bk, int64_t at, Effects *out)
+{
+    BulkEpisode ep;
+    bulk_end(bk->w, at, d->policy->bulk_window, &ep);
+    th_remove(&d->bulk_heap, &bk->node);
+    return bulk_alert(out, bk, AS_RESOLVED, &ep, at);
+}
+
+/* ---- parcels (contract §8) ---------------------------------------------- */
+
+/* Responsibility of a loss or delay ticket from its parcel's latest scan;
+ * true when it changed. */
+static bool update_responsible(Desk *d, Ticket *t)
+{
+    if (t->category != CAT_LOSS && t->category != CAT_DELAY)
+        return false;
+    LatestScan ls;
+    bool known = t->waybill[0] && ps_latest(d->parcels, t->waybill, &ls);
+    Responsible r;
+    scan_responsible(known ? &ls : NULL, t->site, &r);
+    if (t->responsible.known && strcmp(t->responsible.site, r.site) == 0 && t->responsible.role == r.role &&
+        strcmp(t->responsible.rule, r.rule) == 0)
+        return false;
+    t->responsible = r;
+    return true;
+}
+
+static int stall_alert(Desk *d, const char *waybill, AlertStatus st, const LatestScan *ls, int64_t last_at,
+                       int64_t resolved_at, Effects *out)
+{
+    Alert a;
+    alert_init(&a, AL_PARCEL_STALLED, st);
+    snprintf(a.waybill, sizeof a.waybill, "%s", waybill);
+    a.last_scan_at = last_at;
+    a.condition_at = last_at + d->policy->stall_after;
+    a.resolved_at = resolved_at;
+    if (ls) {
+        a.last_scan_type = (int)ls->type;
+        snprintf(a.last_scan_site, sizeof a.last_scan_site, "%s", ls->site ? ls->site : "");
+        scan_responsible(ls, NULL, &a.responsible);
+        snprintf(a.site, sizeof a.site, "%s", ls->site ? ls->site : "");
+    }
+    alert_make_id(&a);
+    return alert_list_push(&out->alerts, &a) ? 0 : -1;
+}
+
+static int fire_stall(Desk *d, Parcel *p, Effects *out)
+{
+    LatestScan ls;
+    ps_parcel_latest(d->parcels, p, &ls);
+    ps_mark_stalled(d->parcels, p);
+    return stall_alert(d, ps_waybill(d->parcels, p), AS_FIRING, &ls, ls.at, 0, out);
+}
+
+static int apply_scan(Desk *d, const ScanEvent *sc, const DeskSource *src, Effects *out)
+{
+    if (eff_scan(out, sc, src->topic, src->partition, src->offset) < 0)
+        return -1;
+    PsResult res;
+    bool was_stalled = false;
+    int64_t prev_at = 0;
+    if (ps_apply(d->parcels, sc, d->policy->stall_after, &res, &was_stalled, &prev_at) < 0)
+        return -1;
+    if (res != PS_LATEST)
+        return 0;
+    if (was_stalled && stall_alert(d, sc->waybill, AS_RESOLVED, NULL, prev_at, sc->occurred_at, out) < 0)
+        return -1;
+    /* Open loss/delay tickets of this parcel follow its scan chain. */
+    Ticket *const *v;
+    size_t n = rpt_by_waybill(d->repeat, sc->waybill, &v);
+    for (size_t i = 0; i < n; i++) {
+        Ticket *t = v[i];
+        if (tkt_open(t) && strcmp(t->waybill, sc->waybill) == 0 && update_responsible(d, t)) {
+            TEntry *te = sm_get(d->tickets, t->id);
+            if (te && touch(d, te, out) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- held events (contract §4) ------------------------------------------ */
+
+static int held_rearm(Desk *d, HeldList *l)
+{
+    int64_t oldest = TU_NEVER;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i]->held_since < oldest)
+            oldest = l->v[i]->held_since;
+    if (oldest == TU_NEVER) {
+        th_remove(&d->held_heap, &l->node);
+        return 0;
+    }
+    return th_set(&d->held_heap, &l->node, tu_add_sat(oldest, d->policy->hold_timeout));
+}
+
+static int hold(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int64_t held_since)
+{
+    HeldList *l = sm_get(d->held, ev->ticket_id);
+    if (!l) {
+        if (!(l = calloc(1, sizeof *l)))
+            return -1;
+        th_node_init(&l->node);
+        if (!(l->ticket_id = strdup(ev->ticket_id)) || sm_put(d->held, ev->ticket_id, l) < 0) {
+            free(l->ticket_id);
+            free(l);
+            return -1;
+        }
+    }
+    Held *h = calloc(1, sizeof *h);
+    Held **v = realloc(l->v, (l->n + 1) * sizeof *v);
+    if (!h || !v) {
+        free(h);
+        return -1;
+    }
+    l->v = v;
+    h->ev = *ev;
+    h->held_since = held_since;
+    h->topic = strdup(src->topic);
+    h->partition = src->partition;
+    h->offset = src->offset;
+    h->payload = malloc(src->len + 1);
+    h->len = src->len;
+    if (!h->topic || !h->payload) {
+        held_free(h);
+        return -1;
+    }
+    memcpy(h->payload, src->payload, src->len);
+    h->payload[src->len] = '\0';
+    l->v[l->n++] = h;
+    if (sm_put(d->event_ids, ev->event_id, (void *)1) < 0)
+        return -1;
+    return held_rearm(d, l);
+}
+
+static int cmp_held(const void *a, const void *b)
+{
+    const Held *x = *(Held *const *)a, *y = *(Held *const *)b;
+    if (x->ev.occurred_at != y->ev.occurred_at)
+        return x->ev.occurred_at < y->ev.occurred_at ? -1 : 1;
+    /* same time: arrival order */
+    if (x->offset != y->offset)
+        return x->offset < y->offset ? -1 : 1;
+    return 0;
+}
+
+int64_t desk_next_hold_expiry(const Desk *d)
+{
+    ThNode *n = th_peek(&d->held_heap);
+    return n ? n->due : TU_NEVER;
+}
+
+int desk_expire_held(Desk *d, int64_t wall, size_t max_effects, Effects *out)
+{
+    int done = 0;
+    int64_t timeout = d->policy->hold_timeout;
+    for (;;) {
+        ThNode *n = th_peek(&d->held_heap);
+        if (!n || n->due > wall)
+            return done;
+        HeldList *l = (HeldList *)n;
+        size_t keep = 0;
+        for (size_t i = 0; i < l->n; i++) {
+            Held *h = l->v[i];
+            /* two effects each: the dead letter and the release */
+            bool room = eff_size(out) + 2 <= max_effects || (done == 0 && eff_empty(out));
+            if (tu_add_sat(h->held_since, timeout) > wall || !room) {
+                l->v[keep++] = h;
+                continue;
+            }
+            char detail[EVT_DETAIL_MAX];
+            snprintf(detail, sizeof detail, "ticket_id: no received event for %s within %llds", h->ev.ticket_id,
+                     (long long)timeout);
+            if (eff_released(out, h->ev.event_id) < 0 ||
+                eff_dead_letter(out, "unknown_ticket", detail, h->topic, h->partition, h->offset, h->ev.ticket_id,
+                                h->payload, h->len) < 0)
+                return -1;
+            held_free(h);
+            done++;
+        }
+        l->n = keep;
+        if (keep == 0) {
+            th_remove(&d->held_heap, &l->node);
+            sm_del(d->held, l->ticket_id);
+            held_list_free(l);
+        } else if (held_rearm(d, l) < 0) {
+            return -1;
+        }
+        if (eff_size(out) + 2 > max_effects)
+            return done;
+    }
+}
+
+/* ---- complaint events --------------------------------------------------- */
+
+static int record(Desk *d, const ComplaintEvent *ev, bool applied, const char *topic, int32_t partition, int64_t offset,
+                  Effects *out)
+{
+    if (eff_event(out, ev, applied, topic, partition, offset) < 0)
+        return -1;
+    return sm_put(d->event_ids, ev->event_id, (void *)1);
+}
+
+static int apply_to_ticket(Desk *d, TEntry *te, const ComplaintEvent *ev, const char *topic, int32_t partition,
+                           int64_t offset, const char *key, const char *payload, size_t len, int64_t now, Effects *out)
+{
+    char detail[EVT_DETAIL_MAX];
+    /* A reclassified ticket is indexed for repeats under its new keys only. */
+    bool reindex = ev->type == CT_UPDATED;
+    if (reindex)
+        rpt_remove(d->repeat, te->t);
+    TktResult r = tkt_apply(te->t, ev, d->policy, now, &out->alerts, detail, sizeof detail);
+    if ((reindex && rpt_add(d->repeat, te->t) < 0) || alerts_failed(out))
+        return -1;
+    if (r == TKT_INVALID)
+        return eff_dead_letter(out, "invalid_transition", detail, topic, partition, offset, key, payload, len);
+    if (record(d, ev, r == TKT_APPLIED, topic, partition, offset, out) < 0)
+        return -1;
+    if (r == TKT_APPLIED && ev->type == CT_UPDATED)
+        update_responsible(d, te->t);
+    return touch(d, te, out);
+}
+
+/* The ticket's `received` arrived: apply what waited for it, in event-time order. */
+static int release_held(Desk *d, TEntry *te, int64_t now, Effects *out)
+{
+    HeldList *l = sm_del(d->held, te->t->id);
+    if (!l)
+        return 0;
+    th_remove(&d->held_heap, &l->node);
+    qsort(l->v, l->n, sizeof *l->v, cmp_held);
+    int rc = 0;
+    for (size_t i = 0; i < l->n && rc == 0; i++) {
+        Held *h = l->v[i];
+        if (eff_released(out, h->ev.event_id) < 0)
+            rc = -1;
+        else
+            rc = apply_to_ticket(d, te, &h->ev, h->topic, h->partition, h->offset, h->ev.ticket_id, h->payload, h->len,
+                                 now, out);
+    }
+    held_list_free(l);
+    return rc;
+}
+
+static TEntry *new_entry(Desk *d, Ticket *t)
+{
+    TEntry *te = calloc(1, sizeof *te);
+    if (!te || sm_put(d->tickets, t->id, te) < 0) {
+        free(te);
+        return NULL;
+    }
+    th_node_init(&te->node);
+    te->t = t;
+    return te;
+}
+
+static int receive(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int64_t now, Effects *out)
+{
+    size_t first_alert = out->alerts.n;
+    Ticket *t = tkt_new(ev, d->policy, &out->alerts);
+    if (!t || alerts_failed(out))
+        return -1;
+    TEntry *te = new_entry(d, t);
+    if (!te) {
+        tkt_free(t);
+        return -1;
+    }
+    /* The bulk issue key: the complaint's site, else its parcel's latest scan. */
+    LatestScan ls;
+    if (t->site[0])
+        snprintf(t->issue_site, sizeof t->issue_site, "%s", t->site);
+    else if (t->waybill[0] && ps_latest(d->parcels, t->waybill, &ls) && ls.site)
+        snprintf(t->issue_site, sizeof t->issue_site, "%s", ls.site);
+    /* The escalation tkt_new raised carries the responsibility too. */
+    if (update_responsible(d, t))
+        for (size_t i = first_alert; i < out->alerts.n; i++)
+            tkt_fill_alert(t, &out->alerts.v[i]);
+    if (record(d, ev, true, src->topic, src->partition, src->offset, out) < 0)
+        return -1;
+    const Ticket *prev = rpt_match(d->repeat, t, d->policy->repeat_lookback);
+    if (prev)
+        tkt_mark_repeat(t, prev->id, t->received_at, d->policy, now, &out->alerts);
+    if (alerts_failed(out) || rpt_add(d->repeat, t) < 0 || bulk_count(d, te, now, out) < 0 || alerts_failed(out) ||
+        touch(d, te, out) < 0)
+        return -1;
+    return release_held(d, te, now, out);
+}
+
+static int apply_complaint(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int64_t now, int64_t wall,
+                           Effects *out)
+{
+    if (sm_has(d->event_ids, ev->event_id)) {
+        out->n_duplicates++;
+        return 0;
+    }
+    TEntry *te = sm_get(d->tickets, ev->ticket_id);
+    if (te)
+        return apply_to_ticket(d, te, ev, src->topic, src->partition, src->offset, src->key, src->payload, src->len,
+                               now, out);
+    if (ev->type == CT_RECEIVED)
+        return receive(d, ev, src, now, out);
+    if (hold(d, ev, src, wall) < 0)
+        return -1;
+    return eff_held(out, ev, wall, src->topic, src->partition, src->offset, src->payload, src->len);
+}
+
+/* ---- deadlines ---------------------------------------------------------- */
+
+int64_t desk_next_due(const Desk *d)
+{
+    ThNode *tn = th_peek(&d->heap), *bn = th_peek(&d->bulk_heap);
+    int64_t pdue = TU_NEVER;
+    ps_next_due(d->parcels, &pdue);
+    int64_t due = tn ? tn->due : TU_NEVER;
+    if (bn && bn->due < due)
+        due = bn->due;
+    return pdue < due ? pdue : due;
+}
+
+int desk_fire_due(Desk *d, int64_t upto, size_t max_effects, Effects *out)
+{
+    int fired = 0;
+    for (;;) {
+        ThNode *tn = th_peek(&d->heap), *bn = th_peek(&d->bulk_heap);
+        int64_t pdue = TU_NEVER;
+        Parcel *p = ps_next_due(d->parcels, &pdue);
+        int64_t tdue = tn ? tn->due : TU_NEVER, bdue = bn ? bn->due : TU_NEVER;
+        int64_t due = tdue < bdue ? tdue : bdue;
+        if (pdue < due)
+            due = pdue;
+        if (due == TU_NEVER || due > upto)
+            return fired;
+        if (eff_size(out) + FIRE_ITEM_MAX > max_effects && !(fired == 0 && eff_empty(out)))
+            return fired;
+        if (due == tdue) {
+            TEntry *te = (TEntry *)tn;
+            tkt_advance(te->t, due, &out->alerts);
+            if (alerts_failed(out))
+                return -1;
+            if (tkt_next_due(te->t) <= due)
+                th_remove(&d->heap, &te->node); /* nothing moved: never spin on a stuck entry */
+            if (touch(d, te, out) < 0)
+                return -1;
+        } else if (due == bdue) {
+            if (bulk_end_episode(d, (BulkKey *)bn, due, out) < 0)
+                return -1;
+        } else if (fire_stall(d, p, out) < 0) {
+            return -1;
+        }
+        fired++;
+    }
+}
+
+int desk_offer(Desk *d, const ComplaintEvent *ev, const ScanEvent *sc, const DeskSource *src, int64_t *event_clock,
+               int64_t wall, size_t max_effects, Effects *out)
+{
+    int64_t at = ev ? ev->occurred_at : sc->occurred_at;
+    bool moves = event_clock && at > *event_clock;
+    if (moves && desk_next_due(d) <= at - 1) {
+        int n = desk_fire_due(d, at - 1, max_effects, out);
+        return n < 0 ? -1 : n > 0 ? DESK_FIRED : DESK_FULL;
+    }
+    if (!eff_empty(out) && eff_size(out) + desk_event_effects_max(d) > max_effects)
+        return DESK_FULL;
+    if (moves)
+        *event_clock = at;
+    int64_t now = event_clock ? *event_clock : wall;
+    int rc = ev ? apply_complaint(d, ev, src, now, wall, out) : apply_scan(d, sc, src, out);
+    return rc < 0 ? -1 : DESK_APPLIED;
+}
+
+/* ---- policy ------------------------------------------------------------- */
+
+void desk_set_policy(Desk *d, Policy *p)
+{
+    pol_free(d->policy);
+    d->policy = p;
+    d->recompute = true;
+    d->recompute_iter = 0;
+}
+
+bool desk_recompute_pending(const Desk *d)
+{
+    return d->recompute;
+}
+
+int desk_recompute(Desk *d, int64_t now, size_t max_effects, Effects *out)
+{
+    int done = 0;
+    const char *k;
+    void *v;
+    while (d->recompute) {
+        if (eff_size(out) + FIRE_ITEM_MAX > max_effects && !(done == 0 && eff_empty(out)))
+            return done;
+        if (!sm_next(d->tickets, &d->recompute_iter, &k, &v)) {
+            d->recompute = false;
+            break;
+        }
+        TEntry *te = v;
+        if (!tkt_open(te->t))
+            continue;
+        tkt_recompute(te->t, d->policy, now, &out->alerts);
+        if (alerts_failed(out) || touch(d, te, out) < 0)
+            return -1;
+        done++;
+    }
+    /* Hold expiry and bulk episode ends follow the new values. */
+    for (size_t it = 0; sm_next(d->held, &it, &k, &v);)
+        if (held_rearm(d, v) < 0)
+            return -1;
+    for (size_t it = 0; sm_next(d->bulk, &it, &k, &v);)
+        if (bulk_active(((BulkKey *)v)->w) && bulk_rearm(d, v, now) < 0)
+            return -1;
+    return done;
+}
+
+/* ---- memory ------------------------------------------------------------- */
+
+/* Closed tickets older than the repeat look-back leave memory (they stay in
+ * PostgreSQL); a start would not load them either. */
+static size_t evict_closed(Desk *d, int64_t before, const Effects *open)
+{
+    const char *k;
+    void *v;
+    char **ids = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t it = 0; sm_next(d->tickets, &it, &k, &v);) {
+        const TEntry *te = v;
+        const Ticket *t = te->t;
+        int64_t last = t->closed_at > t->last_resolved_at ? t->closed_at : t->last_resolved_at;
+        bool listed = open && open->gen != 0 && t->eff_gen == open->gen;
+        if (!t->closed || listed || th_queued(&te->node) || last >= before)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **x = realloc(ids, cap * sizeof *x);
+            if (!x)
+                break; /* evict what was found; the rest next time */
+            ids = x;
+        }
+        if (!(ids[n] = strdup(k)))
+            break;
+        n++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        TEntry *te = sm_del(d->tickets, ids[i]);
+        rpt_remove(d->repeat, te->t);
+        tkt_free(te->t);
+        free(te);
+        free(ids[i]);
+    }
+    free(ids);
+    return n;
+}
+
+void desk_housekeep(Desk *d, int64_t now, bool sweep, const Effects *open, DeskSwept *swept)
+{
+    memset(swept, 0, sizeof *swept);
+    const char *k;
+    void *v;
+    for (size_t it = 0; sm_next(d->bulk, &it, &k, &v);)
+        bulk_prune(((BulkKey *)v)->w, now - BULK_LATE_HORIZON - d->policy->bulk_window);
+    if (!sweep || d->recompute)
+        return;
+    /* Delivered parcels are kept for complaints about them for the look-back. */
+    swept->parcels = ps_prune_signed(d->parcels, now - d->policy->repeat_lookback);
+    swept->tickets = evict_closed(d, now - d->policy->repeat_lookback, open);
+}
+
+/* ---- start-up ----------------------------------------------------------- */
+
+int desk_load_ticket(Desk *d, Ticket *t, int64_t base)
+{
+    TEntry *te = new_entry(d, t);
+    if (!te) {
+        tkt_free(t);
+        return -1;
+    }
+    int64_t due = tkt_next_due(t);
+    if (due != TU_NEVER && th_set(&d->heap, &te->node, due) < 0)
+        return -1;
+    if (rpt_add(d->repeat, t) < 0)
+        return -1;
+    /* Young complaints count in their bulk windows again; the episodes
+     * themselves come back with desk_load_bulk. */
+    if (t->issue_site[0] && t->received_at >= base - BULK_LATE_HORIZON - d->policy->bulk_window) {
+        BulkKey *bk = bulk_key(d, t->category, t->issue_site);
+        BulkOutcome oc;
+        BulkEpisode ep;
+        if (!bk || bulk_add(bk->w, t->received_at, t->id, INT_MAX, d->policy->bulk_window, &oc, &ep) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int desk_load_bulk(Desk *d, Category cat, const char *site, int64_t window_start, int64_t condition_at,
+                   const char *const *ids, size_t n_ids, bool ended, int64_t base)
+{
+    BulkKey *bk = bulk_key(d, cat, site);
+    if (!bk)
+        return -1;
+    if (ended) {
+        /* A window whose episode already ended must not fire again. */
+        int64_t cur;
+        if (!bulk_last_start(bk->w, &cur) || cur < window_start)
+            bulk_restore_last_start(bk->w, window_start);
+        return 0;
+    }
+    if (bulk_restore(bk->w, window_start, condition_at, ids, n_ids) < 0)
+        return -1;
+    return bulk_rearm(d, bk, base);
+}
+
+int desk_load_parcel(Desk *d, const ScanEvent *latest, bool stalled)
+{
+    return ps_restore(d->parcels, latest, stalled, d->policy->stall_after);
+}
+
+int desk_load_event_id(Desk *d, const char *event_id)
+{
+    return sm_put(d->event_ids, event_id, (void *)1);
+}
+
+int desk_load_held(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int64_t held_since)
+{
+    return hold(d, ev, src, held_since);
+}
+
+/* ---- inspection --------------------------------------------------------- */
+
+void desk_stats(const Desk *d, DeskStats *s)
+{
+    s->tickets = sm_count(d->tickets);
+    s->held = sm_count(d->held);
+    s->event_ids = sm_count(d->event_ids);
+    s->deadlines = (size_t)d->heap.n + d->bulk_heap.n;
+    s->parcels = ps_count(d->parcels);
+    s->bulk_keys = sm_count(d->bulk);
+}
+
+const Ticket *desk_ticket(const Desk *d, const char *ticket_id)
+{
+    const TEntry *te = sm_get(d->tickets, ticket_id);
+    return te ? te->t : NULL;
+}

@@ -1,0 +1,139 @@
+/* desk: the complaint desk's state and rules, pure. It holds the tickets and
+ * their deadline heap, the bulk windows, the repeat index, the parcels, the
+ * events held for a ticket not yet received and the set of event ids already
+ * seen. Each call takes an event or a time and appends what changed to the
+ * caller's Effects; nothing here reads a clock, logs or does I/O.
+ *
+ * Clocks: `now` is the rule clock the caller runs on (the wall clock, or the
+ * event clock in replay); `wall` is processing time, used only for held
+ * events (contract §4: held for an hour of processing time).
+ *
+ * Bounded work: desk_fire_due, desk_expire_held and desk_recompute stop
+ * before `out` would hold more than `max_effects` effects (each makes
+ * progress by at least one item), so a caller commits what fell due together
+ * in chunks. One event's own effects are never split: at most
+ * desk_event_effects_max() of them, plus the held events it releases.
+ *
+ * Errors: -1 means out of memory; the desk may then be half-changed and the
+ * caller must stop (the daemon's state is in PostgreSQL). */
+#ifndef COMPLAINTD_DESK_H
+#define COMPLAINTD_DESK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "effects.h"
+#include "evt.h"
+#include "policy.h"
+#include "tkt.h"
+
+typedef struct Desk Desk;
+
+/* Where a message came from, for records and dead letters. */
+typedef struct DeskSource {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const char *key;     /* NULL when the message had none */
+    const char *payload; /* the original bytes */
+    size_t len;
+} DeskSource;
+
+/* Takes ownership of p. NULL when out of memory. */
+Desk *desk_new(Policy *p);
+void desk_free(Desk *d);
+const Policy *desk_policy(const Desk *d);
+
+/* ---- events ------------------------------------------------------------- */
+
+typedef enum {
+    DESK_APPLIED, /* the input was applied */
+    DESK_FIRED,   /* deadlines due before it fired first: offer it again */
+    DESK_FULL,    /* out has no room for it: commit out, then offer it again */
+} DeskStep;
+
+/* Applies one decoded input: a complaint event (sc NULL) or a scan (ev
+ * NULL).
+ *
+ * In event mode, event_clock points at the event clock: every deadline due
+ * before the input's time fires first, in chunks that keep out within
+ * max_effects (DESK_FIRED), and only then is the input applied, with the
+ * clock moved up to its time; so a replay gives the alerts a live run gave.
+ * In wall mode event_clock is NULL and the rule clock is `wall`.
+ *
+ * A complaint: a duplicate event id changes nothing (out->n_duplicates
+ * counts it); an event of an unknown ticket other than `received` is held
+ * (for hold_timeout of processing time, `wall`); a `received` creates the
+ * ticket and applies what was held for it, in event-time order. A scan
+ * updates its parcel (contract §8). Returns -1 when out of memory. */
+__attribute__((warn_unused_result)) int desk_offer(Desk *d, const ComplaintEvent *ev, const ScanEvent *sc,
+                                                   const DeskSource *src, int64_t *event_clock, int64_t wall,
+                                                   size_t max_effects, Effects *out);
+/* The most effects one input can add besides the held events it releases. */
+size_t desk_event_effects_max(const Desk *d);
+
+/* ---- deadlines ---------------------------------------------------------- */
+
+/* The earliest ticket deadline, bulk episode end or parcel stall; TU_NEVER
+ * when none is pending. */
+int64_t desk_next_due(const Desk *d);
+/* Fires what is due at or before `upto`, in time order, as long as out
+ * stays within max_effects. Returns how many items fired, -1 when out of
+ * memory. */
+__attribute__((warn_unused_result)) int desk_fire_due(Desk *d, int64_t upto, size_t max_effects, Effects *out);
+
+/* When the oldest held event runs out of time (processing time), TU_NEVER
+ * when none is held. */
+int64_t desk_next_hold_expiry(const Desk *d);
+/* Dead-letters (unknown_ticket) held events held for hold_timeout by `wall`. */
+__attribute__((warn_unused_result)) int desk_expire_held(Desk *d, int64_t wall, size_t max_effects, Effects *out);
+
+/* ---- policy ------------------------------------------------------------- */
+
+/* Replaces the policy (takes ownership). Open tickets are then recomputed
+ * with desk_recompute, in chunks, before anything else is applied. */
+void desk_set_policy(Desk *d, Policy *p);
+bool desk_recompute_pending(const Desk *d);
+/* Recomputes open tickets under the new policy; returns how many tickets
+ * were done, -1 when out of memory. */
+__attribute__((warn_unused_result)) int desk_recompute(Desk *d, int64_t now, size_t max_effects, Effects *out);
+
+/* ---- memory ------------------------------------------------------------- */
+
+typedef struct DeskSwept {
+    size_t parcels; /* signed parcels forgotten */
+    size_t tickets; /* closed tickets evicted */
+} DeskSwept;
+
+/* Forgets what no rule needs any more: complaints too old for any bulk
+ * window; every `sweep`: parcels signed and tickets closed more than the
+ * repeat look-back before `now` (they stay in PostgreSQL). Tickets listed in
+ * `open` are kept. */
+void desk_housekeep(Desk *d, int64_t now, bool sweep, const Effects *open, DeskSwept *swept);
+
+/* ---- start-up ----------------------------------------------------------- */
+
+/* Loading the state a previous run committed, in this order: tickets, bulk
+ * episodes, parcels, event ids, held events. `base` is the clock at start. */
+__attribute__((warn_unused_result)) int desk_load_ticket(Desk *d, Ticket *t, int64_t base); /* takes t */
+/* A bulk episode still firing, or the latest ended one (ended = true). */
+__attribute__((warn_unused_result)) int desk_load_bulk(Desk *d, Category cat, const char *site, int64_t window_start,
+                                                       int64_t condition_at, const char *const *ids, size_t n_ids,
+                                                       bool ended, int64_t base);
+__attribute__((warn_unused_result)) int desk_load_parcel(Desk *d, const ScanEvent *latest, bool stalled);
+__attribute__((warn_unused_result)) int desk_load_event_id(Desk *d, const char *event_id);
+__attribute__((warn_unused_result)) int desk_load_held(Desk *d, const ComplaintEvent *ev, const DeskSource *src,
+                                                       int64_t held_since);
+
+/* ---- inspection --------------------------------------------------------- */
+
+typedef struct DeskStats {
+    size_t tickets, held, event_ids, deadlines, parcels, bulk_keys;
+} DeskStats;
+
+void desk_stats(const Desk *d, DeskStats *s);
+/* A ticket in memory, NULL when not. */
+const Ticket *desk_ticket(const Desk *d, const char *ticket_id);
+
+#endif

@@ -1,0 +1,123 @@
+/* merge: the partition merge; see merge.h. A drain touches a handful of
+ * partitions, so a scan over their heads beats a heap. */
+#include "merge.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct Queue {
+    char *topic;
+    int32_t partition;
+    MergeItem *head, *tail;
+} Queue;
+
+struct Merge {
+    Queue *q;
+    size_t n_q, count;
+};
+
+Merge *merge_new(void)
+{
+    return calloc(1, sizeof(Merge));
+}
+
+void merge_free(Merge *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_q; i++)
+        free(m->q[i].topic);
+    free(m->q);
+    free(m);
+}
+
+static Queue *queue_of(Merge *m, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < m->n_q; i++)
+        if (m->q[i].partition == partition && strcmp(m->q[i].topic, topic) == 0)
+            return &m->q[i];
+    char *t = strdup(topic);
+    Queue *v = t ? realloc(m->q, (m->n_q + 1) * sizeof *v) : NULL;
+    if (!v) {
+        free(t);
+        return NULL;
+    }
+    m->q = v;
+    Queue *q = &m->q[m->n_q++];
+    memset(q, 0, sizeof *q);
+    q->topic = t;
+    q->partition = partition;
+    return q;
+}
+
+int merge_push(Merge *m, const char *topic, int32_t partition, MergeItem *it)
+{
+    Queue *q = queue_of(m, topic, partition);
+    if (!q)
+        return -1;
+    it->next = NULL;
+    if (q->tail)
+        q->tail->next = it;
+    else
+        q->head = it;
+    q->tail = it;
+    m->count++;
+    return 0;
+}
+
+static Queue *best(const Merge *m)
+{
+    Queue *b = NULL;
+    for (size_t i = 0; i < m->n_q; i++) {
+        Queue *q = &m->q[i];
+        if (q->head && (!b || q->head->at < b->head->at))
+            b = q;
+    }
+    return b;
+}
+
+MergeItem *merge_peek(const Merge *m)
+{
+    Queue *q = best(m);
+    return q ? q->head : NULL;
+}
+
+MergeItem *merge_pop(Merge *m)
+{
+    Queue *q = best(m);
+    if (!q)
+        return NULL;
+    MergeItem *it = q->head;
+    q->head = it->next;
+    if (!q->head)
+        q->tail = NULL;
+    it->next = NULL;
+    m->count--;
+    return it;
+}
+
+size_t merge_count(const Merge *m)
+{
+    return m->count;
+}
+
+MergeItem *merge_take(Merge *m, const char *topic, int32_t partition)
+{
+    MergeItem *head = NULL, *tail = NULL;
+    for (size_t i = 0; i < m->n_q; i++) {
+        Queue *q = &m->q[i];
+        bool match = !topic || (q->partition == partition && strcmp(q->topic, topic) == 0);
+        if (!match || !q->head)
+            continue;
+        for (MergeItem *it = q->head; it; it = it->next)
+            m->count--;
+        if (tail)
+            tail->next = q->head;
+        else
+            head = q->head;
+        tail = q->tail;
+        q->head = q->tail = NULL;
+    }
+    return head;
+}

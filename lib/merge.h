@@ -1,0 +1,36 @@
+/* merge: the partition merge. What a drain fetched waits in one FIFO per
+ * partition, and leaves in event-time order: each partition keeps its own
+ * order, and among the partitions' next items the earliest time goes first
+ * (ties: the partition seen first). Kafka leaves the order across partitions
+ * open; this one keeps a backlog from running the event clock ahead on one
+ * partition while another still holds older events.
+ *
+ * Items are the caller's: embed a MergeItem (first, or find the container
+ * back from it) and keep the item alive until it leaves. */
+#ifndef COMPLAINTD_MERGE_H
+#define COMPLAINTD_MERGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct MergeItem {
+    struct MergeItem *next;
+    int64_t at; /* INT64_MIN: goes before everything (a message to dead-letter) */
+} MergeItem;
+
+typedef struct Merge Merge;
+
+Merge *merge_new(void);
+void merge_free(Merge *m); /* items still in it stay the caller's */
+
+/* Appends it to its partition's FIFO. -1 when out of memory. */
+__attribute__((warn_unused_result)) int merge_push(Merge *m, const char *topic, int32_t partition, MergeItem *it);
+/* The next item in merge order, NULL when empty. */
+MergeItem *merge_peek(const Merge *m);
+MergeItem *merge_pop(Merge *m);
+size_t merge_count(const Merge *m);
+/* Takes every item of one partition out (a revoked partition), as a list
+ * linked by `next`; NULL when none. topic NULL: every partition. */
+MergeItem *merge_take(Merge *m, const char *topic, int32_t partition);
+
+#endif

@@ -1,0 +1,509 @@
+/* Unit tests for lib/desk: events and deadlines in, effects out, with no
+ * daemon around it. Covers what the daemon adds to the ticket state machine:
+ * the event clock firing deadlines before an event, deadlines firing in
+ * bounded chunks, holding and releasing events, duplicates, eviction, a
+ * policy reload in chunks, and the partition merge feeding the desk.
+ *
+ * Times are at +08:00; 2026-11-23 is a Monday and the default calendar
+ * counts 08:00-12:00 and 14:00-20:00 every day, so a `received` on Monday
+ * 09:00 is due for contact at 11:00 (warning at 80 %: 10:36). */
+#include <check.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "desk.h"
+#include "effects.h"
+#include "merge.h"
+#include "policy.h"
+#include "testutil.h"
+#include "timeutil.h"
+
+#define MIN 60
+#define H 3600
+#define DAY 86400
+#define BIG ((size_t)1 << 30)
+
+static Desk *desk;
+static Effects eff;
+static int64_t clock_;
+static int seq;
+
+static int64_t T(const char *s)
+{
+    int64_t t = 0;
+    ck_assert_msg(tu_parse_rfc3339(s, &t) == 0, "bad test time %s", s);
+    return t;
+}
+
+#define MON0900 T("2026-11-23T09:00:00+08:00")
+
+static void setup(void)
+{
+    desk = desk_new(pol_new());
+    ck_assert_ptr_nonnull(desk);
+    eff_init(&eff);
+    clock_ = 0;
+}
+
+static void teardown(void)
+{
+    eff_free(&eff);
+    desk_free(desk);
+    desk = NULL;
+}
+
+static ComplaintEvent ev_of(const char *ticket, ComplaintType type, int64_t at)
+{
+    ComplaintEvent ev;
+    memset(&ev, 0, sizeof ev);
+    snprintf(ev.event_id, sizeof ev.event_id, "ev-%d", ++seq);
+    snprintf(ev.ticket_id, sizeof ev.ticket_id, "%s", ticket);
+    ev.type = type;
+    ev.occurred_at = at;
+    if (type == CT_RECEIVED) {
+        ev.has = EVF_CHANNEL | EVF_CATEGORY;
+        ev.channel = CH_HOTLINE;
+        ev.category = CAT_DAMAGE;
+    }
+    return ev;
+}
+
+static DeskSource src_of(int64_t offset)
+{
+    return (DeskSource){.topic = "complaints.events", .partition = 0, .offset = offset, .payload = "{}", .len = 2};
+}
+
+/* Offers one event in event mode until it is applied (committing nothing:
+ * every chunk stays in eff). */
+static void offer(const ComplaintEvent *ev, int64_t wall)
+{
+    DeskSource src = src_of(seq);
+    for (int i = 0; i < 1000; i++) {
+        int r = desk_offer(desk, ev, NULL, &src, &clock_, wall, BIG, &eff);
+        ck_assert_int_ge(r, 0);
+        if (r == DESK_APPLIED)
+            return;
+    }
+    ck_abort_msg("event never applied");
+}
+
+static void offer_new(const char *ticket, ComplaintType type, int64_t at)
+{
+    ComplaintEvent ev = ev_of(ticket, type, at);
+    offer(&ev, at);
+}
+
+/* Index of an alert transition in eff, -1 when absent. */
+static int find(const char *id, AlertStatus st)
+{
+    for (size_t i = 0; i < eff.alerts.n; i++)
+        if (strcmp(eff.alerts.v[i].alert_id, id) == 0 && eff.alerts.v[i].status == st)
+            return (int)i;
+    return -1;
+}
+
+/* Index of an event record in eff, -1 when absent. */
+static int find_event(ComplaintType type, const char *ticket)
+{
+    for (size_t i = 0; i < eff.n_events; i++)
+        if (eff.events[i].ev.type == type && strcmp(eff.events[i].ev.ticket_id, ticket) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* ---- the event clock ---------------------------------------------------- */
+
+START_TEST(test_event_clock_fires_deadlines_before_an_event)
+{
+    offer_new("A", CT_RECEIVED, MON0900);
+    ck_assert_int_eq(clock_, MON0900);
+    /* contact is due at 11:00; an event at 11:30 first fires the warning
+     * and the breach, then is applied: the breach resolves, late by 30 min */
+    eff_reset(&eff);
+    ComplaintEvent c = ev_of("A", CT_CONTACTED, MON0900 + 2 * H + 30 * MIN);
+    DeskSource src = src_of(1);
+    int r = desk_offer(desk, &c, NULL, &src, &clock_, 0, BIG, &eff);
+    ck_assert_int_eq(r, DESK_FIRED);
+    ck_assert_int_eq(clock_, MON0900); /* the clock waits for the event */
+    ck_assert_int_eq(eff.n_events, 0);
+    int w = find("sla_warning/A/1/contact", AS_FIRING), b = find("sla_breach/A/1/contact", AS_FIRING);
+    ck_assert_int_ge(w, 0);
+    ck_assert_int_gt(b, w);
+    r = desk_offer(desk, &c, NULL, &src, &clock_, 0, BIG, &eff);
+    ck_assert_int_eq(r, DESK_APPLIED);
+    ck_assert_int_eq(clock_, c.occurred_at);
+    int res = find("sla_breach/A/1/contact", AS_RESOLVED);
+    ck_assert_int_gt(res, b);
+    ck_assert(eff.alerts.v[res].has_late_by);
+    ck_assert_int_eq(eff.alerts.v[res].late_by_seconds, 30 * MIN);
+}
+END_TEST
+
+START_TEST(test_event_at_the_deadline_is_met)
+{
+    offer_new("A", CT_RECEIVED, MON0900);
+    /* exactly at the deadline: applied before the deadline fires */
+    offer_new("A", CT_CONTACTED, MON0900 + 2 * H);
+    ck_assert_int_lt(find("sla_breach/A/1/contact", AS_FIRING), 0);
+    ck_assert_int_ge(find("sla_warning/A/1/contact", AS_RESOLVED), 0);
+    /* a later event fires nothing for contact any more */
+    offer_new("B", CT_RECEIVED, MON0900 + 5 * H);
+    ck_assert_int_lt(find("sla_breach/A/1/contact", AS_FIRING), 0);
+}
+END_TEST
+
+START_TEST(test_late_event_does_not_move_the_clock)
+{
+    offer_new("A", CT_RECEIVED, MON0900 + 3 * H);
+    offer_new("B", CT_RECEIVED, MON0900); /* an older event, arriving late */
+    ck_assert_int_eq(clock_, MON0900 + 3 * H);
+    ck_assert_int_ge(find_event(CT_RECEIVED, "B"), 0);
+}
+END_TEST
+
+START_TEST(test_wall_mode_applies_at_once)
+{
+    DeskSource src = src_of(0);
+    ComplaintEvent r = ev_of("A", CT_RECEIVED, MON0900);
+    ck_assert_int_eq(desk_offer(desk, &r, NULL, &src, NULL, MON0900, BIG, &eff), DESK_APPLIED);
+    /* no event clock: deadlines due by the wall clock are the caller's to fire */
+    ComplaintEvent c = ev_of("A", CT_CONTACTED, MON0900 + 3 * H);
+    ck_assert_int_eq(desk_offer(desk, &c, NULL, &src, NULL, MON0900 + 3 * H, BIG, &eff), DESK_APPLIED);
+    /* tkt fires the overdue breach as it applies the late event */
+    ck_assert_int_ge(find("sla_breach/A/1/contact", AS_FIRING), 0);
+    ck_assert_int_ge(find("sla_breach/A/1/contact", AS_RESOLVED), 0);
+}
+END_TEST
+
+/* ---- bounded batches ---------------------------------------------------- */
+
+START_TEST(test_offer_full_when_no_room)
+{
+    offer_new("A", CT_RECEIVED, MON0900);
+    size_t used = eff_size(&eff);
+    ck_assert_uint_gt(used, 0);
+    ComplaintEvent r = ev_of("B", CT_RECEIVED, MON0900 + MIN);
+    DeskSource src = src_of(2);
+    ck_assert_int_eq(desk_offer(desk, &r, NULL, &src, &clock_, 0, used + 1, &eff), DESK_FULL);
+    ck_assert_uint_eq(eff_size(&eff), used);
+    /* an empty batch always takes one event, however small the bound */
+    eff_reset(&eff);
+    ck_assert_int_eq(desk_offer(desk, &r, NULL, &src, &clock_, 0, 1, &eff), DESK_APPLIED);
+}
+END_TEST
+
+/* Fires everything due by `upto` in chunks of max_effects, committing
+ * (resetting) between chunks, and returns every alert id with its status in
+ * order, one string. */
+static char *fire_all(int64_t upto, size_t max_effects, size_t *max_seen)
+{
+    size_t cap = 1 << 20, len = 0;
+    char *s = calloc(1, cap);
+    ck_assert_ptr_nonnull(s);
+    for (int guard = 0; guard < 100000; guard++) {
+        int n = desk_fire_due(desk, upto, max_effects, &eff);
+        ck_assert_int_ge(n, 0);
+        if (eff_size(&eff) > *max_seen)
+            *max_seen = eff_size(&eff);
+        for (size_t i = 0; i < eff.alerts.n; i++)
+            len += (size_t)snprintf(s + len, cap - len, "%s:%d\n", eff.alerts.v[i].alert_id,
+                                    (int)eff.alerts.v[i].status);
+        eff_reset(&eff);
+        if (desk_next_due(desk) > upto)
+            return s;
+        ck_assert_int_gt(n, 0);
+    }
+    ck_abort_msg("firing never ended");
+    return s;
+}
+
+static void load_many(int n)
+{
+    for (int i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "T%04d", i);
+        offer_new(id, CT_RECEIVED, MON0900 + i);
+    }
+    eff_reset(&eff);
+}
+
+START_TEST(test_fire_due_in_bounded_chunks)
+{
+    load_many(200);
+    size_t seen = 0;
+    int64_t far = MON0900 + 40 * DAY;
+    char *chunked = fire_all(far, 25, &seen);
+    ck_assert_uint_le(seen, 25);
+    ck_assert_uint_gt(seen, 0);
+    /* contact, first reply and resolve each warned and breached (revisit
+     * only starts at resolve) */
+    int lines = 0;
+    for (const char *p = chunked; *p; p++)
+        lines += *p == '\n';
+    ck_assert_int_eq(lines, 200 * 3 * 2);
+
+    /* the same desk state fired in one go gives the same alerts in the same order */
+    teardown();
+    setup();
+    seq = 0;
+    load_many(200);
+    size_t seen2 = 0;
+    char *whole = fire_all(far, BIG, &seen2);
+    ck_assert_str_eq(chunked, whole);
+    free(chunked);
+    free(whole);
+}
+END_TEST
+
+START_TEST(test_fire_due_makes_progress_with_a_tiny_bound)
+{
+    load_many(3);
+    size_t seen = 0;
+    char *s = fire_all(MON0900 + 40 * DAY, 1, &seen);
+    /* one item per chunk: a ticket's whole firing (up to 9 effects) at once */
+    ck_assert_uint_le(seen, 9);
+    ck_assert_ptr_nonnull(strstr(s, "sla_breach/T0002/1/resolve:0"));
+    free(s);
+}
+END_TEST
+
+/* ---- held events -------------------------------------------------------- */
+
+START_TEST(test_hold_and_release_in_event_time_order)
+{
+    /* resolved and contacted arrive before their ticket, in reverse order */
+    offer_new("H", CT_RESOLVED, MON0900 + 2 * H);
+    offer_new("H", CT_CONTACTED, MON0900 + 1 * H);
+    ck_assert_uint_eq(eff.n_held, 2);
+    ck_assert_uint_eq(eff.n_events, 0);
+    DeskStats st;
+    desk_stats(desk, &st);
+    ck_assert_uint_eq(st.held, 1);
+    ck_assert_ptr_null(desk_ticket(desk, "H"));
+    eff_reset(&eff);
+    /* an older received (a late arrival) releases them */
+    offer_new("H", CT_RECEIVED, MON0900);
+    ck_assert_uint_eq(eff.n_released, 2);
+    int rcv = find_event(CT_RECEIVED, "H"), con = find_event(CT_CONTACTED, "H"), res = find_event(CT_RESOLVED, "H");
+    ck_assert_int_ge(rcv, 0);
+    ck_assert_int_gt(con, rcv);
+    ck_assert_int_gt(res, con);
+    ck_assert(eff.events[con].applied);
+    ck_assert(eff.events[res].applied);
+    const Ticket *t = desk_ticket(desk, "H");
+    ck_assert_ptr_nonnull(t);
+    ck_assert(t->tg[STG_RESOLVE].done);
+    desk_stats(desk, &st);
+    ck_assert_uint_eq(st.held, 0);
+    ck_assert_int_eq(desk_next_hold_expiry(desk), TU_NEVER);
+}
+END_TEST
+
+START_TEST(test_held_events_expire_into_dead_letters)
+{
+    int64_t wall = 1000000;
+    ComplaintEvent a = ev_of("X", CT_CONTACTED, MON0900), b = ev_of("X", CT_RESOLVED, MON0900 + H);
+    offer(&a, wall);
+    offer(&b, wall + 10);
+    eff_reset(&eff);
+    int64_t timeout = desk_policy(desk)->hold_timeout;
+    ck_assert_int_eq(desk_next_hold_expiry(desk), wall + timeout);
+    /* one second early: nothing */
+    ck_assert_int_eq(desk_expire_held(desk, wall + timeout - 1, BIG, &eff), 0);
+    /* the first one goes; the second is 10 s younger */
+    ck_assert_int_eq(desk_expire_held(desk, wall + timeout, BIG, &eff), 1);
+    ck_assert_uint_eq(eff.n_dead, 1);
+    ck_assert_str_eq(eff.dead[0].reason, "unknown_ticket");
+    ck_assert_ptr_nonnull(strstr(eff.dead[0].detail, "ticket_id"));
+    ck_assert_uint_eq(eff.n_released, 1);
+    ck_assert_str_eq(eff.released[0], a.event_id);
+    ck_assert_int_eq(desk_next_hold_expiry(desk), wall + 10 + timeout);
+    ck_assert_int_eq(desk_expire_held(desk, wall + 10 + timeout, BIG, &eff), 1);
+    ck_assert_int_eq(desk_next_hold_expiry(desk), TU_NEVER);
+    /* a received after that finds nothing held */
+    eff_reset(&eff);
+    offer_new("X", CT_RECEIVED, MON0900 + 2 * H);
+    ck_assert_uint_eq(eff.n_released, 0);
+}
+END_TEST
+
+START_TEST(test_held_expiry_is_bounded)
+{
+    for (int i = 0; i < 10; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "X%d", i);
+        ComplaintEvent a = ev_of(id, CT_CONTACTED, MON0900);
+        offer(&a, 100);
+    }
+    eff_reset(&eff);
+    int64_t when = 100 + desk_policy(desk)->hold_timeout;
+    int total = 0;
+    for (int guard = 0; guard < 100 && desk_next_hold_expiry(desk) <= when; guard++) {
+        int n = desk_expire_held(desk, when, 4, &eff);
+        ck_assert_int_gt(n, 0);
+        ck_assert_uint_le(eff_size(&eff), 4);
+        total += n;
+        eff_reset(&eff);
+    }
+    ck_assert_int_eq(total, 10);
+}
+END_TEST
+
+/* ---- duplicates --------------------------------------------------------- */
+
+START_TEST(test_duplicates_change_nothing)
+{
+    ComplaintEvent r = ev_of("D", CT_RECEIVED, MON0900);
+    offer(&r, 0);
+    ComplaintEvent c = ev_of("D", CT_CONTACTED, MON0900 + MIN);
+    offer(&c, 0);
+    size_t events = eff.n_events, alerts = eff.alerts.n;
+    offer(&c, 0);
+    offer(&r, 0);
+    ck_assert_uint_eq(eff.n_duplicates, 2);
+    ck_assert_uint_eq(eff.n_events, events);
+    ck_assert_uint_eq(eff.alerts.n, alerts);
+    /* a held event is a duplicate too, also after its release */
+    ComplaintEvent h = ev_of("E", CT_CONTACTED, MON0900);
+    offer(&h, 0);
+    offer(&h, 0);
+    ck_assert_uint_eq(eff.n_held, 1);
+    ck_assert_uint_eq(eff.n_duplicates, 3);
+    /* restored ids count as seen */
+    ck_assert_int_eq(desk_load_event_id(desk, "old-1"), 0);
+    ComplaintEvent o = ev_of("F", CT_RECEIVED, MON0900);
+    snprintf(o.event_id, sizeof o.event_id, "old-1");
+    offer(&o, 0);
+    ck_assert_uint_eq(eff.n_duplicates, 4);
+    ck_assert_ptr_null(desk_ticket(desk, "F"));
+}
+END_TEST
+
+/* ---- memory ------------------------------------------------------------- */
+
+START_TEST(test_eviction_of_old_closed_tickets)
+{
+    offer_new("C", CT_RECEIVED, MON0900);
+    offer_new("C", CT_CLOSED, MON0900 + H);
+    offer_new("O", CT_RECEIVED, MON0900);
+    eff_reset(&eff);
+    int64_t lookback = desk_policy(desk)->repeat_lookback;
+    DeskSwept sw;
+    /* not yet past the look-back */
+    desk_housekeep(desk, MON0900 + H + lookback, true, &eff, &sw);
+    ck_assert_uint_eq(sw.tickets, 0);
+    /* listed in the open batch: kept until it is written */
+    offer_new("P", CT_RECEIVED, MON0900 + 2 * H);
+    ComplaintEvent u = ev_of("C", CT_UPDATED, MON0900 + 2 * H);
+    offer(&u, 0); /* history: the ticket is closed, but it is listed */
+    desk_housekeep(desk, MON0900 + 2 * H + lookback + 1, true, &eff, &sw);
+    ck_assert_uint_eq(sw.tickets, 0);
+    ck_assert_ptr_nonnull(desk_ticket(desk, "C"));
+    /* once the batch is gone, it goes; the open ticket stays */
+    eff_reset(&eff);
+    desk_housekeep(desk, MON0900 + 2 * H + lookback + 1, true, &eff, &sw);
+    ck_assert_uint_eq(sw.tickets, 1);
+    ck_assert_ptr_null(desk_ticket(desk, "C"));
+    ck_assert_ptr_nonnull(desk_ticket(desk, "O"));
+    /* without the sweep flag nothing is evicted */
+    offer_new("Q", CT_RECEIVED, MON0900 + 3 * H);
+    offer_new("Q", CT_CLOSED, MON0900 + 3 * H);
+    eff_reset(&eff);
+    desk_housekeep(desk, MON0900 + 10 * lookback, false, &eff, &sw);
+    ck_assert_uint_eq(sw.tickets, 0);
+}
+END_TEST
+
+/* ---- policy reload ------------------------------------------------------ */
+
+START_TEST(test_policy_reload_recomputes_in_chunks)
+{
+    load_many(50);
+    Policy *p = pol_new();
+    char err[128];
+    ck_assert_int_eq(pol_set(p, "sla.contact.normal", "4h business", err, sizeof err), 0);
+    desk_set_policy(desk, p);
+    ck_assert(desk_recompute_pending(desk));
+    int total = 0;
+    for (int guard = 0; guard < 100 && desk_recompute_pending(desk); guard++) {
+        int n = desk_recompute(desk, MON0900, 10, &eff);
+        ck_assert_int_ge(n, 0);
+        ck_assert_uint_le(eff_size(&eff), 10);
+        total += n;
+        eff_reset(&eff);
+    }
+    ck_assert(!desk_recompute_pending(desk));
+    ck_assert_int_eq(total, 50);
+    const Ticket *t = desk_ticket(desk, "T0000");
+    ck_assert_int_eq(t->tg[STG_CONTACT].deadline, MON0900 + 4 * H + 2 * H); /* 09:00 + 4 h crosses lunch */
+}
+END_TEST
+
+/* ---- the merge feeding the desk ----------------------------------------- */
+
+typedef struct Msg {
+    MergeItem item;
+    ComplaintEvent ev;
+} Msg;
+
+START_TEST(test_merge_orders_partitions_for_the_event_clock)
+{
+    /* partition 0 runs ahead: B's contact at 12:00; partition 1 still holds
+     * A's contact at 10:00. Merged, A's contact is applied before the clock
+     * passes A's deadline (11:00), so no breach fires for A. */
+    Msg m[4];
+    m[0].ev = ev_of("A", CT_RECEIVED, MON0900);
+    m[1].ev = ev_of("B", CT_RECEIVED, MON0900 + 2 * H + 30 * MIN);
+    m[2].ev = ev_of("B", CT_CONTACTED, MON0900 + 3 * H);
+    m[3].ev = ev_of("A", CT_CONTACTED, MON0900 + 1 * H);
+    Merge *mg = merge_new();
+    ck_assert_ptr_nonnull(mg);
+    int part[4] = {1, 0, 0, 1};
+    for (int i = 0; i < 4; i++) {
+        m[i].item.at = m[i].ev.occurred_at;
+        ck_assert_int_eq(merge_push(mg, "complaints.events", part[i], &m[i].item), 0);
+    }
+    for (MergeItem *it; (it = merge_peek(mg));) {
+        Msg *x = (Msg *)it;
+        offer(&x->ev, 0);
+        merge_pop(mg);
+    }
+    merge_free(mg);
+    ck_assert_int_lt(find("sla_breach/A/1/contact", AS_FIRING), 0);
+    ck_assert_int_lt(find("sla_breach/B/1/contact", AS_FIRING), 0);
+    /* partition by partition instead, the clock runs past A's deadline
+     * first: the breach fires, and is retracted when the contact arrives */
+    teardown();
+    setup();
+    for (int i = 0; i < 4; i++)
+        offer(&m[i].ev, 0);
+    ck_assert_int_ge(find("sla_breach/A/1/contact", AS_FIRING), 0);
+    ck_assert_int_ge(find("sla_breach/A/1/contact", AS_RETRACTED), 0);
+}
+END_TEST
+
+Suite *suite_desk(void)
+{
+    Suite *s = suite_create("desk");
+    TCase *tc = tcase_create("desk");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_event_clock_fires_deadlines_before_an_event);
+    tcase_add_test(tc, test_event_at_the_deadline_is_met);
+    tcase_add_test(tc, test_late_event_does_not_move_the_clock);
+    tcase_add_test(tc, test_wall_mode_applies_at_once);
+    tcase_add_test(tc, test_offer_full_when_no_room);
+    tcase_add_test(tc, test_fire_due_in_bounded_chunks);
+    tcase_add_test(tc, test_fire_due_makes_progress_with_a_tiny_bound);
+    tcase_add_test(tc, test_hold_and_release_in_event_time_order);
+    tcase_add_test(tc, test_held_events_expire_into_dead_letters);
+    tcase_add_test(tc, test_held_expiry_is_bounded);
+    tcase_add_test(tc, test_duplicates_change_nothing);
+    tcase_add_test(tc, test_eviction_of_old_closed_tickets);
+    tcase_add_test(tc, test_policy_reload_recomputes_in_chunks);
+    tcase_add_test(tc, test_merge_orders_partitions_for_the_event_clock);
+    suite_add_tcase(s, tc);
+    return s;
+}
