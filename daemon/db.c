@@ -6,7 +6,9 @@
 
 #include "log.h"
 
-typedef enum { DB_DOWN, DB_CONNECTING, DB_IDLE, DB_BUSY } DbState;
+/* BUSY: a statement is out and its results are coming; COPYING: the server
+ * asked for COPY data and we are still sending it. */
+typedef enum { DB_DOWN, DB_CONNECTING, DB_IDLE, DB_BUSY, DB_COPYING } DbState;
 
 struct Db {
     struct ev_loop *loop;
@@ -20,7 +22,13 @@ struct Db {
     DbDone cb;
     void *cb_arg;
     PGresult *result;
+    const char *copy_data; /* COPY data of the statement in flight, the caller's */
+    size_t copy_len, copy_pos;
+    bool copy_ended;
 };
+
+/* Bytes per PQputCopyData call. */
+#define COPY_CHUNK 65536
 
 PGconn *db_connect_blocking(const char *conninfo, char *err, size_t errlen)
 {
@@ -55,6 +63,7 @@ static void go_down(Db *db, const char *why)
     PQfinish(db->conn);
     db->conn = NULL;
     db->state = DB_DOWN;
+    db->copy_data = NULL;
     if (db->result) {
         PQclear(db->result);
         db->result = NULL;
@@ -113,6 +122,7 @@ static void finish_query(Db *db)
     DbDone cb = db->cb;
     void *arg = db->cb_arg;
     db->cb = NULL;
+    db->copy_data = NULL;
     db->state = DB_IDLE;
     watch(db, EV_READ);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
@@ -120,6 +130,45 @@ static void finish_query(Db *db)
     if (cb)
         cb(arg, ok, ok ? res : NULL, ok ? NULL : (res ? PQresultErrorMessage(res) : "no result"));
     PQclear(res);
+}
+
+/* Sends COPY data while the socket takes it, then the end of the copy. */
+static void copy_pump(Db *db)
+{
+    while (db->copy_pos < db->copy_len) {
+        size_t n = db->copy_len - db->copy_pos;
+        if (n > COPY_CHUNK)
+            n = COPY_CHUNK;
+        int r = PQputCopyData(db->conn, db->copy_data + db->copy_pos, (int)n);
+        if (r < 0) {
+            go_down(db, "copy failed");
+            return;
+        }
+        if (r == 0) {
+            watch(db, EV_READ | EV_WRITE);
+            return;
+        }
+        db->copy_pos += n;
+    }
+    if (!db->copy_ended) {
+        int r = PQputCopyEnd(db->conn, NULL);
+        if (r < 0) {
+            go_down(db, "copy failed");
+            return;
+        }
+        if (r == 0) {
+            watch(db, EV_READ | EV_WRITE);
+            return;
+        }
+        db->copy_ended = true;
+    }
+    db->state = DB_BUSY;
+    int r = PQflush(db->conn);
+    if (r < 0) {
+        go_down(db, "send failed");
+        return;
+    }
+    watch(db, r == 1 ? EV_READ | EV_WRITE : EV_READ);
 }
 
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -130,7 +179,15 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
         connect_poll(db);
         return;
     }
-    if (revents & EV_WRITE) {
+    if (db->state == DB_COPYING) {
+        if (revents & EV_READ && !PQconsumeInput(db->conn)) {
+            go_down(db, "connection lost");
+            return;
+        }
+        copy_pump(db);
+        if (db->state != DB_BUSY)
+            return;
+    } else if (revents & EV_WRITE) {
         int r = PQflush(db->conn);
         if (r < 0) {
             go_down(db, "send failed");
@@ -139,7 +196,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (r == 0)
             watch(db, EV_READ);
     }
-    if (!(revents & EV_READ))
+    if (!(revents & EV_READ) && db->state != DB_BUSY)
         return;
     if (!PQconsumeInput(db->conn)) {
         go_down(db, "connection lost");
@@ -155,6 +212,17 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
         PGresult *r = PQgetResult(db->conn);
         if (!r) {
             finish_query(db);
+            return;
+        }
+        if (PQresultStatus(r) == PGRES_COPY_IN) {
+            PQclear(r);
+            if (!db->copy_data) {
+                /* a COPY sent with db_send: end it with an error */
+                PQputCopyEnd(db->conn, "no data");
+                continue;
+            }
+            db->state = DB_COPYING;
+            copy_pump(db);
             return;
         }
         if (db->result)
@@ -201,19 +269,18 @@ bool db_ready(const Db *db)
     return db->state == DB_IDLE;
 }
 
+bool db_connected(const Db *db)
+{
+    return db->state == DB_IDLE || db->state == DB_BUSY || db->state == DB_COPYING;
+}
+
 PGconn *db_conn(Db *db)
 {
     return db->conn;
 }
 
-int db_send(Db *db, const char *sql, int nparams, const char *const *params, DbDone cb, void *arg)
+static int sent(Db *db, DbDone cb, void *arg)
 {
-    if (db->state != DB_IDLE)
-        return -1;
-    if (!PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0)) {
-        go_down(db, "send failed");
-        return -1;
-    }
     db->state = DB_BUSY;
     db->cb = cb;
     db->cb_arg = arg;
@@ -227,8 +294,38 @@ int db_send(Db *db, const char *sql, int nparams, const char *const *params, DbD
     return 0;
 }
 
+int db_send(Db *db, const char *sql, int nparams, const char *const *params, DbDone cb, void *arg)
+{
+    if (db->state != DB_IDLE)
+        return -1;
+    db->copy_data = NULL;
+    /* Without parameters the simple protocol: several statements may go at once. */
+    int ok = nparams == 0 ? PQsendQuery(db->conn, sql)
+                          : PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!ok) {
+        go_down(db, "send failed");
+        return -1;
+    }
+    return sent(db, cb, arg);
+}
+
+int db_send_copy(Db *db, const char *sql, const char *data, size_t len, DbDone cb, void *arg)
+{
+    if (db->state != DB_IDLE)
+        return -1;
+    if (!PQsendQuery(db->conn, sql)) {
+        go_down(db, "send failed");
+        return -1;
+    }
+    db->copy_data = data ? data : "";
+    db->copy_len = data ? len : 0;
+    db->copy_pos = 0;
+    db->copy_ended = false;
+    return sent(db, cb, arg);
+}
+
 void db_wait(Db *db)
 {
-    while (db->state == DB_BUSY || db->state == DB_CONNECTING)
+    while (db->state == DB_BUSY || db->state == DB_COPYING || db->state == DB_CONNECTING)
         ev_run(db->loop, EVRUN_ONCE);
 }

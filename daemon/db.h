@@ -27,9 +27,18 @@ void db_free(Db *db);
 
 /* Whether a statement can be sent now (connected and nothing in flight). */
 bool db_ready(const Db *db);
-/* Sends one statement with text parameters. -1 when not ready or the send
- * failed at once (a reconnect is then under way; cb is not called). */
+/* Sends one statement with text parameters (without any: one or more
+ * statements, separated by semicolons; cb sees the last result). -1 when
+ * not ready or the send failed at once (a reconnect is then under way; cb
+ * is not called). */
 int db_send(Db *db, const char *sql, int nparams, const char *const *params, DbDone cb, void *arg);
+
+/* Sends `sql`, a COPY ... FROM STDIN, then `len` bytes of data (the caller
+ * keeps `data` alive until cb runs) and the end of the copy. Same contract
+ * as db_send. */
+int db_send_copy(Db *db, const char *sql, const char *data, size_t len, DbDone cb, void *arg);
+/* Whether the connection is up (idle or busy). */
+bool db_connected(const Db *db);
 
 /* Blocking: waits for the statement in flight (shutdown only). */
 void db_wait(Db *db);

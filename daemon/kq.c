@@ -10,21 +10,7 @@
 
 #include "log.h"
 
-struct Kq {
-    struct ev_loop *loop;
-    const Config *cfg;
-    KqHandlers h;
-    rd_kafka_t *consumer;
-    rd_kafka_t *producer;
-    rd_kafka_queue_t *cq;
-    rd_kafka_queue_t *pq;
-    int cpipe[2];
-    int ppipe[2];
-    ev_io cio;
-    ev_io pio;
-    ev_timer tick;
-    bool closed;
-};
+/* ---- shared ------------------------------------------------------------- */
 
 static int set_conf(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
 {
@@ -36,12 +22,15 @@ static int set_conf(rd_kafka_conf_t *conf, const char *k, const char *v, char *e
     return 0;
 }
 
-static int common_conf(rd_kafka_conf_t *conf, const Config *cfg, char *err, size_t errlen)
+/* Our defaults, then the operator's rdkafka.* keys over them. */
+static int base_conf(rd_kafka_conf_t *conf, const Config *cfg, const char *const *defaults, char *err, size_t errlen)
 {
-    if (set_conf(conf, "bootstrap.servers", cfg->brokers, err, errlen) < 0)
+    if (set_conf(conf, "bootstrap.servers", cfg->brokers, err, errlen) < 0 ||
+        set_conf(conf, "client.id", "complaintd", err, errlen) < 0)
         return -1;
-    if (set_conf(conf, "client.id", "complaintd", err, errlen) < 0)
-        return -1;
+    for (size_t i = 0; defaults[i]; i += 2)
+        if (set_conf(conf, defaults[i], defaults[i + 1], err, errlen) < 0)
+            return -1;
     for (int i = 0; i < cfg->n_rdkafka; i++)
         if (set_conf(conf, cfg->rdkafka[i].key, cfg->rdkafka[i].value, err, errlen) < 0)
             return -1;
@@ -62,29 +51,6 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     log_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
-                         void *opaque)
-{
-    Kq *kq = opaque;
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        kq->h.assign(kq->h.arg, parts);
-        rd_kafka_assign(rk, parts);
-        log_info("kafka: assigned %d partitions", parts->cnt);
-    } else {
-        kq->h.revoke(kq->h.arg, parts);
-        rd_kafka_assign(rk, NULL);
-        log_info("kafka: revoked %d partitions", parts->cnt);
-    }
-}
-
-static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-    (void)rk;
-    Kq *kq = opaque;
-    kq->h.delivered(kq->h.arg, m->_private, m->err == RD_KAFKA_RESP_ERR_NO_ERROR,
-                    m->err ? rd_kafka_err2str(m->err) : NULL);
-}
-
 static int make_pipe(int p[2])
 {
     if (pipe(p) < 0)
@@ -103,12 +69,104 @@ static void empty_pipe(int fd)
         ;
 }
 
-void kq_drain(Kq *kq)
+/* A librdkafka queue that wakes the loop through a pipe. */
+typedef struct Wake {
+    rd_kafka_queue_t *q;
+    int pipe[2];
+    ev_io io;
+    ev_timer tick;
+} Wake;
+
+static int wake_start(Wake *w, struct ev_loop *loop, rd_kafka_queue_t *q, void (*io_cb)(struct ev_loop *, ev_io *, int),
+                      void (*tick_cb)(struct ev_loop *, ev_timer *, int), void *data, char *err, size_t errlen)
 {
-    if (kq->closed)
+    w->q = q;
+    if (make_pipe(w->pipe) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    rd_kafka_queue_io_event_enable(q, w->pipe[1], "1", 1);
+    ev_io_init(&w->io, io_cb, w->pipe[0], EV_READ);
+    w->io.data = data;
+    ev_io_start(loop, &w->io);
+    /* The backstop, and the poll that keeps a paused consumer in its group. */
+    ev_timer_init(&w->tick, tick_cb, 0.2, 0.2);
+    w->tick.data = data;
+    ev_timer_start(loop, &w->tick);
+    return 0;
+}
+
+static void wake_stop(Wake *w, struct ev_loop *loop)
+{
+    ev_io_stop(loop, &w->io);
+    ev_timer_stop(loop, &w->tick);
+    if (w->q) {
+        rd_kafka_queue_io_event_enable(w->q, -1, NULL, 0);
+        rd_kafka_queue_destroy(w->q);
+        w->q = NULL;
+    }
+    for (int i = 0; i < 2; i++)
+        if (w->pipe[i] >= 0)
+            close(w->pipe[i]);
+    w->pipe[0] = w->pipe[1] = -1;
+}
+
+/* ---- consumer ----------------------------------------------------------- */
+
+struct KqConsumer {
+    struct ev_loop *loop;
+    const Config *cfg;
+    KqConsumerHandlers h;
+    rd_kafka_t *rk;
+    Wake wake;
+    bool paused;
+    bool closed;
+};
+
+/* Prefetch stays modest: the pipeline buffers what it merges itself. */
+static const char *const consumer_defaults[] = {
+    "enable.auto.commit",
+    "false",
+    "enable.auto.offset.store",
+    "false",
+    "auto.offset.reset",
+    "earliest",
+    "queued.max.messages.kbytes",
+    "16384",
+    "queued.min.messages",
+    "10000",
+    NULL,
+};
+
+static void set_paused(KqConsumer *c, rd_kafka_topic_partition_list_t *parts, bool pause)
+{
+    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(c->rk, parts) : rd_kafka_resume_partitions(c->rk, parts);
+    if (e)
+        log_warn("kafka: %s partitions: %s", pause ? "pausing" : "resuming", rd_kafka_err2str(e));
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    KqConsumer *c = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        c->h.assign(c->h.arg, parts);
+        rd_kafka_assign(rk, parts);
+        if (c->paused)
+            set_paused(c, parts, true);
+        log_info("kafka: assigned %d partitions", parts->cnt);
+    } else {
+        c->h.revoke(c->h.arg, parts);
+        rd_kafka_assign(rk, NULL);
+        log_info("kafka: revoked %d partitions", parts->cnt);
+    }
+}
+
+void kq_consumer_drain(KqConsumer *c)
+{
+    if (c->closed)
         return;
     for (;;) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(kq->consumer, 0);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
         if (!m)
             break;
         if (m->err) {
@@ -117,124 +175,70 @@ void kq_drain(Kq *kq)
             rd_kafka_message_destroy(m);
             continue;
         }
-        if (!kq->h.message(kq->h.arg, m))
-            break;
+        c->h.message(c->h.arg, m);
     }
-    kq->h.drained(kq->h.arg);
+    c->h.drained(c->h.arg);
 }
 
-void kq_poll_producer(Kq *kq)
-{
-    while (rd_kafka_poll(kq->producer, 0) > 0)
-        ;
-}
-
-static void cio_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void consumer_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop, (void)revents;
-    Kq *kq = w->data;
-    empty_pipe(kq->cpipe[0]);
-    kq_drain(kq);
+    KqConsumer *c = w->data;
+    empty_pipe(c->wake.pipe[0]);
+    kq_consumer_drain(c);
 }
 
-static void pio_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void consumer_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
-    Kq *kq = w->data;
-    empty_pipe(kq->ppipe[0]);
-    kq_poll_producer(kq);
+    kq_consumer_drain(w->data);
 }
 
-static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+KqConsumer *kq_consumer_new(struct ev_loop *loop, const Config *cfg, const KqConsumerHandlers *h, char *err,
+                            size_t errlen)
 {
-    (void)loop, (void)revents;
-    /* The io event only fires on an empty-to-non-empty transition; a periodic
-     * poll also keeps the group membership alive while we hold back. */
-    Kq *kq = w->data;
-    kq_drain(kq);
-    kq_poll_producer(kq);
-}
-
-Kq *kq_new(struct ev_loop *loop, const Config *cfg, const KqHandlers *h, char *err, size_t errlen)
-{
-    Kq *kq = calloc(1, sizeof *kq);
-    if (!kq) {
+    KqConsumer *c = calloc(1, sizeof *c);
+    if (!c) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    kq->loop = loop;
-    kq->cfg = cfg;
-    kq->h = *h;
-    kq->cpipe[0] = kq->cpipe[1] = kq->ppipe[0] = kq->ppipe[1] = -1;
-
+    c->loop = loop;
+    c->cfg = cfg;
+    c->h = *h;
+    c->wake.pipe[0] = c->wake.pipe[1] = -1;
     char e[512];
-    rd_kafka_conf_t *cc = rd_kafka_conf_new();
-    if (common_conf(cc, cfg, err, errlen) < 0 || set_conf(cc, "group.id", cfg->group_id, err, errlen) < 0 ||
-        set_conf(cc, "enable.auto.commit", "false", err, errlen) < 0 ||
-        set_conf(cc, "enable.auto.offset.store", "false", err, errlen) < 0 ||
-        set_conf(cc, "auto.offset.reset", "earliest", err, errlen) < 0) {
-        rd_kafka_conf_destroy(cc);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (base_conf(conf, cfg, consumer_defaults, err, errlen) < 0 ||
+        set_conf(conf, "group.id", cfg->group_id, err, errlen) < 0) {
+        rd_kafka_conf_destroy(conf);
         goto fail;
     }
-    rd_kafka_conf_set_log_cb(cc, log_cb);
-    rd_kafka_conf_set_error_cb(cc, error_cb);
-    rd_kafka_conf_set_rebalance_cb(cc, rebalance_cb);
-    rd_kafka_conf_set_opaque(cc, kq);
-    kq->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e, sizeof e);
-    if (!kq->consumer) {
-        rd_kafka_conf_destroy(cc);
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, c);
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!c->rk) {
+        rd_kafka_conf_destroy(conf);
         snprintf(err, errlen, "kafka consumer: %s", e);
         goto fail;
     }
-
-    rd_kafka_conf_t *pc = rd_kafka_conf_new();
-    if (common_conf(pc, cfg, err, errlen) < 0 || set_conf(pc, "enable.idempotence", "true", err, errlen) < 0 ||
-        set_conf(pc, "message.timeout.ms", "0", err, errlen) < 0 ||
-        set_conf(pc, "linger.ms", "5", err, errlen) < 0) {
-        rd_kafka_conf_destroy(pc);
+    rd_kafka_poll_set_consumer(c->rk);
+    if (wake_start(&c->wake, loop, rd_kafka_queue_get_consumer(c->rk), consumer_io_cb, consumer_tick_cb, c, err,
+                   errlen) < 0)
         goto fail;
-    }
-    rd_kafka_conf_set_log_cb(pc, log_cb);
-    rd_kafka_conf_set_error_cb(pc, error_cb);
-    rd_kafka_conf_set_dr_msg_cb(pc, dr_cb);
-    rd_kafka_conf_set_opaque(pc, kq);
-    kq->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, e, sizeof e);
-    if (!kq->producer) {
-        rd_kafka_conf_destroy(pc);
-        snprintf(err, errlen, "kafka producer: %s", e);
-        goto fail;
-    }
-
-    if (make_pipe(kq->cpipe) < 0 || make_pipe(kq->ppipe) < 0) {
-        snprintf(err, errlen, "pipe: %s", strerror(errno));
-        goto fail;
-    }
-    rd_kafka_poll_set_consumer(kq->consumer);
-    kq->cq = rd_kafka_queue_get_consumer(kq->consumer);
-    kq->pq = rd_kafka_queue_get_main(kq->producer);
-    rd_kafka_queue_io_event_enable(kq->cq, kq->cpipe[1], "1", 1);
-    rd_kafka_queue_io_event_enable(kq->pq, kq->ppipe[1], "1", 1);
-    ev_io_init(&kq->cio, cio_cb, kq->cpipe[0], EV_READ);
-    kq->cio.data = kq;
-    ev_io_start(loop, &kq->cio);
-    ev_io_init(&kq->pio, pio_cb, kq->ppipe[0], EV_READ);
-    kq->pio.data = kq;
-    ev_io_start(loop, &kq->pio);
-    ev_timer_init(&kq->tick, tick_cb, 0.2, 0.2);
-    kq->tick.data = kq;
-    ev_timer_start(loop, &kq->tick);
-    return kq;
+    return c;
 fail:
-    kq_free(kq);
+    kq_consumer_free(c);
     return NULL;
 }
 
-int kq_subscribe(Kq *kq, char *err, size_t errlen)
+int kq_consumer_subscribe(KqConsumer *c, char *err, size_t errlen)
 {
     rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(2);
-    rd_kafka_topic_partition_list_add(t, kq->cfg->complaints_topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_topic_partition_list_add(t, kq->cfg->scans_topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(kq->consumer, t);
+    rd_kafka_topic_partition_list_add(t, c->cfg->complaints_topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(t, c->cfg->scans_topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, t);
     rd_kafka_topic_partition_list_destroy(t);
     if (e) {
         snprintf(err, errlen, "kafka subscribe: %s", rd_kafka_err2str(e));
@@ -243,64 +247,162 @@ int kq_subscribe(Kq *kq, char *err, size_t errlen)
     return 0;
 }
 
-void kq_close_consumer(Kq *kq)
+void kq_consumer_pause(KqConsumer *c, bool pause)
 {
-    if (kq->closed || !kq->consumer)
+    if (c->closed || c->paused == pause)
         return;
-    kq->closed = true;
-    rd_kafka_consumer_close(kq->consumer);
-}
-
-int kq_produce(Kq *kq, const char *topic, const char *key, const char *payload, size_t len, void *opaque)
-{
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        kq->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-        RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque),
-        RD_KAFKA_V_END);
-    if (e) {
-        log_warn("kafka produce to %s: %s", topic, rd_kafka_err2str(e));
-        return -1;
+    c->paused = pause;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(c->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
+        if (parts->cnt > 0)
+            set_paused(c, parts, pause);
+        rd_kafka_topic_partition_list_destroy(parts);
     }
-    return 0;
+    log_debug("kafka: consumer %s", pause ? "paused" : "resumed");
 }
 
-int kq_outq_len(Kq *kq)
+bool kq_consumer_paused(const KqConsumer *c)
 {
-    return rd_kafka_outq_len(kq->producer);
+    return c->paused;
 }
 
-void kq_commit_async(Kq *kq, const rd_kafka_topic_partition_list_t *offsets)
+void kq_consumer_close(KqConsumer *c)
 {
-    if (!kq->closed && offsets->cnt > 0)
-        rd_kafka_commit(kq->consumer, offsets, 1);
-}
-
-void kq_free(Kq *kq)
-{
-    if (!kq)
+    if (c->closed || !c->rk)
         return;
-    ev_io_stop(kq->loop, &kq->cio);
-    ev_io_stop(kq->loop, &kq->pio);
-    ev_timer_stop(kq->loop, &kq->tick);
-    if (kq->cq) {
-        rd_kafka_queue_io_event_enable(kq->cq, -1, NULL, 0);
-        rd_kafka_queue_destroy(kq->cq);
+    c->closed = true;
+    rd_kafka_consumer_close(c->rk);
+}
+
+void kq_consumer_commit(KqConsumer *c, const rd_kafka_topic_partition_list_t *offsets)
+{
+    if (!c->closed && offsets->cnt > 0)
+        rd_kafka_commit(c->rk, offsets, 1);
+}
+
+void kq_consumer_free(KqConsumer *c)
+{
+    if (!c)
+        return;
+    wake_stop(&c->wake, c->loop);
+    if (c->rk) {
+        kq_consumer_close(c);
+        rd_kafka_destroy(c->rk);
     }
-    if (kq->pq) {
-        rd_kafka_queue_io_event_enable(kq->pq, -1, NULL, 0);
-        rd_kafka_queue_destroy(kq->pq);
+    free(c);
+}
+
+/* ---- producer ----------------------------------------------------------- */
+
+struct KqProducer {
+    struct ev_loop *loop;
+    rd_kafka_t *rk;
+    Wake wake;
+    KqDelivered delivered;
+    void *arg;
+};
+
+/* Never give up on a message: the outbox holds it until the broker has it. */
+static const char *const producer_defaults[] = {
+    "enable.idempotence", "true", "message.timeout.ms", "0", "linger.ms", "5", NULL,
+};
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    KqProducer *p = opaque;
+    p->delivered(p->arg, m->_private, m->err == RD_KAFKA_RESP_ERR_NO_ERROR, m->err ? rd_kafka_err2str(m->err) : NULL);
+}
+
+void kq_producer_poll(KqProducer *p)
+{
+    while (rd_kafka_poll(p->rk, 0) > 0)
+        ;
+}
+
+static void producer_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop, (void)revents;
+    KqProducer *p = w->data;
+    empty_pipe(p->wake.pipe[0]);
+    kq_producer_poll(p);
+}
+
+static void producer_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    kq_producer_poll(w->data);
+}
+
+KqProducer *kq_producer_new(struct ev_loop *loop, const Config *cfg, KqDelivered delivered, void *arg, char *err,
+                            size_t errlen)
+{
+    KqProducer *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
     }
-    if (kq->consumer) {
-        kq_close_consumer(kq);
-        rd_kafka_destroy(kq->consumer);
+    p->loop = loop;
+    p->delivered = delivered;
+    p->arg = arg;
+    p->wake.pipe[0] = p->wake.pipe[1] = -1;
+    char e[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (base_conf(conf, cfg, producer_defaults, err, errlen) < 0) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
     }
-    if (kq->producer)
-        rd_kafka_destroy(kq->producer);
-    for (int i = 0; i < 2; i++) {
-        if (kq->cpipe[i] >= 0)
-            close(kq->cpipe[i]);
-        if (kq->ppipe[i] >= 0)
-            close(kq->ppipe[i]);
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_opaque(conf, p);
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
+    if (!p->rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "kafka producer: %s", e);
+        goto fail;
     }
-    free(kq);
+    if (wake_start(&p->wake, loop, rd_kafka_queue_get_main(p->rk), producer_io_cb, producer_tick_cb, p, err, errlen) <
+        0)
+        goto fail;
+    return p;
+fail:
+    kq_producer_free(p);
+    return NULL;
+}
+
+KqProduceResult kq_produce(KqProducer *p, const char *topic, const char *key, const char *payload, size_t len,
+                           void *opaque)
+{
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                          RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return KQ_QUEUED;
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return KQ_FULL;
+    log_warn("kafka produce to %s: %s", topic, rd_kafka_err2str(e));
+    return KQ_REFUSED;
+}
+
+int kq_outq_len(KqProducer *p)
+{
+    return rd_kafka_outq_len(p->rk);
+}
+
+void kq_producer_free(KqProducer *p)
+{
+    if (!p)
+        return;
+    if (p->rk) {
+        /* Every message still held gets its delivery report (purged), so
+         * that the owner of its opaque can free it. */
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(p->rk, 2000);
+    }
+    wake_stop(&p->wake, p->loop);
+    if (p->rk)
+        rd_kafka_destroy(p->rk);
+    free(p);
 }

@@ -1,6 +1,9 @@
-/* kq: the Kafka side. A consumer-group member for the input topics and an
- * idempotent producer for alerts and dead letters, both joined to the libev
- * loop through rd_kafka_queue_io_event_enable on a pipe. */
+/* kq: librdkafka on libev. A consumer-group member for the input topics
+ * (daemon/pipeline's) and an idempotent producer for alerts and dead letters
+ * (daemon/outbox's), each joined to the loop through
+ * rd_kafka_queue_io_event_enable on a pipe and drained fully on every
+ * wake-up, with a timer as a backstop (the io event fires only when a queue
+ * goes from empty to non-empty). */
 #ifndef COMPLAINTD_KQ_H
 #define COMPLAINTD_KQ_H
 
@@ -11,42 +14,67 @@
 
 #include "cfg.h"
 
-typedef struct Kq Kq;
+/* ---- consumer ----------------------------------------------------------- */
 
-typedef struct KqHandlers {
-    /* One consumed message, whose ownership passes to the handler; return
-     * false to stop draining for now (the engine calls kq_drain again when
-     * it can take more). */
-    bool (*message)(void *arg, rd_kafka_message_t *m);
-    /* The drain is over (queue empty or stopped). */
+typedef struct KqConsumer KqConsumer;
+
+typedef struct KqConsumerHandlers {
+    /* One consumed message; its ownership passes to the handler. */
+    void (*message)(void *arg, rd_kafka_message_t *m);
+    /* A drain is over: the queue is empty. */
     void (*drained)(void *arg);
     /* New assignment: set each partition's offset (BEGINNING when unknown). */
     void (*assign)(void *arg, rd_kafka_topic_partition_list_t *parts);
+    /* Partitions go: whatever was consumed from them is settled first. */
     void (*revoke)(void *arg, const rd_kafka_topic_partition_list_t *parts);
-    /* Delivery report of kq_produce; ok false: the message was not stored. */
-    void (*delivered)(void *arg, void *opaque, bool ok, const char *err);
     void *arg;
-} KqHandlers;
+} KqConsumerHandlers;
 
-Kq *kq_new(struct ev_loop *loop, const Config *cfg, const KqHandlers *h, char *err, size_t errlen);
-void kq_free(Kq *kq);
+KqConsumer *kq_consumer_new(struct ev_loop *loop, const Config *cfg, const KqConsumerHandlers *h, char *err,
+                            size_t errlen);
+void kq_consumer_free(KqConsumer *c);
 
 /* Joins the group and starts consuming the complaint and scan topics. */
-int kq_subscribe(Kq *kq, char *err, size_t errlen);
-/* Polls the consumer until its queue is empty or the handler says stop. */
-void kq_drain(Kq *kq);
+__attribute__((warn_unused_result)) int kq_consumer_subscribe(KqConsumer *c, char *err, size_t errlen);
+/* Polls until the queue is empty, handing every message to the handler. */
+void kq_consumer_drain(KqConsumer *c);
+/* Back-pressure: pausing stops the fetchers of every assigned partition
+ * (and of partitions assigned while paused) and drops what they prefetched;
+ * resuming fetches again from the next offset not yet handed over. The
+ * consumer keeps being polled meanwhile, so it stays in its group. */
+void kq_consumer_pause(KqConsumer *c, bool pause);
+bool kq_consumer_paused(const KqConsumer *c);
 /* Leaves the group (blocking; shutdown only). */
-void kq_close_consumer(Kq *kq);
-
-/* Copies payload and key; opaque comes back in the delivery report. */
-int kq_produce(Kq *kq, const char *topic, const char *key, const char *payload, size_t len, void *opaque);
-/* Messages not yet acknowledged by the broker. */
-int kq_outq_len(Kq *kq);
-/* Serves delivery reports (never blocks). */
-void kq_poll_producer(Kq *kq);
-
+void kq_consumer_close(KqConsumer *c);
 /* Commits offsets to the group too, for lag monitoring only (the offsets
  * that count are in PostgreSQL). */
-void kq_commit_async(Kq *kq, const rd_kafka_topic_partition_list_t *offsets);
+void kq_consumer_commit(KqConsumer *c, const rd_kafka_topic_partition_list_t *offsets);
+
+/* ---- producer ----------------------------------------------------------- */
+
+typedef struct KqProducer KqProducer;
+
+/* Delivery report of kq_produce; ok false: the message was not stored. */
+typedef void (*KqDelivered)(void *arg, void *opaque, bool ok, const char *err);
+
+KqProducer *kq_producer_new(struct ev_loop *loop, const Config *cfg, KqDelivered delivered, void *arg, char *err,
+                            size_t errlen);
+/* Purges what is not delivered yet (each gets a failed delivery report)
+ * and frees p. */
+void kq_producer_free(KqProducer *p);
+
+typedef enum {
+    KQ_QUEUED,  /* its delivery report will follow */
+    KQ_FULL,    /* the local queue is full: try again after some deliveries */
+    KQ_REFUSED, /* refused for another reason: try again later */
+} KqProduceResult;
+
+/* Copies payload and key; opaque comes back in the delivery report. */
+KqProduceResult kq_produce(KqProducer *p, const char *topic, const char *key, const char *payload, size_t len,
+                           void *opaque);
+/* Messages not yet acknowledged by the broker. */
+int kq_outq_len(KqProducer *p);
+/* Serves delivery reports (never blocks). */
+void kq_producer_poll(KqProducer *p);
 
 #endif

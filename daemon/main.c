@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <ev.h>
 #include <getopt.h>
-#include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +11,11 @@
 #include <unistd.h>
 
 #include "cfg.h"
-#include "db.h"
-#include "engine.h"
 #include "log.h"
 #include "metrics.h"
-#include "migrations.h"
 #include "notify.h"
+#include "pipeline.h"
+#include "store.h"
 
 #define DEFAULT_CONFIG "/etc/complaintd/complaintd.conf"
 
@@ -111,87 +109,13 @@ static Config *load_config(const char *path, char *err, size_t errlen)
     return cfg;
 }
 
-/* ---- migrations --------------------------------------------------------- */
-
-static int exec_ok(PGconn *c, const char *sql, char *err, size_t errlen)
-{
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
-    int rc = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? 0 : -1;
-    if (rc < 0)
-        snprintf(err, errlen, "%s", PQresultErrorMessage(r));
-    PQclear(r);
-    return rc;
-}
-
-static int applied_count(PGconn *c, char *err, size_t errlen)
-{
-    PGresult *r = PQexec(c, "SELECT to_regclass('schema_migrations') IS NOT NULL");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        snprintf(err, errlen, "%s", PQresultErrorMessage(r));
-        PQclear(r);
-        return -1;
-    }
-    bool exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    PQclear(r);
-    if (!exists)
-        return 0;
-    int n = 0;
-    for (size_t i = 0; i < migrations_count; i++) {
-        const char *p[1] = {migrations[i].name};
-        r = PQexecParams(c, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, NULL, p, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            snprintf(err, errlen, "%s", PQresultErrorMessage(r));
-            PQclear(r);
-            return -1;
-        }
-        if (PQntuples(r) == 1)
-            n++;
-        PQclear(r);
-    }
-    return n;
-}
-
-static int migrate(PGconn *c, char *err, size_t errlen)
-{
-    /* One migrator at a time; every file in its own transaction. */
-    if (exec_ok(c, "SELECT pg_advisory_lock(7261031)", err, errlen) < 0 ||
-        exec_ok(c,
-                "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, "
-                "applied_at timestamptz NOT NULL DEFAULT now())",
-                err, errlen) < 0)
-        return -1;
-    for (size_t i = 0; i < migrations_count; i++) {
-        const char *p[1] = {migrations[i].name};
-        PGresult *r = PQexecParams(c, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, NULL, p, NULL, NULL, 0);
-        bool done = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
-        PQclear(r);
-        if (done)
-            continue;
-        if (exec_ok(c, "BEGIN", err, errlen) < 0)
-            return -1;
-        if (exec_ok(c, migrations[i].sql, err, errlen) < 0) {
-            char e2[64];
-            exec_ok(c, "ROLLBACK", e2, sizeof e2);
-            return -1;
-        }
-        r = PQexecParams(c, "INSERT INTO schema_migrations (name) VALUES ($1)", 1, NULL, p, NULL, NULL, 0);
-        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
-        if (!ok || exec_ok(c, "COMMIT", err, errlen) < 0)
-            return -1;
-        fprintf(stderr, "applied %s\n", migrations[i].name);
-    }
-    return exec_ok(c, "SELECT pg_advisory_unlock(7261031)", err, errlen);
-}
-
 /* ---- the daemon --------------------------------------------------------- */
 
 typedef struct Daemon {
     struct ev_loop *loop;
     const char *config_path;
     Config *cfg;
-    Engine *engine;
+    Pipeline *pipeline;
     Metrics *metrics; /* NULL when metrics_listen is empty */
     ev_signal sigterm, sigint, sighup;
     ev_timer watchdog;
@@ -217,7 +141,7 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
     d->stopping = true;
     log_info("signal %d: draining", w->signum);
     notify_stopping();
-    engine_stop(d->engine, stopped, d);
+    pipeline_stop(d->pipeline, stopped, d);
 }
 
 static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -250,7 +174,7 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     d->cfg->policy = n->policy;
     n->policy = NULL;
     cfg_free(n);
-    engine_set_policy(d->engine, p);
+    pipeline_set_policy(d->pipeline, p);
     log_info("reload: policy applied");
     notify_ready();
 }
@@ -259,8 +183,8 @@ static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
     Daemon *d = w->data;
-    char s[256];
-    engine_status(d->engine, s, sizeof s);
+    char s[512];
+    pipeline_status(d->pipeline, s, sizeof s);
     notify_status(s);
 }
 
@@ -268,61 +192,43 @@ static void metrics_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
     Daemon *d = w->data;
-    EngineCounters c;
-    engine_counters(d->engine, &c);
+    PipelineCounters c;
+    pipeline_counters(d->pipeline, &c);
     metrics_update(d->metrics, &c);
 }
 
 static int run(const char *path, Config *cfg)
 {
     char err[1024];
-    PGconn *c = db_connect_blocking(cfg->conninfo, err, sizeof err);
-    if (!c) {
-        log_err("postgres: %s", err);
-        return 1;
-    }
-    int n = applied_count(c, err, sizeof err);
-    if (n < 0) {
-        log_err("postgres: %s", err);
-        PQfinish(c);
-        return 1;
-    }
-    if ((size_t)n < migrations_count) {
-        log_err("database schema is behind: %d of %zu migrations applied; run 'complaintd -c %s migrate'", n,
-                migrations_count, path);
-        PQfinish(c);
-        return 1;
-    }
-
     Daemon d = {.loop = EV_DEFAULT, .config_path = path, .cfg = cfg};
-    d.engine = engine_new(d.loop, cfg);
-    if (!d.engine) {
-        log_err("out of memory");
-        PQfinish(c);
+    Store *store = store_open(d.loop, cfg, err, sizeof err);
+    if (!store) {
+        log_err("postgres: %s", err);
         return 1;
     }
-    if (engine_load(d.engine, c, err, sizeof err) < 0) {
+    /* takes the store */
+    d.pipeline = pipeline_new(d.loop, cfg, store, err, sizeof err);
+    if (!d.pipeline) {
         log_err("%s", err);
-        engine_free(d.engine);
         return 1;
     }
-    /* Before engine_start: an address in use must not cost a Kafka
+    /* Before pipeline_start: an address in use must not cost a Kafka
      * connection and a group join that another instance would see. */
     if (cfg->metrics_listen && cfg->metrics_listen[0]) {
         d.metrics = metrics_start(cfg->metrics_listen, err, sizeof err);
         if (!d.metrics) {
             log_err("%s", err);
-            engine_free(d.engine);
+            pipeline_free(d.pipeline);
             return 1;
         }
         ev_timer_init(&d.metrics_timer, metrics_cb, 1.0, 1.0);
         d.metrics_timer.data = &d;
         metrics_cb(d.loop, &d.metrics_timer, 0);
     }
-    if (engine_start(d.engine, err, sizeof err) < 0) {
+    if (pipeline_start(d.pipeline, err, sizeof err) < 0) {
         log_err("%s", err);
         metrics_stop(d.metrics);
-        engine_free(d.engine);
+        pipeline_free(d.pipeline);
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -348,15 +254,15 @@ static int run(const char *path, Config *cfg)
     notify_ready();
     ev_run(d.loop, 0);
 
-    char s[256];
-    engine_status(d.engine, s, sizeof s);
+    char s[512];
+    pipeline_status(d.pipeline, s, sizeof s);
     log_info("stopped: %s", s);
     ev_timer_stop(d.loop, &d.watchdog);
     ev_timer_stop(d.loop, &d.status);
     if (d.metrics)
         ev_timer_stop(d.loop, &d.metrics_timer);
     metrics_stop(d.metrics);
-    engine_free(d.engine);
+    pipeline_free(d.pipeline);
     return 0;
 }
 
@@ -404,13 +310,11 @@ int main(int argc, char **argv)
 
     int rc;
     if (command) {
-        PGconn *c = db_connect_blocking(cfg->conninfo, err, sizeof err);
-        rc = c && migrate(c, err, sizeof err) == 0 ? 0 : 1;
+        rc = store_migrate(cfg->conninfo, err, sizeof err) == 0 ? 0 : 1;
         if (rc)
             fprintf(stderr, "complaintd migrate: %s\n", err);
         else
-            fprintf(stderr, "schema is up to date (%zu migrations)\n", migrations_count);
-        PQfinish(c);
+            fprintf(stderr, "schema is up to date\n");
     } else {
         rc = run(path, cfg);
     }

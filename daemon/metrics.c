@@ -1,7 +1,7 @@
 /* metrics: GET /metrics in the Prometheus text exposition format (0.0.4).
  *
  * Two threads meet here. The loop thread renders a whole page from
- * EngineCounters and swaps it in under `lock`; libmicrohttpd's internal
+ * PipelineCounters and swaps it in under `lock`; libmicrohttpd's internal
  * thread copies the current page under the same lock and sends the copy.
  * Nothing else is shared: the server thread never sees the engine, never
  * logs (MHD's messages only end up in `mhd_msg`, for start-up errors), and
@@ -190,7 +190,7 @@ static void gauge(FILE *f, const char *name, const char *help, int64_t v)
     fprintf(f, "%s %" PRId64 "\n", name, v);
 }
 
-void metrics_update(Metrics *m, const EngineCounters *c)
+void metrics_update(Metrics *m, const PipelineCounters *c)
 {
     if (!m)
         return;
@@ -208,6 +208,11 @@ void metrics_update(Metrics *m, const EngineCounters *c)
     counter(f, "complaintd_alerts_total", "Alert transitions (firing and resolved) produced.", c->alerts);
     counter(f, "complaintd_scans_total", "Parcel scans consumed.", c->scans);
     counter(f, "complaintd_batches_committed_total", "Batches committed to PostgreSQL.", c->batches);
+    counter(f, "complaintd_commit_failures_total", "Batch commits that failed and were retried.", c->commit_failures);
+    counter(f, "complaintd_publish_retries_total", "Deliveries that failed and were retried.", c->publish_retries);
+    counter(f, "complaintd_publish_refusals_total",
+            "Times the producer refused a message (full local queue or otherwise); it was retried.",
+            c->publish_refusals);
     gauge(f, "complaintd_tickets", "Tickets in memory.", (int64_t)c->tickets);
     gauge(f, "complaintd_held_events", "Events held now, waiting for their ticket's received event.", (int64_t)c->held);
     gauge(f, "complaintd_pending_deadlines", "Deadlines waiting to fire (SLA targets and bulk windows).",
@@ -216,8 +221,15 @@ void metrics_update(Metrics *m, const EngineCounters *c)
     gauge(f, "complaintd_bulk_keys", "Open bulk-complaint windows.", (int64_t)c->bulk_keys);
     gauge(f, "complaintd_event_clock_seconds",
           "Event clock (clock.mode = event): largest occurred_at seen, as a Unix time.", c->event_clock);
-    gauge(f, "complaintd_publish_queue", "Messages not yet acknowledged by the Kafka broker.", c->outq);
+    gauge(f, "complaintd_publish_queue", "Committed messages not yet acknowledged by the Kafka broker (the outbox).",
+          (int64_t)c->outbox);
+    gauge(f, "complaintd_fetched_messages", "Consumed messages not yet applied.", (int64_t)c->fetched);
     gauge(f, "complaintd_batch_in_flight", "1 while a batch is being committed.", c->batch_in_flight ? 1 : 0);
+    gauge(f, "complaintd_batch_effects_max", "The most effects one committed batch has held since start.",
+          (int64_t)c->batch_effects_max);
+    gauge(f, "complaintd_consumer_paused", "1 while consumption is paused by back-pressure.",
+          c->consumer_paused ? 1 : 0);
+    gauge(f, "complaintd_postgres_up", "1 while the PostgreSQL connection is up.", c->postgres_up ? 1 : 0);
     gauge(f, "complaintd_up", "1 while the daemon runs.", 1);
     bool bad = ferror(f);
     if (fclose(f) != 0 || bad) {

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "engine.h"
+#include "pipeline.h"
 
 typedef struct Metrics Metrics;
 
@@ -17,7 +17,7 @@ typedef struct Metrics Metrics;
 __attribute__((warn_unused_result)) Metrics *metrics_start(const char *listen, char *err, size_t errlen);
 
 /* Loop thread only: renders c and makes it the page that scrapes see. */
-void metrics_update(Metrics *m, const EngineCounters *c);
+void metrics_update(Metrics *m, const PipelineCounters *c);
 
 /* Stops the server thread and frees m; NULL is a no-op. */
 void metrics_stop(Metrics *m);

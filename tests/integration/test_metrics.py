@@ -14,12 +14,14 @@ pytestmark = pytest.mark.broker(partitions=1)
 COUNTERS = [
     "complaintd_events_applied_total", "complaintd_events_history_total", "complaintd_events_held_total",
     "complaintd_events_duplicate_total", "complaintd_dead_letters_total", "complaintd_alerts_total",
-    "complaintd_scans_total", "complaintd_batches_committed_total",
+    "complaintd_scans_total", "complaintd_batches_committed_total", "complaintd_commit_failures_total",
+    "complaintd_publish_retries_total", "complaintd_publish_refusals_total",
 ]
 GAUGES = [
     "complaintd_tickets", "complaintd_held_events", "complaintd_pending_deadlines", "complaintd_parcels",
     "complaintd_bulk_keys", "complaintd_event_clock_seconds", "complaintd_publish_queue",
-    "complaintd_batch_in_flight", "complaintd_up",
+    "complaintd_fetched_messages", "complaintd_batch_in_flight", "complaintd_batch_effects_max",
+    "complaintd_consumer_paused", "complaintd_postgres_up", "complaintd_up",
 ]
 
 

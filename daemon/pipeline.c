@@ -1,0 +1,711 @@
+/* pipeline: consume, merge, apply, commit, publish; see pipeline.h and
+ * docs/architecture.md. */
+#include "pipeline.h"
+
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cal.h"
+#include "desk.h"
+#include "effects.h"
+#include "evt.h"
+#include "kq.h"
+#include "log.h"
+#include "merge.h"
+#include "oom.h"
+#include "outbox.h"
+#include "strmap.h"
+#include "timeutil.h"
+
+/* Fetched messages buffered for the merge: up to this many batches, and at
+ * least PENDING_MIN messages (the merge's horizon must not shrink with a
+ * small batch_max). When that many wait, the consumer is paused until half
+ * of them are applied. */
+#define PENDING_BATCHES 8
+#define PENDING_MIN 4096
+/* Delivered messages wait this long to share a commit when nothing else is
+ * to be committed. */
+#define MARKS_LINGER 0.5
+/* The sweep of signed parcels and closed tickets, on the rule clock. */
+#define SWEEP_EVERY 3600
+/* A graceful stop gives up on what it cannot finish after this long (the
+ * unit's TimeoutStopSec is 60 s). */
+#define STOP_GIVE_UP 45.0
+/* Rows of the unsent outbox read at once, at most. */
+#define BACKLOG_PAGE 1000
+
+/* A consumed message waiting to be applied, decoded. */
+typedef struct Pending {
+    MergeItem item;        /* first; at: occurred_at, INT64_MIN when it will be dead-lettered */
+    rd_kafka_message_t *m; /* owned */
+    bool scan;
+    EvtStatus st;
+    char detail[EVT_DETAIL_MAX];
+    union {
+        ComplaintEvent c;
+        ScanEvent s;
+    } u;
+} Pending;
+
+typedef struct Offset {
+    char *topic;
+    int32_t partition;
+    int64_t next;
+    bool dirty;
+} Offset;
+
+/* The batch being committed. */
+typedef struct Inflight {
+    bool active;
+    OutList out;   /* its alerts and dead letters, published once it is committed */
+    OutList marks; /* delivered messages it marks sent */
+    rd_kafka_topic_partition_list_t *kafka_offsets;
+} Inflight;
+
+struct Pipeline {
+    struct ev_loop *loop;
+    const Config *cfg;
+    Desk *desk;
+    Store *store;
+    Outbox *outbox;
+    KqConsumer *consumer;
+    StrMap *offsets; /* "topic/partition" -> Offset */
+
+    Merge *fetched;  /* fetched, not yet applied, per partition */
+    ev_timer linger; /* holds a fetch for the other partitions' messages */
+    bool linger_done;
+
+    int64_t event_clock;
+    Effects eff; /* the open batch */
+    Inflight inflight;
+    ev_tstamp last_commit;
+
+    /* The outbox rows an earlier run committed and did not see delivered,
+     * paged in before anything new is built: [alerts, dead letters]. */
+    int64_t backlog_after[2], backlog_upto[2];
+    bool backlog_reading;
+
+    ev_periodic deadline_timer;
+    ev_timer housekeeping;
+    ev_prepare prepare;
+    int64_t last_sweep;
+    ev_tstamp last_status;
+    bool pumping;
+
+    bool stopping;
+    void (*stop_done)(void *);
+    void *stop_arg;
+    ev_tstamp stop_started;
+
+    uint64_t n_applied, n_history, n_held, n_duplicates, n_dead, n_alerts, n_scans;
+};
+
+static void pump(Pipeline *p);
+
+/* ---- clocks ------------------------------------------------------------- */
+
+static int64_t wall_now(const Pipeline *p)
+{
+    return (int64_t)ev_now(p->loop);
+}
+
+/* The clock the rules run on: the wall clock, or the event clock. */
+static int64_t rule_now(const Pipeline *p)
+{
+    return p->cfg->clock_mode == CLOCK_WALL ? wall_now(p) : p->event_clock;
+}
+
+/* ---- offsets ------------------------------------------------------------ */
+
+static Offset *offset_of(Pipeline *p, const char *topic, int32_t partition, bool create)
+{
+    char k[512];
+    snprintf(k, sizeof k, "%s/%d", topic, (int)partition);
+    Offset *o = sm_get(p->offsets, k);
+    if (o || !create)
+        return o;
+    o = oom_check(calloc(1, sizeof *o));
+    o->topic = oom_check(strdup(topic));
+    o->partition = partition;
+    oom_rc(sm_put(p->offsets, k, o));
+    return o;
+}
+
+/* ---- fetched messages --------------------------------------------------- */
+
+static size_t pending_max(const Pipeline *p)
+{
+    size_t n = PENDING_BATCHES * (size_t)p->cfg->batch_max;
+    return n > PENDING_MIN ? n : PENDING_MIN;
+}
+
+static void pending_free(Pending *x)
+{
+    rd_kafka_message_destroy(x->m);
+    free(x);
+}
+
+/* Takes one consumed message (and its ownership): decoded now, applied in
+ * merge order by pump(). */
+static void on_message(void *arg, rd_kafka_message_t *m)
+{
+    Pipeline *p = arg;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    bool scan = strcmp(topic, p->cfg->scans_topic) == 0;
+    if (!scan && strcmp(topic, p->cfg->complaints_topic) != 0) {
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    Pending *x = oom_check(calloc(1, sizeof *x));
+    x->m = m;
+    x->scan = scan;
+    const char *payload = m->payload ? (const char *)m->payload : "";
+    size_t max = (size_t)p->cfg->max_event_bytes;
+    if (scan) {
+        x->st = evt_decode_scan(payload, m->len, max, &x->u.s, x->detail, sizeof x->detail);
+        x->item.at = x->st == EVT_OK ? x->u.s.occurred_at : INT64_MIN;
+    } else {
+        x->st = evt_decode_complaint(payload, m->len, max, &x->u.c, x->detail, sizeof x->detail);
+        x->item.at = x->st == EVT_OK ? x->u.c.occurred_at : INT64_MIN;
+    }
+    oom_rc(merge_push(p->fetched, topic, m->partition, &x->item));
+    if (merge_count(p->fetched) >= pending_max(p))
+        kq_consumer_pause(p->consumer, true);
+    if (!p->linger_done && !ev_is_active(&p->linger) && p->cfg->batch_linger_ms > 0) {
+        ev_timer_set(&p->linger, (double)p->cfg->batch_linger_ms / 1000.0, 0.0);
+        ev_timer_start(p->loop, &p->linger);
+    }
+}
+
+static void on_drained(void *arg)
+{
+    (void)arg; /* pump() runs before the loop sleeps again */
+}
+
+static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    Pipeline *p = w->data;
+    /* what the rest of the fetch brought may still sit in the consumer's queue */
+    kq_consumer_drain(p->consumer);
+    p->linger_done = true;
+}
+
+/* Whether fetched messages may be applied now: a fetch waits
+ * batch_linger_ms for the other partitions' messages of the same fetch, so
+ * the merge can order them, unless half the buffer is already full. */
+static bool pending_ready(const Pipeline *p)
+{
+    size_t n = merge_count(p->fetched);
+    return n > 0 && (p->linger_done || p->cfg->batch_linger_ms == 0 || p->stopping || n >= pending_max(p) / 2);
+}
+
+static Pending *pop_pending(Pipeline *p)
+{
+    Pending *x = (Pending *)merge_pop(p->fetched);
+    if (merge_count(p->fetched) == 0)
+        p->linger_done = false;
+    return x;
+}
+
+/* Forgets what was fetched from partitions that go (all when parts is
+ * NULL): it is fetched again from the offset after the last one applied. */
+static void drop_pending(Pipeline *p, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (int j = 0; parts ? j < parts->cnt : j == 0; j++) {
+        MergeItem *it = parts ? merge_take(p->fetched, parts->elems[j].topic, parts->elems[j].partition)
+                              : merge_take(p->fetched, NULL, 0);
+        for (MergeItem *n; it; it = n) {
+            n = it->next;
+            pending_free((Pending *)it);
+        }
+    }
+    if (merge_count(p->fetched) == 0)
+        p->linger_done = false;
+}
+
+/* ---- applying ----------------------------------------------------------- */
+
+/* The message's key as a string ('?' for NUL bytes), or NULL. */
+static const char *message_key(const rd_kafka_message_t *m, char *key, size_t len)
+{
+    if (!m->key)
+        return NULL;
+    size_t n = m->key_len < len - 1 ? m->key_len : len - 1;
+    memcpy(key, m->key, n);
+    key[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (key[i] == '\0')
+            key[i] = '?';
+    return key;
+}
+
+static bool backlog_pending(const Pipeline *p)
+{
+    return p->backlog_after[0] < p->backlog_upto[0] || p->backlog_after[1] < p->backlog_upto[1];
+}
+
+typedef enum {
+    STEP_NONE, /* nothing to do now, or not allowed to build */
+    STEP_DONE, /* something went into the open batch */
+    STEP_FULL, /* the open batch has no room for the next thing */
+} Step;
+
+/* Offers the next fetched message to the desk, or dead-letters it. */
+static Step apply_next(Pipeline *p, size_t max)
+{
+    Pending *x = (Pending *)merge_peek(p->fetched);
+    const rd_kafka_message_t *m = x->m;
+    char key[256];
+    DeskSource src = {
+        .topic = rd_kafka_topic_name(m->rkt),
+        .partition = m->partition,
+        .offset = m->offset,
+        .key = message_key(m, key, sizeof key),
+        .payload = m->payload ? (const char *)m->payload : "",
+        .len = m->len,
+    };
+    if (x->st != EVT_OK) {
+        if (!eff_empty(&p->eff) && eff_size(&p->eff) + 1 > max)
+            return STEP_FULL;
+        oom_rc(eff_dead_letter(&p->eff, evt_status_name(x->st), x->detail, src.topic, src.partition, src.offset,
+                               src.key, src.payload, src.len));
+    } else {
+        int64_t *clock = p->cfg->clock_mode == CLOCK_EVENT ? &p->event_clock : NULL;
+        int r = oom_rc(desk_offer(p->desk, x->scan ? NULL : &x->u.c, x->scan ? &x->u.s : NULL, &src, clock, wall_now(p),
+                                  max, &p->eff));
+        if (r == DESK_FULL)
+            return STEP_FULL;
+        if (r == DESK_FIRED)
+            return STEP_DONE;
+    }
+    Offset *o = offset_of(p, src.topic, src.partition, true);
+    if (m->offset + 1 > o->next)
+        o->next = m->offset + 1;
+    o->dirty = true;
+    pending_free(pop_pending(p));
+    return STEP_DONE;
+}
+
+/* Puts the next piece of work into the open batch, in this order: a policy
+ * reload's recompute, deadlines due on the rule clock, expired held events,
+ * then the next fetched message (in event mode after the deadlines that fall
+ * before it). */
+static Step build_step(Pipeline *p)
+{
+    /* New effects wait while the outbox is full, and until what an earlier
+     * run left unsent is queued ahead of them. */
+    if (outbox_over(p->outbox) || backlog_pending(p))
+        return STEP_NONE;
+    size_t max = (size_t)p->cfg->batch_max;
+    bool wall = p->cfg->clock_mode == CLOCK_WALL;
+    int64_t now = rule_now(p);
+    if (desk_recompute_pending(p->desk)) {
+        int n = oom_rc(desk_recompute(p->desk, now, max, &p->eff));
+        return n > 0 || !desk_recompute_pending(p->desk) ? STEP_DONE : STEP_FULL;
+    }
+    if (!(wall && p->stopping) && desk_next_due(p->desk) <= now)
+        return oom_rc(desk_fire_due(p->desk, now, max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
+    if (!p->stopping && desk_next_hold_expiry(p->desk) <= wall_now(p))
+        return oom_rc(desk_expire_held(p->desk, wall_now(p), max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
+    if (!pending_ready(p))
+        return STEP_NONE;
+    return apply_next(p, max);
+}
+
+/* ---- committing --------------------------------------------------------- */
+
+static void count_effects(Pipeline *p, const Effects *e)
+{
+    for (size_t i = 0; i < e->n_events; i++) {
+        if (e->events[i].applied)
+            p->n_applied++;
+        else
+            p->n_history++;
+    }
+    p->n_held += e->n_held;
+    p->n_duplicates += e->n_duplicates;
+    p->n_dead += e->n_dead;
+    p->n_alerts += e->alerts.n;
+    p->n_scans += e->n_scans;
+}
+
+static void committed(void *arg)
+{
+    Pipeline *p = arg;
+    Inflight *f = &p->inflight;
+    outbox_push(p->outbox, &f->out);
+    out_list_free(&f->marks);
+    if (f->kafka_offsets) {
+        if (p->consumer)
+            kq_consumer_commit(p->consumer, f->kafka_offsets);
+        rd_kafka_topic_partition_list_destroy(f->kafka_offsets);
+        f->kafka_offsets = NULL;
+    }
+    f->active = false;
+    p->last_commit = ev_now(p->loop);
+    pump(p);
+}
+
+/* Sends the open batch to PostgreSQL when nothing else is being committed. */
+static void maybe_commit(Pipeline *p)
+{
+    Inflight *f = &p->inflight;
+    if (f->active || store_committing(p->store))
+        return;
+    size_t delivered = outbox_delivered(p->outbox);
+    if (eff_empty(&p->eff) && delivered == 0)
+        return;
+    /* Sent marks alone wait a little to share a transaction. */
+    if (eff_empty(&p->eff) && !p->stopping && ev_now(p->loop) - p->last_commit < MARKS_LINGER)
+        return;
+    Effects *e = &p->eff;
+    int off = cal_utc_offset(desk_policy(p->desk)->cal);
+    int64_t wall = wall_now(p);
+    for (size_t i = 0; i < e->alerts.n; i++) {
+        Alert *a = &e->alerts.v[i];
+        a->emitted_at = wall;
+        out_list_push(&f->out, out_alert(a, off));
+        log_debug("alert %s %s", a->alert_id, alert_status_name(a->status));
+    }
+    for (size_t i = 0; i < e->n_dead; i++) {
+        const EffDead *d = &e->dead[i];
+        out_list_push(&f->out, out_dead(d));
+        log_info("dead letter %s[%d]@%" PRId64 ": %s: %s", d->src.topic, (int)d->src.partition, d->src.offset,
+                 d->reason, d->detail);
+    }
+    outbox_take_delivered(p->outbox, (size_t)p->cfg->batch_max, &f->marks);
+
+    StoreOffset *offs = NULL;
+    size_t n_offs = 0;
+    const char *k;
+    void *v;
+    for (size_t it = 0; sm_next(p->offsets, &it, &k, &v);) {
+        Offset *o = v;
+        if (!o->dirty)
+            continue;
+        o->dirty = false;
+        offs = oom_check(realloc(offs, (n_offs + 1) * sizeof *offs));
+        offs[n_offs++] = (StoreOffset){.topic = o->topic, .partition = o->partition, .next = o->next};
+        if (!f->kafka_offsets)
+            f->kafka_offsets = oom_check(rd_kafka_topic_partition_list_new(8));
+        rd_kafka_topic_partition_list_add(f->kafka_offsets, o->topic, o->partition)->offset = o->next;
+    }
+    StoreBatch b = {
+        .eff = e,
+        .out = &f->out,
+        .marks = &f->marks,
+        .offsets = offs,
+        .n_offsets = n_offs,
+        .event_clock = p->event_clock,
+        .utc_offset_min = off,
+    };
+    f->active = true;
+    count_effects(p, e);
+    store_commit(p->store, &b, committed, p);
+    free(offs);
+    eff_reset(e);
+}
+
+/* ---- the outbox an earlier run left ------------------------------------- */
+
+static void backlog_read(void *arg, OutList *msgs, int64_t last_seq)
+{
+    Pipeline *p = arg;
+    int kind = p->backlog_after[0] < p->backlog_upto[0] ? 0 : 1;
+    p->backlog_reading = false;
+    if (msgs->n == 0) {
+        p->backlog_after[kind] = p->backlog_upto[kind];
+        return;
+    }
+    log_info("republishing %zu %s left unsent", msgs->n, kind == 0 ? "alerts" : "dead letters");
+    p->backlog_after[kind] = last_seq;
+    outbox_push(p->outbox, msgs);
+    pump(p);
+}
+
+static void backlog_step(Pipeline *p)
+{
+    if (p->backlog_reading || !backlog_pending(p))
+        return;
+    size_t room = outbox_room(p->outbox);
+    if (room == 0)
+        return;
+    int kind = p->backlog_after[0] < p->backlog_upto[0] ? 0 : 1;
+    p->backlog_reading = true;
+    store_unsent(p->store, kind == 0 ? OUT_ALERT : OUT_DLQ, p->backlog_after[kind], p->backlog_upto[kind],
+                 room < BACKLOG_PAGE ? room : BACKLOG_PAGE, backlog_read, p);
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void check_stopped(Pipeline *p)
+{
+    if (!p->stopping || !p->stop_done)
+        return;
+    double waited = ev_now(p->loop) - p->stop_started;
+    bool busy = merge_count(p->fetched) > 0 || !eff_empty(&p->eff) || p->inflight.active ||
+                outbox_depth(p->outbox) > 0 || outbox_delivered(p->outbox) > 0;
+    if (busy && waited < STOP_GIVE_UP)
+        return;
+    if (busy)
+        log_warn("stopping with work left: %zu fetched, %zu unpublished; Kafka and PostgreSQL keep it for the "
+                 "next start",
+                 merge_count(p->fetched), outbox_depth(p->outbox));
+    void (*done)(void *) = p->stop_done;
+    p->stop_done = NULL;
+    done(p->stop_arg);
+}
+
+/* Re-arms the wall-clock deadline timer at the earliest future deadline
+ * (one already due is fired by pump() as soon as the batch has room). */
+static void arm_deadline_timer(Pipeline *p)
+{
+    if (p->cfg->clock_mode != CLOCK_WALL || p->stopping)
+        return;
+    int64_t due = desk_next_due(p->desk);
+    ev_periodic_stop(p->loop, &p->deadline_timer);
+    if (due != TU_NEVER && due > wall_now(p)) {
+        ev_periodic_set(&p->deadline_timer, (ev_tstamp)due, 0, 0);
+        ev_periodic_start(p->loop, &p->deadline_timer);
+    }
+}
+
+/* Builds and commits batches until there is nothing to do, or a gate is
+ * closed: the outbox is full, or a full batch waits for the one in flight. */
+static void pump(Pipeline *p)
+{
+    if (p->pumping)
+        return;
+    p->pumping = true;
+    for (;;) {
+        Step r;
+        while ((r = build_step(p)) == STEP_DONE)
+            ;
+        maybe_commit(p);
+        if (r == STEP_NONE || !eff_empty(&p->eff))
+            break;
+    }
+    backlog_step(p);
+    if (p->consumer && kq_consumer_paused(p->consumer) && merge_count(p->fetched) <= pending_max(p) / 2)
+        kq_consumer_pause(p->consumer, false);
+    arm_deadline_timer(p);
+    p->pumping = false;
+    check_stopped(p);
+}
+
+static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)loop, (void)revents;
+    pump(w->data);
+}
+
+static void deadline_cb(struct ev_loop *loop, ev_periodic *w, int revents)
+{
+    (void)loop, (void)revents, (void)w; /* pump() fires them */
+}
+
+static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    Pipeline *p = w->data;
+    int64_t now = rule_now(p);
+    bool sweep = now - p->last_sweep >= SWEEP_EVERY;
+    if (sweep)
+        p->last_sweep = now;
+    DeskSwept swept;
+    desk_housekeep(p->desk, now, sweep, &p->eff, &swept);
+    if (swept.parcels)
+        log_info("forgot %zu parcels signed more than the look-back ago", swept.parcels);
+    if (swept.tickets)
+        log_info("evicted %zu tickets closed more than the look-back ago", swept.tickets);
+    if (ev_now(p->loop) - p->last_status >= 60.0) {
+        p->last_status = ev_now(p->loop);
+        char s[512];
+        pipeline_status(p, s, sizeof s);
+        log_info("%s", s);
+    }
+}
+
+static void on_assign(void *arg, rd_kafka_topic_partition_list_t *parts)
+{
+    Pipeline *p = arg;
+    for (int i = 0; i < parts->cnt; i++) {
+        Offset *o = offset_of(p, parts->elems[i].topic, parts->elems[i].partition, false);
+        parts->elems[i].offset = o ? o->next : RD_KAFKA_OFFSET_BEGINNING;
+    }
+}
+
+static void on_revoke(void *arg, const rd_kafka_topic_partition_list_t *parts)
+{
+    drop_pending(arg, parts);
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+Pipeline *pipeline_new(struct ev_loop *loop, const Config *cfg, Store *store, char *err, size_t errlen)
+{
+    Pipeline *p = oom_check(calloc(1, sizeof *p));
+    p->loop = loop;
+    p->cfg = cfg;
+    p->store = store;
+    p->offsets = oom_check(sm_new());
+    p->fetched = oom_check(merge_new());
+    p->desk = oom_check(desk_new(oom_check(pol_clone(cfg->policy))));
+    eff_init(&p->eff);
+    ev_periodic_init(&p->deadline_timer, deadline_cb, 0, 0, 0);
+    p->deadline_timer.data = p;
+    ev_timer_init(&p->housekeeping, housekeeping_cb, 1.0, 1.0);
+    p->housekeeping.data = p;
+    ev_prepare_init(&p->prepare, prepare_cb);
+    p->prepare.data = p;
+    ev_timer_init(&p->linger, linger_cb, 0.0, 0.0);
+    p->linger.data = p;
+
+    StoreLoaded l;
+    if (store_load(store, p->desk, (int64_t)ev_time(), &l, err, errlen) < 0) {
+        pipeline_free(p);
+        return NULL;
+    }
+    p->event_clock = l.event_clock;
+    p->last_sweep = rule_now(p);
+    for (size_t i = 0; i < l.n_offsets; i++)
+        offset_of(p, l.offsets[i].topic, l.offsets[i].partition, true)->next = l.offsets[i].next;
+    p->backlog_upto[0] = l.alerts_upto;
+    p->backlog_upto[1] = l.dead_upto;
+    store_loaded_free(&l);
+    p->outbox = outbox_new(loop, cfg, err, errlen);
+    if (!p->outbox) {
+        pipeline_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+int pipeline_start(Pipeline *p, char *err, size_t errlen)
+{
+    KqConsumerHandlers h = {
+        .message = on_message,
+        .drained = on_drained,
+        .assign = on_assign,
+        .revoke = on_revoke,
+        .arg = p,
+    };
+    p->consumer = kq_consumer_new(p->loop, p->cfg, &h, err, errlen);
+    if (!p->consumer || kq_consumer_subscribe(p->consumer, err, errlen) < 0)
+        return -1;
+    ev_prepare_start(p->loop, &p->prepare);
+    ev_timer_start(p->loop, &p->housekeeping);
+    p->last_status = ev_now(p->loop);
+    return 0;
+}
+
+void pipeline_set_policy(Pipeline *p, Policy *pol)
+{
+    desk_set_policy(p->desk, pol);
+}
+
+void pipeline_stop(Pipeline *p, void (*done)(void *), void *arg)
+{
+    if (p->stopping)
+        return;
+    p->stopping = true;
+    p->stop_done = done;
+    p->stop_arg = arg;
+    p->stop_started = ev_now(p->loop);
+    ev_timer_stop(p->loop, &p->linger);
+    ev_periodic_stop(p->loop, &p->deadline_timer);
+    /* Leaving the group revokes every partition: what was fetched and not
+     * applied is dropped, and fetched again by the next start. */
+    if (p->consumer)
+        kq_consumer_close(p->consumer);
+    drop_pending(p, NULL);
+    pump(p);
+}
+
+void pipeline_counters(const Pipeline *p, PipelineCounters *c)
+{
+    DeskStats ds;
+    desk_stats(p->desk, &ds);
+    OutboxStats os = {0};
+    if (p->outbox)
+        outbox_stats(p->outbox, &os);
+    StoreStats ss;
+    store_stats(p->store, &ss);
+    *c = (PipelineCounters){
+        .applied = p->n_applied,
+        .history = p->n_history,
+        .held_total = p->n_held,
+        .duplicates = p->n_duplicates,
+        .dead_letters = p->n_dead,
+        .alerts = p->n_alerts,
+        .scans = p->n_scans,
+        .batches = ss.commits,
+        .commit_failures = ss.failures,
+        .publish_retries = os.retries,
+        .publish_refusals = os.refusals,
+        .tickets = ds.tickets,
+        .held = ds.held,
+        .pending_deadlines = ds.deadlines,
+        .parcels = ds.parcels,
+        .bulk_keys = ds.bulk_keys,
+        .event_clock = p->event_clock,
+        .outbox = os.queued + os.in_producer,
+        .fetched = merge_count(p->fetched),
+        .batch_effects_max = ss.max_effects,
+        .batch_in_flight = p->inflight.active,
+        .consumer_paused = p->consumer && kq_consumer_paused(p->consumer),
+        .postgres_up = ss.connected,
+    };
+}
+
+void pipeline_status(const Pipeline *p, char *buf, size_t len)
+{
+    PipelineCounters c;
+    pipeline_counters(p, &c);
+    snprintf(buf, len,
+             "tickets=%" PRIu64 " held=%" PRIu64 " pending_deadlines=%" PRIu64 " applied=%" PRIu64 " history=%" PRIu64
+             " duplicates=%" PRIu64 " dead_letters=%" PRIu64 " alerts=%" PRIu64 " scans=%" PRIu64 " batches=%" PRIu64
+             " outbox=%" PRIu64 " fetched=%" PRIu64 " postgres=%s%s",
+             c.tickets, c.held, c.pending_deadlines, c.applied, c.history, c.duplicates, c.dead_letters, c.alerts,
+             c.scans, c.batches, c.outbox, c.fetched, c.postgres_up ? "up" : "down",
+             c.consumer_paused ? " consumer=paused" : "");
+}
+
+void pipeline_free(Pipeline *p)
+{
+    if (!p)
+        return;
+    ev_prepare_stop(p->loop, &p->prepare);
+    ev_timer_stop(p->loop, &p->housekeeping);
+    ev_periodic_stop(p->loop, &p->deadline_timer);
+    ev_timer_stop(p->loop, &p->linger);
+    if (p->fetched)
+        drop_pending(p, NULL); /* messages belong to the consumer: before it goes */
+    merge_free(p->fetched);
+    kq_consumer_free(p->consumer);
+    /* A batch still in flight is dropped: it is committed or not, and the
+     * next start finds out from PostgreSQL. */
+    store_free(p->store);
+    out_list_free(&p->inflight.out);
+    out_list_free(&p->inflight.marks);
+    if (p->inflight.kafka_offsets)
+        rd_kafka_topic_partition_list_destroy(p->inflight.kafka_offsets);
+    outbox_free(p->outbox);
+    eff_free(&p->eff);
+    desk_free(p->desk);
+    if (p->offsets) {
+        const char *k;
+        void *v;
+        for (size_t it = 0; sm_next(p->offsets, &it, &k, &v);) {
+            Offset *o = v;
+            free(o->topic);
+            free(o);
+        }
+        sm_free(p->offsets);
+    }
+    free(p);
+}

@@ -1,0 +1,60 @@
+/* pipeline: the flow of the loop. It consumes the input topics, merges each
+ * drain's partitions by event time, runs the two clocks (wall and event),
+ * applies events and fires deadlines through lib/desk in bounded batches,
+ * commits each batch through daemon/store and hands the committed alerts
+ * and dead letters to daemon/outbox. Calls go one way: pipeline -> desk,
+ * store, outbox (and kq's consumer); none of them calls back up except
+ * through the callbacks the pipeline hands them.
+ *
+ * Back-pressure, from the far end back: an outbox above outbox_max, or a
+ * batch full while the previous one is still being committed, stops the
+ * building of batches; fetched messages then pile up to a bound, and the
+ * consumer is paused until they are applied. */
+#ifndef COMPLAINTD_PIPELINE_H
+#define COMPLAINTD_PIPELINE_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg.h"
+#include "policy.h"
+#include "store.h"
+
+typedef struct Pipeline Pipeline;
+
+/* Loads the committed state from the store (blocking) and takes ownership
+ * of it; cfg stays the caller's and must outlive the pipeline. */
+Pipeline *pipeline_new(struct ev_loop *loop, const Config *cfg, Store *store, char *err, size_t errlen);
+void pipeline_free(Pipeline *p);
+
+/* Connects to Kafka and joins the group. */
+__attribute__((warn_unused_result)) int pipeline_start(Pipeline *p, char *err, size_t errlen);
+
+/* Replaces the policy (takes ownership); open tickets are recomputed in
+ * bounded batches before anything else is applied. */
+void pipeline_set_policy(Pipeline *p, Policy *pol);
+
+/* Graceful stop: leave the group, apply and commit what was fetched,
+ * publish what was committed; `done` runs when finished (or given up). */
+void pipeline_stop(Pipeline *p, void (*done)(void *arg), void *arg);
+
+/* Counters since start and current sizes, for the metrics endpoint. */
+typedef struct PipelineCounters {
+    uint64_t applied, history, held_total, duplicates, dead_letters, alerts, scans, batches;
+    uint64_t commit_failures, publish_retries, publish_refusals;
+    uint64_t tickets, held, pending_deadlines, parcels, bulk_keys;
+    int64_t event_clock;
+    uint64_t outbox;  /* committed messages not yet acknowledged by the broker */
+    uint64_t fetched; /* consumed messages not yet applied */
+    uint64_t batch_effects_max;
+    bool batch_in_flight, consumer_paused, postgres_up;
+} PipelineCounters;
+
+void pipeline_counters(const Pipeline *p, PipelineCounters *c);
+
+/* One status line for logs and systemd. */
+void pipeline_status(const Pipeline *p, char *buf, size_t len);
+
+#endif

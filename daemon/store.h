@@ -1,0 +1,88 @@
+/* store: every statement complaintd sends to PostgreSQL. Migrations and the
+ * schema check, loading the state a previous run committed (blocking, at
+ * start), the batch commit (asynchronous: COPY into per-connection staging
+ * tables, then one function that moves the rows in, all in one transaction)
+ * and paging through the outbox rows an earlier run left unsent.
+ *
+ * A commit that fails, for any reason, is retried with backoff until it
+ * succeeds; a lost connection is re-established. The caller only ever hears
+ * of success. */
+#ifndef COMPLAINTD_STORE_H
+#define COMPLAINTD_STORE_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg.h"
+#include "desk.h"
+#include "effects.h"
+#include "outbox.h"
+
+typedef struct Store Store;
+
+/* `complaintd migrate`: brings the schema up to date (blocking). */
+__attribute__((warn_unused_result)) int store_migrate(const char *conninfo, char *err, size_t errlen);
+
+/* Connects (blocking) and checks that the schema is up to date. */
+Store *store_open(struct ev_loop *loop, const Config *cfg, char *err, size_t errlen);
+void store_free(Store *s);
+
+/* The next offset to consume of one partition. */
+typedef struct StoreOffset {
+    char *topic;
+    int32_t partition;
+    int64_t next;
+} StoreOffset;
+
+typedef struct StoreLoaded {
+    int64_t event_clock;
+    StoreOffset *offsets;
+    size_t n_offsets;
+    /* The outbox rows committed before this start: unsent ones among them
+     * are paged in with store_unsent. */
+    int64_t alerts_upto, dead_upto;
+} StoreLoaded;
+
+/* Loads the committed state into d (blocking; start-up only): tickets that
+ * are open or young enough for the repeat look-back before `base`, bulk
+ * episodes, parcels, event ids and held events. */
+__attribute__((warn_unused_result)) int store_load(Store *s, Desk *d, int64_t base, StoreLoaded *out, char *err,
+                                                   size_t errlen);
+void store_loaded_free(StoreLoaded *l);
+
+typedef struct StoreBatch {
+    const Effects *eff;
+    const OutList *out;   /* the batch's alerts and dead letters, in order */
+    const OutList *marks; /* delivered messages, to be marked sent */
+    const StoreOffset *offsets;
+    size_t n_offsets;
+    int64_t event_clock;
+    int utc_offset_min; /* for the times inside event bodies */
+} StoreBatch;
+
+typedef void (*StoreDone)(void *arg);
+
+/* Encodes b at once (nothing of it is used after the call) and commits it
+ * in one transaction; done runs once it is committed. One commit at a time:
+ * only when !store_committing(). */
+void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg);
+bool store_committing(const Store *s);
+
+/* Unsent rows of one kind with after < seq <= upto, oldest first, at most
+ * `limit`; cb gets them (taking them) and the seq of the last one (0 and an
+ * empty list when none are left). Retried like a commit. */
+typedef void (*StoreUnsent)(void *arg, OutList *msgs, int64_t last_seq);
+void store_unsent(Store *s, OutKind kind, int64_t after, int64_t upto, size_t limit, StoreUnsent cb, void *arg);
+
+typedef struct StoreStats {
+    bool connected;
+    uint64_t commits, failures;
+    size_t last_effects, max_effects; /* effects per committed batch */
+    double last_commit_seconds;       /* from the first statement to COMMIT */
+} StoreStats;
+
+void store_stats(const Store *s, StoreStats *st);
+
+#endif
