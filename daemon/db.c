@@ -30,9 +30,14 @@ struct Db {
 /* Bytes per PQputCopyData call. */
 #define COPY_CHUNK 65536
 
+/* The connection parameters: the operator's conninfo, over our defaults
+ * (application_name names the daemon in pg_stat_activity). */
+static const char *const conn_keys[] = {"application_name", "dbname", NULL};
+
 PGconn *db_connect_blocking(const char *conninfo, char *err, size_t errlen)
 {
-    PGconn *c = PQconnectdb(conninfo);
+    const char *const values[] = {"complaintd", conninfo, NULL};
+    PGconn *c = PQconnectdbParams(conn_keys, values, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         const char *m = c ? PQerrorMessage(c) : "out of memory";
         size_t n = strlen(m);
@@ -103,7 +108,8 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
     Db *db = w->data;
-    db->conn = PQconnectStart(db->conninfo);
+    const char *const values[] = {"complaintd", db->conninfo, NULL};
+    db->conn = PQconnectStartParams(conn_keys, values, 1);
     if (!db->conn || PQstatus(db->conn) == CONNECTION_BAD) {
         PQfinish(db->conn);
         db->conn = NULL;

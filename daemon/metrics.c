@@ -208,7 +208,7 @@ void metrics_update(Metrics *m, const PipelineCounters *c)
     counter(f, "complaintd_alerts_total", "Alert transitions (firing and resolved) produced.", c->alerts);
     counter(f, "complaintd_scans_total", "Parcel scans consumed.", c->scans);
     counter(f, "complaintd_batches_committed_total", "Batches committed to PostgreSQL.", c->batches);
-    counter(f, "complaintd_commit_failures_total", "Batch commits that failed and were retried.", c->commit_failures);
+    counter(f, "complaintd_commit_failures_total", "Statements to PostgreSQL that failed (a batch commit, or reading the unsent outbox); each was retried.", c->commit_failures);
     counter(f, "complaintd_publish_retries_total", "Deliveries that failed and were retried.", c->publish_retries);
     counter(f, "complaintd_publish_refusals_total",
             "Times the producer refused a message (full local queue or otherwise); it was retried.",

@@ -5,7 +5,7 @@
  * leaving one for a restart), and hands back the delivered ones so that
  * their rows can be marked sent.
  *
- * Back-pressure: outbox_over() is true while more than `outbox_max` messages
+ * Back-pressure: outbox_over() is true while `outbox_max` or more messages
  * are not yet acknowledged by the broker; the pipeline then builds no new
  * batch, and so stops consuming, until the outbox drains below it. */
 #ifndef COMPLAINTD_OUTBOX_H

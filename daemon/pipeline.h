@@ -36,8 +36,10 @@ __attribute__((warn_unused_result)) int pipeline_start(Pipeline *p, char *err, s
  * bounded batches before anything else is applied. */
 void pipeline_set_policy(Pipeline *p, Policy *pol);
 
-/* Graceful stop: leave the group, apply and commit what was fetched,
- * publish what was committed; `done` runs when finished (or given up). */
+/* Graceful stop: leave the group (what was fetched and not applied yet is
+ * dropped: Kafka redelivers it to the next start), commit the open batch,
+ * publish what was committed and commit the last sent marks; `done` runs
+ * when finished, or after 45 s when something cannot finish. */
 void pipeline_stop(Pipeline *p, void (*done)(void *arg), void *arg);
 
 /* Counters since start and current sizes, for the metrics endpoint. */

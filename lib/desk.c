@@ -58,6 +58,7 @@ struct Desk {
     StrMap *bulk;        /* category/site -> BulkKey */
     THeap bulk_heap;     /* bulk episode ends */
     ParcelSet *parcels;  /* latest scan and stall deadline of every parcel */
+    size_t n_held;       /* held events (in every HeldList) */
     uint32_t gen;        /* the last generation handed to an Effects */
     /* A policy reload in progress: the tickets still to recompute. */
     bool recompute;
@@ -411,6 +412,7 @@ static int hold(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int64_
     memcpy(h->payload, src->payload, src->len);
     h->payload[src->len] = '\0';
     l->v[l->n++] = h;
+    d->n_held++;
     if (sm_put(d->event_ids, ev->event_id, (void *)1) < 0)
         return -1;
     return held_rearm(d, l);
@@ -459,6 +461,7 @@ int desk_expire_held(Desk *d, int64_t wall, size_t max_effects, Effects *out)
                                 h->payload, h->len) < 0)
                 return -1;
             held_free(h);
+            d->n_held--;
             done++;
         }
         l->n = keep;
@@ -511,6 +514,7 @@ static int release_held(Desk *d, TEntry *te, int64_t now, Effects *out)
     if (!l)
         return 0;
     th_remove(&d->held_heap, &l->node);
+    d->n_held -= l->n;
     qsort(l->v, l->n, sizeof *l->v, cmp_held);
     int rc = 0;
     for (size_t i = 0; i < l->n && rc == 0; i++) {
@@ -814,7 +818,7 @@ int desk_load_held(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int
 void desk_stats(const Desk *d, DeskStats *s)
 {
     s->tickets = sm_count(d->tickets);
-    s->held = sm_count(d->held);
+    s->held = d->n_held;
     s->event_ids = sm_count(d->event_ids);
     s->deadlines = (size_t)d->heap.n + d->bulk_heap.n;
     s->parcels = ps_count(d->parcels);

@@ -129,7 +129,7 @@ __attribute__((warn_unused_result)) int desk_load_held(Desk *d, const ComplaintE
 /* ---- inspection --------------------------------------------------------- */
 
 typedef struct DeskStats {
-    size_t tickets, held, event_ids, deadlines, parcels, bulk_keys;
+    size_t tickets, held /* events */, event_ids, deadlines, parcels, bulk_keys;
 } DeskStats;
 
 void desk_stats(const Desk *d, DeskStats *s);

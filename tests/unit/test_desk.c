@@ -281,7 +281,7 @@ START_TEST(test_hold_and_release_in_event_time_order)
     ck_assert_uint_eq(eff.n_events, 0);
     DeskStats st;
     desk_stats(desk, &st);
-    ck_assert_uint_eq(st.held, 1);
+    ck_assert_uint_eq(st.held, 2);
     ck_assert_ptr_null(desk_ticket(desk, "H"));
     eff_reset(&eff);
     /* an older received (a late arrival) releases them */
