@@ -91,7 +91,10 @@ static void connect_poll(Db *db)
         watch(db, EV_WRITE);
         break;
     case PGRES_POLLING_OK:
-        PQsetnonblocking(db->conn, 1);
+        if (PQsetnonblocking(db->conn, 1) != 0) {
+            go_down(db, "cannot make the connection non-blocking");
+            break;
+        }
         db->state = DB_IDLE;
         watch(db, EV_READ);
         log_info("postgres: connected");
@@ -251,8 +254,15 @@ Db *db_new(struct ev_loop *loop, const char *conninfo, PGconn *conn, DbReady rea
     db->io.data = db;
     ev_init(&db->retry, retry_cb);
     db->retry.data = db;
-    PQsetnonblocking(conn, 1);
+    if (!db->conninfo) {
+        free(db);
+        return NULL;
+    }
     db->state = DB_IDLE;
+    if (PQsetnonblocking(conn, 1) != 0) {
+        go_down(db, "cannot make the connection non-blocking");
+        return db;
+    }
     watch(db, EV_READ);
     return db;
 }

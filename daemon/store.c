@@ -556,8 +556,10 @@ static void failed(Store *s, const char *what, const char *err)
     s->failures++;
     log_err("postgres: %s failed: %s; retrying in %.1fs", what, err ? err : "?", s->backoff);
     s->commit.next = 0;
+    /* When this send fails the connection is going down, and the server
+     * rolls back by itself. */
     if (db_ready(s->db))
-        db_send(s->db, "ROLLBACK", 0, NULL, NULL, NULL);
+        (void)db_send(s->db, "ROLLBACK", 0, NULL, NULL, NULL);
     ev_timer_stop(s->loop, &s->retry);
     ev_timer_init(&s->retry, retry_cb, s->backoff, 0.0);
     s->retry.data = s;
