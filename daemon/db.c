@@ -137,7 +137,7 @@ static void finish_query(Db *db)
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
     if (cb)
-        cb(arg, ok, ok ? res : NULL, ok ? NULL : (res ? PQresultErrorMessage(res) : "no result"));
+        cb(arg, ok, res, ok ? NULL : (res ? PQresultErrorMessage(res) : "no result"));
     PQclear(res);
 }
 

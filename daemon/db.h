@@ -13,7 +13,8 @@
 
 typedef struct Db Db;
 
-/* res is NULL when !ok; it is freed after the callback returns. */
+/* res is the last result (an error result when !ok; NULL when the connection
+ * went down); it is freed after the callback returns. */
 typedef void (*DbDone)(void *arg, bool ok, PGresult *res, const char *err);
 /* Called each time the connection becomes usable (after a reconnect too). */
 typedef void (*DbReady)(void *arg);

@@ -19,9 +19,10 @@ struct Outbox {
     struct ev_loop *loop;
     const Config *cfg;
     KqProducer *kp;
-    OutList queue; /* committed, not yet in the producer */
-    size_t in_producer;
-    OutList delivered; /* acknowledged, waiting for their sent marks */
+    OutList pending;               /* every message not yet below the watermark, in seq order */
+    OutMsg *send_head, *send_tail; /* to hand to the producer (next_send) */
+    size_t n_send, in_producer;
+    int64_t acked;
     ev_timer retry;
     double backoff;
     bool full; /* the producer's queue refused the head */
@@ -67,9 +68,10 @@ OutMsg *out_dead(const EffDead *d)
     return m;
 }
 
-OutMsg *out_alert_row(const char *alert_id, const char *status, const char *payload)
+OutMsg *out_alert_row(int64_t seq, const char *alert_id, const char *status, const char *payload)
 {
     OutMsg *m = oom_check(calloc(1, sizeof *m));
+    m->seq = seq;
     m->kind = OUT_ALERT;
     m->alert_id = dup_or_null(alert_id);
     m->key = dup_or_null(alert_id);
@@ -81,9 +83,11 @@ OutMsg *out_alert_row(const char *alert_id, const char *status, const char *payl
     return m;
 }
 
-OutMsg *out_dead_row(const char *topic, int32_t partition, int64_t offset, const char *key, const char *payload)
+OutMsg *out_dead_row(int64_t seq, const char *topic, int32_t partition, int64_t offset, const char *key,
+                     const char *payload)
 {
     OutMsg *m = oom_check(calloc(1, sizeof *m));
+    m->seq = seq;
     m->kind = OUT_DLQ;
     m->src_topic = dup_or_null(topic);
     m->src_partition = partition;
@@ -116,15 +120,6 @@ void out_list_push(OutList *l, OutMsg *m)
     else
         l->head = m;
     l->tail = m;
-    l->n++;
-}
-
-static void push_front(OutList *l, OutMsg *m)
-{
-    m->next = l->head;
-    l->head = m;
-    if (!l->tail)
-        l->tail = m;
     l->n++;
 }
 
@@ -180,17 +175,42 @@ static void arm_retry(Outbox *o, double after)
     ev_timer_start(o->loop, &o->retry);
 }
 
+static void send_push(Outbox *o, OutMsg *m, bool front)
+{
+    m->next_send = NULL;
+    if (!o->send_head) {
+        o->send_head = o->send_tail = m;
+    } else if (front) {
+        m->next_send = o->send_head;
+        o->send_head = m;
+    } else {
+        o->send_tail->next_send = m;
+        o->send_tail = m;
+    }
+    o->n_send++;
+}
+
+static void send_pop(Outbox *o)
+{
+    OutMsg *m = o->send_head;
+    o->send_head = m->next_send;
+    if (!o->send_head)
+        o->send_tail = NULL;
+    m->next_send = NULL;
+    o->n_send--;
+}
+
 /* Hands queued messages to the producer while it takes them. */
 static void pump(Outbox *o)
 {
     if (o->closing)
         return;
-    while (o->queue.head) {
-        OutMsg *m = o->queue.head;
+    while (o->send_head) {
+        OutMsg *m = o->send_head;
         KqProduceResult r = kq_produce(o->kp, topic_of(o, m), m->key, m->payload, m->len, m);
         if (r == KQ_FULL) {
             if (!o->full)
-                log_debug("outbox: the producer's queue is full; %zu messages wait", o->queue.n);
+                log_debug("outbox: the producer's queue is full; %zu messages wait", o->n_send);
             o->full = true;
             o->refusals++;
             arm_retry(o, FULL_RETRY);
@@ -202,10 +222,21 @@ static void pump(Outbox *o)
             o->backoff = o->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : o->backoff * 2;
             return;
         }
-        pop_front(&o->queue);
+        send_pop(o);
         o->in_producer++;
         o->full = false;
         o->backoff = BACKOFF_MIN;
+    }
+}
+
+/* Frees the acknowledged messages at the head and moves the watermark. */
+static void advance(Outbox *o)
+{
+    while (o->pending.head && o->pending.head->delivered) {
+        OutMsg *m = pop_front(&o->pending);
+        if (m->seq > o->acked)
+            o->acked = m->seq;
+        out_free(m);
     }
 }
 
@@ -220,14 +251,12 @@ static void delivered_cb(void *arg, void *opaque, bool ok, const char *err)
     Outbox *o = arg;
     OutMsg *m = opaque;
     o->in_producer--;
-    if (o->closing) {
-        /* purged at shutdown: its row stays unsent, the next start sends it */
-        out_free(m);
-        return;
-    }
+    if (o->closing)
+        return; /* purged at shutdown: it stays above the watermark, the next start sends it */
     if (ok) {
-        out_list_push(&o->delivered, m);
+        m->delivered = true;
         o->published++;
+        advance(o);
         if (o->full)
             pump(o);
         return;
@@ -236,16 +265,17 @@ static void delivered_cb(void *arg, void *opaque, bool ok, const char *err)
     log_warn("outbox: delivery of %s failed (%s); retrying", m->alert_id ? m->alert_id : "a dead letter",
              err ? err : "?");
     o->retries++;
-    push_front(&o->queue, m);
+    send_push(o, m, true);
     arm_retry(o, o->backoff);
     o->backoff = o->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : o->backoff * 2;
 }
 
-Outbox *outbox_new(struct ev_loop *loop, const Config *cfg, char *err, size_t errlen)
+Outbox *outbox_new(struct ev_loop *loop, const Config *cfg, int64_t acked, char *err, size_t errlen)
 {
     Outbox *o = oom_check(calloc(1, sizeof *o));
     o->loop = loop;
     o->cfg = cfg;
+    o->acked = acked;
     o->backoff = BACKOFF_MIN;
     ev_timer_init(&o->retry, retry_cb, 0.0, 0.0);
     o->retry.data = o;
@@ -263,26 +293,28 @@ void outbox_free(Outbox *o)
         return;
     o->closing = true;
     ev_timer_stop(o->loop, &o->retry);
-    size_t left = o->queue.n + o->in_producer;
+    size_t left = o->n_send + o->in_producer;
     if (left)
         log_warn("outbox: %zu messages unpublished; they stay in PostgreSQL for the next start", left);
-    /* The producer's delivery reports free what it still holds. */
-    kq_producer_free(o->kp);
-    out_list_free(&o->queue);
-    out_list_free(&o->delivered);
+    kq_producer_free(o->kp); /* purges: its delivery reports come back here, closing */
+    out_list_free(&o->pending);
     free(o);
 }
 
 void outbox_push(Outbox *o, OutList *msgs)
 {
-    out_list_splice(&o->queue, msgs);
+    for (OutMsg *m = msgs->head; m; m = m->next)
+        send_push(o, m, false);
+    out_list_splice(&o->pending, msgs);
     if (!ev_is_active(&o->retry))
         pump(o);
 }
 
+/* Everything not below the watermark, delivered or not: a message stuck at
+ * the head holds the ones behind it in memory too. */
 size_t outbox_depth(const Outbox *o)
 {
-    return o->queue.n + o->in_producer;
+    return o->pending.n;
 }
 
 bool outbox_over(const Outbox *o)
@@ -296,27 +328,17 @@ size_t outbox_room(const Outbox *o)
     return d < max ? max - d : 0;
 }
 
-size_t outbox_take_delivered(Outbox *o, size_t max, OutList *out)
+int64_t outbox_acked(const Outbox *o)
 {
-    size_t n = 0;
-    while (n < max && o->delivered.head) {
-        out_list_push(out, pop_front(&o->delivered));
-        n++;
-    }
-    return n;
-}
-
-size_t outbox_delivered(const Outbox *o)
-{
-    return o->delivered.n;
+    return o->acked;
 }
 
 void outbox_stats(const Outbox *o, OutboxStats *s)
 {
-    s->queued = o->queue.n;
+    s->queued = o->n_send;
     s->in_producer = o->in_producer;
-    s->delivered = o->delivered.n;
     s->published = o->published;
     s->retries = o->retries;
     s->refusals = o->refusals;
+    s->acked = o->acked;
 }

@@ -1,9 +1,11 @@
 /* outbox: publishing what PostgreSQL has committed. Alerts and dead letters
- * reach the outbox only once their batch is committed; it hands them to the
+ * reach the outbox only once their batch is committed, each with its place
+ * in one sequence (`seq`, the rows' column too); it hands them to the
  * idempotent producer in order, keeps every message the producer refuses or
  * fails to deliver and retries it with backoff (never dropping one, never
- * leaving one for a restart), and hands back the delivered ones so that
- * their rows can be marked sent.
+ * leaving one for a restart), and keeps the acknowledged watermark: every
+ * message up to outbox_acked() is on the broker. The watermark goes to
+ * PostgreSQL with a later batch, and a start republishes what lies above it.
  *
  * Back-pressure: outbox_over() is true while `outbox_max` or more messages
  * are not yet acknowledged by the broker; the pipeline then builds no new
@@ -25,7 +27,9 @@ typedef enum { OUT_ALERT, OUT_DLQ } OutKind;
 /* One message for the alerts or the dead-letter topic, with what its
  * PostgreSQL row needs. */
 typedef struct OutMsg {
-    struct OutMsg *next;
+    struct OutMsg *next;      /* in seq order, until acknowledged */
+    struct OutMsg *next_send; /* in the queue of messages to hand to the producer */
+    int64_t seq;
     OutKind kind;
     char *key;     /* NULL: no key */
     char *payload; /* NUL-terminated */
@@ -41,6 +45,7 @@ typedef struct OutMsg {
     int32_t src_partition;
     int64_t src_offset;
     char *reason, *detail;
+    bool delivered;
 } OutMsg;
 
 typedef struct OutList {
@@ -53,8 +58,9 @@ OutMsg *out_alert(const Alert *a, int utc_offset_min);
 /* A dead letter; takes nothing from d. */
 OutMsg *out_dead(const EffDead *d);
 /* Builders for messages read back from PostgreSQL (payload as stored). */
-OutMsg *out_alert_row(const char *alert_id, const char *status, const char *payload);
-OutMsg *out_dead_row(const char *topic, int32_t partition, int64_t offset, const char *key, const char *payload);
+OutMsg *out_alert_row(int64_t seq, const char *alert_id, const char *status, const char *payload);
+OutMsg *out_dead_row(int64_t seq, const char *topic, int32_t partition, int64_t offset, const char *key,
+                     const char *payload);
 void out_free(OutMsg *m);
 
 void out_list_push(OutList *l, OutMsg *m);
@@ -67,24 +73,25 @@ typedef struct Outbox Outbox;
 typedef struct OutboxStats {
     size_t queued;      /* committed, waiting for room in the producer */
     size_t in_producer; /* handed to the producer, not yet acknowledged */
-    size_t delivered;   /* acknowledged, not yet marked sent */
     uint64_t published, retries, refusals;
+    int64_t acked; /* the watermark */
 } OutboxStats;
 
-Outbox *outbox_new(struct ev_loop *loop, const Config *cfg, char *err, size_t errlen);
+/* acked: the watermark stored by an earlier run. */
+Outbox *outbox_new(struct ev_loop *loop, const Config *cfg, int64_t acked, char *err, size_t errlen);
 /* Purges what was not delivered (it stays unsent in PostgreSQL). */
 void outbox_free(Outbox *o);
 
-/* Committed messages, in order; takes all of them. */
+/* Committed messages, in seq order and after every message pushed before;
+ * takes all of them. */
 void outbox_push(Outbox *o, OutList *msgs);
 /* Messages not yet acknowledged: queued here or in the producer. */
 size_t outbox_depth(const Outbox *o);
 bool outbox_over(const Outbox *o);
 /* Free places below outbox_max (0 when over). */
 size_t outbox_room(const Outbox *o);
-/* Moves up to max delivered messages to out, for their sent marks. */
-size_t outbox_take_delivered(Outbox *o, size_t max, OutList *out);
-size_t outbox_delivered(const Outbox *o);
+/* Every message with seq <= this is acknowledged by the broker. */
+int64_t outbox_acked(const Outbox *o);
 void outbox_stats(const Outbox *o, OutboxStats *s);
 
 #endif

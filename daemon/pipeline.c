@@ -26,8 +26,8 @@
  * of them are applied. */
 #define PENDING_BATCHES 8
 #define PENDING_MIN 4096
-/* Delivered messages wait this long to share a commit when nothing else is
- * to be committed. */
+/* A moved outbox watermark waits this long to share a commit when nothing
+ * else is to be committed. */
 #define MARKS_LINGER 0.5
 /* The sweep of signed parcels and closed tickets, on the rule clock. */
 #define SWEEP_EVERY 3600
@@ -36,6 +36,14 @@
 #define STOP_GIVE_UP 45.0
 /* Rows of the unsent outbox read at once, at most. */
 #define BACKLOG_PAGE 1000
+/* Steps of building a batch taken in one go before the loop gets a turn:
+ * a commit in flight moves on only when the loop runs (its COPY data and
+ * each next statement go out from the loop), so building the next batch in
+ * slices keeps PostgreSQL and the daemon working at the same time. */
+#define PUMP_SLICE 32
+/* Effects one step adds at most: deadlines that fall due together fire in
+ * steps of this size, within the batch's bound. */
+#define STEP_EFFECTS 128
 
 /* A consumed message waiting to be applied, decoded. */
 typedef struct Pending {
@@ -61,7 +69,7 @@ typedef struct Offset {
 typedef struct Inflight {
     bool active;
     OutList out;   /* its alerts and dead letters, published once it is committed */
-    OutList marks; /* delivered messages it marks sent */
+    int64_t acked; /* the outbox watermark it stores, -1 when none */
     rd_kafka_topic_partition_list_t *kafka_offsets;
 } Inflight;
 
@@ -84,13 +92,16 @@ struct Pipeline {
     ev_tstamp last_commit;
 
     /* The outbox rows an earlier run committed and did not see delivered,
-     * paged in before anything new is built: [alerts, dead letters]. */
-    int64_t backlog_after[2], backlog_upto[2];
+     * (backlog_after, backlog_upto], paged in before anything new is built. */
+    int64_t backlog_after, backlog_upto;
     bool backlog_reading;
+    int64_t next_seq;     /* of the next alert or dead letter */
+    int64_t acked_stored; /* the outbox watermark PostgreSQL has */
 
     ev_periodic deadline_timer;
     ev_timer housekeeping;
     ev_prepare prepare;
+    ev_idle more; /* another slice of building to do */
     int64_t last_sweep;
     ev_tstamp last_status;
     bool pumping;
@@ -245,7 +256,7 @@ static const char *message_key(const rd_kafka_message_t *m, char *key, size_t le
 
 static bool backlog_pending(const Pipeline *p)
 {
-    return p->backlog_after[0] < p->backlog_upto[0] || p->backlog_after[1] < p->backlog_upto[1];
+    return p->backlog_after < p->backlog_upto;
 }
 
 typedef enum {
@@ -276,7 +287,7 @@ static Step apply_next(Pipeline *p, size_t max)
     } else {
         int64_t *clock = p->cfg->clock_mode == CLOCK_EVENT ? &p->event_clock : NULL;
         int r = oom_rc(desk_offer(p->desk, x->scan ? NULL : &x->u.c, x->scan ? &x->u.s : NULL, &src, clock, wall_now(p),
-                                  max, &p->eff));
+                                  max, STEP_EFFECTS, &p->eff));
         if (r == DESK_FULL)
             return STEP_FULL;
         if (r == DESK_FIRED)
@@ -301,6 +312,8 @@ static Step build_step(Pipeline *p)
     if (outbox_over(p->outbox) || backlog_pending(p))
         return STEP_NONE;
     size_t max = (size_t)p->cfg->batch_max;
+    /* a firing step adds at most STEP_EFFECTS, so that the loop gets its turns */
+    size_t fire_max = eff_size(&p->eff) + STEP_EFFECTS < max ? eff_size(&p->eff) + STEP_EFFECTS : max;
     bool wall = p->cfg->clock_mode == CLOCK_WALL;
     int64_t now = rule_now(p);
     if (desk_recompute_pending(p->desk)) {
@@ -308,7 +321,7 @@ static Step build_step(Pipeline *p)
         return n > 0 || !desk_recompute_pending(p->desk) ? STEP_DONE : STEP_FULL;
     }
     if (!(wall && p->stopping) && desk_next_due(p->desk) <= now)
-        return oom_rc(desk_fire_due(p->desk, now, max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
+        return oom_rc(desk_fire_due(p->desk, now, fire_max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
     if (!p->stopping && desk_next_hold_expiry(p->desk) <= wall_now(p))
         return oom_rc(desk_expire_held(p->desk, wall_now(p), max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
     if (!pending_ready(p))
@@ -338,7 +351,8 @@ static void committed(void *arg)
     Pipeline *p = arg;
     Inflight *f = &p->inflight;
     outbox_push(p->outbox, &f->out);
-    out_list_free(&f->marks);
+    if (f->acked > p->acked_stored)
+        p->acked_stored = f->acked;
     if (f->kafka_offsets) {
         if (p->consumer)
             kq_consumer_commit(p->consumer, f->kafka_offsets);
@@ -356,28 +370,32 @@ static void maybe_commit(Pipeline *p)
     Inflight *f = &p->inflight;
     if (f->active || store_committing(p->store))
         return;
-    size_t delivered = outbox_delivered(p->outbox);
-    if (eff_empty(&p->eff) && delivered == 0)
+    int64_t acked = outbox_acked(p->outbox);
+    if (eff_empty(&p->eff) && acked <= p->acked_stored)
         return;
-    /* Sent marks alone wait a little to share a transaction. */
+    /* The watermark alone waits a little to share a transaction. */
     if (eff_empty(&p->eff) && !p->stopping && ev_now(p->loop) - p->last_commit < MARKS_LINGER)
         return;
+    f->acked = acked > p->acked_stored ? acked : -1;
     Effects *e = &p->eff;
     int off = cal_utc_offset(desk_policy(p->desk)->cal);
     int64_t wall = wall_now(p);
     for (size_t i = 0; i < e->alerts.n; i++) {
         Alert *a = &e->alerts.v[i];
         a->emitted_at = wall;
-        out_list_push(&f->out, out_alert(a, off));
+        OutMsg *m = out_alert(a, off);
+        m->seq = p->next_seq++;
+        out_list_push(&f->out, m);
         log_debug("alert %s %s", a->alert_id, alert_status_name(a->status));
     }
     for (size_t i = 0; i < e->n_dead; i++) {
         const EffDead *d = &e->dead[i];
-        out_list_push(&f->out, out_dead(d));
+        OutMsg *m = out_dead(d);
+        m->seq = p->next_seq++;
+        out_list_push(&f->out, m);
         log_info("dead letter %s[%d]@%" PRId64 ": %s: %s", d->src.topic, (int)d->src.partition, d->src.offset,
                  d->reason, d->detail);
     }
-    outbox_take_delivered(p->outbox, (size_t)p->cfg->batch_max, &f->marks);
 
     StoreOffset *offs = NULL;
     size_t n_offs = 0;
@@ -397,7 +415,7 @@ static void maybe_commit(Pipeline *p)
     StoreBatch b = {
         .eff = e,
         .out = &f->out,
-        .marks = &f->marks,
+        .outbox_acked = f->acked,
         .offsets = offs,
         .n_offsets = n_offs,
         .event_clock = p->event_clock,
@@ -415,14 +433,13 @@ static void maybe_commit(Pipeline *p)
 static void backlog_read(void *arg, OutList *msgs, int64_t last_seq)
 {
     Pipeline *p = arg;
-    int kind = p->backlog_after[0] < p->backlog_upto[0] ? 0 : 1;
     p->backlog_reading = false;
     if (msgs->n == 0) {
-        p->backlog_after[kind] = p->backlog_upto[kind];
+        p->backlog_after = p->backlog_upto;
         return;
     }
-    log_info("republishing %zu %s left unsent", msgs->n, kind == 0 ? "alerts" : "dead letters");
-    p->backlog_after[kind] = last_seq;
+    log_info("republishing %zu alerts and dead letters left unsent", msgs->n);
+    p->backlog_after = last_seq;
     outbox_push(p->outbox, msgs);
     pump(p);
 }
@@ -434,10 +451,9 @@ static void backlog_step(Pipeline *p)
     size_t room = outbox_room(p->outbox);
     if (room == 0)
         return;
-    int kind = p->backlog_after[0] < p->backlog_upto[0] ? 0 : 1;
     p->backlog_reading = true;
-    store_unsent(p->store, kind == 0 ? OUT_ALERT : OUT_DLQ, p->backlog_after[kind], p->backlog_upto[kind],
-                 room < BACKLOG_PAGE ? room : BACKLOG_PAGE, backlog_read, p);
+    store_unsent(p->store, p->backlog_after, p->backlog_upto, room < BACKLOG_PAGE ? room : BACKLOG_PAGE, backlog_read,
+                 p);
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -448,7 +464,7 @@ static void check_stopped(Pipeline *p)
         return;
     double waited = ev_now(p->loop) - p->stop_started;
     bool busy = merge_count(p->fetched) > 0 || !eff_empty(&p->eff) || p->inflight.active ||
-                outbox_depth(p->outbox) > 0 || outbox_delivered(p->outbox) > 0;
+                outbox_depth(p->outbox) > 0 || outbox_acked(p->outbox) > p->acked_stored;
     if (busy && waited < STOP_GIVE_UP)
         return;
     if (busy)
@@ -481,11 +497,15 @@ static void pump(Pipeline *p)
     if (p->pumping)
         return;
     p->pumping = true;
-    for (;;) {
-        Step r;
-        while ((r = build_step(p)) == STEP_DONE)
-            ;
+    for (int steps = 0;;) {
+        Step r = STEP_NONE;
+        while (steps < PUMP_SLICE && (r = build_step(p)) == STEP_DONE)
+            steps++;
         maybe_commit(p);
+        if (steps >= PUMP_SLICE) {
+            ev_idle_start(p->loop, &p->more);
+            break;
+        }
         if (r == STEP_NONE || !eff_empty(&p->eff))
             break;
     }
@@ -500,6 +520,13 @@ static void pump(Pipeline *p)
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     (void)loop, (void)revents;
+    pump(w->data);
+}
+
+static void more_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    (void)revents;
+    ev_idle_stop(loop, w);
     pump(w->data);
 }
 
@@ -564,6 +591,8 @@ Pipeline *pipeline_new(struct ev_loop *loop, const Config *cfg, Store *store, ch
     p->prepare.data = p;
     ev_timer_init(&p->linger, linger_cb, 0.0, 0.0);
     p->linger.data = p;
+    ev_idle_init(&p->more, more_cb);
+    p->more.data = p;
 
     StoreLoaded l;
     if (store_load(store, p->desk, (int64_t)ev_time(), &l, err, errlen) < 0) {
@@ -574,10 +603,12 @@ Pipeline *pipeline_new(struct ev_loop *loop, const Config *cfg, Store *store, ch
     p->last_sweep = rule_now(p);
     for (size_t i = 0; i < l.n_offsets; i++)
         offset_of(p, l.offsets[i].topic, l.offsets[i].partition, true)->next = l.offsets[i].next;
-    p->backlog_upto[0] = l.alerts_upto;
-    p->backlog_upto[1] = l.dead_upto;
+    p->backlog_after = p->acked_stored = l.outbox_acked;
+    p->backlog_upto = l.outbox_upto;
+    p->next_seq = (l.outbox_upto > l.outbox_acked ? l.outbox_upto : l.outbox_acked) + 1;
+    int64_t acked = l.outbox_acked;
     store_loaded_free(&l);
-    p->outbox = outbox_new(loop, cfg, err, errlen);
+    p->outbox = outbox_new(loop, cfg, acked, err, errlen);
     if (!p->outbox) {
         pipeline_free(p);
         return NULL;
@@ -680,6 +711,7 @@ void pipeline_free(Pipeline *p)
     if (!p)
         return;
     ev_prepare_stop(p->loop, &p->prepare);
+    ev_idle_stop(p->loop, &p->more);
     ev_timer_stop(p->loop, &p->housekeeping);
     ev_periodic_stop(p->loop, &p->deadline_timer);
     ev_timer_stop(p->loop, &p->linger);
@@ -691,7 +723,6 @@ void pipeline_free(Pipeline *p)
      * next start finds out from PostgreSQL. */
     store_free(p->store);
     out_list_free(&p->inflight.out);
-    out_list_free(&p->inflight.marks);
     if (p->inflight.kafka_offsets)
         rd_kafka_topic_partition_list_destroy(p->inflight.kafka_offsets);
     outbox_free(p->outbox);

@@ -125,8 +125,9 @@ typedef enum { ST_SQL, ST_COPY } StepKind;
 
 typedef struct Step {
     StepKind kind;
-    char *sql; /* owned */
-    Buf data;  /* ST_COPY */
+    char *sql;      /* owned */
+    char *sql_safe; /* owned; the statement in a staged retry, when it differs */
+    Buf data;       /* ST_COPY */
 } Step;
 
 #define MAX_STEPS 16
@@ -136,6 +137,7 @@ typedef struct Commit {
     bool active;
     Step steps[MAX_STEPS];
     int n_steps, next;
+    bool staged; /* going through the staging tables (a row was already stored) */
     size_t effects;
     StoreDone done;
     void *arg;
@@ -144,7 +146,6 @@ typedef struct Commit {
 
 typedef struct Unsent {
     bool active;
-    OutKind kind;
     char after[24], upto[24], limit[24];
     StoreUnsent cb;
     void *arg;
@@ -216,6 +217,7 @@ static void commit_clear(Commit *c)
 {
     for (int i = 0; i < c->n_steps; i++) {
         free(c->steps[i].sql);
+        free(c->steps[i].sql_safe);
         buf_free(&c->steps[i].data);
     }
     memset(c, 0, sizeof *c);
@@ -318,6 +320,42 @@ static void buf_time(Buf *b, int64_t t)
     buf_raw(b, s, strlen(s));
 }
 
+/* A JSON string (or null), escaped for JSON and then for COPY. */
+static void buf_json_str(Buf *b, const char *s)
+{
+    if (!s) {
+        buf_raw(b, "null", 4);
+        return;
+    }
+    buf_ch(b, '"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            buf_raw(b, c == '"' ? "\\\\\"" : "\\\\\\\\", c == '"' ? 3 : 4);
+        else if (c < 0x20) {
+            char u[16];
+            int k = snprintf(u, sizeof u, "\\\\u%04x", c);
+            buf_raw(b, u, (size_t)k);
+        } else
+            buf_ch(b, (char)c);
+    }
+    buf_ch(b, '"');
+}
+
+/* bytea in hex, for COPY's text format (its backslash doubled). */
+static void buf_bytea(Buf *b, const uint8_t *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    buf_reserve(b, 3 + 2 * n);
+    char *o = b->p + b->n;
+    *o++ = '\\', *o++ = '\\', *o++ = 'x';
+    for (size_t i = 0; i < n; i++) {
+        *o++ = hex[p[i] >> 4];
+        *o++ = hex[p[i] & 15];
+    }
+    b->n = (size_t)(o - b->p);
+}
+
 static void buf_json(Buf *b, json_t *o)
 {
     char *s = oom_check(json_dumps(o, JSON_COMPACT));
@@ -378,6 +416,14 @@ static json_t *event_body(const ComplaintEvent *ev, int off)
     return o;
 }
 
+static void encode_snapshot(Buf *b, const Ticket *t)
+{
+    size_t n;
+    uint8_t *snap = oom_check(tkt_pack(t, &n));
+    buf_bytea(b, snap, n);
+    free(snap);
+}
+
 static void encode_ticket(Buf *b, const Ticket *t)
 {
     buf_text(b, t->id), TAB(b);
@@ -411,18 +457,21 @@ static void encode_ticket(Buf *b, const Ticket *t)
     buf_bool(b, t->n_pauses > 0 && t->pauses[t->n_pauses - 1].end == TU_NEVER), TAB(b);
     buf_time(b, t->closed ? t->closed_at : 0), TAB(b);
     buf_time(b, t->last_resolved_at), TAB(b);
-    if (t->responsible.known) {
-        json_t *r = oom_check(json_object());
-        jset(r, "site", t->responsible.site[0] ? json_string(t->responsible.site) : json_null());
-        jset(r, "role",
-             t->responsible.role >= 0 ? json_string(evt_role_name((SiteRole)t->responsible.role)) : json_null());
-        jset(r, "rule", json_string(t->responsible.rule));
-        buf_json(b, r);
+    if (tkt_responsible_known(t)) {
+        /* {"site":..,"role":..,"rule":..}; site codes and rule names need no JSON escapes beyond these */
+        const char *role = t->resp_role >= 0 ? evt_role_name((SiteRole)t->resp_role) : NULL;
+        buf_raw(b, "{\"site\":", 8);
+        buf_json_str(b, t->resp_site[0] ? t->resp_site : NULL);
+        buf_raw(b, ",\"role\":", 8);
+        buf_json_str(b, role);
+        buf_raw(b, ",\"rule\":", 8);
+        buf_json_str(b, t->resp_rule);
+        buf_ch(b, '}');
     } else {
         buf_null(b);
     }
     TAB(b);
-    buf_json(b, oom_check(tkt_to_json(t)));
+    encode_snapshot(b, t);
     EOL(b);
 }
 
@@ -472,10 +521,9 @@ static void encode_scan(Buf *b, const EffScan *x)
 
 static void encode_out(Buf *alerts, Buf *dead, const OutList *out)
 {
-    int ord = 0;
-    for (const OutMsg *m = out->head; m; m = m->next, ord++) {
+    for (const OutMsg *m = out->head; m; m = m->next) {
         if (m->kind == OUT_ALERT) {
-            buf_int(alerts, ord), TAB(alerts);
+            buf_int(alerts, m->seq), TAB(alerts);
             buf_text(alerts, m->alert_id), TAB(alerts);
             buf_text(alerts, alert_status_name(m->status)), TAB(alerts);
             buf_text(alerts, alert_type_name(m->type)), TAB(alerts);
@@ -485,7 +533,7 @@ static void encode_out(Buf *alerts, Buf *dead, const OutList *out)
             buf_text(alerts, m->payload);
             EOL(alerts);
         } else {
-            buf_int(dead, ord), TAB(dead);
+            buf_int(dead, m->seq), TAB(dead);
             buf_text(dead, m->src_topic), TAB(dead);
             buf_int(dead, m->src_partition), TAB(dead);
             buf_int(dead, m->src_offset), TAB(dead);
@@ -498,33 +546,20 @@ static void encode_out(Buf *alerts, Buf *dead, const OutList *out)
     }
 }
 
-static void encode_marks(Buf *alerts, Buf *dead, const OutList *marks)
-{
-    for (const OutMsg *m = marks->head; m; m = m->next) {
-        if (m->kind == OUT_ALERT) {
-            buf_text(alerts, m->alert_id), TAB(alerts);
-            buf_text(alerts, alert_status_name(m->status));
-            EOL(alerts);
-        } else {
-            buf_text(dead, m->src_topic), TAB(dead);
-            buf_int(dead, m->src_partition), TAB(dead);
-            buf_int(dead, m->src_offset);
-            EOL(dead);
-        }
-    }
-}
-
 /* ---- running statements ------------------------------------------------- */
 
-static void add_sql(Commit *c, const char *sql)
+static void add_sql(Commit *c, const char *sql, const char *sql_safe)
 {
     Step *st = &c->steps[c->n_steps++];
     st->kind = ST_SQL;
     st->sql = oom_check(strdup(sql));
+    st->sql_safe = sql_safe ? oom_check(strdup(sql_safe)) : NULL;
 }
 
-/* A COPY step, when the buffer holds rows (it is moved into the step). */
-static void add_copy(Commit *c, const char *table, Buf *data)
+/* A COPY step, when the buffer holds rows (it is moved into the step):
+ * straight into `table` (its columns as listed), or into a staging table
+ * (NULL table: always; else in a staged retry) whose columns are the same. */
+static void add_copy(Commit *c, const char *table, const char *columns, const char *staging, Buf *data)
 {
     if (data->n == 0) {
         buf_free(data);
@@ -532,8 +567,12 @@ static void add_copy(Commit *c, const char *table, Buf *data)
     }
     Step *st = &c->steps[c->n_steps++];
     st->kind = ST_COPY;
-    char sql[128];
-    snprintf(sql, sizeof sql, "COPY pg_temp.%s FROM STDIN", table);
+    char sql[512];
+    snprintf(sql, sizeof sql, "COPY pg_temp.%s FROM STDIN", staging);
+    if (table) {
+        st->sql_safe = oom_check(strdup(sql));
+        snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN", table, columns);
+    }
     st->sql = oom_check(strdup(sql));
     st->data = *data;
     memset(data, 0, sizeof *data);
@@ -582,8 +621,9 @@ static void kick(Store *s)
         Step *st = &c->steps[c->next];
         if (c->next == 0)
             c->started = ev_time();
-        int rc = st->kind == ST_COPY ? db_send_copy(s->db, st->sql, st->data.p, st->data.n, step_done, s)
-                                     : db_send(s->db, st->sql, 0, NULL, step_done, s);
+        const char *sql = c->staged && st->sql_safe ? st->sql_safe : st->sql;
+        int rc = st->kind == ST_COPY ? db_send_copy(s->db, sql, st->data.p, st->data.n, step_done, s)
+                                     : db_send(s->db, sql, 0, NULL, step_done, s);
         if (rc == 0)
             s->sending = true;
         return;
@@ -591,12 +631,11 @@ static void kick(Store *s)
     if (s->unsent.active) {
         Unsent *u = &s->unsent;
         const char *p[3] = {u->after, u->upto, u->limit};
-        const char *sql =
-            u->kind == OUT_ALERT
-                ? "SELECT seq, alert_id, status, payload::text FROM alerts WHERE sent_at IS NULL "
-                  "AND seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"
-                : "SELECT seq, source_topic, source_partition, source_offset, key, payload FROM dead_letters "
-                  "WHERE sent_at IS NULL AND seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3";
+        static const char sql[] =
+            "(SELECT seq, 'a', alert_id, status, NULL::integer, NULL::bigint, NULL, payload::text FROM alerts "
+            "WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3) UNION ALL "
+            "(SELECT seq, 'd', source_topic, NULL, source_partition, source_offset, key, payload FROM dead_letters "
+            "WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3) ORDER BY 1 LIMIT $3";
         if (db_send(s->db, sql, 3, p, unsent_done, s) == 0)
             s->sending = true;
     }
@@ -615,12 +654,30 @@ static void setup_done(void *arg, bool ok, PGresult *res, const char *err)
     kick(s);
 }
 
+static void rolled_back(void *arg, bool ok, PGresult *res, const char *err)
+{
+    (void)ok, (void)res, (void)err; /* a failed ROLLBACK leaves nothing behind to undo either */
+    Store *s = arg;
+    s->sending = false;
+    kick(s);
+}
+
 static void step_done(void *arg, bool ok, PGresult *res, const char *err)
 {
-    (void)res;
     Store *s = arg;
     Commit *c = &s->commit;
     s->sending = false;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!ok && !c->staged && state && strcmp(state, "23505") == 0) {
+        /* A row of the batch is already stored (its commit reply was lost,
+         * or a message came twice): again, through the staging tables. */
+        log_warn("postgres: a row of the batch is already stored; committing it again through the staging tables");
+        c->staged = true;
+        c->next = 0;
+        if (db_send(s->db, "ROLLBACK", 0, NULL, rolled_back, s) == 0)
+            s->sending = true;
+        return;
+    }
     if (!ok) {
         failed(s, "batch commit", err);
         return;
@@ -635,6 +692,7 @@ static void step_done(void *arg, bool ok, PGresult *res, const char *err)
     if (c->effects > s->max_effects)
         s->max_effects = c->effects;
     s->last_commit_seconds = ev_time() - c->started;
+    log_debug("committed in %.1f ms (%d statements)", s->last_commit_seconds * 1000, c->n_steps);
     StoreDone done = c->done;
     void *darg = c->arg;
     commit_clear(c);
@@ -647,9 +705,16 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
     Commit *c = &s->commit;
     commit_clear(c);
     const Effects *e = b->eff;
-    Buf t = {0}, ev = {0}, held = {0}, rel = {0}, scans = {0}, alerts = {0}, dead = {0}, sa = {0}, sd = {0}, offs = {0};
-    for (size_t i = 0; i < e->n_tickets; i++)
-        encode_ticket(&t, e->tickets[i]);
+    Buf t = {0}, snaps = {0}, ev = {0}, held = {0}, rel = {0}, scans = {0}, alerts = {0}, dead = {0}, offs = {0};
+    for (size_t i = 0; i < e->n_tickets; i++) {
+        if (e->ticket_full[i]) {
+            encode_ticket(&t, e->tickets[i]);
+        } else {
+            buf_text(&snaps, e->tickets[i]->id), TAB(&snaps);
+            encode_snapshot(&snaps, e->tickets[i]);
+            EOL(&snaps);
+        }
+    }
     for (size_t i = 0; i < e->n_events; i++)
         encode_event(&ev, &e->events[i], b->utc_offset_min);
     for (size_t i = 0; i < e->n_held; i++)
@@ -659,35 +724,47 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
     for (size_t i = 0; i < e->n_scans; i++)
         encode_scan(&scans, &e->scans[i]);
     encode_out(&alerts, &dead, b->out);
-    encode_marks(&sa, &sd, b->marks);
     for (size_t i = 0; i < b->n_offsets; i++) {
         buf_text(&offs, b->offsets[i].topic), TAB(&offs);
         buf_int(&offs, b->offsets[i].partition), TAB(&offs);
         buf_int(&offs, b->offsets[i].next), EOL(&offs);
     }
-    add_sql(c, "BEGIN");
-    add_copy(c, "s_tickets", &t);
-    add_copy(c, "s_events", &ev);
-    add_copy(c, "s_held", &held);
-    add_copy(c, "s_released", &rel);
-    add_copy(c, "s_scans", &scans);
-    add_copy(c, "s_alerts", &alerts);
-    add_copy(c, "s_dead", &dead);
-    add_copy(c, "s_sent_alerts", &sa);
-    add_copy(c, "s_sent_dead", &sd);
-    add_copy(c, "s_offsets", &offs);
+    add_sql(c, "BEGIN", NULL);
+    add_copy(c, NULL, NULL, "s_tickets", &t);
+    add_copy(c, NULL, NULL, "s_snapshots", &snaps);
+    add_copy(c, "ticket_events",
+             "event_id, ticket_id, type, occurred_at, effect, source_topic, source_partition, source_offset, body",
+             "s_events_v3", &ev);
+    add_copy(c, "held_events",
+             "event_id, ticket_id, occurred_at, held_since, source_topic, source_partition, source_offset, payload",
+             "s_held", &held);
+    add_copy(c, NULL, NULL, "s_released", &rel);
+    add_copy(c, "parcel_scans",
+             "event_id, waybill, scan_type, site, site_role, next_site, next_site_role, occurred_at, source_topic, "
+             "source_partition, source_offset",
+             "s_scans", &scans);
+    add_copy(c, "alerts", "seq, alert_id, status, type, ticket_id, condition_at, emitted_at, payload", "s_alerts_v3",
+             &alerts);
+    add_copy(c, "dead_letters", "seq, source_topic, source_partition, source_offset, key, reason, detail, payload",
+             "s_dead_v3", &dead);
+    add_copy(c, NULL, NULL, "s_offsets", &offs);
     /* The last two statements go together: one round trip. */
-    char sql[512];
-    snprintf(sql, sizeof sql, "SELECT complaintd_apply_staged(%s, %" PRId64 "); COMMIT", s->group_literal,
-             b->event_clock);
-    add_sql(c, sql);
+    char sql[512], safe[512];
+    char acked[24] = "NULL";
+    if (b->outbox_acked >= 0)
+        snprintf(acked, sizeof acked, "%" PRId64, b->outbox_acked);
+    snprintf(sql, sizeof sql, "SELECT complaintd_apply(%s, %" PRId64 ", %s, false); COMMIT", s->group_literal,
+             b->event_clock, acked);
+    snprintf(safe, sizeof safe, "SELECT complaintd_apply(%s, %" PRId64 ", %s, true); COMMIT", s->group_literal,
+             b->event_clock, acked);
+    add_sql(c, sql, safe);
     c->active = true;
     c->effects = eff_size(e);
     c->done = done;
     c->arg = arg;
     log_debug("committing batch: %zu events, %zu tickets, %zu alerts, %zu dead letters, %zu scans, %zu held; %zu "
-              "effects; %zu sent marks",
-              e->n_events, e->n_tickets, e->alerts.n, e->n_dead, e->n_scans, e->n_held, eff_size(e), b->marks->n);
+              "effects; outbox acknowledged up to %" PRId64,
+              e->n_events, e->n_tickets, e->alerts.n, e->n_dead, e->n_scans, e->n_held, eff_size(e), b->outbox_acked);
     kick(s);
 }
 
@@ -709,13 +786,14 @@ static void unsent_done(void *arg, bool ok, PGresult *res, const char *err)
     int64_t last = 0;
     for (int i = 0; i < PQntuples(res); i++) {
         last = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        if (u->kind == OUT_ALERT)
-            out_list_push(&msgs, out_alert_row(PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3)));
+        if (PQgetvalue(res, i, 1)[0] == 'a')
+            out_list_push(&msgs,
+                          out_alert_row(last, PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 7)));
         else
             out_list_push(&msgs,
-                          out_dead_row(PQgetvalue(res, i, 1), (int32_t)atoi(PQgetvalue(res, i, 2)),
-                                       strtoll(PQgetvalue(res, i, 3), NULL, 10),
-                                       PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4), PQgetvalue(res, i, 5)));
+                          out_dead_row(last, PQgetvalue(res, i, 2), (int32_t)atoi(PQgetvalue(res, i, 4)),
+                                       strtoll(PQgetvalue(res, i, 5), NULL, 10),
+                                       PQgetisnull(res, i, 6) ? NULL : PQgetvalue(res, i, 6), PQgetvalue(res, i, 7)));
     }
     u->active = false;
     u->cb(u->arg, &msgs, last);
@@ -723,11 +801,10 @@ static void unsent_done(void *arg, bool ok, PGresult *res, const char *err)
     kick(s);
 }
 
-void store_unsent(Store *s, OutKind kind, int64_t after, int64_t upto, size_t limit, StoreUnsent cb, void *arg)
+void store_unsent(Store *s, int64_t after, int64_t upto, size_t limit, StoreUnsent cb, void *arg)
 {
     Unsent *u = &s->unsent;
     u->active = true;
-    u->kind = kind;
     snprintf(u->after, sizeof u->after, "%" PRId64, after);
     snprintf(u->upto, sizeof u->upto, "%" PRId64, upto);
     snprintf(u->limit, sizeof u->limit, "%zu", limit);
@@ -757,6 +834,115 @@ static PGresult *load_query(PGconn *c, const char *sql, int n, const char *const
         return NULL;
     }
     return r;
+}
+
+/* One row of a binary COPY: nfields values, NULL ones with len -1. */
+typedef int (*CopyRow)(void *arg, int nfields, const char *const *vals, const int *lens, char *err, size_t errlen);
+
+static uint32_t be32(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
+}
+
+/* Runs `COPY (query) TO STDOUT (FORMAT binary)` and hands each row to cb,
+ * row by row: the result is never held whole, whatever its size. */
+static int copy_out(PGconn *c, const char *query, CopyRow cb, void *arg, char *err, size_t errlen)
+{
+    enum { MAXF = 8 };
+    char sql[2048];
+    snprintf(sql, sizeof sql, "COPY (%s) TO STDOUT (FORMAT binary)", query);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        snprintf(err, errlen, "loading state: %s", PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    int rc = 0;
+    bool header = true;
+    for (;;) {
+        char *buf = NULL;
+        int n = PQgetCopyData(c, &buf, 0);
+        if (n == -1)
+            break;
+        if (n < 0) {
+            snprintf(err, errlen, "loading state: %s", PQerrorMessage(c));
+            return -1;
+        }
+        /* libpq hands over one row per call; the first carries the 19-byte header */
+        const char *p = buf, *end = buf + n;
+        if (header) {
+            p += 19; /* signature, flags, header extension length (0) */
+            header = false;
+        }
+        if (rc == 0 && end - p >= 2) {
+            int nf = (int16_t)((unsigned char)p[0] << 8 | (unsigned char)p[1]);
+            p += 2;
+            const char *vals[MAXF];
+            int lens[MAXF];
+            for (int i = 0; i < nf && i < MAXF && rc == 0; i++) {
+                if (end - p < 4) {
+                    rc = -1;
+                    break;
+                }
+                int32_t len = (int32_t)be32(p);
+                p += 4;
+                if (len > end - p) {
+                    rc = -1;
+                    break;
+                }
+                vals[i] = len < 0 ? NULL : p;
+                lens[i] = len;
+                p += len < 0 ? 0 : len;
+            }
+            if (rc < 0)
+                snprintf(err, errlen, "loading state: a row of COPY is cut short");
+            else if (nf > 0)
+                rc = cb(arg, nf, vals, lens, err, errlen);
+        }
+        PQfreemem(buf);
+    }
+    r = PQgetResult(c);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
+        snprintf(err, errlen, "loading state: %s", PQresultErrorMessage(r));
+        rc = -1;
+    }
+    PQclear(r);
+    while ((r = PQgetResult(c)))
+        PQclear(r);
+    return rc;
+}
+
+typedef struct TicketLoad {
+    Desk *d;
+    int64_t base;
+    size_t n, old;
+} TicketLoad;
+
+/* A ticket row: its snapshot, or the JSON state of a row from before
+ * migration 003. */
+static int load_ticket_row(void *arg, int nf, const char *const *vals, const int *lens, char *err, size_t errlen)
+{
+    TicketLoad *l = arg;
+    char terr[128] = "";
+    Ticket *t = NULL;
+    if (nf >= 2 && vals[0]) {
+        t = tkt_unpack(vals[0], (size_t)lens[0], terr, sizeof terr);
+    } else if (nf >= 2 && vals[1]) {
+        /* jsonb in binary: a version byte, then the text */
+        json_t *j = lens[1] > 1 ? json_loadb(vals[1] + 1, (size_t)lens[1] - 1, 0, NULL) : NULL;
+        t = j ? tkt_from_json(j, terr, sizeof terr) : NULL;
+        json_decref(j);
+        l->old++;
+    }
+    if (!t) {
+        snprintf(err, errlen, "loading state: ticket row %zu is unreadable: %s", l->n + 1, terr);
+        return -1;
+    }
+    l->n++;
+    oom_rc(desk_load_ticket(l->d, t, l->base));
+    return 0;
 }
 
 static int64_t json_time(const json_t *o, const char *k)
@@ -889,40 +1075,30 @@ int store_load(Store *s, Desk *d, int64_t base, StoreLoaded *out, char *err, siz
     PQclear(r);
 
     /* Open tickets, and closed ones young enough for the repeat look-back. */
-    char cutoff[32];
-    snprintf(cutoff, sizeof cutoff, "%" PRId64, base - desk_policy(d)->repeat_lookback);
-    const char *cp[1] = {cutoff};
-    static const char *const keep =
-        "status <> 'closed' OR COALESCE(last_resolved_at, closed_at) >= to_timestamp($1::bigint)";
+    char keep[256];
+    snprintf(keep, sizeof keep,
+             "status <> 'closed' OR COALESCE(last_resolved_at, closed_at) >= to_timestamp(%" PRId64 ")",
+             base - desk_policy(d)->repeat_lookback);
     char sql[512];
-    snprintf(sql, sizeof sql, "SELECT state::text FROM tickets WHERE %s", keep);
-    r = load_query(c, sql, 1, cp, err, errlen);
-    if (!r)
+    snprintf(sql, sizeof sql, "SELECT snapshot, CASE WHEN snapshot IS NULL THEN state END FROM tickets WHERE %s", keep);
+    TicketLoad tl = {.d = d, .base = base};
+    if (copy_out(c, sql, load_ticket_row, &tl, err, errlen) < 0)
         return -1;
-    for (int i = 0; i < PQntuples(r); i++) {
-        json_t *j = json_loads(PQgetvalue(r, i, 0), 0, NULL);
-        char terr[128];
-        Ticket *t = j ? tkt_from_json(j, terr, sizeof terr) : NULL;
-        json_decref(j);
-        if (!t) {
-            snprintf(err, errlen, "loading state: a ticket's state is unreadable (row %d)", i);
-            PQclear(r);
-            return -1;
-        }
-        oom_rc(desk_load_ticket(d, t, base));
-    }
-    size_t n_tickets = (size_t)PQntuples(r);
-    PQclear(r);
     if (load_bulk(c, d, base, err, errlen) < 0 || load_parcels(c, d, err, errlen) < 0)
         return -1;
-
-    snprintf(sql, sizeof sql, "SELECT e.event_id FROM ticket_events e JOIN tickets USING (ticket_id) WHERE %s", keep);
-    r = load_query(c, sql, 1, cp, err, errlen);
-    if (!r)
-        return -1;
-    for (int i = 0; i < PQntuples(r); i++)
-        oom_rc(desk_load_event_id(d, PQgetvalue(r, i, 0)));
-    PQclear(r);
+    /* Rows from before migration 003 do not carry their event ids. */
+    if (tl.old) {
+        snprintf(sql, sizeof sql,
+                 "SELECT e.ticket_id, e.event_id FROM ticket_events e JOIN tickets USING (ticket_id) "
+                 "WHERE snapshot IS NULL AND (%s)",
+                 keep);
+        r = load_query(c, sql, 0, NULL, err, errlen);
+        if (!r)
+            return -1;
+        for (int i = 0; i < PQntuples(r); i++)
+            oom_rc(desk_load_event_id(d, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)));
+        PQclear(r);
+    }
 
     r = load_query(c,
                    "SELECT payload, extract(epoch FROM held_since)::bigint, source_topic, source_partition, "
@@ -948,19 +1124,20 @@ int store_load(Store *s, Desk *d, int64_t base, StoreLoaded *out, char *err, siz
     int n_held = PQntuples(r);
     PQclear(r);
 
-    r = load_query(
-        c, "SELECT (SELECT COALESCE(max(seq), 0) FROM alerts), (SELECT COALESCE(max(seq), 0) FROM dead_letters)", 0,
-        NULL, err, errlen);
+    r = load_query(c,
+                   "SELECT complaintd_outbox_acked(), GREATEST((SELECT COALESCE(max(seq), 0) FROM alerts), "
+                   "(SELECT COALESCE(max(seq), 0) FROM dead_letters))",
+                   0, NULL, err, errlen);
     if (!r)
         return -1;
-    out->alerts_upto = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    out->dead_upto = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    out->outbox_acked = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    out->outbox_upto = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
     PQclear(r);
 
     DeskStats ds;
     desk_stats(d, &ds);
-    log_info("loaded %zu tickets, %zu event ids, %d held events, %zu parcels, %zu bulk keys, event clock %" PRId64,
-             n_tickets, ds.event_ids, n_held, ds.parcels, ds.bulk_keys, out->event_clock);
+    log_info("loaded %zu tickets, %d held events, %zu parcels, %zu bulk keys, event clock %" PRId64, tl.n, n_held,
+             ds.parcels, ds.bulk_keys, out->event_clock);
 
     /* The connection now serves the loop. */
     s->db = db_new(s->loop, s->cfg->conninfo, s->boot, db_ready_cb, s);

@@ -40,9 +40,10 @@ typedef struct StoreLoaded {
     int64_t event_clock;
     StoreOffset *offsets;
     size_t n_offsets;
-    /* The outbox rows committed before this start: unsent ones among them
-     * are paged in with store_unsent. */
-    int64_t alerts_upto, dead_upto;
+    /* The outbox: every row up to outbox_acked is on the broker; the rows
+     * above it, up to outbox_upto (the last one committed before this
+     * start), are paged in with store_unsent. */
+    int64_t outbox_acked, outbox_upto;
 } StoreLoaded;
 
 /* Loads the committed state into d (blocking; start-up only): tickets that
@@ -54,8 +55,8 @@ void store_loaded_free(StoreLoaded *l);
 
 typedef struct StoreBatch {
     const Effects *eff;
-    const OutList *out;   /* the batch's alerts and dead letters, in order */
-    const OutList *marks; /* delivered messages, to be marked sent */
+    const OutList *out;   /* the batch's alerts and dead letters, in seq order */
+    int64_t outbox_acked; /* the outbox's watermark; -1 when it has not moved */
     const StoreOffset *offsets;
     size_t n_offsets;
     int64_t event_clock;
@@ -70,11 +71,11 @@ typedef void (*StoreDone)(void *arg);
 void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg);
 bool store_committing(const Store *s);
 
-/* Unsent rows of one kind with after < seq <= upto, oldest first, at most
- * `limit`; cb gets them (taking them) and the seq of the last one (0 and an
- * empty list when none are left). Retried like a commit. */
+/* Outbox rows (alerts and dead letters) with after < seq <= upto, in seq
+ * order, at most `limit`; cb gets them (taking them) and the seq of the
+ * last one (and an empty list when none are left). Retried like a commit. */
 typedef void (*StoreUnsent)(void *arg, OutList *msgs, int64_t last_seq);
-void store_unsent(Store *s, OutKind kind, int64_t after, int64_t upto, size_t limit, StoreUnsent cb, void *arg);
+void store_unsent(Store *s, int64_t after, int64_t upto, size_t limit, StoreUnsent cb, void *arg);
 
 typedef struct StoreStats {
     bool connected;

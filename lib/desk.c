@@ -8,17 +8,12 @@
 #include <string.h>
 
 #include "bulk.h"
+#include "htab.h"
 #include "repeat.h"
 #include "scan.h"
 #include "strmap.h"
 #include "theap.h"
 #include "timeutil.h"
-
-/* A ticket in memory with its place in the deadline heap. */
-typedef struct TEntry {
-    ThNode node; /* first: the heap hands back &node */
-    Ticket *t;
-} TEntry;
 
 /* One bulk issue key (category, site) with its episode-end timer. */
 typedef struct BulkKey {
@@ -49,9 +44,8 @@ typedef struct HeldList {
 
 struct Desk {
     Policy *policy;
-    StrMap *tickets;     /* ticket_id -> TEntry */
-    THeap heap;          /* ticket deadlines */
-    StrMap *event_ids;   /* applied, recorded or held event ids */
+    HTab tickets;        /* by id, read through the ticket */
+    THeap heap;          /* ticket deadlines: Ticket.node */
     StrMap *held;        /* ticket_id -> HeldList */
     THeap held_heap;     /* hold expiry, processing time */
     RepeatIndex *repeat; /* tickets by waybill and by customer_ref + category */
@@ -72,26 +66,51 @@ struct Desk {
  * for each stage, and its row. */
 #define FIRE_ITEM_MAX (2 * STG__COUNT + 1)
 
-/* Stamps out as this desk's and lists t in it once. */
-static int touch(Desk *d, TEntry *te, Effects *out)
+static int touch(Desk *d, Ticket *t, Effects *out);
+
+static uint64_t ticket_hash(const void *item)
+{
+    return ht_hash_str(((const Ticket *)item)->id, 0);
+}
+
+static bool ticket_match(const void *item, const void *key)
+{
+    return strcmp(((const Ticket *)item)->id, key) == 0;
+}
+
+static Ticket *find_ticket(const Desk *d, const char *id)
+{
+    return ht_get(&d->tickets, ht_hash_str(id, 0), ticket_match, id);
+}
+
+/* Lists t in out once (as changed throughout when `full`, else only its
+ * alert states: its snapshot) and re-arms its deadline. */
+static int touch_as(Desk *d, Ticket *t, Effects *out, bool full)
 {
     if (out->gen == 0) {
         if (++d->gen == 0) /* 0 means "no generation" */
             d->gen = 1;
         out->gen = d->gen;
     }
-    Ticket *t = te->t;
     if (t->eff_gen != out->gen) {
-        if (eff_ticket(out, t) < 0)
+        if (eff_ticket(out, t, full) < 0)
             return -1;
         t->eff_gen = out->gen;
+        t->eff_index = (uint32_t)(out->n_tickets - 1);
+    } else if (full) {
+        out->ticket_full[t->eff_index] = true;
     }
     int64_t due = tkt_next_due(t);
     if (due == TU_NEVER) {
-        th_remove(&d->heap, &te->node);
+        th_remove(&d->heap, &t->node);
         return 0;
     }
-    return th_set(&d->heap, &te->node, due);
+    return th_set(&d->heap, &t->node, due);
+}
+
+static int touch(Desk *d, Ticket *t, Effects *out)
+{
+    return touch_as(d, t, out, true);
 }
 
 static bool alerts_failed(const Effects *out)
@@ -109,8 +128,7 @@ Desk *desk_new(Policy *p)
         return NULL;
     }
     d->policy = p;
-    d->tickets = sm_new();
-    d->event_ids = sm_new();
+    ht_init(&d->tickets, ticket_hash);
     d->held = sm_new();
     d->repeat = rpt_new();
     d->bulk = sm_new();
@@ -118,7 +136,7 @@ Desk *desk_new(Policy *p)
     th_init(&d->heap);
     th_init(&d->held_heap);
     th_init(&d->bulk_heap);
-    if (!p || !d->tickets || !d->event_ids || !d->held || !d->repeat || !d->bulk || !d->parcels) {
+    if (!p || !d->held || !d->repeat || !d->bulk || !d->parcels) {
         desk_free(d);
         return NULL;
     }
@@ -152,14 +170,9 @@ void desk_free(Desk *d)
     th_free(&d->held_heap);
     th_free(&d->bulk_heap);
     rpt_free(d->repeat);
-    if (d->tickets) {
-        for (size_t it = 0; sm_next(d->tickets, &it, &k, &v);) {
-            TEntry *te = v;
-            tkt_free(te->t);
-            free(te);
-        }
-        sm_free(d->tickets);
-    }
+    for (size_t i = 0; (v = ht_each(&d->tickets, &i));)
+        tkt_free(v);
+    ht_free(&d->tickets);
     if (d->held) {
         for (size_t it = 0; sm_next(d->held, &it, &k, &v);)
             held_list_free(v);
@@ -174,7 +187,7 @@ void desk_free(Desk *d)
         sm_free(d->bulk);
     }
     ps_free(d->parcels);
-    sm_free(d->event_ids);
+
     pol_free(d->policy);
     free(d);
 }
@@ -251,9 +264,8 @@ static BulkKey *bulk_key(Desk *d, Category cat, const char *site)
 }
 
 /* Counts a new ticket in its issue key's window. */
-static int bulk_count(Desk *d, TEntry *te, int64_t now, Effects *out)
+static int bulk_count(Desk *d, Ticket *t, int64_t now, Effects *out)
 {
-    Ticket *t = te->t;
     if (!t->issue_site[0])
         return 0;
     const Policy *p = d->policy;
@@ -266,9 +278,9 @@ static int bulk_count(Desk *d, TEntry *te, int64_t now, Effects *out)
         if (bulk_alert(out, bk, AS_FIRING, &ep, 0) < 0)
             return -1;
         for (size_t i = 0; i < ep.n_ids; i++) {
-            TEntry *m = sm_get(d->tickets, ep.ids[i]);
-            if (m && tkt_open(m->t)) {
-                tkt_make_urgent(m->t, RSN_BULK, ep.condition_at, p, now, &out->alerts);
+            Ticket *m = find_ticket(d, ep.ids[i]);
+            if (m && tkt_open(m)) {
+                tkt_make_urgent(m, RSN_BULK, ep.condition_at, p, now, &out->alerts);
                 if (touch(d, m, out) < 0)
                     return -1;
             }
@@ -276,7 +288,7 @@ static int bulk_count(Desk *d, TEntry *te, int64_t now, Effects *out)
     } else if (oc == BULK_JOINED) {
         int64_t at = t->received_at > ep.condition_at ? t->received_at : ep.condition_at;
         tkt_make_urgent(t, RSN_BULK, at, p, now, &out->alerts);
-        if (touch(d, te, out) < 0)
+        if (touch(d, t, out) < 0)
             return -1;
     }
     return bulk_rearm(d, bk, now);
@@ -292,21 +304,20 @@ static int bulk_end_episode(Desk *d, BulkKey *bk, int64_t at, Effects *out)
 
 /* ---- parcels (contract §8) ---------------------------------------------- */
 
-/* Responsibility of a loss or delay ticket from its parcel's latest scan;
- * true when it changed. */
-static bool update_responsible(Desk *d, Ticket *t)
+/* Responsibility of a loss or delay ticket from its parcel's latest scan:
+ * 1 when it changed, 0 when not, -1 when out of memory. */
+static int update_responsible(Desk *d, Ticket *t)
 {
     if (t->category != CAT_LOSS && t->category != CAT_DELAY)
-        return false;
+        return 0;
     LatestScan ls;
     bool known = t->waybill[0] && ps_latest(d->parcels, t->waybill, &ls);
     Responsible r;
     scan_responsible(known ? &ls : NULL, t->site, &r);
-    if (t->responsible.known && strcmp(t->responsible.site, r.site) == 0 && t->responsible.role == r.role &&
-        strcmp(t->responsible.rule, r.rule) == 0)
-        return false;
-    t->responsible = r;
-    return true;
+    if (tkt_responsible_known(t) && strcmp(t->resp_site, r.site) == 0 && t->resp_role == r.role &&
+        strcmp(t->resp_rule, r.rule) == 0)
+        return 0;
+    return tkt_set_responsible(t, &r) < 0 ? -1 : 1;
 }
 
 static int stall_alert(Desk *d, const char *waybill, AlertStatus st, const LatestScan *ls, int64_t last_at,
@@ -350,15 +361,13 @@ static int apply_scan(Desk *d, const ScanEvent *sc, const DeskSource *src, Effec
     if (was_stalled && stall_alert(d, sc->waybill, AS_RESOLVED, NULL, prev_at, sc->occurred_at, out) < 0)
         return -1;
     /* Open loss/delay tickets of this parcel follow its scan chain. */
-    Ticket *const *v;
-    size_t n = rpt_by_waybill(d->repeat, sc->waybill, &v);
-    for (size_t i = 0; i < n; i++) {
-        Ticket *t = v[i];
-        if (tkt_open(t) && strcmp(t->waybill, sc->waybill) == 0 && update_responsible(d, t)) {
-            TEntry *te = sm_get(d->tickets, t->id);
-            if (te && touch(d, te, out) < 0)
-                return -1;
-        }
+    size_t pos = SIZE_MAX;
+    for (Ticket *t; (t = rpt_next_by_waybill(d->repeat, sc->waybill, &pos));) {
+        if (!tkt_open(t))
+            continue;
+        int changed = update_responsible(d, t);
+        if (changed < 0 || (changed && touch(d, t, out) < 0))
+            return -1;
     }
     return 0;
 }
@@ -413,8 +422,6 @@ static int hold(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int64_
     h->payload[src->len] = '\0';
     l->v[l->n++] = h;
     d->n_held++;
-    if (sm_put(d->event_ids, ev->event_id, (void *)1) < 0)
-        return -1;
     return held_rearm(d, l);
 }
 
@@ -479,38 +486,38 @@ int desk_expire_held(Desk *d, int64_t wall, size_t max_effects, Effects *out)
 
 /* ---- complaint events --------------------------------------------------- */
 
-static int record(Desk *d, const ComplaintEvent *ev, bool applied, const char *topic, int32_t partition, int64_t offset,
-                  Effects *out)
+static int record(Ticket *t, const ComplaintEvent *ev, bool applied, const char *topic, int32_t partition,
+                  int64_t offset, Effects *out)
 {
     if (eff_event(out, ev, applied, topic, partition, offset) < 0)
         return -1;
-    return sm_put(d->event_ids, ev->event_id, (void *)1);
+    return tkt_remember(t, ev->event_id);
 }
 
-static int apply_to_ticket(Desk *d, TEntry *te, const ComplaintEvent *ev, const char *topic, int32_t partition,
+static int apply_to_ticket(Desk *d, Ticket *t, const ComplaintEvent *ev, const char *topic, int32_t partition,
                            int64_t offset, const char *key, const char *payload, size_t len, int64_t now, Effects *out)
 {
     char detail[EVT_DETAIL_MAX];
     /* A reclassified ticket is indexed for repeats under its new keys only. */
     bool reindex = ev->type == CT_UPDATED;
     if (reindex)
-        rpt_remove(d->repeat, te->t);
-    TktResult r = tkt_apply(te->t, ev, d->policy, now, &out->alerts, detail, sizeof detail);
-    if ((reindex && rpt_add(d->repeat, te->t) < 0) || alerts_failed(out))
+        rpt_remove(d->repeat, t);
+    TktResult r = tkt_apply(t, ev, d->policy, now, &out->alerts, detail, sizeof detail);
+    if (r == TKT_NOMEM || (reindex && rpt_add(d->repeat, t) < 0) || alerts_failed(out))
         return -1;
     if (r == TKT_INVALID)
         return eff_dead_letter(out, "invalid_transition", detail, topic, partition, offset, key, payload, len);
-    if (record(d, ev, r == TKT_APPLIED, topic, partition, offset, out) < 0)
+    if (record(t, ev, r == TKT_APPLIED, topic, partition, offset, out) < 0)
         return -1;
-    if (r == TKT_APPLIED && ev->type == CT_UPDATED)
-        update_responsible(d, te->t);
-    return touch(d, te, out);
+    if (r == TKT_APPLIED && ev->type == CT_UPDATED && update_responsible(d, t) < 0)
+        return -1;
+    return touch(d, t, out);
 }
 
 /* The ticket's `received` arrived: apply what waited for it, in event-time order. */
-static int release_held(Desk *d, TEntry *te, int64_t now, Effects *out)
+static int release_held(Desk *d, Ticket *t, int64_t now, Effects *out)
 {
-    HeldList *l = sm_del(d->held, te->t->id);
+    HeldList *l = sm_del(d->held, t->id);
     if (!l)
         return 0;
     th_remove(&d->held_heap, &l->node);
@@ -522,68 +529,67 @@ static int release_held(Desk *d, TEntry *te, int64_t now, Effects *out)
         if (eff_released(out, h->ev.event_id) < 0)
             rc = -1;
         else
-            rc = apply_to_ticket(d, te, &h->ev, h->topic, h->partition, h->offset, h->ev.ticket_id, h->payload, h->len,
+            rc = apply_to_ticket(d, t, &h->ev, h->topic, h->partition, h->offset, h->ev.ticket_id, h->payload, h->len,
                                  now, out);
     }
     held_list_free(l);
     return rc;
 }
 
-static TEntry *new_entry(Desk *d, Ticket *t)
-{
-    TEntry *te = calloc(1, sizeof *te);
-    if (!te || sm_put(d->tickets, t->id, te) < 0) {
-        free(te);
-        return NULL;
-    }
-    th_node_init(&te->node);
-    te->t = t;
-    return te;
-}
-
 static int receive(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int64_t now, Effects *out)
 {
     size_t first_alert = out->alerts.n;
     Ticket *t = tkt_new(ev, d->policy, &out->alerts);
-    if (!t || alerts_failed(out))
-        return -1;
-    TEntry *te = new_entry(d, t);
-    if (!te) {
+    if (!t || alerts_failed(out) || ht_add(&d->tickets, t) < 0) {
         tkt_free(t);
         return -1;
     }
     /* The bulk issue key: the complaint's site, else its parcel's latest scan. */
     LatestScan ls;
-    if (t->site[0])
-        snprintf(t->issue_site, sizeof t->issue_site, "%s", t->site);
-    else if (t->waybill[0] && ps_latest(d->parcels, t->waybill, &ls) && ls.site)
-        snprintf(t->issue_site, sizeof t->issue_site, "%s", ls.site);
+    const char *issue = t->site[0]                                                           ? t->site
+                        : t->waybill[0] && ps_latest(d->parcels, t->waybill, &ls) && ls.site ? ls.site
+                                                                                             : "";
+    if (issue[0] && tkt_set_str(t, TS_ISSUE_SITE, issue) < 0)
+        return -1;
     /* The escalation tkt_new raised carries the responsibility too. */
-    if (update_responsible(d, t))
+    int changed = update_responsible(d, t);
+    if (changed < 0)
+        return -1;
+    if (changed)
         for (size_t i = first_alert; i < out->alerts.n; i++)
             tkt_fill_alert(t, &out->alerts.v[i]);
-    if (record(d, ev, true, src->topic, src->partition, src->offset, out) < 0)
+    if (record(t, ev, true, src->topic, src->partition, src->offset, out) < 0)
         return -1;
     const Ticket *prev = rpt_match(d->repeat, t, d->policy->repeat_lookback);
-    if (prev)
-        tkt_mark_repeat(t, prev->id, t->received_at, d->policy, now, &out->alerts);
-    if (alerts_failed(out) || rpt_add(d->repeat, t) < 0 || bulk_count(d, te, now, out) < 0 || alerts_failed(out) ||
-        touch(d, te, out) < 0)
+    if (prev && tkt_mark_repeat(t, prev->id, t->received_at, d->policy, now, &out->alerts) < 0)
         return -1;
-    return release_held(d, te, now, out);
+    if (alerts_failed(out) || rpt_add(d->repeat, t) < 0 || bulk_count(d, t, now, out) < 0 || alerts_failed(out) ||
+        touch(d, t, out) < 0)
+        return -1;
+    return release_held(d, t, now, out);
+}
+
+/* Whether a held event of this ticket has this id. */
+static bool held_has(const Desk *d, const ComplaintEvent *ev)
+{
+    const HeldList *l = sm_get(d->held, ev->ticket_id);
+    for (size_t i = 0; l && i < l->n; i++)
+        if (strcmp(l->v[i]->ev.event_id, ev->event_id) == 0)
+            return true;
+    return false;
 }
 
 static int apply_complaint(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int64_t now, int64_t wall,
                            Effects *out)
 {
-    if (sm_has(d->event_ids, ev->event_id)) {
+    Ticket *t = find_ticket(d, ev->ticket_id);
+    if (t ? tkt_seen(t, ev->event_id) : held_has(d, ev)) {
         out->n_duplicates++;
         return 0;
     }
-    TEntry *te = sm_get(d->tickets, ev->ticket_id);
-    if (te)
-        return apply_to_ticket(d, te, ev, src->topic, src->partition, src->offset, src->key, src->payload, src->len,
-                               now, out);
+    if (t)
+        return apply_to_ticket(d, t, ev, src->topic, src->partition, src->offset, src->key, src->payload, src->len, now,
+                               out);
     if (ev->type == CT_RECEIVED)
         return receive(d, ev, src, now, out);
     if (hold(d, ev, src, wall) < 0)
@@ -620,13 +626,14 @@ int desk_fire_due(Desk *d, int64_t upto, size_t max_effects, Effects *out)
         if (eff_size(out) + FIRE_ITEM_MAX > max_effects && !(fired == 0 && eff_empty(out)))
             return fired;
         if (due == tdue) {
-            TEntry *te = (TEntry *)tn;
-            tkt_advance(te->t, due, &out->alerts);
+            Ticket *t = (Ticket *)tn;
+            tkt_advance(t, due, &out->alerts);
             if (alerts_failed(out))
                 return -1;
-            if (tkt_next_due(te->t) <= due)
-                th_remove(&d->heap, &te->node); /* nothing moved: never spin on a stuck entry */
-            if (touch(d, te, out) < 0)
+            if (tkt_next_due(t) <= due)
+                th_remove(&d->heap, &t->node); /* nothing moved: never spin on a stuck entry */
+            /* firing changes the alert states only: the row keeps its columns */
+            if (touch_as(d, t, out, false) < 0)
                 return -1;
         } else if (due == bdue) {
             if (bulk_end_episode(d, (BulkKey *)bn, due, out) < 0)
@@ -639,12 +646,13 @@ int desk_fire_due(Desk *d, int64_t upto, size_t max_effects, Effects *out)
 }
 
 int desk_offer(Desk *d, const ComplaintEvent *ev, const ScanEvent *sc, const DeskSource *src, int64_t *event_clock,
-               int64_t wall, size_t max_effects, Effects *out)
+               int64_t wall, size_t max_effects, size_t fire_step, Effects *out)
 {
     int64_t at = ev ? ev->occurred_at : sc->occurred_at;
     bool moves = event_clock && at > *event_clock;
     if (moves && desk_next_due(d) <= at - 1) {
-        int n = desk_fire_due(d, at - 1, max_effects, out);
+        size_t step = eff_size(out) + fire_step;
+        int n = desk_fire_due(d, at - 1, step < max_effects ? step : max_effects, out);
         return n < 0 ? -1 : n > 0 ? DESK_FIRED : DESK_FULL;
     }
     if (!eff_empty(out) && eff_size(out) + desk_event_effects_max(d) > max_effects)
@@ -679,15 +687,15 @@ int desk_recompute(Desk *d, int64_t now, size_t max_effects, Effects *out)
     while (d->recompute) {
         if (eff_size(out) + FIRE_ITEM_MAX > max_effects && !(done == 0 && eff_empty(out)))
             return done;
-        if (!sm_next(d->tickets, &d->recompute_iter, &k, &v)) {
+        Ticket *t = ht_each(&d->tickets, &d->recompute_iter);
+        if (!t) {
             d->recompute = false;
             break;
         }
-        TEntry *te = v;
-        if (!tkt_open(te->t))
+        if (!tkt_open(t))
             continue;
-        tkt_recompute(te->t, d->policy, now, &out->alerts);
-        if (alerts_failed(out) || touch(d, te, out) < 0)
+        tkt_recompute(t, d->policy, now, &out->alerts);
+        if (alerts_failed(out) || touch(d, t, out) < 0)
             return -1;
         done++;
     }
@@ -707,36 +715,29 @@ int desk_recompute(Desk *d, int64_t now, size_t max_effects, Effects *out)
  * PostgreSQL); a start would not load them either. */
 static size_t evict_closed(Desk *d, int64_t before, const Effects *open)
 {
-    const char *k;
-    void *v;
-    char **ids = NULL;
+    Ticket **gone = NULL;
     size_t n = 0, cap = 0;
-    for (size_t it = 0; sm_next(d->tickets, &it, &k, &v);) {
-        const TEntry *te = v;
-        const Ticket *t = te->t;
+    Ticket *t;
+    for (size_t i = 0; (t = ht_each(&d->tickets, &i));) {
         int64_t last = t->closed_at > t->last_resolved_at ? t->closed_at : t->last_resolved_at;
         bool listed = open && open->gen != 0 && t->eff_gen == open->gen;
-        if (!t->closed || listed || th_queued(&te->node) || last >= before)
+        if (!t->closed || listed || th_queued(&t->node) || last >= before)
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
-            char **x = realloc(ids, cap * sizeof *x);
+            Ticket **x = realloc(gone, cap * sizeof *x);
             if (!x)
                 break; /* evict what was found; the rest next time */
-            ids = x;
+            gone = x;
         }
-        if (!(ids[n] = strdup(k)))
-            break;
-        n++;
+        gone[n++] = t;
     }
     for (size_t i = 0; i < n; i++) {
-        TEntry *te = sm_del(d->tickets, ids[i]);
-        rpt_remove(d->repeat, te->t);
-        tkt_free(te->t);
-        free(te);
-        free(ids[i]);
+        ht_remove(&d->tickets, gone[i]);
+        rpt_remove(d->repeat, gone[i]);
+        tkt_free(gone[i]);
     }
-    free(ids);
+    free(gone);
     return n;
 }
 
@@ -758,13 +759,12 @@ void desk_housekeep(Desk *d, int64_t now, bool sweep, const Effects *open, DeskS
 
 int desk_load_ticket(Desk *d, Ticket *t, int64_t base)
 {
-    TEntry *te = new_entry(d, t);
-    if (!te) {
+    if (ht_add(&d->tickets, t) < 0) {
         tkt_free(t);
         return -1;
     }
     int64_t due = tkt_next_due(t);
-    if (due != TU_NEVER && th_set(&d->heap, &te->node, due) < 0)
+    if (due != TU_NEVER && th_set(&d->heap, &t->node, due) < 0)
         return -1;
     if (rpt_add(d->repeat, t) < 0)
         return -1;
@@ -803,9 +803,10 @@ int desk_load_parcel(Desk *d, const ScanEvent *latest, bool stalled)
     return ps_restore(d->parcels, latest, stalled, d->policy->stall_after);
 }
 
-int desk_load_event_id(Desk *d, const char *event_id)
+int desk_load_event_id(Desk *d, const char *ticket_id, const char *event_id)
 {
-    return sm_put(d->event_ids, event_id, (void *)1);
+    Ticket *t = find_ticket(d, ticket_id);
+    return t ? tkt_remember(t, event_id) : 0;
 }
 
 int desk_load_held(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int64_t held_since)
@@ -817,9 +818,9 @@ int desk_load_held(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int
 
 void desk_stats(const Desk *d, DeskStats *s)
 {
-    s->tickets = sm_count(d->tickets);
+    s->tickets = d->tickets.n;
     s->held = d->n_held;
-    s->event_ids = sm_count(d->event_ids);
+
     s->deadlines = (size_t)d->heap.n + d->bulk_heap.n;
     s->parcels = ps_count(d->parcels);
     s->bulk_keys = sm_count(d->bulk);
@@ -827,6 +828,5 @@ void desk_stats(const Desk *d, DeskStats *s)
 
 const Ticket *desk_ticket(const Desk *d, const char *ticket_id)
 {
-    const TEntry *te = sm_get(d->tickets, ticket_id);
-    return te ? te->t : NULL;
+    return find_ticket(d, ticket_id);
 }

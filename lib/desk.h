@@ -57,9 +57,10 @@ typedef enum {
  * NULL).
  *
  * In event mode, event_clock points at the event clock: every deadline due
- * before the input's time fires first, in chunks that keep out within
- * max_effects (DESK_FIRED), and only then is the input applied, with the
- * clock moved up to its time; so a replay gives the alerts a live run gave.
+ * before the input's time fires first, in chunks of at most fire_step
+ * effects that keep out within max_effects (DESK_FIRED), and only then is
+ * the input applied, with the clock moved up to its time; so a replay gives
+ * the alerts a live run gave.
  * In wall mode event_clock is NULL and the rule clock is `wall`.
  *
  * A complaint: a duplicate event id changes nothing (out->n_duplicates
@@ -69,7 +70,7 @@ typedef enum {
  * updates its parcel (contract §8). Returns -1 when out of memory. */
 __attribute__((warn_unused_result)) int desk_offer(Desk *d, const ComplaintEvent *ev, const ScanEvent *sc,
                                                    const DeskSource *src, int64_t *event_clock, int64_t wall,
-                                                   size_t max_effects, Effects *out);
+                                                   size_t max_effects, size_t fire_step, Effects *out);
 /* The most effects one input can add besides the held events it releases. */
 size_t desk_event_effects_max(const Desk *d);
 
@@ -114,22 +115,25 @@ void desk_housekeep(Desk *d, int64_t now, bool sweep, const Effects *open, DeskS
 
 /* ---- start-up ----------------------------------------------------------- */
 
-/* Loading the state a previous run committed, in this order: tickets, bulk
- * episodes, parcels, event ids, held events. `base` is the clock at start. */
+/* Loading the state a previous run committed, in this order: tickets (with
+ * their event ids), bulk episodes, parcels, held events. `base` is the
+ * clock at start. */
 __attribute__((warn_unused_result)) int desk_load_ticket(Desk *d, Ticket *t, int64_t base); /* takes t */
 /* A bulk episode still firing, or the latest ended one (ended = true). */
 __attribute__((warn_unused_result)) int desk_load_bulk(Desk *d, Category cat, const char *site, int64_t window_start,
                                                        int64_t condition_at, const char *const *ids, size_t n_ids,
                                                        bool ended, int64_t base);
 __attribute__((warn_unused_result)) int desk_load_parcel(Desk *d, const ScanEvent *latest, bool stalled);
-__attribute__((warn_unused_result)) int desk_load_event_id(Desk *d, const char *event_id);
+/* An event id of a loaded ticket whose state did not carry its ids (rows of
+ * migration 001); ignored for a ticket not loaded. */
+__attribute__((warn_unused_result)) int desk_load_event_id(Desk *d, const char *ticket_id, const char *event_id);
 __attribute__((warn_unused_result)) int desk_load_held(Desk *d, const ComplaintEvent *ev, const DeskSource *src,
                                                        int64_t held_since);
 
 /* ---- inspection --------------------------------------------------------- */
 
 typedef struct DeskStats {
-    size_t tickets, held /* events */, event_ids, deadlines, parcels, bulk_keys;
+    size_t tickets, held /* events */, deadlines, parcels, bulk_keys;
 } DeskStats;
 
 void desk_stats(const Desk *d, DeskStats *s);

@@ -68,6 +68,7 @@ void eff_free(Effects *e)
     eff_reset(e);
     alert_list_free(&e->alerts);
     free(e->tickets);
+    free(e->ticket_full);
     free(e->events);
     free(e->held);
     free(e->released);
@@ -82,10 +83,19 @@ size_t eff_size(const Effects *e)
            e->n_duplicates;
 }
 
-int eff_ticket(Effects *e, Ticket *t)
+int eff_ticket(Effects *e, Ticket *t, bool full)
 {
-    if (GROW(e, tickets, n_tickets, cap_tickets) < 0)
-        return -1;
+    if (e->n_tickets == e->cap_tickets) {
+        size_t cap = e->cap_tickets;
+        if (grow((void **)&e->tickets, e->n_tickets, &cap, sizeof *e->tickets) < 0)
+            return -1;
+        bool *f = realloc(e->ticket_full, cap * sizeof *f);
+        if (!f)
+            return -1;
+        e->ticket_full = f;
+        e->cap_tickets = cap;
+    }
+    e->ticket_full[e->n_tickets] = full;
     e->tickets[e->n_tickets++] = t;
     return 0;
 }

@@ -60,6 +60,7 @@ typedef struct EffScan {
 typedef struct Effects {
     uint32_t gen; /* set by the desk that fills it; 0 after a reset */
     Ticket **tickets;
+    bool *ticket_full; /* false: only the ticket's alert states changed (its snapshot) */
     size_t n_tickets, cap_tickets;
     AlertList alerts;
     EffEvent *events;
@@ -90,7 +91,7 @@ static inline bool eff_empty(const Effects *e)
 }
 
 /* Adders; each copies what it is given. -1 when out of memory. */
-__attribute__((warn_unused_result)) int eff_ticket(Effects *e, Ticket *t);
+__attribute__((warn_unused_result)) int eff_ticket(Effects *e, Ticket *t, bool full);
 __attribute__((warn_unused_result)) int eff_event(Effects *e, const ComplaintEvent *ev, bool applied, const char *topic,
                                                   int32_t partition, int64_t offset);
 __attribute__((warn_unused_result)) int eff_held(Effects *e, const ComplaintEvent *ev, int64_t held_since,

@@ -1,53 +1,59 @@
-/* repeat: the repeat-complaint indexes; see repeat.h.
- *
- * Each key maps to a plain array of tickets in the order they were added:
- * that order breaks ties between matches and is the order the engine visits
- * a parcel's tickets in. Each ticket also has a record of the lists it is
- * in, so that removing it finds the lists of keys an update has changed
- * since, and adding it again does not scan a long customer list. */
+/* repeat: the repeat-complaint indexes; see repeat.h. Two multimaps of
+ * ticket pointers (lib/htab) whose keys are read through the tickets: no key
+ * is copied and nothing is allocated per ticket. */
 #include "repeat.h"
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "evt.h"
-#include "strmap.h"
-
-/* The tickets sharing one key. */
-typedef struct RptList {
-    Ticket **v;
-    size_t n;
-    bool customer; /* listed in by_customer, else in by_waybill */
-    char key[];    /* to take the list out of its map when it empties */
-} RptList;
-
-/* The lists one ticket is in. */
-typedef struct RptRec {
-    const Ticket *t;
-    RptList **in;
-    size_t n;
-} RptRec;
+#include "htab.h"
 
 struct RepeatIndex {
-    StrMap *by_waybill;  /* waybill -> RptList */
-    StrMap *by_customer; /* customer_ref \x1f category -> RptList */
-    StrMap *by_ticket;   /* ticket id -> RptRec */
+    HTab by_waybill;  /* waybill */
+    HTab by_customer; /* customer_ref + category */
 };
+
+typedef struct CustomerKey {
+    const char *ref;
+    int category;
+} CustomerKey;
+
+static uint64_t hash_customer(const char *ref, int category)
+{
+    return ht_hash_str(ref, 1469598103934665603ull + (uint64_t)category * 1099511628211ull);
+}
+
+static uint64_t waybill_hash(const void *item)
+{
+    return ht_hash_str(((const Ticket *)item)->waybill, 0);
+}
+
+static uint64_t customer_hash(const void *item)
+{
+    const Ticket *t = item;
+    return hash_customer(t->customer_ref, t->category);
+}
+
+static bool waybill_match(const void *item, const void *key)
+{
+    return strcmp(((const Ticket *)item)->waybill, key) == 0;
+}
+
+static bool customer_match(const void *item, const void *key)
+{
+    const Ticket *t = item;
+    const CustomerKey *k = key;
+    return t->category == k->category && strcmp(t->customer_ref, k->ref) == 0;
+}
 
 RepeatIndex *rpt_new(void)
 {
     RepeatIndex *x = calloc(1, sizeof *x);
     if (!x)
         return NULL;
-    x->by_waybill = sm_new();
-    x->by_customer = sm_new();
-    x->by_ticket = sm_new();
-    if (!x->by_waybill || !x->by_customer || !x->by_ticket) {
-        rpt_free(x);
-        return NULL;
-    }
+    ht_init(&x->by_waybill, waybill_hash);
+    ht_init(&x->by_customer, customer_hash);
     return x;
 }
 
@@ -55,158 +61,61 @@ void rpt_free(RepeatIndex *x)
 {
     if (!x)
         return;
-    const char *k;
-    void *v;
-    StrMap *lists[2] = {x->by_waybill, x->by_customer};
-    for (int j = 0; j < 2; j++) {
-        if (!lists[j])
-            continue;
-        for (size_t it = 0; sm_next(lists[j], &it, &k, &v);) {
-            RptList *l = v;
-            free(l->v);
-            free(l);
-        }
-        sm_free(lists[j]);
-    }
-    if (x->by_ticket) {
-        for (size_t it = 0; sm_next(x->by_ticket, &it, &k, &v);) {
-            RptRec *r = v;
-            free(r->in);
-            free(r);
-        }
-        sm_free(x->by_ticket);
-    }
+    ht_free(&x->by_waybill);
+    ht_free(&x->by_customer);
     free(x);
-}
-
-static void customer_key(const Ticket *t, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s\x1f%s", t->customer_ref, evt_category_name(t->category));
-}
-
-/* Frees a list that holds no ticket (after a removal, or an add that ran out
- * of memory). */
-static void drop_if_empty(RepeatIndex *x, RptList *l)
-{
-    if (l->n)
-        return;
-    sm_del(l->customer ? x->by_customer : x->by_waybill, l->key);
-    free(l->v);
-    free(l);
-}
-
-static int list_add(RepeatIndex *x, RptRec *r, bool customer, const char *key, Ticket *t)
-{
-    StrMap *m = customer ? x->by_customer : x->by_waybill;
-    RptList *l = sm_get(m, key);
-    for (size_t i = 0; l && i < r->n; i++)
-        if (r->in[i] == l)
-            return 0;
-    if (!l) {
-        size_t len = strlen(key);
-        if (!(l = calloc(1, sizeof *l + len + 1)))
-            return -1;
-        l->customer = customer;
-        memcpy(l->key, key, len + 1);
-        if (sm_put(m, key, l) < 0) {
-            free(l);
-            return -1;
-        }
-    }
-    Ticket **v = realloc(l->v, (l->n + 1) * sizeof *v);
-    if (v)
-        l->v = v;
-    RptList **in = v ? realloc(r->in, (r->n + 1) * sizeof *in) : NULL;
-    if (in)
-        r->in = in;
-    if (!v || !in) {
-        drop_if_empty(x, l);
-        return -1;
-    }
-    l->v[l->n++] = t;
-    r->in[r->n++] = l;
-    return 0;
 }
 
 int rpt_add(RepeatIndex *x, Ticket *t)
 {
-    if (!t->waybill[0] && !t->customer_ref[0])
-        return 0;
-    RptRec *r = sm_get(x->by_ticket, t->id);
-    if (!r) {
-        if (!(r = calloc(1, sizeof *r)))
-            return -1;
-        r->t = t;
-        if (sm_put(x->by_ticket, t->id, r) < 0) {
-            free(r);
-            return -1;
-        }
-    }
-    int rc = 0;
-    if (t->waybill[0])
-        rc = list_add(x, r, false, t->waybill, t);
-    if (rc == 0 && t->customer_ref[0]) {
-        char k[EVT_REF_MAX + 32];
-        customer_key(t, k, sizeof k);
-        rc = list_add(x, r, true, k, t);
-    }
-    if (r->n == 0) {
-        sm_del(x->by_ticket, t->id);
-        free(r->in);
-        free(r);
-    }
-    return rc;
+    if (t->waybill[0] && !ht_has(&x->by_waybill, t) && ht_add(&x->by_waybill, t) < 0)
+        return -1;
+    if (t->customer_ref[0] && !ht_has(&x->by_customer, t) && ht_add(&x->by_customer, t) < 0)
+        return -1;
+    return 0;
 }
 
 const Ticket *rpt_match(const RepeatIndex *x, const Ticket *t, int64_t lookback)
 {
-    const RptList *l = NULL;
+    const HTab *tab;
+    uint64_t h;
+    HtMatch match;
+    CustomerKey ck = {t->customer_ref, t->category};
+    const void *key;
     if (t->waybill[0]) {
-        l = sm_get(x->by_waybill, t->waybill);
+        tab = &x->by_waybill, h = ht_hash_str(t->waybill, 0), match = waybill_match, key = t->waybill;
     } else if (t->customer_ref[0]) {
-        char k[EVT_REF_MAX + 32];
-        customer_key(t, k, sizeof k);
-        l = sm_get(x->by_customer, k);
+        tab = &x->by_customer, h = hash_customer(t->customer_ref, t->category), match = customer_match, key = &ck;
+    } else {
+        return NULL;
     }
     const Ticket *prev = NULL;
-    for (size_t i = 0; l && i < l->n; i++) {
-        const Ticket *c = l->v[i];
+    size_t pos = SIZE_MAX;
+    for (const Ticket *c; (c = ht_next(tab, h, match, key, &pos));) {
         if (c == t || c->last_resolved_at == 0 || c->last_resolved_at > t->received_at ||
             c->last_resolved_at < t->received_at - lookback)
             continue;
-        /* Listed under a waybill an update has changed since. */
-        if (t->waybill[0] && strcmp(c->waybill, t->waybill) != 0)
-            continue;
-        if (!prev || c->last_resolved_at > prev->last_resolved_at)
+        if (!prev || c->last_resolved_at > prev->last_resolved_at ||
+            (c->last_resolved_at == prev->last_resolved_at && strcmp(c->id, prev->id) < 0))
             prev = c;
     }
     return prev;
 }
 
-size_t rpt_by_waybill(const RepeatIndex *x, const char *waybill, Ticket *const **out)
+Ticket *rpt_next_by_waybill(const RepeatIndex *x, const char *waybill, size_t *pos)
 {
-    const RptList *l = sm_get(x->by_waybill, waybill);
-    *out = l ? l->v : NULL;
-    return l ? l->n : 0;
+    return ht_next(&x->by_waybill, ht_hash_str(waybill, 0), waybill_match, waybill, pos);
 }
 
 void rpt_remove(RepeatIndex *x, const Ticket *t)
 {
-    RptRec *r = sm_get(x->by_ticket, t->id);
-    if (!r || r->t != t)
-        return;
-    sm_del(x->by_ticket, t->id);
-    for (size_t j = 0; j < r->n; j++) {
-        RptList *l = r->in[j];
-        for (size_t i = 0; i < l->n; i++) {
-            if (l->v[i] == t) {
-                memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof *l->v);
-                l->n--;
-                break;
-            }
-        }
-        drop_if_empty(x, l);
-    }
-    free(r->in);
-    free(r);
+    if (t->waybill[0])
+        ht_remove(&x->by_waybill, t);
+    if (t->customer_ref[0])
+        ht_remove(&x->by_customer, t);
+}
+
+size_t rpt_memory(const RepeatIndex *x)
+{
+    return sizeof *x + ht_memory(&x->by_waybill) + ht_memory(&x->by_customer);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cal.h"
+#include "err.h"
 #include "timeutil.h"
 
 static const char *const stage_names[STG__COUNT] = {"contact", "first_reply", "resolve", "revisit"};
@@ -28,6 +29,144 @@ static int64_t max64(int64_t a, int64_t b)
 static int64_t min64(int64_t a, int64_t b)
 {
     return a < b ? a : b;
+}
+
+/* ---- strings, pauses, event ids ---------------------------------------- */
+
+static const char **str_slot(Ticket *t, TktStr w)
+{
+    switch (w) {
+    case TS_ID: return &t->id;
+    case TS_WAYBILL: return &t->waybill;
+    case TS_SITE: return &t->site;
+    case TS_REGION: return &t->region;
+    case TS_CUSTOMER_REF: return &t->customer_ref;
+    case TS_PREVIOUS_TICKET_ID: return &t->previous_ticket_id;
+    case TS_ISSUE_SITE: return &t->issue_site;
+    case TS_RESP_SITE: return &t->resp_site;
+    default: return &t->resp_rule;
+    }
+}
+
+/* Rebuilds the string block with vals[w] for every w in mask. */
+static int set_strs(Ticket *t, unsigned mask, const char *const *vals)
+{
+    const char *src[TS__COUNT];
+    size_t len[TS__COUNT], total = 0;
+    for (int w = 0; w < TS__COUNT; w++) {
+        src[w] = (mask & (1u << w)) ? (vals[w] ? vals[w] : "") : *str_slot(t, (TktStr)w);
+        if (!src[w])
+            src[w] = "";
+        len[w] = strlen(src[w]);
+        total += len[w] + 1;
+    }
+    char *blk = malloc(total);
+    if (!blk)
+        return -1;
+    char *p = blk;
+    for (int w = 0; w < TS__COUNT; w++) {
+        memcpy(p, src[w], len[w] + 1);
+        *str_slot(t, (TktStr)w) = p;
+        p += len[w] + 1;
+    }
+    free(t->strs);
+    t->strs = blk;
+    return 0;
+}
+
+int tkt_set_str(Ticket *t, TktStr which, const char *value)
+{
+    const char *vals[TS__COUNT] = {0};
+    vals[which] = value;
+    return set_strs(t, 1u << which, vals);
+}
+
+int tkt_set_responsible(Ticket *t, const Responsible *r)
+{
+    const char *vals[TS__COUNT] = {0};
+    vals[TS_RESP_SITE] = r->known ? r->site : "";
+    vals[TS_RESP_RULE] = r->known ? r->rule : "";
+    if (set_strs(t, (1u << TS_RESP_SITE) | (1u << TS_RESP_RULE), vals) < 0)
+        return -1;
+    t->resp_role = (int8_t)(r->known ? r->role : -1);
+    return 0;
+}
+
+void tkt_get_responsible(const Ticket *t, Responsible *out)
+{
+    memset(out, 0, sizeof *out);
+    out->role = -1;
+    if (!tkt_responsible_known(t))
+        return;
+    out->known = true;
+    snprintf(out->site, sizeof out->site, "%s", t->resp_site);
+    out->role = t->resp_role;
+    snprintf(out->rule, sizeof out->rule, "%s", t->resp_rule);
+}
+
+Ticket *tkt_blank(const char *id)
+{
+    Ticket *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    th_node_init(&t->node);
+    const char *vals[TS__COUNT] = {[TS_ID] = id};
+    if (set_strs(t, (1u << TS__COUNT) - 1, vals) < 0) {
+        free(t);
+        return NULL;
+    }
+    t->round = 1;
+    t->resp_role = -1;
+    for (int s = 0; s < STG__COUNT; s++)
+        t->tg[s].deadline = t->tg[s].warn_at = TU_NEVER;
+    return t;
+}
+
+static int add_pause(Ticket *t, int64_t start, int64_t end)
+{
+    if (t->n_pauses == t->cap_pauses) {
+        uint32_t cap = t->cap_pauses ? t->cap_pauses * 2 : 2;
+        Pause *v = realloc(t->pauses, cap * sizeof *v);
+        if (!v)
+            return -1;
+        t->pauses = v;
+        t->cap_pauses = cap;
+    }
+    t->pauses[t->n_pauses].start = start;
+    t->pauses[t->n_pauses].end = end;
+    t->n_pauses++;
+    return 0;
+}
+
+bool tkt_seen(const Ticket *t, const char *event_id)
+{
+    for (uint32_t i = 0; i < t->event_ids_len;) {
+        const char *id = t->event_ids + i;
+        if (strcmp(id, event_id) == 0)
+            return true;
+        i += (uint32_t)strlen(id) + 1;
+    }
+    return false;
+}
+
+int tkt_remember(Ticket *t, const char *event_id)
+{
+    if (tkt_seen(t, event_id))
+        return 0;
+    uint32_t n = (uint32_t)strlen(event_id) + 1;
+    if (t->event_ids_len + n > t->event_ids_cap) {
+        uint32_t cap = t->event_ids_cap ? t->event_ids_cap : 32;
+        while (cap < t->event_ids_len + n)
+            cap *= 2;
+        char *v = realloc(t->event_ids, cap);
+        if (!v)
+            return -1;
+        t->event_ids = v;
+        t->event_ids_cap = cap;
+    }
+    memcpy(t->event_ids + t->event_ids_len, event_id, n);
+    t->event_ids_len += n;
+    return 0;
 }
 
 /* ---- deadlines ---------------------------------------------------------- */
@@ -92,8 +231,8 @@ static void schedule(const Ticket *t, Stage s, const SlaRule *r, const Policy *p
     int64_t warn_off = r->warn >= 0 ? r->warn + t->ext[s] : budget * p->warn_ratio_pct / 100;
     int shift = r->clock == CLK_BUSINESS ? (int)pol_region_shift(p, t->region) : 0;
 
-    *deadline = clock_add(r->clock, p->cal, shift, start, budget, t->pauses, t->n_pauses);
-    *warn = clock_add(r->clock, p->cal, shift, start, warn_off, t->pauses, t->n_pauses);
+    *deadline = clock_add(r->clock, p->cal, shift, start, budget, t->pauses, (int)t->n_pauses);
+    *warn = clock_add(r->clock, p->cal, shift, start, warn_off, t->pauses, (int)t->n_pauses);
 }
 
 static void compute_target(Ticket *t, Stage s, const Policy *p)
@@ -142,12 +281,12 @@ void tkt_fill_alert(const Ticket *t, Alert *a)
     snprintf(a->site, sizeof a->site, "%s", t->site);
     snprintf(a->waybill, sizeof a->waybill, "%s", t->waybill);
     snprintf(a->region, sizeof a->region, "%s", t->region);
-    if (t->responsible.known && (t->category == CAT_LOSS || t->category == CAT_DELAY))
-        a->responsible = t->responsible;
+    if (tkt_responsible_known(t) && (t->category == CAT_LOSS || t->category == CAT_DELAY))
+        tkt_get_responsible(t, &a->responsible);
 }
 
-static void emit_stage(const Ticket *t, AlertType type, AlertStatus st, Stage s, int64_t deadline,
-                       int64_t condition_at, int64_t resolved_at, AlertList *out)
+static void emit_stage(const Ticket *t, AlertType type, AlertStatus st, Stage s, int64_t deadline, int64_t condition_at,
+                       int64_t resolved_at, AlertList *out)
 {
     Alert a;
     alert_init(&a, type, st);
@@ -294,8 +433,8 @@ static void close_ticket(Ticket *t, int64_t at, AlertList *out)
         Target *tg = &t->tg[s];
         if (tg->warn_state == AST_FIRING) {
             tg->warn_state = AST_ENDED;
-            emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, (Stage)s, tg->warn_fired_deadline, tg->warn_condition_at,
-                       at, out);
+            emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, (Stage)s, tg->warn_fired_deadline, tg->warn_condition_at, at,
+                       out);
         }
         if (tg->breach_state == AST_FIRING) {
             tg->breach_state = AST_ENDED;
@@ -345,30 +484,28 @@ static bool escalating_channel(Channel c)
 
 Ticket *tkt_new(const ComplaintEvent *ev, const Policy *p, AlertList *out)
 {
-    Ticket *t = calloc(1, sizeof *t);
+    Ticket *t = tkt_blank(ev->ticket_id);
     if (!t)
         return NULL;
-    snprintf(t->id, sizeof t->id, "%s", ev->ticket_id);
-    t->channel = ev->channel;
-    t->category = ev->category;
+    const char *vals[TS__COUNT] = {
+        [TS_WAYBILL] = (ev->has & EVF_WAYBILL) ? ev->waybill : "",
+        [TS_SITE] = (ev->has & EVF_SITE) ? ev->site : "",
+        [TS_REGION] = (ev->has & EVF_REGION) ? ev->region : "",
+        [TS_CUSTOMER_REF] = (ev->has & EVF_CUSTOMER_REF) ? ev->customer_ref : "",
+    };
+    unsigned mask = 1u << TS_WAYBILL | 1u << TS_SITE | 1u << TS_REGION | 1u << TS_CUSTOMER_REF;
+    if (set_strs(t, mask, vals) < 0) {
+        tkt_free(t);
+        return NULL;
+    }
+    t->channel = (uint8_t)ev->channel;
+    t->category = (uint8_t)ev->category;
     t->claim = (ev->has & EVF_CLAIM) ? ev->claim : false;
     t->major = (ev->has & EVF_MAJOR) ? ev->major : false;
-    if (ev->has & EVF_WAYBILL)
-        snprintf(t->waybill, sizeof t->waybill, "%s", ev->waybill);
-    if (ev->has & EVF_SITE)
-        snprintf(t->site, sizeof t->site, "%s", ev->site);
-    if (ev->has & EVF_REGION)
-        snprintf(t->region, sizeof t->region, "%s", ev->region);
-    if (ev->has & EVF_CUSTOMER_REF)
-        snprintf(t->customer_ref, sizeof t->customer_ref, "%s", ev->customer_ref);
-    t->round = 1;
     t->received_at = t->round_start = ev->occurred_at;
-    t->responsible.role = -1;
-    for (int s = 0; s < STG__COUNT; s++)
-        t->tg[s].deadline = t->tg[s].warn_at = TU_NEVER;
     tkt_recompute(t, p, ev->occurred_at, out);
     /* Both reasons at once, so that the one ticket_escalated names both. */
-    unsigned reasons = (t->major ? RSN_MAJOR : 0) | (escalating_channel(t->channel) ? RSN_CHANNEL : 0);
+    unsigned reasons = (t->major ? RSN_MAJOR : 0) | (escalating_channel((Channel)t->channel) ? RSN_CHANNEL : 0);
     if (reasons)
         tkt_make_urgent(t, reasons, ev->occurred_at, p, ev->occurred_at, out);
     return t;
@@ -376,10 +513,15 @@ Ticket *tkt_new(const ComplaintEvent *ev, const Policy *p, AlertList *out)
 
 void tkt_free(Ticket *t)
 {
+    if (!t)
+        return;
+    free(t->strs);
+    free(t->pauses);
+    free(t->event_ids);
     free(t);
 }
 
-static void reopen(Ticket *t, int64_t at, const Policy *p, int64_t now, AlertList *out)
+static int reopen(Ticket *t, int64_t at, const Policy *p, int64_t now, AlertList *out)
 {
     bool paused = is_paused(t);
     t->round++;
@@ -389,16 +531,14 @@ static void reopen(Ticket *t, int64_t at, const Policy *p, int64_t now, AlertLis
         t->tg[s].deadline = t->tg[s].warn_at = TU_NEVER;
     memset(t->ext, 0, sizeof t->ext);
     t->n_pauses = 0;
-    if (paused) {
-        t->pauses[0].start = at;
-        t->pauses[0].end = TU_NEVER;
-        t->n_pauses = 1;
-    }
+    if (paused && add_pause(t, at, TU_NEVER) < 0)
+        return -1;
     tkt_make_urgent(t, RSN_REOPENED, at, p, now, out);
+    return 0;
 }
 
-TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_t now, AlertList *out,
-                    char *detail, size_t detaillen)
+TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_t now, AlertList *out, char *detail,
+                    size_t detaillen)
 {
     int64_t at = ev->occurred_at;
     if (detaillen)
@@ -432,20 +572,22 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         complete(t, STG_REVISIT, at, out);
         if (ev->satisfied)
             close_ticket(t, at, out);
-        else
-            reopen(t, at, p, now, out);
+        else if (reopen(t, at, p, now, out) < 0)
+            return TKT_NOMEM;
         return TKT_APPLIED;
     case CT_UPDATED:
         if (ev->has & EVF_CATEGORY)
             t->category = ev->category;
         if (ev->has & EVF_CLAIM)
             t->claim = ev->claim;
-        if (ev->has & EVF_SITE)
-            snprintf(t->site, sizeof t->site, "%s", ev->site);
-        if (ev->has & EVF_WAYBILL)
-            snprintf(t->waybill, sizeof t->waybill, "%s", ev->waybill);
-        if (ev->has & EVF_REGION)
-            snprintf(t->region, sizeof t->region, "%s", ev->region);
+        if (ev->has & (EVF_SITE | EVF_WAYBILL | EVF_REGION)) {
+            const char *vals[TS__COUNT] = {[TS_SITE] = ev->site, [TS_WAYBILL] = ev->waybill, [TS_REGION] = ev->region};
+            unsigned mask = ((ev->has & EVF_SITE) ? 1u << TS_SITE : 0) |
+                            ((ev->has & EVF_WAYBILL) ? 1u << TS_WAYBILL : 0) |
+                            ((ev->has & EVF_REGION) ? 1u << TS_REGION : 0);
+            if (set_strs(t, mask, vals) < 0)
+                return TKT_NOMEM;
+        }
         if ((ev->has & EVF_MAJOR) && ev->major && !t->major) {
             t->major = true;
             tkt_make_urgent(t, RSN_MAJOR, at, p, now, out);
@@ -455,15 +597,12 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         }
         tkt_recompute(t, p, now, out);
         return TKT_APPLIED;
-    case CT_CLOSED:
-        close_ticket(t, at, out);
-        return TKT_APPLIED;
+    case CT_CLOSED: close_ticket(t, at, out); return TKT_APPLIED;
     case CT_PAUSED:
-        if (is_paused(t) || t->n_pauses >= TKT_MAX_PAUSES)
+        if (is_paused(t))
             return TKT_HISTORY;
-        t->pauses[t->n_pauses].start = at;
-        t->pauses[t->n_pauses].end = TU_NEVER;
-        t->n_pauses++;
+        if (add_pause(t, at, TU_NEVER) < 0)
+            return TKT_NOMEM;
         tkt_recompute(t, p, now, out);
         return TKT_APPLIED;
     case CT_RESUMED:
@@ -476,12 +615,11 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         Stage s = ev->ext_stage == EXT_FIRST_REPLY ? STG_FIRST_REPLY : STG_RESOLVE;
         if (t->tg[s].done)
             return TKT_HISTORY;
-        t->ext[s] += (int64_t)ev->ext_hours * 3600;
+        t->ext[s] += ev->ext_hours * 3600;
         tkt_recompute(t, p, now, out);
         return TKT_APPLIED;
     }
-    default:
-        return TKT_HISTORY;
+    default: return TKT_HISTORY;
     }
 }
 
@@ -496,23 +634,291 @@ const char *tkt_status(const Ticket *t)
     return t->round > 1 ? "reopened" : "received";
 }
 
-void tkt_mark_repeat(Ticket *t, const char *previous, int64_t at, const Policy *p, int64_t now, AlertList *out)
+int tkt_mark_repeat(Ticket *t, const char *previous, int64_t at, const Policy *p, int64_t now, AlertList *out)
 {
     if (t->closed || t->repeat_firing || t->previous_ticket_id[0])
-        return;
-    snprintf(t->previous_ticket_id, sizeof t->previous_ticket_id, "%s", previous);
+        return 0;
+    if (tkt_set_str(t, TS_PREVIOUS_TICKET_ID, previous) < 0)
+        return -1;
     tkt_make_urgent(t, RSN_REPEAT, at, p, now, out);
     t->repeat_firing = true;
     t->repeat_at = at;
     emit_ticket(t, AL_REPEAT_COMPLAINT, AS_FIRING, t->round, at, 0, out);
+    return 0;
 }
 
 /* ---- serialisation ------------------------------------------------------ */
 
-static json_t *time_or_null(int64_t t)
+/* The stored form: a version byte, then every field in a fixed order.
+ * Integers are LEB128 varints, signed ones zig-zagged; times are relative
+ * to received_at, with TU_NEVER and 0 ("none") as their own codes, so a
+ * ticket packs into ~100-200 bytes. */
+#define PACK_VERSION 1
+
+typedef struct Wr {
+    uint8_t *p;
+    size_t n, cap;
+    bool failed;
+} Wr;
+
+static void wr_bytes(Wr *w, const void *b, size_t n)
 {
-    return t == TU_NEVER ? json_null() : json_integer(t);
+    if (w->failed)
+        return;
+    if (w->n + n > w->cap) {
+        size_t cap = w->cap ? w->cap : 256;
+        while (cap < w->n + n)
+            cap *= 2;
+        uint8_t *v = realloc(w->p, cap);
+        if (!v) {
+            w->failed = true;
+            return;
+        }
+        w->p = v;
+        w->cap = cap;
+    }
+    memcpy(w->p + w->n, b, n);
+    w->n += n;
 }
+
+static void wr_u(Wr *w, uint64_t v)
+{
+    uint8_t b[10];
+    size_t n = 0;
+    do {
+        b[n] = v & 0x7f;
+        v >>= 7;
+        if (v)
+            b[n] |= 0x80;
+        n++;
+    } while (v);
+    wr_bytes(w, b, n);
+}
+
+static void wr_s(Wr *w, int64_t v)
+{
+    wr_u(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+static void wr_time(Wr *w, int64_t t, int64_t base)
+{
+    if (t == TU_NEVER)
+        wr_u(w, 0);
+    else if (t == 0)
+        wr_u(w, 1);
+    else
+        wr_u(w, ((((uint64_t)(t - base)) << 1) ^ (uint64_t)((t - base) >> 63)) + 2);
+}
+
+static void wr_str(Wr *w, const char *s)
+{
+    size_t n = strlen(s);
+    wr_u(w, n);
+    wr_bytes(w, s, n);
+}
+
+uint8_t *tkt_pack(const Ticket *t, size_t *len)
+{
+    Wr w = {0};
+    uint8_t v = PACK_VERSION;
+    wr_bytes(&w, &v, 1);
+    for (int i = 0; i < TS__COUNT; i++)
+        wr_str(&w, *str_slot((Ticket *)t, (TktStr)i));
+    wr_u(&w, t->channel);
+    wr_u(&w, t->category);
+    wr_u(&w, (unsigned)t->claim | (unsigned)t->major << 1 | (unsigned)t->urgent << 2 | (unsigned)t->closed << 3 |
+                 (unsigned)t->repeat_firing << 4);
+    wr_s(&w, t->resp_role);
+    wr_u(&w, t->reasons);
+    wr_u(&w, (uint64_t)t->round);
+    int64_t base = t->received_at;
+    wr_s(&w, base);
+    wr_time(&w, t->round_start, base);
+    wr_time(&w, t->urgent_at, base);
+    wr_time(&w, t->closed_at, base);
+    wr_time(&w, t->last_resolved_at, base);
+    wr_time(&w, t->repeat_at, base);
+    for (int s = 0; s < STG__COUNT; s++) {
+        const Target *tg = &t->tg[s];
+        wr_time(&w, tg->deadline, base);
+        wr_time(&w, tg->warn_at, base);
+        wr_time(&w, tg->done_at, base);
+        wr_time(&w, tg->warn_fired_deadline, base);
+        wr_time(&w, tg->warn_condition_at, base);
+        wr_time(&w, tg->breach_deadline, base);
+        wr_u(&w, (unsigned)tg->done | (unsigned)tg->warn_state << 1 | (unsigned)tg->breach_state << 3);
+        wr_s(&w, t->ext[s]);
+    }
+    wr_u(&w, t->n_pauses);
+    for (uint32_t i = 0; i < t->n_pauses; i++) {
+        wr_time(&w, t->pauses[i].start, base);
+        wr_time(&w, t->pauses[i].end, base);
+    }
+    wr_u(&w, t->escalated_rounds);
+    for (int i = 0; i < 8; i++)
+        wr_time(&w, t->escalated_at[i], base);
+    wr_u(&w, t->event_ids_len);
+    wr_bytes(&w, t->event_ids, t->event_ids_len);
+    if (w.failed) {
+        free(w.p);
+        return NULL;
+    }
+    *len = w.n;
+    return w.p;
+}
+
+typedef struct Rd {
+    const uint8_t *p;
+    size_t n, i;
+    bool bad;
+} Rd;
+
+static uint64_t rd_u(Rd *r)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (r->i >= r->n) {
+            r->bad = true;
+            return 0;
+        }
+        uint8_t b = r->p[r->i++];
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return v;
+    }
+    r->bad = true;
+    return 0;
+}
+
+static int64_t rd_s(Rd *r)
+{
+    uint64_t u = rd_u(r);
+    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+static int64_t rd_time(Rd *r, int64_t base)
+{
+    uint64_t u = rd_u(r);
+    if (u == 0)
+        return TU_NEVER;
+    if (u == 1)
+        return 0;
+    u -= 2;
+    return tu_add_sat(base, (int64_t)(u >> 1) ^ -(int64_t)(u & 1));
+}
+
+/* A string read in place: *len bytes at the returned pointer. */
+static const char *rd_str(Rd *r, size_t *len)
+{
+    uint64_t n = rd_u(r);
+    if (r->bad || n > r->n - r->i) {
+        r->bad = true;
+        *len = 0;
+        return "";
+    }
+    const char *s = (const char *)r->p + r->i;
+    r->i += n;
+    *len = (size_t)n;
+    return s;
+}
+
+Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
+{
+    Rd r = {.p = data, .n = len};
+    if (len < 1 || r.p[0] != PACK_VERSION) {
+        err_set(err, errlen, "ticket state: unknown format %d", len ? r.p[0] : -1);
+        return NULL;
+    }
+    r.i = 1;
+    /* the strings, NUL-terminated copies */
+    char *copies[TS__COUNT] = {0};
+    const char *vals[TS__COUNT];
+    for (int i = 0; i < TS__COUNT; i++) {
+        size_t n;
+        const char *s = rd_str(&r, &n);
+        copies[i] = r.bad ? NULL : strndup(s, n);
+        vals[i] = copies[i] ? copies[i] : "";
+        if (!r.bad && (!copies[i] || strlen(copies[i]) != n))
+            r.bad = true;
+    }
+    Ticket *t = r.bad || !vals[TS_ID][0] ? NULL : tkt_blank(vals[TS_ID]);
+    if (t && set_strs(t, (1u << TS__COUNT) - 1, vals) < 0) {
+        tkt_free(t);
+        t = NULL;
+    }
+    for (int i = 0; i < TS__COUNT; i++)
+        free(copies[i]);
+    if (!t) {
+        err_set(err, errlen, r.bad ? "ticket state: truncated or corrupt" : "out of memory");
+        return NULL;
+    }
+    uint64_t ch = rd_u(&r), cat = rd_u(&r), flags = rd_u(&r);
+    t->resp_role = (int8_t)rd_s(&r);
+    t->reasons = (uint8_t)rd_u(&r);
+    t->round = (int)rd_u(&r);
+    if (ch >= CH__COUNT || cat >= CAT__COUNT || t->round < 1)
+        r.bad = true;
+    t->channel = (uint8_t)ch;
+    t->category = (uint8_t)cat;
+    t->claim = flags & 1, t->major = flags >> 1 & 1, t->urgent = flags >> 2 & 1;
+    t->closed = flags >> 3 & 1, t->repeat_firing = flags >> 4 & 1;
+    int64_t base = t->received_at = rd_s(&r);
+    t->round_start = rd_time(&r, base);
+    t->urgent_at = rd_time(&r, base);
+    t->closed_at = rd_time(&r, base);
+    t->last_resolved_at = rd_time(&r, base);
+    t->repeat_at = rd_time(&r, base);
+    for (int s = 0; s < STG__COUNT; s++) {
+        Target *tg = &t->tg[s];
+        tg->deadline = rd_time(&r, base);
+        tg->warn_at = rd_time(&r, base);
+        tg->done_at = rd_time(&r, base);
+        tg->warn_fired_deadline = rd_time(&r, base);
+        tg->warn_condition_at = rd_time(&r, base);
+        tg->breach_deadline = rd_time(&r, base);
+        uint64_t f = rd_u(&r);
+        tg->done = f & 1;
+        tg->warn_state = (uint8_t)(f >> 1 & 3);
+        tg->breach_state = (uint8_t)(f >> 3 & 3);
+        t->ext[s] = (int32_t)rd_s(&r);
+    }
+    uint64_t np = rd_u(&r);
+    if (np > r.n)
+        r.bad = true;
+    for (uint64_t i = 0; i < np && !r.bad; i++) {
+        int64_t a = rd_time(&r, base), b = rd_time(&r, base);
+        if (add_pause(t, a, b) < 0) {
+            tkt_free(t);
+            err_set(err, errlen, "out of memory");
+            return NULL;
+        }
+    }
+    t->escalated_rounds = (uint32_t)rd_u(&r);
+    for (int i = 0; i < 8; i++)
+        t->escalated_at[i] = rd_time(&r, base);
+    uint64_t il = rd_u(&r);
+    if (!r.bad && il > 0) {
+        if (il > r.n - r.i || r.p[r.i + il - 1] != '\0') {
+            r.bad = true;
+        } else if (!(t->event_ids = malloc(il))) {
+            tkt_free(t);
+            err_set(err, errlen, "out of memory");
+            return NULL;
+        } else {
+            memcpy(t->event_ids, r.p + r.i, il);
+            t->event_ids_len = t->event_ids_cap = (uint32_t)il;
+            r.i += il;
+        }
+    }
+    if (r.bad || r.i != r.n) {
+        tkt_free(t);
+        err_set(err, errlen, "ticket state: truncated or corrupt");
+        return NULL;
+    }
+    return t;
+}
+
+/* ---- the JSON state of migration 001, for upgrades ---------------------- */
 
 static int64_t get_time(const json_t *o, const char *k)
 {
@@ -526,103 +932,49 @@ static int64_t get_int(const json_t *o, const char *k)
     return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
-static void get_str(const json_t *o, const char *k, char *dst, size_t n)
+static const char *get_str(const json_t *o, const char *k)
 {
     const json_t *v = json_object_get(o, k);
-    snprintf(dst, n, "%s", json_is_string(v) ? json_string_value(v) : "");
-}
-
-json_t *tkt_to_json(const Ticket *t)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_string(t->id));
-    json_object_set_new(o, "channel", json_string(evt_channel_name(t->channel)));
-    json_object_set_new(o, "category", json_string(evt_category_name(t->category)));
-    json_object_set_new(o, "claim", json_boolean(t->claim));
-    json_object_set_new(o, "major", json_boolean(t->major));
-    json_object_set_new(o, "waybill", json_string(t->waybill));
-    json_object_set_new(o, "site", json_string(t->site));
-    json_object_set_new(o, "region", json_string(t->region));
-    json_object_set_new(o, "customer_ref", json_string(t->customer_ref));
-    json_object_set_new(o, "round", json_integer(t->round));
-    json_object_set_new(o, "received_at", json_integer(t->received_at));
-    json_object_set_new(o, "round_start", json_integer(t->round_start));
-    json_t *tgs = json_array();
-    for (int s = 0; s < STG__COUNT; s++) {
-        const Target *tg = &t->tg[s];
-        json_t *x = json_object();
-        json_object_set_new(x, "deadline", time_or_null(tg->deadline));
-        json_object_set_new(x, "warn_at", time_or_null(tg->warn_at));
-        json_object_set_new(x, "done", json_boolean(tg->done));
-        json_object_set_new(x, "done_at", json_integer(tg->done_at));
-        json_object_set_new(x, "warn_state", json_integer(tg->warn_state));
-        json_object_set_new(x, "breach_state", json_integer(tg->breach_state));
-        json_object_set_new(x, "warn_fired_deadline", time_or_null(tg->warn_fired_deadline));
-        json_object_set_new(x, "warn_condition_at", json_integer(tg->warn_condition_at));
-        json_object_set_new(x, "breach_deadline", time_or_null(tg->breach_deadline));
-        json_array_append_new(tgs, x);
-    }
-    json_object_set_new(o, "targets", tgs);
-    json_object_set_new(o, "urgent", json_boolean(t->urgent));
-    json_object_set_new(o, "reasons", json_integer(t->reasons));
-    json_object_set_new(o, "urgent_at", json_integer(t->urgent_at));
-    json_object_set_new(o, "closed", json_boolean(t->closed));
-    json_object_set_new(o, "closed_at", json_integer(t->closed_at));
-    json_object_set_new(o, "last_resolved_at", json_integer(t->last_resolved_at));
-    json_t *ps = json_array();
-    for (int i = 0; i < t->n_pauses; i++)
-        json_array_append_new(ps, json_pack("[I,o]", (json_int_t)t->pauses[i].start, time_or_null(t->pauses[i].end)));
-    json_object_set_new(o, "pauses", ps);
-    json_object_set_new(o, "ext", json_pack("[I,I,I,I]", (json_int_t)t->ext[0], (json_int_t)t->ext[1],
-                                            (json_int_t)t->ext[2], (json_int_t)t->ext[3]));
-    json_object_set_new(o, "escalated_rounds", json_integer(t->escalated_rounds));
-    json_t *ea = json_array();
-    for (int i = 0; i < 8; i++)
-        json_array_append_new(ea, json_integer(t->escalated_at[i]));
-    json_object_set_new(o, "escalated_at", ea);
-    json_object_set_new(o, "repeat_firing", json_boolean(t->repeat_firing));
-    json_object_set_new(o, "repeat_at", json_integer(t->repeat_at));
-    json_object_set_new(o, "previous_ticket_id", json_string(t->previous_ticket_id));
-    json_object_set_new(o, "issue_site", json_string(t->issue_site));
-    if (t->responsible.known) {
-        json_object_set_new(o, "responsible",
-                            json_pack("{s:s,s:i,s:s}", "site", t->responsible.site, "role", t->responsible.role,
-                                      "rule", t->responsible.rule));
-    }
-    return o;
+    return json_is_string(v) ? json_string_value(v) : "";
 }
 
 Ticket *tkt_from_json(const json_t *o, char *err, size_t errlen)
 {
-    if (!json_is_object(o)) {
-        snprintf(err, errlen, "ticket state is not an object");
-        return NULL;
-    }
-    Ticket *t = calloc(1, sizeof *t);
-    if (!t) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    get_str(o, "id", t->id, sizeof t->id);
     const json_t *v = json_object_get(o, "channel");
     int ch = json_is_string(v) ? evt_channel_from_name(json_string_value(v)) : -1;
     v = json_object_get(o, "category");
     int cat = json_is_string(v) ? evt_category_from_name(json_string_value(v)) : -1;
     const json_t *tgs = json_object_get(o, "targets");
-    if (!t->id[0] || ch < 0 || cat < 0 || !json_is_array(tgs) || json_array_size(tgs) != STG__COUNT) {
-        snprintf(err, errlen, "ticket state is incomplete");
-        free(t);
+    if (!json_is_object(o) || !get_str(o, "id")[0] || ch < 0 || cat < 0 || !json_is_array(tgs) ||
+        json_array_size(tgs) != STG__COUNT) {
+        err_set(err, errlen, "ticket state is incomplete");
         return NULL;
     }
-    t->channel = (Channel)ch;
-    t->category = (Category)cat;
+    Ticket *t = tkt_blank(get_str(o, "id"));
+    const json_t *r = json_object_get(o, "responsible");
+    const char *vals[TS__COUNT] = {
+        [TS_WAYBILL] = get_str(o, "waybill"),
+        [TS_SITE] = get_str(o, "site"),
+        [TS_REGION] = get_str(o, "region"),
+        [TS_CUSTOMER_REF] = get_str(o, "customer_ref"),
+        [TS_PREVIOUS_TICKET_ID] = get_str(o, "previous_ticket_id"),
+        [TS_ISSUE_SITE] = get_str(o, "issue_site"),
+        [TS_RESP_SITE] = json_is_object(r) ? get_str(r, "site") : "",
+        [TS_RESP_RULE] = json_is_object(r) ? get_str(r, "rule") : "",
+    };
+    if (!t || set_strs(t, ((1u << TS__COUNT) - 1) & ~1u, vals) < 0) {
+        tkt_free(t);
+        err_set(err, errlen, "out of memory");
+        return NULL;
+    }
+    t->resp_role = (int8_t)(json_is_object(r) ? get_int(r, "role") : -1);
+    t->channel = (uint8_t)ch;
+    t->category = (uint8_t)cat;
     t->claim = json_is_true(json_object_get(o, "claim"));
     t->major = json_is_true(json_object_get(o, "major"));
-    get_str(o, "waybill", t->waybill, sizeof t->waybill);
-    get_str(o, "site", t->site, sizeof t->site);
-    get_str(o, "region", t->region, sizeof t->region);
-    get_str(o, "customer_ref", t->customer_ref, sizeof t->customer_ref);
     t->round = (int)get_int(o, "round");
+    if (t->round < 1)
+        t->round = 1;
     t->received_at = get_int(o, "received_at");
     t->round_start = get_int(o, "round_start");
     for (int s = 0; s < STG__COUNT; s++) {
@@ -639,23 +991,26 @@ Ticket *tkt_from_json(const json_t *o, char *err, size_t errlen)
         tg->breach_deadline = get_time(x, "breach_deadline");
     }
     t->urgent = json_is_true(json_object_get(o, "urgent"));
-    t->reasons = (unsigned)get_int(o, "reasons");
+    t->reasons = (uint8_t)get_int(o, "reasons");
     t->urgent_at = get_int(o, "urgent_at");
     t->closed = json_is_true(json_object_get(o, "closed"));
     t->closed_at = get_int(o, "closed_at");
     t->last_resolved_at = get_int(o, "last_resolved_at");
     const json_t *ps = json_object_get(o, "pauses");
-    for (size_t i = 0; i < json_array_size(ps) && i < TKT_MAX_PAUSES; i++) {
+    for (size_t i = 0; i < json_array_size(ps); i++) {
         const json_t *pr = json_array_get(ps, i);
         const json_t *a = json_array_get(pr, 0), *b = json_array_get(pr, 1);
-        t->pauses[i].start = json_is_integer(a) ? json_integer_value(a) : 0;
-        t->pauses[i].end = json_is_integer(b) ? json_integer_value(b) : TU_NEVER;
-        t->n_pauses++;
+        if (add_pause(t, json_is_integer(a) ? json_integer_value(a) : 0,
+                      json_is_integer(b) ? json_integer_value(b) : TU_NEVER) < 0) {
+            tkt_free(t);
+            err_set(err, errlen, "out of memory");
+            return NULL;
+        }
     }
     const json_t *ext = json_object_get(o, "ext");
     for (int s = 0; s < STG__COUNT; s++) {
         const json_t *e = json_array_get(ext, (size_t)s);
-        t->ext[s] = json_is_integer(e) ? json_integer_value(e) : 0;
+        t->ext[s] = (int32_t)(json_is_integer(e) ? json_integer_value(e) : 0);
     }
     t->escalated_rounds = (uint32_t)get_int(o, "escalated_rounds");
     const json_t *ea = json_object_get(o, "escalated_at");
@@ -665,17 +1020,5 @@ Ticket *tkt_from_json(const json_t *o, char *err, size_t errlen)
     }
     t->repeat_firing = json_is_true(json_object_get(o, "repeat_firing"));
     t->repeat_at = get_int(o, "repeat_at");
-    get_str(o, "previous_ticket_id", t->previous_ticket_id, sizeof t->previous_ticket_id);
-    get_str(o, "issue_site", t->issue_site, sizeof t->issue_site);
-    t->responsible.role = -1;
-    const json_t *r = json_object_get(o, "responsible");
-    if (json_is_object(r)) {
-        t->responsible.known = true;
-        get_str(r, "site", t->responsible.site, sizeof t->responsible.site);
-        t->responsible.role = (int)get_int(r, "role");
-        get_str(r, "rule", t->responsible.rule, sizeof t->responsible.rule);
-    }
-    if (t->round < 1)
-        t->round = 1;
     return t;
 }

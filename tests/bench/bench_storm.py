@@ -113,7 +113,7 @@ def run(n: int, work: Path, pg: Postgres) -> dict:
             for pid in backend_pids(db):
                 backend_hwm[pid] = max(backend_hwm.get(pid, 0), status_kb(pid, "RssAnon"))
             daemon_hwm = max(daemon_hwm, status_kb(d.pid, "VmHWM"))
-            sent = harness.scalar(db, "SELECT count(*) FROM alerts WHERE sent_at IS NOT NULL")
+            sent = harness.scalar(db, "SELECT count(*) FROM alerts WHERE seq <= complaintd_outbox_acked()")
             now = time.monotonic()
             if sent >= want:
                 elapsed = now - t0

@@ -125,3 +125,20 @@ def test_bad_scans_are_dead_lettered(broker, daemon):
     assert [(x["reason"], x["detail"].split(":")[0]) for x in dl] == [
         ("invalid_field", "scan_type"), ("missing_field", "next_site"), ("unknown_schema", "schema")]
     assert all(x["source_topic"] == SCANS for x in dl)
+
+
+def test_a_scan_delivered_twice_is_stored_once(broker, daemon, db):
+    """The same scan twice (a producer retry upstream): in one batch, and in
+    two. The daemon keeps going and stores it once; a batch that meets a row
+    already stored is committed again through the staging tables."""
+    d = daemon()
+    first = scan("D1", "pickup", "S1", "origin", at(0))
+    produce(broker.bootstrap, SCANS, [first, dict(first), scan("D1", "depart", "S1", "origin", at(hours=1),
+                                                                 next_site="H1")])
+    wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 3)
+    produce(broker.bootstrap, SCANS, [dict(first)])
+    wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 4)
+    assert scalar(db, "SELECT count(*) FROM parcel_scans WHERE event_id = %s", (first["event_id"],)) == 1
+    assert scalar(db, "SELECT count(*) FROM parcel_scans") == 2
+    assert "committing it again through the staging tables" in d.log
+    assert d.running

@@ -73,7 +73,7 @@ def test_event_clock_replay_gives_identical_alerts(broker, daemon, db, pg):
 
     def run(conninfo: str, topic: str) -> list[dict]:
         wait_for(lambda: scalar(conninfo, "SELECT count(*) FROM ticket_events") == len(evs), timeout=60)
-        wait_for(lambda: scalar(conninfo, "SELECT count(*) FILTER (WHERE sent_at IS NULL) FROM alerts") == 0)
+        wait_for(lambda: scalar(conninfo, "SELECT count(*) FROM unsent_alerts") == 0)
         return read_topic(broker.bootstrap, topic)
 
     daemon()
@@ -164,3 +164,55 @@ def test_closed_tickets_leave_memory_after_the_look_back(broker, daemon, db):
     assert scalar(db, "SELECT status FROM tickets WHERE ticket_id = 'E-1'") == "closed"
     produce(broker.bootstrap, COMPLAINTS, [received("E-3", at(days=41))])
     wait_for(lambda: scalar(db, "SELECT count(*) FROM tickets") == 3)
+
+
+def test_upgrade_reads_tickets_of_the_json_state(broker, daemon, db):
+    """A database of migrations 001 and 002, with a ticket whose state is the
+    JSON of those days: `migrate` adds 003, and the daemon carries on with
+    that ticket (its event ids too) and writes a snapshot for it."""
+    from pathlib import Path
+    schema = Path(__file__).resolve().parents[2] / "schema"
+    query(db, "CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+    for name in ("001_init.sql", "002_staged_batches.sql"):
+        query(db, (schema / name).read_text())
+        query(db, "INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
+    received_at = at(0)
+    state = {
+        "id": "U-1", "channel": "hotline", "category": "damage", "claim": False, "major": False,
+        "waybill": "", "site": "", "region": "", "customer_ref": "", "round": 1,
+        "received_at": int(received_at.timestamp()), "round_start": int(received_at.timestamp()),
+        "targets": [{"deadline": int(at(hours=2).timestamp()), "warn_at": int(at(minutes=96).timestamp()),
+                     "done": False, "done_at": 0}] + [{"deadline": None, "warn_at": None, "done": False,
+                                                     "done_at": 0}] * 3,
+        "urgent": False, "reasons": 0, "urgent_at": 0, "closed": False, "closed_at": 0, "last_resolved_at": 0,
+        "pauses": [], "ext": [0, 0, 0, 0], "escalated_rounds": 0, "escalated_at": [0] * 8,
+        "repeat_firing": False, "repeat_at": 0, "previous_ticket_id": "", "issue_site": "",
+    }
+    import json
+    query(db, "INSERT INTO tickets (ticket_id, status, round, priority, reasons, channel, category, claim, major, "
+              "received_at, round_started_at, paused, state) VALUES ('U-1', 'received', 1, 'normal', '{}', "
+              "'hotline', 'damage', false, false, %s, %s, false, %s)", (received_at, received_at, json.dumps(state)))
+    query(db, "INSERT INTO ticket_events (event_id, ticket_id, type, occurred_at, effect, source_topic, "
+              "source_partition, source_offset, body) VALUES ('old-1', 'U-1', 'received', %s, 'applied', "
+              "'complaints.events', 0, 0, '{}')", (received_at,))
+    import re
+    import urllib.request
+    from harness import free_port
+    listen = f"127.0.0.1:{free_port()}"
+    daemon({"daemon": {"metrics_listen": listen}})  # migrates (003) and starts
+    assert scalar(db, "SELECT count(*) FROM schema_migrations") == 3
+    produce(broker.bootstrap, COMPLAINTS, [
+        complaint("U-1", "contacted", at(hours=1)),
+        # a copy of the old received: a duplicate, not a second ticket
+        complaint("U-1", "received", at(0), event_id="old-1", channel="hotline", category="damage"),
+    ])
+    wait_for(lambda: scalar(db, "SELECT contacted_at FROM tickets WHERE ticket_id = 'U-1'") == at(hours=1))
+    wait_for(lambda: scalar(db, "SELECT snapshot IS NOT NULL AND state IS NULL FROM tickets "
+                                "WHERE ticket_id = 'U-1'"))
+    assert scalar(db, "SELECT count(*) FROM ticket_events WHERE ticket_id = 'U-1'") == 2
+    assert scalar(db, "SELECT count(*) FROM held_events") == 0
+
+    def duplicates() -> int:
+        with urllib.request.urlopen(f"http://{listen}/metrics", timeout=5) as r:
+            return int(re.search(r"^complaintd_events_duplicate_total (\d+)$", r.read().decode(), re.M)[1])
+    wait_for(lambda: duplicates() == 1, what="the copy of old-1 counted as a duplicate")

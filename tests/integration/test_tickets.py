@@ -48,7 +48,7 @@ def test_contact_breach_resolved_late_and_warning(broker, daemon, db):
     assert row == [("first_reply", 1, "normal", True, True)]
     assert scalar(db, "SELECT count(*) FROM ticket_events WHERE ticket_id = 'T-1'") == 3
     d.stop()
-    assert scalar(db, "SELECT count(*) FROM alerts WHERE sent_at IS NULL") == 0
+    assert scalar(db, "SELECT count(*) FROM unsent_alerts") == 0
 
 
 def test_retracted_when_completion_arrives_late(broker, daemon):

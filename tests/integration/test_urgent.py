@@ -64,7 +64,7 @@ def test_bulk_survives_a_restart_mid_episode(broker, daemon, db):
     produce(broker.bootstrap, COMPLAINTS, evs[:10])
     aid = f"bulk_complaint/damage/SZ01/{int(at(0).timestamp())}"
     read_topic(broker.bootstrap, ALERTS, until=has((aid, "firing")))
-    wait_for(lambda: scalar(db, "SELECT count(*) FROM alerts WHERE sent_at IS NULL") == 0)
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM unsent_alerts") == 0)
     assert d.stop() == 0
     produce(broker.bootstrap, COMPLAINTS, evs[10:] + [received("Z-1", at(hours=4), category="fee", site="S9")])
     d.restart()

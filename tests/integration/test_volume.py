@@ -59,7 +59,7 @@ def test_deadline_storm_reaches_the_topic_without_a_restart(broker, daemon, db):
     assert sizes and max(sizes) <= 100, f"largest batch: {max(sizes)} effects"
     assert metric(listen, "complaintd_batch_effects_max") <= 100
     # and every row is marked sent, without a restart
-    wait_for(lambda: scalar(db, "SELECT count(*) FROM alerts WHERE sent_at IS NULL") == 0, timeout=60,
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM unsent_alerts") == 0, timeout=60,
              what="every alert row marked sent")
     assert scalar(db, "SELECT count(*) FROM alerts") == want
     assert metric(listen, "complaintd_publish_queue") == 0
@@ -69,7 +69,7 @@ def finished(conninfo: str, messages: int):
     """An `until` for a run: every message consumed and every alert sent."""
     def done() -> bool:
         consumed = scalar(conninfo, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets")
-        unsent = scalar(conninfo, "SELECT count(*) FROM alerts WHERE sent_at IS NULL")
+        unsent = scalar(conninfo, "SELECT count(*) FROM unsent_alerts")
         return consumed == messages and unsent == 0
     return done
 
@@ -114,3 +114,33 @@ def test_tiny_batch_max_gives_the_same_alerts(broker, daemon, db, pg):
         assert query(db2, events) == query(db, events)
     finally:
         pg.drop_database(db2)
+
+
+def test_killed_while_publishing_republishes_the_rest(broker, daemon, db):
+    """kill -9 while the outbox holds committed alerts the broker has not
+    acknowledged: the next start pages them in from PostgreSQL (above the
+    stored watermark) and publishes them before anything new."""
+    n = 800
+    evs = [received(f"K-{i:05d}", at(minutes=i / 60)) for i in range(n)]
+    evs.append(received("K-far", at(days=40)))
+    produce(broker.bootstrap, COMPLAINTS, evs, key_field="ticket_id")
+    listen = f"127.0.0.1:{free_port()}"
+    extra = {
+        "daemon": {"batch_max": "100", "outbox_max": "300", "metrics_listen": listen},
+        "kafka": {"rdkafka.queue.buffering.max.messages": "20"},
+    }
+    d = daemon(extra)
+    want = n * 3 * 2
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM alerts") >= want // 2, timeout=120,
+             what="half the storm committed")
+    d.kill()
+    left = scalar(db, "SELECT count(*) FROM unsent_alerts")
+    assert left > 0, "nothing was left to republish: kill earlier"
+    d.start()
+    keys = alert_keys(broker.bootstrap, ALERTS, want, timeout=180)
+    assert len(set(keys)) == want
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM unsent_alerts") == 0, timeout=60)
+    assert "republishing" in d.log
+    # every transition went out firing first: nothing resolves in this storm,
+    # and no alert id went out with another status
+    assert {status for _, status in keys} == {"firing"}

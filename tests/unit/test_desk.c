@@ -82,7 +82,7 @@ static void offer(const ComplaintEvent *ev, int64_t wall)
 {
     DeskSource src = src_of(seq);
     for (int i = 0; i < 1000; i++) {
-        int r = desk_offer(desk, ev, NULL, &src, &clock_, wall, BIG, &eff);
+        int r = desk_offer(desk, ev, NULL, &src, &clock_, wall, BIG, BIG, &eff);
         ck_assert_int_ge(r, 0);
         if (r == DESK_APPLIED)
             return;
@@ -125,16 +125,21 @@ START_TEST(test_event_clock_fires_deadlines_before_an_event)
     eff_reset(&eff);
     ComplaintEvent c = ev_of("A", CT_CONTACTED, MON0900 + 2 * H + 30 * MIN);
     DeskSource src = src_of(1);
-    int r = desk_offer(desk, &c, NULL, &src, &clock_, 0, BIG, &eff);
+    int r = desk_offer(desk, &c, NULL, &src, &clock_, 0, BIG, BIG, &eff);
     ck_assert_int_eq(r, DESK_FIRED);
     ck_assert_int_eq(clock_, MON0900); /* the clock waits for the event */
     ck_assert_int_eq(eff.n_events, 0);
     int w = find("sla_warning/A/1/contact", AS_FIRING), b = find("sla_breach/A/1/contact", AS_FIRING);
     ck_assert_int_ge(w, 0);
     ck_assert_int_gt(b, w);
-    r = desk_offer(desk, &c, NULL, &src, &clock_, 0, BIG, &eff);
+    /* firing changed the alert states only: the snapshot, not the row */
+    ck_assert_uint_eq(eff.n_tickets, 1);
+    ck_assert(!eff.ticket_full[0]);
+    r = desk_offer(desk, &c, NULL, &src, &clock_, 0, BIG, BIG, &eff);
     ck_assert_int_eq(r, DESK_APPLIED);
     ck_assert_int_eq(clock_, c.occurred_at);
+    ck_assert_uint_eq(eff.n_tickets, 1);
+    ck_assert(eff.ticket_full[0]); /* the contact changes the row */
     int res = find("sla_breach/A/1/contact", AS_RESOLVED);
     ck_assert_int_gt(res, b);
     ck_assert(eff.alerts.v[res].has_late_by);
@@ -168,10 +173,10 @@ START_TEST(test_wall_mode_applies_at_once)
 {
     DeskSource src = src_of(0);
     ComplaintEvent r = ev_of("A", CT_RECEIVED, MON0900);
-    ck_assert_int_eq(desk_offer(desk, &r, NULL, &src, NULL, MON0900, BIG, &eff), DESK_APPLIED);
+    ck_assert_int_eq(desk_offer(desk, &r, NULL, &src, NULL, MON0900, BIG, BIG, &eff), DESK_APPLIED);
     /* no event clock: deadlines due by the wall clock are the caller's to fire */
     ComplaintEvent c = ev_of("A", CT_CONTACTED, MON0900 + 3 * H);
-    ck_assert_int_eq(desk_offer(desk, &c, NULL, &src, NULL, MON0900 + 3 * H, BIG, &eff), DESK_APPLIED);
+    ck_assert_int_eq(desk_offer(desk, &c, NULL, &src, NULL, MON0900 + 3 * H, BIG, BIG, &eff), DESK_APPLIED);
     /* tkt fires the overdue breach as it applies the late event */
     ck_assert_int_ge(find("sla_breach/A/1/contact", AS_FIRING), 0);
     ck_assert_int_ge(find("sla_breach/A/1/contact", AS_RESOLVED), 0);
@@ -187,11 +192,11 @@ START_TEST(test_offer_full_when_no_room)
     ck_assert_uint_gt(used, 0);
     ComplaintEvent r = ev_of("B", CT_RECEIVED, MON0900 + MIN);
     DeskSource src = src_of(2);
-    ck_assert_int_eq(desk_offer(desk, &r, NULL, &src, &clock_, 0, used + 1, &eff), DESK_FULL);
+    ck_assert_int_eq(desk_offer(desk, &r, NULL, &src, &clock_, 0, used + 1, BIG, &eff), DESK_FULL);
     ck_assert_uint_eq(eff_size(&eff), used);
     /* an empty batch always takes one event, however small the bound */
     eff_reset(&eff);
-    ck_assert_int_eq(desk_offer(desk, &r, NULL, &src, &clock_, 0, 1, &eff), DESK_APPLIED);
+    ck_assert_int_eq(desk_offer(desk, &r, NULL, &src, &clock_, 0, 1, BIG, &eff), DESK_APPLIED);
 }
 END_TEST
 
@@ -372,13 +377,24 @@ START_TEST(test_duplicates_change_nothing)
     offer(&h, 0);
     ck_assert_uint_eq(eff.n_held, 1);
     ck_assert_uint_eq(eff.n_duplicates, 3);
-    /* restored ids count as seen */
-    ck_assert_int_eq(desk_load_event_id(desk, "old-1"), 0);
-    ComplaintEvent o = ev_of("F", CT_RECEIVED, MON0900);
+    ComplaintEvent e = ev_of("E", CT_RECEIVED, MON0900 + MIN);
+    offer(&e, 0);
+    ck_assert_uint_eq(eff.n_released, 1);
+    offer(&h, 0);
+    ck_assert_uint_eq(eff.n_duplicates, 4);
+    /* ids loaded for a ticket of an older format count as seen */
+    ck_assert_int_eq(desk_load_event_id(desk, "D", "old-1"), 0);
+    ck_assert_int_eq(desk_load_event_id(desk, "nobody", "old-2"), 0);
+    ComplaintEvent o = ev_of("D", CT_RESOLVED, MON0900 + 2 * MIN);
     snprintf(o.event_id, sizeof o.event_id, "old-1");
     offer(&o, 0);
-    ck_assert_uint_eq(eff.n_duplicates, 4);
-    ck_assert_ptr_null(desk_ticket(desk, "F"));
+    ck_assert_uint_eq(eff.n_duplicates, 5);
+    ck_assert(!desk_ticket(desk, "D")->tg[STG_RESOLVE].done);
+    /* the same id for another ticket is another event */
+    ComplaintEvent other = ev_of("G", CT_RECEIVED, MON0900);
+    snprintf(other.event_id, sizeof other.event_id, "%s", r.event_id);
+    offer(&other, 0);
+    ck_assert_ptr_nonnull(desk_ticket(desk, "G"));
 }
 END_TEST
 

@@ -19,7 +19,8 @@ START_TEST(test_size_counts_every_kind)
     memset(&t, 0, sizeof t);
     ScanEvent sc;
     memset(&sc, 0, sizeof sc);
-    ck_assert_int_eq(eff_ticket(&e, &t), 0);
+    ck_assert_int_eq(eff_ticket(&e, &t, true), 0);
+    ck_assert(e.ticket_full[0]);
     ck_assert_int_eq(eff_event(&e, &ev, true, "complaints.events", 1, 7), 0);
     ck_assert_int_eq(eff_held(&e, &ev, 100, "complaints.events", 1, 8, "{\"a\":1}", 7), 0);
     ck_assert_int_eq(eff_released(&e, "e0"), 0);

@@ -585,7 +585,7 @@ START_TEST(test_closed_resolves_firing_alerts)
     /* contact breached, first_reply and resolve warned (urgent: 04:12) */
     ck_assert_int_eq(count_alerts(AL_SLA_BREACH, AS_FIRING), 1);
     ck_assert_int_eq(count_alerts(AL_SLA_WARNING, AS_FIRING), 3);
-    tkt_mark_repeat(t, "T-099", now, pol, now, &al);
+    ck_assert_int_eq(tkt_mark_repeat(t, "T-099", now, pol, now, &al), 0);
     ck_assert_int_eq(count_alerts(AL_REPEAT_COMPLAINT, AS_FIRING), 1);
 
     alert_list_reset(&al);
@@ -729,8 +729,8 @@ START_TEST(test_escalation_reasons)
     ck_assert_uint_eq(t->reasons, RSN_BULK);
     ck_assert_uint_eq(al.n, 0);
     /* repeat: urgent and one repeat_complaint naming the earlier ticket */
-    tkt_mark_repeat(t, "T-001", at + 10, pol, at + 10, &al);
-    tkt_mark_repeat(t, "T-002", at + 20, pol, at + 20, &al);
+    ck_assert_int_eq(tkt_mark_repeat(t, "T-001", at + 10, pol, at + 10, &al), 0);
+    ck_assert_int_eq(tkt_mark_repeat(t, "T-002", at + 20, pol, at + 20, &al), 0);
     ck_assert_uint_eq(t->reasons, RSN_BULK | RSN_REPEAT);
     ck_assert_uint_eq(al.n, 1);
     const Alert *a = the_alert(AL_REPEAT_COMPLAINT, AS_FIRING, -1);
@@ -1311,18 +1311,16 @@ END_TEST
 START_TEST(test_alert_json)
 {
     Ticket *t = receive((Recv){MON0900, CH_MEDIA, CAT_LOSS, false, true, NULL});
-    snprintf(t->site, sizeof t->site, "SH-01");
-    snprintf(t->waybill, sizeof t->waybill, "YT123");
-    snprintf(t->region, sizeof t->region, "31");
-    t->responsible.known = true;
-    snprintf(t->responsible.site, sizeof t->responsible.site, "HUB-7");
-    t->responsible.role = ROLE_HUB;
-    snprintf(t->responsible.rule, sizeof t->responsible.rule, "hub_arrive_no_depart");
+    ck_assert_int_eq(tkt_set_str(t, TS_SITE, "SH-01"), 0);
+    ck_assert_int_eq(tkt_set_str(t, TS_WAYBILL, "YT123"), 0);
+    ck_assert_int_eq(tkt_set_str(t, TS_REGION, "31"), 0);
+    Responsible hub = {.known = true, .site = "HUB-7", .role = ROLE_HUB, .rule = "hub_arrive_no_depart"};
+    ck_assert_int_eq(tkt_set_responsible(t, &hub), 0);
     step_ok(t, CT_RESOLVED, T("2026-11-23T15:00:00+08:00"));
     int64_t v = T(REOPEN_AT);
     ck_assert_int_eq(revisit(t, false, v, v), TKT_APPLIED);
     ck_assert(tkt_make_urgent(t, RSN_BULK, v + 1, pol, v + 1, &al));
-    tkt_mark_repeat(t, "T-007", v + 2, pol, v + 2, &al);
+    ck_assert_int_eq(tkt_mark_repeat(t, "T-007", v + 2, pol, v + 2, &al), 0);
     alert_list_reset(&al);
     tkt_advance(t, T("2026-11-24T16:00:00+08:00"), &al);
     const Alert *b = the_alert(AL_SLA_BREACH, AS_FIRING, STG_CONTACT);
@@ -1379,8 +1377,8 @@ START_TEST(test_alert_json)
      * empty reasons. */
     alert_list_reset(&al);
     t = receive((Recv){MON0900, CH_HOTLINE, CAT_FEE, false, false, NULL});
-    t->responsible.known = true;
-    snprintf(t->responsible.rule, sizeof t->responsible.rule, "no_scan");
+    Responsible none = {.known = true, .role = -1, .rule = "no_scan"};
+    ck_assert_int_eq(tkt_set_responsible(t, &none), 0);
     tkt_advance(t, T("2026-11-23T10:40:00+08:00"), &al);
     j = encode(the_alert(AL_SLA_WARNING, AS_FIRING, STG_CONTACT));
     ck_assert_str_eq(jstr(j, "priority"), "normal");
@@ -1428,8 +1426,8 @@ static void assert_same_ticket(const Ticket *a, const Ticket *b)
     ck_assert_int_eq(a->closed, b->closed);
     ck_assert_int_eq(a->closed_at, b->closed_at);
     ck_assert_int_eq(a->last_resolved_at, b->last_resolved_at);
-    ck_assert_int_eq(a->n_pauses, b->n_pauses);
-    for (int i = 0; i < a->n_pauses; i++) {
+    ck_assert_uint_eq(a->n_pauses, b->n_pauses);
+    for (uint32_t i = 0; i < a->n_pauses; i++) {
         ck_assert_int_eq(a->pauses[i].start, b->pauses[i].start);
         ck_assert_int_eq(a->pauses[i].end, b->pauses[i].end);
     }
@@ -1441,33 +1439,32 @@ static void assert_same_ticket(const Ticket *a, const Ticket *b)
     ck_assert_int_eq(a->repeat_firing, b->repeat_firing);
     ck_assert_int_eq(a->repeat_at, b->repeat_at);
     ck_assert_str_eq(a->previous_ticket_id, b->previous_ticket_id);
-    ck_assert_int_eq(a->responsible.known, b->responsible.known);
-    ck_assert_str_eq(a->responsible.site, b->responsible.site);
-    ck_assert_int_eq(a->responsible.role, b->responsible.role);
-    ck_assert_str_eq(a->responsible.rule, b->responsible.rule);
+    ck_assert_str_eq(a->issue_site, b->issue_site);
+    ck_assert_str_eq(a->resp_site, b->resp_site);
+    ck_assert_int_eq(a->resp_role, b->resp_role);
+    ck_assert_str_eq(a->resp_rule, b->resp_rule);
+    ck_assert_uint_eq(a->event_ids_len, b->event_ids_len);
+    ck_assert_int_eq(memcmp(a->event_ids ? a->event_ids : "", b->event_ids ? b->event_ids : "", a->event_ids_len),
+                     0);
 }
 
+/* Through the packed form, as it goes to PostgreSQL and back. */
 static Ticket *round_trip(const Ticket *t)
 {
-    json_t *j = tkt_to_json(t);
-    ck_assert_ptr_nonnull(j);
-    /* through text, as it goes to PostgreSQL */
-    char *s = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    ck_assert_ptr_nonnull(s);
-    json_error_t jerr;
-    j = json_loads(s, 0, &jerr);
-    free(s);
-    ck_assert_ptr_nonnull(j);
+    size_t n = 0;
+    uint8_t *b = tkt_pack(t, &n);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_gt(n, 10);
+    ck_assert_uint_lt(n, 400);
     char err[128] = "";
-    Ticket *u = tkt_from_json(j, err, sizeof err);
-    json_decref(j);
-    ck_assert_msg(u != NULL, "tkt_from_json: %s", err);
+    Ticket *u = tkt_unpack(b, n, err, sizeof err);
+    free(b);
+    ck_assert_msg(u != NULL, "tkt_unpack: %s", err);
     assert_same_ticket(t, u);
     return u;
 }
 
-START_TEST(test_json_round_trip)
+START_TEST(test_pack_round_trip)
 {
     ComplaintEvent ev = mk(CT_RECEIVED, T(MON0900));
     ev.has = EVF_CHANNEL | EVF_CATEGORY | EVF_CLAIM | EVF_WAYBILL | EVF_SITE | EVF_REGION | EVF_CUSTOMER_REF;
@@ -1483,16 +1480,18 @@ START_TEST(test_json_round_trip)
     Ticket *u = round_trip(t); /* a fresh ticket */
     tkt_free(u);
 
-    t->responsible.known = true;
-    t->responsible.role = ROLE_NONE;
-    snprintf(t->responsible.rule, sizeof t->responsible.rule, "no_scan");
+    Responsible resp = {.known = true, .role = ROLE_NONE, .rule = "no_scan"};
+    ck_assert_int_eq(tkt_set_responsible(t, &resp), 0);
+    ck_assert_int_eq(tkt_set_str(t, TS_ISSUE_SITE, "GZ-12"), 0);
+    ck_assert_int_eq(tkt_remember(t, "ev-a"), 0);
+    ck_assert_int_eq(tkt_remember(t, "ev-b"), 0);
     step_ok(t, CT_PAUSED, T("2026-11-23T10:00:00+08:00"));
     step_ok(t, CT_RESUMED, T("2026-11-23T11:00:00+08:00"));
     ck_assert_int_eq(extend(t, EXT_FIRST_REPLY, 7, T("2026-11-23T11:10:00+08:00"), T("2026-11-23T11:10:00+08:00")),
                      TKT_APPLIED);
     tkt_advance(t, T("2026-11-23T14:00:00+08:00"), &al); /* contact warns and breaches */
     ck_assert_int_eq(update_major(t, true, T("2026-11-23T15:00:00+08:00")), TKT_APPLIED);
-    tkt_mark_repeat(t, "T-050", T("2026-11-23T15:10:00+08:00"), pol, T("2026-11-23T15:10:00+08:00"), &al);
+    ck_assert_int_eq(tkt_mark_repeat(t, "T-050", T("2026-11-23T15:10:00+08:00"), pol, T("2026-11-23T15:10:00+08:00"), &al), 0);
     step_ok(t, CT_RESOLVED, T("2026-11-24T09:00:00+08:00"));
     ck_assert_int_eq(revisit(t, false, T("2026-11-24T15:00:00+08:00"), T("2026-11-24T15:00:00+08:00")), TKT_APPLIED);
     step_ok(t, CT_CONTACTED, T("2026-11-24T16:00:00+08:00"));
@@ -1530,32 +1529,89 @@ START_TEST(test_json_round_trip)
 }
 END_TEST
 
-START_TEST(test_json_bad_input)
+START_TEST(test_unpack_bad_input)
 {
     char err[128] = "";
-    json_t *j = json_array();
-    ck_assert_ptr_null(tkt_from_json(j, err, sizeof err));
+    ck_assert_ptr_null(tkt_unpack("", 0, err, sizeof err));
     ck_assert(err[0] != '\0');
-    json_decref(j);
+    ck_assert_ptr_null(tkt_unpack("\x07zzz", 4, err, sizeof err)); /* an unknown version */
 
     Ticket *t = receive_normal();
-    j = tkt_to_json(t);
-    json_object_del(j, "id");
-    err[0] = '\0';
-    ck_assert_ptr_null(tkt_from_json(j, err, sizeof err));
-    ck_assert(err[0] != '\0');
-    json_decref(j);
-
-    j = tkt_to_json(t);
-    json_object_set_new(j, "channel", json_string("pigeon"));
-    ck_assert_ptr_null(tkt_from_json(j, err, sizeof err));
-    json_decref(j);
-
-    j = tkt_to_json(t);
-    json_array_remove(json_object_get(j, "targets"), 0);
-    ck_assert_ptr_null(tkt_from_json(j, err, sizeof err));
-    json_decref(j);
+    ck_assert_int_eq(tkt_remember(t, "ev-1"), 0);
+    size_t n;
+    uint8_t *b = tkt_pack(t, &n);
+    ck_assert_ptr_nonnull(b);
+    /* every truncation is refused, never read past */
+    for (size_t cut = 0; cut < n; cut++) {
+        err[0] = '\0';
+        Ticket *u = tkt_unpack(b, cut, err, sizeof err);
+        ck_assert_msg(u == NULL, "a ticket from %zu of %zu bytes", cut, n);
+        ck_assert(err[0] != '\0');
+    }
+    /* trailing bytes too */
+    uint8_t *longer = malloc(n + 1);
+    memcpy(longer, b, n);
+    longer[n] = 0;
+    ck_assert_ptr_null(tkt_unpack(longer, n + 1, err, sizeof err));
+    free(longer);
+    /* any single byte changed: refused or a ticket, never a crash */
+    for (size_t i = 1; i < n; i++) {
+        uint8_t saved = b[i];
+        b[i] ^= 0xff;
+        tkt_free(tkt_unpack(b, n, err, sizeof err));
+        b[i] = saved;
+    }
+    free(b);
     tkt_free(t);
+}
+END_TEST
+
+/* Rows written before migration 003 hold the JSON state. */
+START_TEST(test_json_state_of_migration_001)
+{
+    const char *text =
+        "{\"id\":\"T-9\",\"channel\":\"media\",\"category\":\"loss\",\"claim\":true,\"major\":false,"
+        "\"waybill\":\"SF1\",\"site\":\"GZ-1\",\"region\":\"\",\"customer_ref\":\"c1\",\"round\":2,"
+        "\"received_at\":1795395600,\"round_start\":1795400000,\"targets\":["
+        "{\"deadline\":1795407200,\"warn_at\":1795405760,\"done\":false,\"done_at\":0,\"warn_state\":1,"
+        "\"breach_state\":0,\"warn_fired_deadline\":1795407200,\"warn_condition_at\":1795405760,"
+        "\"breach_deadline\":null},{\"deadline\":null,\"warn_at\":null,\"done\":false,\"done_at\":0},"
+        "{\"deadline\":null,\"warn_at\":null,\"done\":false,\"done_at\":0},"
+        "{\"deadline\":null,\"warn_at\":null,\"done\":false,\"done_at\":0}],"
+        "\"urgent\":true,\"reasons\":18,\"urgent_at\":1795400000,\"closed\":false,\"closed_at\":0,"
+        "\"last_resolved_at\":1795399000,\"pauses\":[[1795401000,null]],\"ext\":[0,3600,0,0],"
+        "\"escalated_rounds\":2,\"escalated_at\":[0,1795400000,0,0,0,0,0,0],\"repeat_firing\":false,"
+        "\"repeat_at\":0,\"previous_ticket_id\":\"\",\"issue_site\":\"GZ-1\","
+        "\"responsible\":{\"site\":\"GZ-1\",\"role\":0,\"rule\":\"no_scan\"}}";
+    json_t *j = json_loads(text, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    char err[128] = "";
+    Ticket *t = tkt_from_json(j, err, sizeof err);
+    json_decref(j);
+    ck_assert_msg(t != NULL, "%s", err);
+    ck_assert_str_eq(t->id, "T-9");
+    ck_assert_int_eq(t->channel, CH_MEDIA);
+    ck_assert_int_eq(t->round, 2);
+    ck_assert_str_eq(t->waybill, "SF1");
+    ck_assert_str_eq(t->issue_site, "GZ-1");
+    ck_assert_str_eq(t->resp_rule, "no_scan");
+    ck_assert_int_eq(t->resp_role, ROLE_ORIGIN);
+    ck_assert_uint_eq(t->n_pauses, 1);
+    ck_assert_int_eq(t->pauses[0].end, TU_NEVER);
+    ck_assert_int_eq(t->ext[1], 3600);
+    ck_assert_int_eq(t->tg[STG_CONTACT].warn_state, AST_FIRING);
+    ck_assert_int_eq(t->escalated_at[1], 1795400000);
+    /* and it packs like any other */
+    tkt_free(round_trip(t));
+    tkt_free(t);
+
+    j = json_array();
+    ck_assert_ptr_null(tkt_from_json(j, err, sizeof err));
+    json_decref(j);
+    j = json_loads("{\"id\":\"T-1\",\"channel\":\"pigeon\",\"category\":\"loss\",\"targets\":[{},{},{},{}]}", 0,
+                   NULL);
+    ck_assert_ptr_null(tkt_from_json(j, err, sizeof err));
+    json_decref(j);
 }
 END_TEST
 
@@ -1744,8 +1800,9 @@ Suite *suite_tkt(void)
 
     tc = tcase_create("serialisation");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_json_round_trip);
-    tcase_add_test(tc, test_json_bad_input);
+    tcase_add_test(tc, test_pack_round_trip);
+    tcase_add_test(tc, test_unpack_bad_input);
+    tcase_add_test(tc, test_json_state_of_migration_001);
     tcase_add_loop_test(tc, test_random_histories, 0, 8);
     suite_add_tcase(s, tc);
     return s;
