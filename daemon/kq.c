@@ -123,7 +123,10 @@ struct KqConsumer {
     bool closed;
 };
 
-/* Prefetch stays modest: the pipeline buffers what it merges itself. */
+/* librdkafka's prefetch (up to 100,000 messages a partition, 64 MiB in all)
+ * keeps fetches flowing while a batch commits; a smaller queued.min.messages
+ * made the consumer wait for fetches between batches. The byte bound is
+ * halved: the pipeline holds its own merge buffer too. */
 static const char *const consumer_defaults[] = {
     "enable.auto.commit",
     "false",
@@ -132,9 +135,7 @@ static const char *const consumer_defaults[] = {
     "auto.offset.reset",
     "earliest",
     "queued.max.messages.kbytes",
-    "16384",
-    "queued.min.messages",
-    "10000",
+    "32768",
     NULL,
 };
 

@@ -88,6 +88,10 @@ struct Pipeline {
 
     int64_t event_clock;
     Effects eff; /* the open batch */
+    /* its alerts and dead letters encoded so far (as they are made, so that
+     * the work overlaps the commit in flight), in the order they were made */
+    OutList open_out;
+    size_t alerts_out, dead_out;
     Inflight inflight;
     ev_tstamp last_commit;
 
@@ -365,6 +369,28 @@ static void committed(void *arg)
 }
 
 /* Sends the open batch to PostgreSQL when nothing else is being committed. */
+/* Encodes the open batch's new alerts and dead letters into messages. */
+static void encode_new(Pipeline *p)
+{
+    Effects *e = &p->eff;
+    if (p->alerts_out == e->alerts.n && p->dead_out == e->n_dead)
+        return;
+    int off = cal_utc_offset(desk_policy(p->desk)->cal);
+    int64_t wall = wall_now(p);
+    for (; p->alerts_out < e->alerts.n; p->alerts_out++) {
+        Alert *a = &e->alerts.v[p->alerts_out];
+        a->emitted_at = wall;
+        out_list_push(&p->open_out, out_alert(a, off));
+        log_debug("alert %s %s", a->alert_id, alert_status_name(a->status));
+    }
+    for (; p->dead_out < e->n_dead; p->dead_out++) {
+        const EffDead *d = &e->dead[p->dead_out];
+        out_list_push(&p->open_out, out_dead(d));
+        log_info("dead letter %s[%d]@%" PRId64 ": %s: %s", d->src.topic, (int)d->src.partition, d->src.offset,
+                 d->reason, d->detail);
+    }
+}
+
 static void maybe_commit(Pipeline *p)
 {
     Inflight *f = &p->inflight;
@@ -379,23 +405,11 @@ static void maybe_commit(Pipeline *p)
     f->acked = acked > p->acked_stored ? acked : -1;
     Effects *e = &p->eff;
     int off = cal_utc_offset(desk_policy(p->desk)->cal);
-    int64_t wall = wall_now(p);
-    for (size_t i = 0; i < e->alerts.n; i++) {
-        Alert *a = &e->alerts.v[i];
-        a->emitted_at = wall;
-        OutMsg *m = out_alert(a, off);
+    encode_new(p);
+    for (OutMsg *m = p->open_out.head; m; m = m->next)
         m->seq = p->next_seq++;
-        out_list_push(&f->out, m);
-        log_debug("alert %s %s", a->alert_id, alert_status_name(a->status));
-    }
-    for (size_t i = 0; i < e->n_dead; i++) {
-        const EffDead *d = &e->dead[i];
-        OutMsg *m = out_dead(d);
-        m->seq = p->next_seq++;
-        out_list_push(&f->out, m);
-        log_info("dead letter %s[%d]@%" PRId64 ": %s: %s", d->src.topic, (int)d->src.partition, d->src.offset,
-                 d->reason, d->detail);
-    }
+    out_list_splice(&f->out, &p->open_out);
+    p->alerts_out = p->dead_out = 0;
 
     StoreOffset *offs = NULL;
     size_t n_offs = 0;
@@ -501,6 +515,7 @@ static void pump(Pipeline *p)
         Step r = STEP_NONE;
         while (steps < PUMP_SLICE && (r = build_step(p)) == STEP_DONE)
             steps++;
+        encode_new(p);
         maybe_commit(p);
         if (steps >= PUMP_SLICE) {
             ev_idle_start(p->loop, &p->more);
@@ -723,6 +738,7 @@ void pipeline_free(Pipeline *p)
      * next start finds out from PostgreSQL. */
     store_free(p->store);
     out_list_free(&p->inflight.out);
+    out_list_free(&p->open_out);
     if (p->inflight.kafka_offsets)
         rd_kafka_topic_partition_list_destroy(p->inflight.kafka_offsets);
     outbox_free(p->outbox);

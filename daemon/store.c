@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "jw.h"
 #include "log.h"
 #include "migrations.h"
 #include "oom.h"
@@ -320,28 +321,6 @@ static void buf_time(Buf *b, int64_t t)
     buf_raw(b, s, strlen(s));
 }
 
-/* A JSON string (or null), escaped for JSON and then for COPY. */
-static void buf_json_str(Buf *b, const char *s)
-{
-    if (!s) {
-        buf_raw(b, "null", 4);
-        return;
-    }
-    buf_ch(b, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            buf_raw(b, c == '"' ? "\\\\\"" : "\\\\\\\\", c == '"' ? 3 : 4);
-        else if (c < 0x20) {
-            char u[16];
-            int k = snprintf(u, sizeof u, "\\\\u%04x", c);
-            buf_raw(b, u, (size_t)k);
-        } else
-            buf_ch(b, (char)c);
-    }
-    buf_ch(b, '"');
-}
-
 /* bytea in hex, for COPY's text format (its backslash doubled). */
 static void buf_bytea(Buf *b, const uint8_t *p, size_t n)
 {
@@ -356,64 +335,47 @@ static void buf_bytea(Buf *b, const uint8_t *p, size_t n)
     b->n = (size_t)(o - b->p);
 }
 
-static void buf_json(Buf *b, json_t *o)
-{
-    char *s = oom_check(json_dumps(o, JSON_COMPACT));
-    json_decref(o);
-    buf_text(b, s);
-    free(s);
-}
-
 #define TAB(b) buf_ch(b, '\t')
 #define EOL(b) buf_ch(b, '\n')
 
-static json_t *jtime(int64_t t, int off)
+/* The validated fields of an event (no free text), as JSON into b. */
+static void encode_body(Buf *b, const ComplaintEvent *ev, int off)
 {
-    if (t == TU_NEVER || t == 0)
-        return json_null();
-    char buf[TU_RFC3339_LEN];
-    tu_format_rfc3339(t, off, buf);
-    return json_string(buf);
-}
-
-/* json_object_set_new that dies rather than leave a value out. */
-static void jset(json_t *o, const char *k, json_t *v)
-{
-    if (!v || json_object_set_new(o, k, v) < 0)
-        oom_die();
-}
-
-/* The validated fields of an event (no free text). */
-static json_t *event_body(const ComplaintEvent *ev, int off)
-{
-    json_t *o = oom_check(json_object());
-    jset(o, "type", json_string(evt_type_name(ev->type)));
-    jset(o, "occurred_at", jtime(ev->occurred_at, off));
+    Jw w;
+    jw_init(&w);
+    char t[TU_RFC3339_LEN];
+    tu_format_rfc3339(ev->occurred_at, off, t);
+    jw_obj(&w);
+    jw_key(&w, "type"), jw_str(&w, evt_type_name(ev->type));
+    jw_key(&w, "occurred_at"), jw_str(&w, t);
     if (ev->has & EVF_CHANNEL)
-        jset(o, "channel", json_string(evt_channel_name(ev->channel)));
+        jw_key(&w, "channel"), jw_str(&w, evt_channel_name(ev->channel));
     if (ev->has & EVF_CATEGORY)
-        jset(o, "category", json_string(evt_category_name(ev->category)));
+        jw_key(&w, "category"), jw_str(&w, evt_category_name(ev->category));
     if (ev->has & EVF_WAYBILL)
-        jset(o, "waybill", json_string(ev->waybill));
+        jw_key(&w, "waybill"), jw_str(&w, ev->waybill);
     if (ev->has & EVF_SITE)
-        jset(o, "site", json_string(ev->site));
+        jw_key(&w, "site"), jw_str(&w, ev->site);
     if (ev->has & EVF_REGION)
-        jset(o, "region", json_string(ev->region));
+        jw_key(&w, "region"), jw_str(&w, ev->region);
     if (ev->has & EVF_CLAIM)
-        jset(o, "claim", json_boolean(ev->claim));
+        jw_key(&w, "claim"), jw_bool(&w, ev->claim);
     if (ev->has & EVF_MAJOR)
-        jset(o, "major", json_boolean(ev->major));
+        jw_key(&w, "major"), jw_bool(&w, ev->major);
     if (ev->has & EVF_CUSTOMER_REF)
-        jset(o, "customer_ref", json_string(ev->customer_ref));
+        jw_key(&w, "customer_ref"), jw_str(&w, ev->customer_ref);
     if (ev->type == CT_REVISIT)
-        jset(o, "satisfied", json_boolean(ev->satisfied));
+        jw_key(&w, "satisfied"), jw_bool(&w, ev->satisfied);
     if (ev->type == CT_EXTENDED) {
-        jset(o, "stage", json_string(evt_ext_stage_name(ev->ext_stage)));
-        jset(o, "hours", json_integer(ev->ext_hours));
+        jw_key(&w, "stage"), jw_str(&w, evt_ext_stage_name(ev->ext_stage));
+        jw_key(&w, "hours"), jw_int(&w, ev->ext_hours);
         if (ev->approved_by[0])
-            jset(o, "approved_by", json_string(ev->approved_by));
+            jw_key(&w, "approved_by"), jw_str(&w, ev->approved_by);
     }
-    return o;
+    jw_end_obj(&w);
+    char *text = oom_check(jw_take(&w, NULL));
+    buf_text(b, text);
+    free(text);
 }
 
 static void encode_snapshot(Buf *b, const Ticket *t)
@@ -458,15 +420,24 @@ static void encode_ticket(Buf *b, const Ticket *t)
     buf_time(b, t->closed ? t->closed_at : 0), TAB(b);
     buf_time(b, t->last_resolved_at), TAB(b);
     if (tkt_responsible_known(t)) {
-        /* {"site":..,"role":..,"rule":..}; site codes and rule names need no JSON escapes beyond these */
-        const char *role = t->resp_role >= 0 ? evt_role_name((SiteRole)t->resp_role) : NULL;
-        buf_raw(b, "{\"site\":", 8);
-        buf_json_str(b, t->resp_site[0] ? t->resp_site : NULL);
-        buf_raw(b, ",\"role\":", 8);
-        buf_json_str(b, role);
-        buf_raw(b, ",\"rule\":", 8);
-        buf_json_str(b, t->resp_rule);
-        buf_ch(b, '}');
+        Jw w;
+        jw_init(&w);
+        jw_obj(&w);
+        jw_key(&w, "site");
+        if (t->resp_site[0])
+            jw_str(&w, t->resp_site);
+        else
+            jw_null(&w);
+        jw_key(&w, "role");
+        if (t->resp_role >= 0)
+            jw_str(&w, evt_role_name((SiteRole)t->resp_role));
+        else
+            jw_null(&w);
+        jw_key(&w, "rule"), jw_str(&w, t->resp_rule);
+        jw_end_obj(&w);
+        char *text = oom_check(jw_take(&w, NULL));
+        buf_text(b, text);
+        free(text);
     } else {
         buf_null(b);
     }
@@ -485,7 +456,7 @@ static void encode_event(Buf *b, const EffEvent *e, int off)
     buf_text(b, e->src.topic), TAB(b);
     buf_int(b, e->src.partition), TAB(b);
     buf_int(b, e->src.offset), TAB(b);
-    buf_json(b, event_body(&e->ev, off));
+    encode_body(b, &e->ev, off);
     EOL(b);
 }
 

@@ -290,7 +290,8 @@ def main() -> int:
         ready = time.monotonic() - t0
         perf = None
         if os.environ.get("PERF"):
-            perf = subprocess.Popen(["perf", "record", "-g", "-o", os.environ["PERF"], "-p", str(d.pid)],
+            perf = subprocess.Popen(["perf", "record", "--call-graph", os.environ.get("PERF_CALLGRAPH", "fp"), "-o",
+                                     os.environ["PERF"], "-p", str(d.pid)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if mode == "complaints":
             t1 = wait_progress(d, "breaches on the topic", lambda: reader.count, n)
