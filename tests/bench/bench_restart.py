@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+"""bench_restart: the daemon's memory per open ticket, and how long a start
+with that many tickets takes.
+
+    COMPLAINTD_BUILD=build /usr/bin/python3 tests/bench/bench_restart.py [N]
+
+N (default 1,000,000) `received` events of N tickets, all inside one hour
+so that no deadline falls due (event mode), no site (so no bulk windows)
+and a waybill each, are produced over 64 partitions and applied by the
+daemon. Then:
+
+  rss_per_ticket   the daemon's resident size (VmRSS) with the N open
+                   tickets in memory, divided by N; also the size of an
+                   empty daemon, started first on an empty database, and
+                   (rss - empty) / N, what the tickets themselves cost;
+  restart_sec      the daemon is stopped (SIGTERM) and started again: the
+                   seconds from the start to READY=1, when it has loaded
+                   every ticket from PostgreSQL and joined Kafka;
+  rss_after_restart the same resident size after that start.
+
+The ceiling of the restart is a plain `COPY (SELECT snapshot FROM tickets)
+TO STDOUT` of the same rows, measured in the same run. It prints figures
+only and exits non-zero only when something does not work.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+
+import psycopg2  # noqa: E402
+
+import harness  # noqa: E402  (reads COMPLAINTD_BUILD)
+from harness import COMPLAINTS, Broker, Daemon, Postgres, run_complaintd, write_ini  # noqa: E402
+
+PARTITIONS = 64
+CST = timezone(timedelta(hours=8))
+BASE = datetime(2026, 11, 23, 8, 0, tzinfo=CST)
+STALL_SEC = 180
+
+
+def events(n: int):
+    for i in range(n):
+        yield {"schema": "complaint.v1", "event_id": f"e{i}", "ticket_id": f"T{i:08d}", "type": "received",
+               "occurred_at": (BASE + timedelta(seconds=i * 3600 // n)).isoformat(), "channel": "hotline",
+               "category": "damage", "waybill": f"SF{i:010d}"}
+
+
+def status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def main() -> int:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
+    work = Path(tempfile.mkdtemp(prefix="cd-restart-"))
+    pg = Postgres()
+    broker = Broker(work / "broker", partitions=PARTITIONS)
+    d = None
+    try:
+        pg.start()
+        broker.start()
+        conf = work / "complaintd.conf"
+        write_ini(conf, {
+            "kafka": {"brokers": broker.bootstrap, "group_id": f"bench-{secrets.token_hex(4)}",
+                      **harness.DEFAULT_TOPICS},
+            "postgres": {"conninfo": pg.conninfo},
+            "clock": {"mode": "event"},
+            "daemon": {"log_level": "info"},
+        })
+        res = run_complaintd("-c", str(conf), "migrate", timeout=120)
+        if res.returncode != 0:
+            raise RuntimeError(f"migrate: {res.stdout}{res.stderr}")
+        d = Daemon(conf, work / "complaintd.log", work / "notify.sock")
+        d.start(wait_ready=True, timeout=120)
+        time.sleep(2)
+        empty_kb = status_kb(d.pid, "VmRSS")
+
+        t0 = time.monotonic()
+        harness.produce(broker.bootstrap, COMPLAINTS, events(n), key_field="ticket_id", timeout=900)
+        produced = time.monotonic() - t0
+        last, last_change = -1, time.monotonic()
+        while True:
+            c = harness.scalar(pg.conninfo, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets")
+            if c >= n:
+                break
+            if not d.running:
+                raise RuntimeError(f"complaintd exited with {d.proc.returncode}")
+            if c != last:
+                last, last_change = c, time.monotonic()
+            elif time.monotonic() - last_change > STALL_SEC:
+                raise RuntimeError(f"no progress for {STALL_SEC} s ({c} of {n})")
+            time.sleep(0.5)
+        applied = time.monotonic() - t0
+        time.sleep(2)
+        full_kb = status_kb(d.pid, "VmRSS")
+        if d.stop(120) != 0:
+            raise RuntimeError("complaintd did not stop cleanly")
+
+        t1 = time.monotonic()
+        d.start(wait_ready=True, timeout=600)
+        restart = time.monotonic() - t1
+        time.sleep(2)
+        again_kb = status_kb(d.pid, "VmRSS")
+        loaded = [ln for ln in d.log.splitlines() if "loaded " in ln][-1]
+        d.stop(120)
+
+        # the ceiling: the same rows out of PostgreSQL, doing nothing with them
+        conn = psycopg2.connect(pg.conninfo)
+        t2 = time.monotonic()
+        with conn.cursor() as cur:
+            buf = io.BytesIO()
+            cur.copy_expert("COPY (SELECT snapshot FROM tickets) TO STDOUT (FORMAT binary)", buf)
+        copy_sec = time.monotonic() - t2
+        conn.close()
+
+        print(f"tickets={n} rss_mib={full_kb / 1024:.0f} rss_bytes_per_ticket={full_kb * 1024 / n:.0f} "
+              f"empty_daemon_mib={empty_kb / 1024:.0f} tickets_bytes_per_ticket={(full_kb - empty_kb) * 1024 / n:.0f}")
+        print(f"restart_sec={restart:.2f} copy_out_sec={copy_sec:.2f} ratio_vs_copy_out={copy_sec / restart:.3f} "
+              f"rss_after_restart_mib={again_kb / 1024:.0f} rss_after_restart_bytes_per_ticket={again_kb * 1024 / n:.0f}")
+        print(f"apply_sec={applied:.1f} produce_sec={produced:.1f} log: {loaded.split(': ', 1)[-1]}")
+        return 0
+    finally:
+        if d is not None:
+            if d.running:
+                d.proc.send_signal(signal.SIGTERM)
+                try:
+                    d.proc.wait(60)
+                except Exception:
+                    d.proc.kill()
+            d.close()
+        try:
+            broker.stop()
+        except AssertionError as e:
+            print(e, file=sys.stderr)
+        pg.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
