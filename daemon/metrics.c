@@ -231,6 +231,14 @@ void metrics_update(Metrics *m, const PipelineCounters *c)
           c->consumer_paused ? 1 : 0);
     gauge(f, "complaintd_postgres_up", "1 while the PostgreSQL connection is up.", c->postgres_up ? 1 : 0);
     gauge(f, "complaintd_up", "1 while the daemon runs.", 1);
+    family(f, "complaintd_indicator", "gauge",
+           "Indicator counts by category since migration 004 (contract 12.9; table indicators has them by day and "
+           "site): received, invalid, resolved, resolved_on_time, revisits, satisfied, repeats, reopened, "
+           "breaches_<stage>.");
+    for (int cat = 0; cat < CAT__COUNT; cat++)
+        for (int k = 0; k < IND__COUNT; k++)
+            fprintf(f, "complaintd_indicator{category=\"%s\",indicator=\"%s\"} %" PRId64 "\n",
+                    evt_category_name((Category)cat), indic_field_name((IndField)k), c->indicators[cat][k]);
     bool bad = ferror(f);
     if (fclose(f) != 0 || bad) {
         free(page);

@@ -2,6 +2,8 @@
  * docs/architecture.md. */
 #include "pipeline.h"
 
+#include <assert.h>
+
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
@@ -74,6 +76,7 @@ typedef struct Inflight {
 } Inflight;
 
 struct Pipeline {
+    int64_t indicators[CAT__COUNT][IND__COUNT]; /* totals by category (§12.9) */
     struct ev_loop *loop;
     const Config *cfg;
     Desk *desk;
@@ -99,6 +102,7 @@ struct Pipeline {
      * (backlog_after, backlog_upto], paged in before anything new is built. */
     int64_t backlog_after, backlog_upto;
     bool backlog_reading;
+    bool lookup_pending; /* reading back a ticket that left memory (§12.2) */
     int64_t next_seq;     /* of the next alert or dead letter */
     int64_t acked_stored; /* the outbox watermark PostgreSQL has */
 
@@ -214,6 +218,8 @@ static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
  * the merge can order them, unless half the buffer is already full. */
 static bool pending_ready(const Pipeline *p)
 {
+    if (p->lookup_pending)
+        return false; /* the next message waits for its ticket's row */
     size_t n = merge_count(p->fetched);
     return n > 0 && (p->linger_done || p->cfg->batch_linger_ms == 0 || p->stopping || n >= pending_max(p) / 2);
 }
@@ -269,6 +275,14 @@ typedef enum {
     STEP_FULL, /* the open batch has no room for the next thing */
 } Step;
 
+static void looked_up(void *arg, Ticket *t)
+{
+    Pipeline *p = arg;
+    p->lookup_pending = false;
+    oom_rc(desk_lookup_done(p->desk, t));
+    pump(p);
+}
+
 /* Offers the next fetched message to the desk, or dead-letters it. */
 static Step apply_next(Pipeline *p, size_t max)
 {
@@ -296,6 +310,12 @@ static Step apply_next(Pipeline *p, size_t max)
             return STEP_FULL;
         if (r == DESK_FIRED)
             return STEP_DONE;
+        if (r == DESK_LOOKUP) {
+            log_debug("ticket %s is not in memory: reading it back", desk_lookup_id(p->desk));
+            p->lookup_pending = true;
+            store_lookup(p->store, desk_lookup_id(p->desk), looked_up, p);
+            return STEP_NONE;
+        }
     }
     Offset *o = offset_of(p, src.topic, src.partition, true);
     if (m->offset + 1 > o->next)
@@ -348,6 +368,9 @@ static void count_effects(Pipeline *p, const Effects *e)
     p->n_dead += e->n_dead;
     p->n_alerts += e->alerts.n;
     p->n_scans += e->n_scans;
+    for (size_t i = 0; i < e->indic.n; i++)
+        for (int f = 0; f < IND__COUNT; f++)
+            p->indicators[e->indic.v[i]->category][f] += e->indic.v[i]->n[f];
 }
 
 static void committed(void *arg)
@@ -615,6 +638,7 @@ Pipeline *pipeline_new(struct ev_loop *loop, const Config *cfg, Store *store, ch
         return NULL;
     }
     p->event_clock = l.event_clock;
+    memcpy(p->indicators, l.indicators, sizeof p->indicators);
     p->last_sweep = rule_now(p);
     for (size_t i = 0; i < l.n_offsets; i++)
         offset_of(p, l.offsets[i].topic, l.offsets[i].partition, true)->next = l.offsets[i].next;
@@ -674,6 +698,7 @@ void pipeline_stop(Pipeline *p, void (*done)(void *), void *arg)
 
 void pipeline_counters(const Pipeline *p, PipelineCounters *c)
 {
+    static_assert(sizeof c->indicators == sizeof p->indicators, "indicator tables differ");
     DeskStats ds;
     desk_stats(p->desk, &ds);
     OutboxStats os = {0};
@@ -706,6 +731,7 @@ void pipeline_counters(const Pipeline *p, PipelineCounters *c)
         .consumer_paused = p->consumer && kq_consumer_paused(p->consumer),
         .postgres_up = ss.connected,
     };
+    memcpy(c->indicators, p->indicators, sizeof c->indicators);
 }
 
 void pipeline_status(const Pipeline *p, char *buf, size_t len)

@@ -52,6 +52,8 @@ typedef struct PipelineCounters {
     uint64_t fetched; /* consumed messages not yet applied */
     uint64_t batch_effects_max;
     bool batch_in_flight, consumer_paused, postgres_up;
+    /* Indicator totals by category (§12.9), as committed. */
+    int64_t indicators[CAT__COUNT][IND__COUNT];
 } PipelineCounters;
 
 void pipeline_counters(const Pipeline *p, PipelineCounters *c);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "jw.h"
@@ -145,6 +146,13 @@ typedef struct Commit {
     ev_tstamp started;
 } Commit;
 
+typedef struct Lookup {
+    bool active;
+    char *ticket_id; /* owned */
+    StoreTicket cb;
+    void *arg;
+} Lookup;
+
 typedef struct Unsent {
     bool active;
     char after[24], upto[24], limit[24];
@@ -161,12 +169,17 @@ struct Store {
     bool staged;  /* complaintd_stage() ran on this connection */
     bool sending; /* a statement of ours is out */
     Commit commit;
+    Lookup lookup;
     Unsent unsent;
     ev_timer retry;
     double backoff;
     uint64_t commits, failures;
     size_t last_effects, max_effects;
     double last_commit_seconds;
+    /* Indicator counts are added once per batch: this run's key in
+     * daemon_state and the number of its last batch (migration 004). */
+    char batch_key[64];
+    int64_t batch_seq;
 };
 
 static void kick(Store *s);
@@ -205,6 +218,8 @@ Store *store_open(struct ev_loop *loop, const Config *cfg, char *err, size_t err
     PQfreemem(lit);
     s->backoff = RETRY_MIN;
     ev_init(&s->retry, NULL);
+    snprintf(s->batch_key, sizeof s->batch_key, "indicator_batch/%llx-%lx", (unsigned long long)(ev_time() * 1e6),
+             (unsigned long)getpid());
     return s;
 }
 
@@ -234,6 +249,7 @@ void store_free(Store *s)
     db_free(s->db);
     PQfinish(s->boot);
     commit_clear(&s->commit);
+    free(s->lookup.ticket_id);
     free(s->group_literal);
     free(s);
 }
@@ -416,7 +432,7 @@ static void encode_ticket(Buf *b, const Ticket *t)
         buf_time(b, t->tg[s].done ? t->tg[s].done_at : 0), TAB(b);
     for (int s = 0; s < STG__COUNT; s++)
         buf_time(b, t->tg[s].deadline), TAB(b);
-    buf_bool(b, t->n_pauses > 0 && t->pauses[t->n_pauses - 1].end == TU_NEVER), TAB(b);
+    buf_bool(b, tkt_paused(t)), TAB(b);
     buf_time(b, t->closed ? t->closed_at : 0), TAB(b);
     buf_time(b, t->last_resolved_at), TAB(b);
     if (tkt_responsible_known(t)) {
@@ -442,8 +458,25 @@ static void encode_ticket(Buf *b, const Ticket *t)
         buf_null(b);
     }
     TAB(b);
+    buf_bool(b, tkt_valid(t)), TAB(b);
+    buf_text_or_null(b, tkt_acct_site(t)), TAB(b);
     encode_snapshot(b, t);
     EOL(b);
+}
+
+static void encode_indicators(Buf *b, const IndicSet *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        const IndicRow *r = set->v[i];
+        char day[11];
+        indic_day_text(r->day, day);
+        buf_text(b, day), TAB(b);
+        buf_text(b, evt_category_name(r->category)), TAB(b);
+        buf_text(b, r->site);
+        for (int f = 0; f < IND__COUNT; f++)
+            TAB(b), buf_int(b, r->n[f]);
+        EOL(b);
+    }
 }
 
 static void encode_event(Buf *b, const EffEvent *e, int off)
@@ -551,6 +584,7 @@ static void add_copy(Commit *c, const char *table, const char *columns, const ch
 
 static void step_done(void *arg, bool ok, PGresult *res, const char *err);
 static void unsent_done(void *arg, bool ok, PGresult *res, const char *err);
+static void lookup_done(void *arg, bool ok, PGresult *res, const char *err);
 static void setup_done(void *arg, bool ok, PGresult *res, const char *err);
 
 static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -582,7 +616,7 @@ static void kick(Store *s)
 {
     if (!s->db || s->sending || ev_is_active(&s->retry) || !db_ready(s->db))
         return;
-    if (!s->staged && (s->commit.active || s->unsent.active)) {
+    if (!s->staged && (s->commit.active || s->unsent.active || s->lookup.active)) {
         if (db_send(s->db, "SELECT complaintd_stage()", 0, NULL, setup_done, s) == 0)
             s->sending = true;
         return;
@@ -596,6 +630,18 @@ static void kick(Store *s)
         int rc = st->kind == ST_COPY ? db_send_copy(s->db, sql, st->data.p, st->data.n, step_done, s)
                                      : db_send(s->db, sql, 0, NULL, step_done, s);
         if (rc == 0)
+            s->sending = true;
+        return;
+    }
+    if (s->lookup.active) {
+        /* Rows of before migration 003 have a JSON state and keep their
+         * event ids in ticket_events. */
+        static const char sql[] =
+            "SELECT snapshot, CASE WHEN snapshot IS NULL THEN state::text END, "
+            "CASE WHEN snapshot IS NULL THEN array_to_json(ARRAY(SELECT event_id FROM ticket_events e "
+            "WHERE e.ticket_id = t.ticket_id))::text END FROM tickets t WHERE ticket_id = $1";
+        const char *p[1] = {s->lookup.ticket_id};
+        if (db_send(s->db, sql, 1, p, lookup_done, s) == 0)
             s->sending = true;
         return;
     }
@@ -676,7 +722,8 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
     Commit *c = &s->commit;
     commit_clear(c);
     const Effects *e = b->eff;
-    Buf t = {0}, snaps = {0}, ev = {0}, held = {0}, rel = {0}, scans = {0}, alerts = {0}, dead = {0}, offs = {0};
+    Buf t = {0}, snaps = {0}, ev = {0}, held = {0}, rel = {0}, scans = {0}, alerts = {0}, dead = {0}, offs = {0},
+        ind = {0};
     for (size_t i = 0; i < e->n_tickets; i++) {
         if (e->ticket_full[i]) {
             encode_ticket(&t, e->tickets[i]);
@@ -695,13 +742,14 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
     for (size_t i = 0; i < e->n_scans; i++)
         encode_scan(&scans, &e->scans[i]);
     encode_out(&alerts, &dead, b->out);
+    encode_indicators(&ind, &e->indic);
     for (size_t i = 0; i < b->n_offsets; i++) {
         buf_text(&offs, b->offsets[i].topic), TAB(&offs);
         buf_int(&offs, b->offsets[i].partition), TAB(&offs);
         buf_int(&offs, b->offsets[i].next), EOL(&offs);
     }
     add_sql(c, "BEGIN", NULL);
-    add_copy(c, NULL, NULL, "s_tickets", &t);
+    add_copy(c, NULL, NULL, "s_tickets_v4", &t);
     add_copy(c, NULL, NULL, "s_snapshots", &snaps);
     add_copy(c, "ticket_events",
              "event_id, ticket_id, type, occurred_at, effect, source_topic, source_partition, source_offset, body",
@@ -719,15 +767,17 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
     add_copy(c, "dead_letters", "seq, source_topic, source_partition, source_offset, key, reason, detail, payload",
              "s_dead_v3", &dead);
     add_copy(c, NULL, NULL, "s_offsets", &offs);
+    add_copy(c, NULL, NULL, "s_indicators", &ind);
     /* The last two statements go together: one round trip. */
     char sql[512], safe[512];
     char acked[24] = "NULL";
     if (b->outbox_acked >= 0)
         snprintf(acked, sizeof acked, "%" PRId64, b->outbox_acked);
-    snprintf(sql, sizeof sql, "SELECT complaintd_apply(%s, %" PRId64 ", %s, false); COMMIT", s->group_literal,
-             b->event_clock, acked);
-    snprintf(safe, sizeof safe, "SELECT complaintd_apply(%s, %" PRId64 ", %s, true); COMMIT", s->group_literal,
-             b->event_clock, acked);
+    int64_t seq = ++s->batch_seq; /* kept by a retry of this commit: its counts go in once */
+    snprintf(sql, sizeof sql, "SELECT complaintd_apply(%s, %" PRId64 ", %s, false, '%s', %" PRId64 "); COMMIT",
+             s->group_literal, b->event_clock, acked, s->batch_key, seq);
+    snprintf(safe, sizeof safe, "SELECT complaintd_apply(%s, %" PRId64 ", %s, true, '%s', %" PRId64 "); COMMIT",
+             s->group_literal, b->event_clock, acked, s->batch_key, seq);
     add_sql(c, sql, safe);
     c->active = true;
     c->effects = eff_size(e);
@@ -769,6 +819,69 @@ static void unsent_done(void *arg, bool ok, PGresult *res, const char *err)
     u->active = false;
     u->cb(u->arg, &msgs, last);
     out_list_free(&msgs); /* what the callback did not take */
+    kick(s);
+}
+
+/* A row of tickets, as text: the snapshot (bytea) or the JSON state and
+ * its event ids. NULL when unreadable. */
+static Ticket *ticket_of_row(PGresult *res, char *err, size_t errlen)
+{
+    Ticket *t = NULL;
+    if (!PQgetisnull(res, 0, 0)) {
+        size_t n = 0;
+        unsigned char *b = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 0), &n);
+        if (b)
+            t = tkt_unpack(b, n, err, errlen);
+        PQfreemem(b);
+        return t;
+    }
+    json_t *j = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+    t = j ? tkt_from_json(j, err, errlen) : NULL;
+    json_decref(j);
+    json_t *ids = t ? json_loads(PQgetvalue(res, 0, 2), 0, NULL) : NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        if (json_is_string(v))
+            oom_rc(tkt_remember(t, json_string_value(v)));
+    }
+    json_decref(ids);
+    return t;
+}
+
+static void lookup_done(void *arg, bool ok, PGresult *res, const char *err)
+{
+    Store *s = arg;
+    Lookup *l = &s->lookup;
+    s->sending = false;
+    if (!ok) {
+        failed(s, "reading a ticket back", err);
+        return;
+    }
+    Ticket *t = NULL;
+    if (PQntuples(res) == 1) {
+        char terr[128] = "";
+        t = ticket_of_row(res, terr, sizeof terr);
+        if (!t)
+            log_err("postgres: ticket %s is stored but unreadable (%s): its event is handled as for an unknown ticket",
+                    l->ticket_id, terr);
+    }
+    l->active = false;
+    free(l->ticket_id);
+    l->ticket_id = NULL;
+    l->cb(l->arg, t);
+    kick(s);
+}
+
+void store_lookup(Store *s, const char *ticket_id, StoreTicket cb, void *arg)
+{
+    Lookup *l = &s->lookup;
+    free(l->ticket_id);
+    l->ticket_id = oom_check(strdup(ticket_id));
+    l->active = true;
+    l->cb = cb;
+    l->arg = arg;
     kick(s);
 }
 
@@ -925,6 +1038,71 @@ static int64_t json_time(const json_t *o, const char *k)
     return t;
 }
 
+/* A binary COPY field as a C string (fields are not NUL-terminated). */
+static void field(char *dst, size_t size, const char *v, int len)
+{
+    size_t n = v && len > 0 ? (size_t)len : 0;
+    if (n >= size)
+        n = size - 1;
+    memcpy(dst, v ? v : "", n);
+    dst[n] = '\0';
+}
+
+static int load_gone_row(void *arg, int nf, const char *const *vals, const int *lens, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    char id[EVT_TICKET_MAX + 1];
+    if (nf < 1 || !vals[0])
+        return 0;
+    field(id, sizeof id, vals[0], lens[0]);
+    oom_rc(desk_load_gone(arg, id));
+    return 0;
+}
+
+static int load_acct_row(void *arg, int nf, const char *const *vals, const int *lens, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    if (nf < 3 || !vals[0] || !vals[1] || !vals[2])
+        return 0;
+    char site[EVT_SITE_MAX + 1], id[EVT_TICKET_MAX + 1], at[24];
+    field(site, sizeof site, vals[0], lens[0]);
+    field(id, sizeof id, vals[1], lens[1]);
+    field(at, sizeof at, vals[2], lens[2]);
+    oom_rc(desk_load_acct_complaint(arg, site, id, strtoll(at, NULL, 10)));
+    return 0;
+}
+
+/* Site accountability (§12.8): the valid complaints of the window (and the
+ * month before it, for late ones), then the episodes that fired. */
+static int load_acct(PGconn *c, Desk *d, int64_t base, char *err, size_t errlen)
+{
+    const Policy *p = desk_policy(d);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT acct_site, ticket_id, extract(epoch FROM received_at)::bigint::text FROM tickets "
+             "WHERE acct_site IS NOT NULL AND received_at >= to_timestamp(%" PRId64 ") ORDER BY received_at",
+             base - p->accountability_window - 31 * 86400);
+    if (copy_out(c, sql, load_acct_row, d, err, errlen) < 0)
+        return -1;
+    PGresult *r = load_query(c,
+                             "SELECT payload->>'site', payload->>'month', payload->>'reason', "
+                             "extract(epoch FROM condition_at)::bigint, EXISTS (SELECT 1 FROM alerts e "
+                             "WHERE e.alert_id = a.alert_id AND e.status <> 'firing') "
+                             "FROM alerts a WHERE type = 'site_accountability' AND status = 'firing'",
+                             0, NULL, err, errlen);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int year = 0, month = 0;
+        if (sscanf(PQgetvalue(r, i, 1), "%d-%d", &year, &month) != 2)
+            continue;
+        oom_rc(desk_load_acct_episode(d, PQgetvalue(r, i, 0), year, month, strcmp(PQgetvalue(r, i, 2), "total") == 0,
+                                      strtoll(PQgetvalue(r, i, 3), NULL, 10), PQgetvalue(r, i, 4)[0] == 't'));
+    }
+    PQclear(r);
+    return 0;
+}
+
 /* Alerts of one type that fired and never ended: running bulk episodes and
  * parcels still stalled. */
 #define OPEN_ALERTS                                                                                                    \
@@ -984,7 +1162,9 @@ static int load_parcels(PGconn *c, Desk *d, char *err, size_t errlen)
     PGresult *r =
         load_query(c,
                    "SELECT DISTINCT ON (waybill) event_id, waybill, scan_type, site, site_role, "
-                   "COALESCE(next_site, ''), COALESCE(next_site_role, ''), extract(epoch FROM occurred_at)::bigint "
+                   "COALESCE(next_site, ''), COALESCE(next_site_role, ''), extract(epoch FROM occurred_at)::bigint, "
+                   "COALESCE(extract(epoch FROM min(occurred_at) FILTER (WHERE scan_type = 'pickup') "
+                   "OVER (PARTITION BY waybill))::bigint, 0) "
                    "FROM parcel_scans ORDER BY waybill, occurred_at DESC, CASE scan_type WHEN 'pickup' THEN 0 "
                    "WHEN 'depart' THEN CASE site_role WHEN 'origin' THEN 1 ELSE 2 END "
                    "WHEN 'arrive' THEN CASE site_role WHEN 'delivery' THEN 4 ELSE 3 END "
@@ -1011,7 +1191,7 @@ static int load_parcels(PGconn *c, Desk *d, char *err, size_t errlen)
         sc.occurred_at = strtoll(PQgetvalue(r, i, 7), NULL, 10);
         char id[ALERT_ID_MAX + 1];
         snprintf(id, sizeof id, "parcel_stalled/%s/%" PRId64, sc.waybill, sc.occurred_at);
-        oom_rc(desk_load_parcel(d, &sc, sm_has(stalled, id)));
+        oom_rc(desk_load_parcel(d, &sc, strtoll(PQgetvalue(r, i, 8), NULL, 10), sm_has(stalled, id)));
     }
     PQclear(r);
     sm_free(stalled);
@@ -1055,7 +1235,12 @@ int store_load(Store *s, Desk *d, int64_t base, StoreLoaded *out, char *err, siz
     TicketLoad tl = {.d = d, .base = base};
     if (copy_out(c, sql, load_ticket_row, &tl, err, errlen) < 0)
         return -1;
-    if (load_bulk(c, d, base, err, errlen) < 0 || load_parcels(c, d, err, errlen) < 0)
+    /* The others stay stored; an event for one reads it back (§12.2). */
+    snprintf(sql, sizeof sql, "SELECT ticket_id FROM tickets WHERE NOT (%s)", keep);
+    if (copy_out(c, sql, load_gone_row, d, err, errlen) < 0)
+        return -1;
+    if (load_bulk(c, d, base, err, errlen) < 0 || load_parcels(c, d, err, errlen) < 0 ||
+        load_acct(c, d, base, err, errlen) < 0)
         return -1;
     /* Rows from before migration 003 do not carry their event ids. */
     if (tl.old) {
@@ -1103,6 +1288,20 @@ int store_load(Store *s, Desk *d, int64_t base, StoreLoaded *out, char *err, siz
         return -1;
     out->outbox_acked = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     out->outbox_upto = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    PQclear(r);
+
+    char cols[512] = "category";
+    for (int f = 0; f < IND__COUNT; f++)
+        snprintf(cols + strlen(cols), sizeof cols - strlen(cols), ", %s", indic_field_name((IndField)f));
+    snprintf(sql, sizeof sql, "SELECT %s FROM indicator_totals", cols);
+    r = load_query(c, sql, 0, NULL, err, errlen);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int cat = evt_category_from_name(PQgetvalue(r, i, 0));
+        for (int f = 0; cat >= 0 && f < IND__COUNT; f++)
+            out->indicators[cat][f] = strtoll(PQgetvalue(r, i, 1 + f), NULL, 10);
+    }
     PQclear(r);
 
     DeskStats ds;

@@ -44,6 +44,8 @@ typedef struct StoreLoaded {
      * above it, up to outbox_upto (the last one committed before this
      * start), are paged in with store_unsent. */
     int64_t outbox_acked, outbox_upto;
+    /* The indicator counts committed so far, by category (§12.9). */
+    int64_t indicators[CAT__COUNT][IND__COUNT];
 } StoreLoaded;
 
 /* Loads the committed state into d (blocking; start-up only): tickets that
@@ -76,6 +78,12 @@ bool store_committing(const Store *s);
  * last one (and an empty list when none are left). Retried like a commit. */
 typedef void (*StoreUnsent)(void *arg, OutList *msgs, int64_t last_seq);
 void store_unsent(Store *s, int64_t after, int64_t upto, size_t limit, StoreUnsent cb, void *arg);
+
+/* §12.2: reads back the stored row of a ticket no longer in memory; cb gets
+ * the ticket (taking it), or NULL when no row has that id. Sent after the
+ * commit in progress, retried like a commit. One at a time. */
+typedef void (*StoreTicket)(void *arg, Ticket *t);
+void store_lookup(Store *s, const char *ticket_id, StoreTicket cb, void *arg);
 
 typedef struct StoreStats {
     bool connected;

@@ -148,6 +148,11 @@ mode = event
 
 [daemon]
 log_level = info
+
+[policy]
+# The first two steps of the 2485 rule (contract §12.4): the 1st response
+# within 2 h of receipt, the 2nd within 24 h.
+response_schedule = 2h,24h
 EOF
 
 log "migrating the database"

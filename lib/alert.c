@@ -11,10 +11,13 @@
 #include "timeutil.h"
 
 static const char *const type_names[AL__COUNT] = {
-    "sla_warning", "sla_breach", "bulk_complaint", "repeat_complaint", "parcel_stalled", "ticket_escalated",
+    "sla_warning",    "sla_breach",     "bulk_complaint", "repeat_complaint",  "parcel_stalled",     "ticket_escalated",
+    "pause_overdue",  "progress_due",   "response_due",   "category_review",   "site_accountability",
 };
 static const char *const status_names[] = {"firing", "resolved", "retracted"};
 static const char *const reason_names[RSN__COUNT] = {"major", "channel", "repeat", "bulk", "reopened"};
+static const char *const because_names[MB__COUNT] = {"flag", "claim_amount", "complainants", "injury",
+                                                     "vip",  "executive",    "reopened"};
 static const char *const stage_names[] = {"contact", "first_reply", "resolve", "revisit"};
 
 const char *alert_type_name(AlertType t)
@@ -25,6 +28,14 @@ const char *alert_type_name(AlertType t)
 const char *alert_status_name(AlertStatus s)
 {
     return (unsigned)s <= AS_RETRACTED ? status_names[s] : "unknown";
+}
+
+const char *alert_major_because_name(unsigned bit)
+{
+    for (int i = 0; i < MB__COUNT; i++)
+        if (bit == (1u << i))
+            return because_names[i];
+    return "unknown";
 }
 
 const char *alert_reason_name(unsigned bit)
@@ -46,6 +57,7 @@ void alert_init(Alert *a, AlertType type, AlertStatus status)
     a->category = -1;
     a->responsible.role = -1;
     a->last_scan_type = -1;
+    a->suggested_category = -1;
 }
 
 void alert_clear(Alert *a)
@@ -99,7 +111,25 @@ void alert_make_id(Alert *a)
     switch (a->type) {
     case AL_SLA_WARNING:
     case AL_SLA_BREACH:
-        snprintf(a->alert_id, sizeof a->alert_id, "%s/%s/%d/%s", t, a->ticket_id, a->round, stage);
+        if (a->instance >= 2)
+            snprintf(a->alert_id, sizeof a->alert_id, "%s/%s/%d/%s/%d", t, a->ticket_id, a->round, stage,
+                     a->instance);
+        else
+            snprintf(a->alert_id, sizeof a->alert_id, "%s/%s/%d/%s", t, a->ticket_id, a->round, stage);
+        break;
+    case AL_PAUSE_OVERDUE:
+    case AL_PROGRESS_DUE:
+        snprintf(a->alert_id, sizeof a->alert_id, "%s/%s/%d/%d", t, a->ticket_id, a->round, a->instance);
+        break;
+    case AL_RESPONSE_DUE:
+        snprintf(a->alert_id, sizeof a->alert_id, "%s/%s/%d", t, a->ticket_id, a->instance);
+        break;
+    case AL_CATEGORY_REVIEW:
+        snprintf(a->alert_id, sizeof a->alert_id, "%s/%s/%d", t, a->ticket_id, a->round);
+        break;
+    case AL_SITE_ACCOUNTABILITY:
+        snprintf(a->alert_id, sizeof a->alert_id, "%s/%s/%04d-%02d%s", t, a->site, a->year, a->month,
+                 a->total ? "/total" : "");
         break;
     case AL_BULK_COMPLAINT:
         snprintf(a->alert_id, sizeof a->alert_id, "%s/%s/%s/%lld", t,
@@ -169,10 +199,28 @@ json_t *alert_to_json(const Alert *a, int off)
         rc |= json_object_set_new(r, "rule", json_string(a->responsible.rule));
         rc |= json_object_set_new(o, "responsible", r);
     }
-    if (a->type == AL_BULK_COMPLAINT) {
+    if (a->major_because) {
+        json_t *r = json_array();
+        for (int i = 0; i < MB__COUNT; i++)
+            if (a->major_because & (1u << i))
+                rc |= json_array_append_new(r, json_string(because_names[i]));
+        rc |= json_object_set_new(o, "major_because", r);
+    }
+    if (a->suggested_category >= 0)
+        rc |= json_object_set_new(o, "suggested_category",
+                                  json_string(evt_category_name((Category)a->suggested_category)));
+    if (a->type == AL_SITE_ACCOUNTABILITY) {
+        char ym[16];
+        snprintf(ym, sizeof ym, "%04d-%02d", a->year, a->month);
+        rc |= json_object_set_new(o, "reason", json_string(a->total ? "total" : "month"));
+        rc |= json_object_set_new(o, "month", json_string(ym));
+    }
+    if (a->type == AL_BULK_COMPLAINT || a->type == AL_SITE_ACCOUNTABILITY) {
         rc |= json_object_set_new(o, "count", json_integer(a->count));
-        rc |= set_time(o, "window_start", a->window_start, off);
-        rc |= set_time(o, "window_end", a->window_end, off);
+        if (a->type == AL_BULK_COMPLAINT) {
+            rc |= set_time(o, "window_start", a->window_start, off);
+            rc |= set_time(o, "window_end", a->window_end, off);
+        }
         json_t *ids = json_array();
         for (int i = 0; i < a->n_ticket_ids; i++)
             rc |= json_array_append_new(ids, json_string(a->ticket_ids[i]));
@@ -259,10 +307,27 @@ char *alert_encode(const Alert *a, int off)
         jw_key(&w, "rule"), jw_str(&w, a->responsible.rule);
         jw_end_obj(&w);
     }
-    if (a->type == AL_BULK_COMPLAINT) {
+    if (a->major_because) {
+        jw_key(&w, "major_because"), jw_arr(&w);
+        for (int i = 0; i < MB__COUNT; i++)
+            if (a->major_because & (1u << i))
+                jw_str(&w, because_names[i]);
+        jw_end_arr(&w);
+    }
+    if (a->suggested_category >= 0)
+        jw_key(&w, "suggested_category"), jw_str(&w, evt_category_name((Category)a->suggested_category));
+    if (a->type == AL_SITE_ACCOUNTABILITY) {
+        char ym[16];
+        snprintf(ym, sizeof ym, "%04d-%02d", a->year, a->month);
+        jw_key(&w, "reason"), jw_str(&w, a->total ? "total" : "month");
+        jw_key(&w, "month"), jw_str(&w, ym);
+    }
+    if (a->type == AL_BULK_COMPLAINT || a->type == AL_SITE_ACCOUNTABILITY) {
         jw_key(&w, "count"), jw_int(&w, a->count);
-        jw_time(&w, "window_start", a->window_start, off);
-        jw_time(&w, "window_end", a->window_end, off);
+        if (a->type == AL_BULK_COMPLAINT) {
+            jw_time(&w, "window_start", a->window_start, off);
+            jw_time(&w, "window_end", a->window_end, off);
+        }
         jw_key(&w, "ticket_ids"), jw_arr(&w);
         for (int i = 0; i < a->n_ticket_ids; i++)
             jw_str(&w, a->ticket_ids[i]);

@@ -10,6 +10,8 @@
 typedef enum {
     AL_SLA_WARNING, AL_SLA_BREACH, AL_BULK_COMPLAINT, AL_REPEAT_COMPLAINT, AL_PARCEL_STALLED,
     AL_TICKET_ESCALATED,
+    /* §12 */
+    AL_PAUSE_OVERDUE, AL_PROGRESS_DUE, AL_RESPONSE_DUE, AL_CATEGORY_REVIEW, AL_SITE_ACCOUNTABILITY,
     AL__COUNT
 } AlertType;
 
@@ -24,6 +26,18 @@ enum {
     RSN_REOPENED = 1u << 4,
 };
 #define RSN__COUNT 5
+
+/* The facts that made a ticket major (§12.5), in their output order. */
+enum {
+    MB_FLAG = 1u << 0,
+    MB_CLAIM_AMOUNT = 1u << 1,
+    MB_COMPLAINANTS = 1u << 2,
+    MB_INJURY = 1u << 3,
+    MB_VIP = 1u << 4,
+    MB_EXECUTIVE = 1u << 5,
+    MB_REOPENED = 1u << 6,
+};
+#define MB__COUNT 7
 
 #define ALERT_ID_MAX 224
 #define ALERT_STR_MAX 64
@@ -62,6 +76,17 @@ typedef struct Alert {
     int last_scan_type;    /* ScanType, -1 = absent */
     int64_t last_scan_at;
     char last_scan_site[ALERT_STR_MAX + 1];
+    /* sla_warning, sla_breach: the firing's number in the round (ids of the
+     * second and later end in /2, /3, ...; §12.1); pause_overdue,
+     * progress_due, response_due: their number n */
+    int instance;
+    /* ticket_escalated: MB_* (§12.5) */
+    unsigned major_because;
+    /* category_review: Category, -1 = absent */
+    int suggested_category;
+    /* site_accountability: the month (local) and which threshold */
+    int year, month;
+    bool total;
     /* sla_breach resolved */
     bool has_late_by;
     int64_t late_by_seconds;
@@ -88,6 +113,7 @@ void alert_list_free(AlertList *l);
 const char *alert_type_name(AlertType t);
 const char *alert_status_name(AlertStatus s);
 const char *alert_reason_name(unsigned one_reason_bit);
+const char *alert_major_because_name(unsigned one_bit);
 
 /* Builds the id of contract §9 into a->alert_id from the other fields. */
 void alert_make_id(Alert *a);

@@ -198,6 +198,18 @@ int bulk_add(BulkWin *w, int64_t at, const char *ticket_id, int threshold, int64
     return 0;
 }
 
+bool bulk_remove(BulkWin *w, const char *ticket_id)
+{
+    const Complaint *c = find_id(w, ticket_id);
+    if (!c)
+        return false;
+    size_t k = (size_t)(c - w->v);
+    free(w->v[k].id);
+    memmove(&w->v[k], &w->v[k + 1], (w->n - k - 1) * sizeof *w->v);
+    w->n--;
+    return true;
+}
+
 bool bulk_active(const BulkWin *w)
 {
     return w->active;

@@ -50,6 +50,10 @@ void bulk_free(BulkWin *w);
 int bulk_add(BulkWin *w, int64_t at, const char *ticket_id, int threshold, int64_t window, BulkOutcome *outcome,
              BulkEpisode *ep);
 
+/* Stops counting a complaint (an invalid one, §12.6); false when it was not
+ * counted. The running episode keeps going until bulk_end_at says the
+ * trailing count fell below the threshold; its ids no longer list it. */
+bool bulk_remove(BulkWin *w, const char *ticket_id);
 bool bulk_active(const BulkWin *w);
 /* When the running episode ends if no complaint arrives: the earliest t >= now
  * whose trailing count is below the threshold; TU_NEVER without an episode.

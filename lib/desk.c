@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acct.h"
+#include "bloom.h"
 #include "bulk.h"
 #include "htab.h"
 #include "repeat.h"
@@ -52,6 +54,11 @@ struct Desk {
     StrMap *bulk;        /* category/site -> BulkKey */
     THeap bulk_heap;     /* bulk episode ends */
     ParcelSet *parcels;  /* latest scan and stall deadline of every parcel */
+    Acct *acct;          /* site accountability (§12.8) */
+    Bloom *gone;         /* ids of tickets stored but not in memory (§12.2) */
+    char *lookup;        /* the ticket whose row the caller is fetching (DESK_LOOKUP) */
+    char *absent;        /* the last ticket looked up and not found: not asked for again */
+    AcctAlertList acct_out; /* scratch: what acct fired, before it becomes Alerts */
     size_t n_held;       /* held events (in every HeldList) */
     uint32_t gen;        /* the last generation handed to an Effects */
     /* A policy reload in progress: the tickets still to recompute. */
@@ -59,12 +66,19 @@ struct Desk {
     size_t recompute_iter;
 };
 
+/* Complaints up to this much older than the clock still count in their site
+ * accountability month and window (a month, the longest there is). */
+#define ACCT_LATE_HORIZON (31 * 24 * 3600)
 /* Complaints up to this much older than the clock still count in their bulk
  * windows; older ones are forgotten. */
 #define BULK_LATE_HORIZON (24 * 3600)
 /* The most effects one ticket's deadline can add: a warning and a breach
- * for each stage, and its row. */
-#define FIRE_ITEM_MAX (2 * STG__COUNT + 1)
+ * for each stage, an overdue pause, a progress and a response lapse, the
+ * delay/loss review, and its row. */
+#define FIRE_ITEM_MAX (2 * STG__COUNT + 4 + 1)
+/* The most site accountability alerts one complaint fires: its month, and
+ * a total for each month of the window it completes (a late complaint). */
+#define ACCT_EVENT_MAX 14
 
 static int touch(Desk *d, Ticket *t, Effects *out);
 
@@ -100,7 +114,7 @@ static int touch_as(Desk *d, Ticket *t, Effects *out, bool full)
     } else if (full) {
         out->ticket_full[t->eff_index] = true;
     }
-    int64_t due = tkt_next_due(t);
+    int64_t due = tkt_next_due_p(t, d->policy);
     if (due == TU_NEVER) {
         th_remove(&d->heap, &t->node);
         return 0;
@@ -133,10 +147,12 @@ Desk *desk_new(Policy *p)
     d->repeat = rpt_new();
     d->bulk = sm_new();
     d->parcels = ps_new();
+    d->acct = acct_new();
+    d->gone = bloom_new(1 << 16);
     th_init(&d->heap);
     th_init(&d->held_heap);
     th_init(&d->bulk_heap);
-    if (!p || !d->held || !d->repeat || !d->bulk || !d->parcels) {
+    if (!p || !d->held || !d->repeat || !d->bulk || !d->parcels || !d->acct || !d->gone) {
         desk_free(d);
         return NULL;
     }
@@ -187,6 +203,11 @@ void desk_free(Desk *d)
         sm_free(d->bulk);
     }
     ps_free(d->parcels);
+    acct_free(d->acct);
+    acct_alert_list_free(&d->acct_out);
+    bloom_free(d->gone);
+    free(d->lookup);
+    free(d->absent);
 
     pol_free(d->policy);
     free(d);
@@ -199,11 +220,11 @@ const Policy *desk_policy(const Desk *d)
 
 size_t desk_event_effects_max(const Desk *d)
 {
-    /* The event and its ticket, every warning and breach of the ticket, an
-     * escalation, a repeat, a bulk alert, and the tickets a starting bulk
-     * episode makes urgent. */
+    /* The event and its ticket, every alert of the ticket, an escalation, a
+     * repeat, a bulk alert, the tickets a starting bulk episode makes
+     * urgent, and site accountability. */
     int th = d->policy->bulk_threshold > 0 ? d->policy->bulk_threshold : 1;
-    return 8 + FIRE_ITEM_MAX + (size_t)th;
+    return 8 + FIRE_ITEM_MAX + (size_t)th + ACCT_EVENT_MAX;
 }
 
 /* ---- bulk complaints (contract §7) -------------------------------------- */
@@ -294,12 +315,130 @@ static int bulk_count(Desk *d, Ticket *t, int64_t now, Effects *out)
     return bulk_rearm(d, bk, now);
 }
 
+/* An invalid complaint leaves its bulk window (§12.6): under the key it was
+ * counted in, which a reclassification since may have changed. */
+static int bulk_uncount(Desk *d, const Ticket *t, int64_t now)
+{
+    if (!t->issue_site[0])
+        return 0;
+    char k[EVT_SITE_MAX + 32];
+    snprintf(k, sizeof k, "%s/%s", evt_category_name(t->category), t->issue_site);
+    BulkKey *bk = sm_get(d->bulk, k);
+    if (!bk || !bulk_remove(bk->w, t->id)) {
+        const char *key;
+        void *v;
+        bk = NULL;
+        for (size_t it = 0; !bk && sm_next(d->bulk, &it, &key, &v);)
+            if (strcmp(((BulkKey *)v)->site, t->issue_site) == 0 && bulk_remove(((BulkKey *)v)->w, t->id))
+                bk = v;
+    }
+    return bk ? bulk_rearm(d, bk, now) : 0;
+}
+
 static int bulk_end_episode(Desk *d, BulkKey *bk, int64_t at, Effects *out)
 {
     BulkEpisode ep;
     bulk_end(bk->w, at, d->policy->bulk_window, &ep);
     th_remove(&d->bulk_heap, &bk->node);
     return bulk_alert(out, bk, AS_RESOLVED, &ep, at);
+}
+
+/* ---- indicators (§12.9) -------------------------------------------------- */
+
+static int indic(const Desk *d, Effects *out, int64_t at, const Ticket *t, IndField f, int delta)
+{
+    return indic_add(&out->indic, at, cal_utc_offset(d->policy->cal), t->category, t->site, f, delta);
+}
+
+/* Breaches fired since alert `from` of out, by stage. */
+static int indic_breaches(const Desk *d, Effects *out, size_t from)
+{
+    for (size_t i = from; i < out->alerts.n; i++) {
+        const Alert *a = &out->alerts.v[i];
+        if (a->type != AL_SLA_BREACH || a->status != AS_FIRING || a->stage < 0 || a->stage >= STG__COUNT ||
+            a->category < 0)
+            continue;
+        if (indic_add(&out->indic, a->condition_at, cal_utc_offset(d->policy->cal), (Category)a->category, a->site,
+                      (IndField)(IND_BREACH_CONTACT + a->stage), 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* What one applied event counts (resolved, revisits; validity), from the
+ * ticket before (round, resolve done and its deadline) and after it. */
+static int indic_event(const Desk *d, Effects *out, const Ticket *t, const ComplaintEvent *ev, int round_before,
+                       bool resolve_done_before, int64_t resolve_deadline, bool was_valid)
+{
+    if (was_valid != tkt_valid(t) && indic(d, out, t->received_at, t, IND_INVALID, was_valid ? 1 : -1) < 0)
+        return -1;
+    if (!tkt_valid(t))
+        return 0;
+    if (ev->type == CT_RESOLVED && round_before == 1 && !resolve_done_before) {
+        if (indic(d, out, ev->occurred_at, t, IND_RESOLVED, 1) < 0 ||
+            (ev->occurred_at <= resolve_deadline && indic(d, out, ev->occurred_at, t, IND_ON_TIME, 1) < 0))
+            return -1;
+    } else if (ev->type == CT_REVISIT) {
+        if (indic(d, out, ev->occurred_at, t, IND_REVISITS, 1) < 0 ||
+            indic(d, out, ev->occurred_at, t, ev->satisfied ? IND_SATISFIED : IND_REOPENED, 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- site accountability (§12.8) ----------------------------------------- */
+
+
+
+/* Moves what acct fired into out as alerts. */
+static int acct_flush(Desk *d, Effects *out)
+{
+    int rc = d->acct_out.failed ? -1 : 0;
+    for (size_t i = 0; i < d->acct_out.n; i++) {
+        AcctAlert *x = &d->acct_out.v[i];
+        Alert a;
+        alert_init(&a, AL_SITE_ACCOUNTABILITY, x->status);
+        snprintf(a.site, sizeof a.site, "%s", x->site);
+        a.year = x->year;
+        a.month = x->month;
+        a.total = x->total;
+        a.count = x->count;
+        a.ticket_ids = x->ticket_ids; /* moved */
+        a.n_ticket_ids = x->n_ticket_ids;
+        x->ticket_ids = NULL;
+        x->n_ticket_ids = 0;
+        a.condition_at = x->condition_at;
+        a.resolved_at = x->resolved_at;
+        alert_make_id(&a);
+        if (!alert_list_push(&out->alerts, &a))
+            rc = -1;
+    }
+    acct_alert_list_reset(&d->acct_out);
+    return rc;
+}
+
+static int acct_count(Desk *d, const Ticket *t, const char *site, Effects *out)
+{
+    const Policy *p = d->policy;
+    if (acct_add(d->acct, site, t->id, t->received_at, cal_utc_offset(p->cal), p->accountability_month,
+                 p->accountability_total, p->accountability_window, &d->acct_out) < 0) {
+        acct_alert_list_reset(&d->acct_out);
+        return -1;
+    }
+    return acct_flush(d, out);
+}
+
+/* A ticket's standing changed (validity, site or responsibility): it counts
+ * against its current site when valid, and no longer against the one it was
+ * counted under before (`old_site`, NULL when it was not counted). */
+static int acct_follow(Desk *d, const Ticket *t, const char *old_site, Effects *out)
+{
+    const char *now_site = tkt_acct_site(t);
+    if (old_site && now_site && strcmp(old_site, now_site) == 0)
+        return 0;
+    if (old_site)
+        acct_remove(d->acct, old_site, t->id);
+    return now_site ? acct_count(d, t, now_site, out) : 0;
 }
 
 /* ---- parcels (contract §8) ---------------------------------------------- */
@@ -318,6 +457,18 @@ static int update_responsible(Desk *d, Ticket *t)
         strcmp(t->resp_rule, r.rule) == 0)
         return 0;
     return tkt_set_responsible(t, &r) < 0 ? -1 : 1;
+}
+
+/* §12.7: the delay/loss review of a ticket from its parcel's pickup and
+ * signature. */
+static int review(Desk *d, Ticket *t, int64_t now, Effects *out)
+{
+    if (!t->waybill[0] || !tkt_open(t))
+        return 0;
+    LatestScan ls;
+    bool known = ps_latest(d->parcels, t->waybill, &ls);
+    tkt_review(t, known ? ls.pickup : 0, known && ls.type == SCAN_SIGNED, d->policy, now, &out->alerts);
+    return alerts_failed(out) ? -1 : 0;
 }
 
 static int stall_alert(Desk *d, const char *waybill, AlertStatus st, const LatestScan *ls, int64_t last_at,
@@ -347,15 +498,26 @@ static int fire_stall(Desk *d, Parcel *p, Effects *out)
     return stall_alert(d, ps_waybill(d->parcels, p), AS_FIRING, &ls, ls.at, 0, out);
 }
 
-static int apply_scan(Desk *d, const ScanEvent *sc, const DeskSource *src, Effects *out)
+static int apply_scan(Desk *d, const ScanEvent *sc, const DeskSource *src, int64_t now, Effects *out)
 {
     if (eff_scan(out, sc, src->topic, src->partition, src->offset) < 0)
         return -1;
     PsResult res;
     bool was_stalled = false;
     int64_t prev_at = 0;
+    LatestScan before;
+    int64_t pickup_before = ps_latest(d->parcels, sc->waybill, &before) ? before.pickup : 0;
     if (ps_apply(d->parcels, sc, d->policy->stall_after, &res, &was_stalled, &prev_at) < 0)
         return -1;
+    LatestScan after;
+    ps_latest(d->parcels, sc->waybill, &after);
+    /* A new pickup time or a signature: the tickets of the parcel are reviewed. */
+    if (after.pickup != pickup_before || (res == PS_LATEST && sc->scan_type == SCAN_SIGNED)) {
+        size_t pos = SIZE_MAX;
+        for (Ticket *t; (t = rpt_next_by_waybill(d->repeat, sc->waybill, &pos));)
+            if (tkt_open(t) && (review(d, t, now, out) < 0 || touch_as(d, t, out, false) < 0))
+                return -1;
+    }
     if (res != PS_LATEST)
         return 0;
     if (was_stalled && stall_alert(d, sc->waybill, AS_RESOLVED, NULL, prev_at, sc->occurred_at, out) < 0)
@@ -365,8 +527,12 @@ static int apply_scan(Desk *d, const ScanEvent *sc, const DeskSource *src, Effec
     for (Ticket *t; (t = rpt_next_by_waybill(d->repeat, sc->waybill, &pos));) {
         if (!tkt_open(t))
             continue;
+        char old[EVT_SITE_MAX + 1];
+        const char *o = tkt_acct_site(t);
+        if (o)
+            snprintf(old, sizeof old, "%s", o);
         int changed = update_responsible(d, t);
-        if (changed < 0 || (changed && touch(d, t, out) < 0))
+        if (changed < 0 || (changed && (acct_follow(d, t, o ? old : NULL, out) < 0 || touch(d, t, out) < 0)))
             return -1;
     }
     return 0;
@@ -502,14 +668,33 @@ static int apply_to_ticket(Desk *d, Ticket *t, const ComplaintEvent *ev, const c
     bool reindex = ev->type == CT_UPDATED;
     if (reindex)
         rpt_remove(d->repeat, t);
+    bool was_valid = tkt_valid(t);
+    int round_before = t->round;
+    bool resolve_done_before = t->tg[STG_RESOLVE].done;
+    int64_t resolve_deadline = t->tg[STG_RESOLVE].deadline;
+    char old[EVT_SITE_MAX + 1];
+    const char *o = tkt_acct_site(t);
+    if (o)
+        snprintf(old, sizeof old, "%s", o);
     TktResult r = tkt_apply(t, ev, d->policy, now, &out->alerts, detail, sizeof detail);
     if (r == TKT_NOMEM || (reindex && rpt_add(d->repeat, t) < 0) || alerts_failed(out))
         return -1;
+    /* Only valid complaints count toward bulk keys (§12.6). */
+    if (was_valid && !tkt_valid(t) && bulk_uncount(d, t, now) < 0)
+        return -1;
+    if (!was_valid && tkt_valid(t) && bulk_count(d, t, now, out) < 0)
+        return -1;
     if (r == TKT_INVALID)
         return eff_dead_letter(out, "invalid_transition", detail, topic, partition, offset, key, payload, len);
+    if (r == TKT_APPLIED &&
+        indic_event(d, out, t, ev, round_before, resolve_done_before, resolve_deadline, was_valid) < 0)
+        return -1;
     if (record(t, ev, r == TKT_APPLIED, topic, partition, offset, out) < 0)
         return -1;
-    if (r == TKT_APPLIED && ev->type == CT_UPDATED && update_responsible(d, t) < 0)
+    if (r == TKT_APPLIED && ev->type == CT_UPDATED &&
+        (update_responsible(d, t) < 0 || acct_follow(d, t, o ? old : NULL, out) < 0))
+        return -1;
+    if (r == TKT_APPLIED && (ev->type == CT_UPDATED || ev->type == CT_REVISIT) && review(d, t, now, out) < 0)
         return -1;
     return touch(d, t, out);
 }
@@ -558,10 +743,18 @@ static int receive(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int
     if (changed)
         for (size_t i = first_alert; i < out->alerts.n; i++)
             tkt_fill_alert(t, &out->alerts.v[i]);
+    if (review(d, t, now, out) < 0)
+        return -1;
+    const char *site = tkt_acct_site(t);
+    if (site && acct_count(d, t, site, out) < 0)
+        return -1;
     if (record(t, ev, true, src->topic, src->partition, src->offset, out) < 0)
         return -1;
     const Ticket *prev = rpt_match(d->repeat, t, d->policy->repeat_lookback);
     if (prev && tkt_mark_repeat(t, prev->id, t->received_at, d->policy, now, &out->alerts) < 0)
+        return -1;
+    if (indic(d, out, t->received_at, t, IND_RECEIVED, 1) < 0 ||
+        (prev && indic(d, out, t->received_at, t, IND_REPEATS, 1) < 0))
         return -1;
     if (alerts_failed(out) || rpt_add(d->repeat, t) < 0 || bulk_count(d, t, now, out) < 0 || alerts_failed(out) ||
         touch(d, t, out) < 0)
@@ -577,6 +770,13 @@ static bool held_has(const Desk *d, const ComplaintEvent *ev)
         if (strcmp(l->v[i]->ev.event_id, ev->event_id) == 0)
             return true;
     return false;
+}
+
+/* Whether the event's ticket may be stored without being in memory (it was
+ * evicted, or not loaded at start): then its row must be read first. */
+static bool needs_lookup(const Desk *d, const char *ticket_id)
+{
+    return bloom_maybe(d->gone, ticket_id) && !(d->absent && strcmp(d->absent, ticket_id) == 0);
 }
 
 static int apply_complaint(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int64_t now, int64_t wall,
@@ -602,41 +802,61 @@ static int apply_complaint(Desk *d, const ComplaintEvent *ev, const DeskSource *
 int64_t desk_next_due(const Desk *d)
 {
     ThNode *tn = th_peek(&d->heap), *bn = th_peek(&d->bulk_heap);
-    int64_t pdue = TU_NEVER;
+    int64_t pdue = TU_NEVER, adue = acct_next_due(d->acct);
     ps_next_due(d->parcels, &pdue);
     int64_t due = tn ? tn->due : TU_NEVER;
     if (bn && bn->due < due)
         due = bn->due;
+    if (adue < due)
+        due = adue;
     return pdue < due ? pdue : due;
 }
 
+static int fire_due(Desk *d, int64_t upto, size_t max_effects, Effects *out);
+
 int desk_fire_due(Desk *d, int64_t upto, size_t max_effects, Effects *out)
+{
+    size_t from = out->alerts.n;
+    int fired = fire_due(d, upto, max_effects, out);
+    return fired < 0 || indic_breaches(d, out, from) < 0 ? -1 : fired;
+}
+
+static int fire_due(Desk *d, int64_t upto, size_t max_effects, Effects *out)
 {
     int fired = 0;
     for (;;) {
         ThNode *tn = th_peek(&d->heap), *bn = th_peek(&d->bulk_heap);
         int64_t pdue = TU_NEVER;
         Parcel *p = ps_next_due(d->parcels, &pdue);
-        int64_t tdue = tn ? tn->due : TU_NEVER, bdue = bn ? bn->due : TU_NEVER;
+        int64_t tdue = tn ? tn->due : TU_NEVER, bdue = bn ? bn->due : TU_NEVER, adue = acct_next_due(d->acct);
         int64_t due = tdue < bdue ? tdue : bdue;
         if (pdue < due)
             due = pdue;
+        if (adue < due)
+            due = adue;
         if (due == TU_NEVER || due > upto)
             return fired;
         if (eff_size(out) + FIRE_ITEM_MAX > max_effects && !(fired == 0 && eff_empty(out)))
             return fired;
         if (due == tdue) {
             Ticket *t = (Ticket *)tn;
-            tkt_advance(t, due, &out->alerts);
+            bool paused = tkt_paused(t);
+            tkt_fire(t, d->policy, due, &out->alerts);
             if (alerts_failed(out))
                 return -1;
-            if (tkt_next_due(t) <= due)
+            if (tkt_next_due_p(t, d->policy) <= due)
                 th_remove(&d->heap, &t->node); /* nothing moved: never spin on a stuck entry */
-            /* firing changes the alert states only: the row keeps its columns */
-            if (touch_as(d, t, out, false) < 0)
+            /* firing changes the alert states only, and the row keeps its
+             * columns, unless a pause ended by itself (§12.3) */
+            if (touch_as(d, t, out, tkt_paused(t) != paused) < 0)
                 return -1;
         } else if (due == bdue) {
             if (bulk_end_episode(d, (BulkKey *)bn, due, out) < 0)
+                return -1;
+        } else if (due == adue) {
+            /* month ends: every site's episodes end at once, so in chunks */
+            size_t room = max_effects > eff_size(out) ? max_effects - eff_size(out) : 0;
+            if (acct_fire_due(d->acct, due, room, &d->acct_out) < 0 || acct_flush(d, out) < 0)
                 return -1;
         } else if (fire_stall(d, p, out) < 0) {
             return -1;
@@ -645,23 +865,61 @@ int desk_fire_due(Desk *d, int64_t upto, size_t max_effects, Effects *out)
     }
 }
 
+/* 2000-01-01T00:00:00Z: nothing the desk handles happened before it. */
+#define EARLIEST_PLAUSIBLE 946684800LL
+
+/* §12.10: an event from the future (past the wall clock plus
+ * max_future_skew) or from before 2000 would move the event clock or a
+ * window to where nothing else is; it is dead-lettered instead. 1 when it
+ * was, 0 when the time is plausible, -1 when out of memory. */
+static int implausible(const Desk *d, int64_t at, int64_t wall, const DeskSource *src, Effects *out)
+{
+    char detail[EVT_DETAIL_MAX], when[TU_RFC3339_LEN];
+    int64_t skew = d->policy->max_future_skew;
+    tu_format_rfc3339(at, 0, when);
+    if (at < EARLIEST_PLAUSIBLE)
+        snprintf(detail, sizeof detail, "occurred_at: %s is before 2000-01-01", when);
+    else if (skew > 0 && at > tu_add_sat(wall, skew))
+        snprintf(detail, sizeof detail, "occurred_at: %s is %llds ahead of the wall clock (max_future_skew %llds)",
+                 when, (long long)(at - wall), (long long)skew);
+    else
+        return 0;
+    if (eff_dead_letter(out, "invalid_field", detail, src->topic, src->partition, src->offset, src->key, src->payload,
+                        src->len) < 0)
+        return -1;
+    return 1;
+}
+
 int desk_offer(Desk *d, const ComplaintEvent *ev, const ScanEvent *sc, const DeskSource *src, int64_t *event_clock,
                int64_t wall, size_t max_effects, size_t fire_step, Effects *out)
 {
     int64_t at = ev ? ev->occurred_at : sc->occurred_at;
+    if (!eff_empty(out) && eff_size(out) + 1 > max_effects)
+        return DESK_FULL;
+    int bad = implausible(d, at, wall, src, out);
+    if (bad != 0)
+        return bad < 0 ? -1 : DESK_APPLIED;
     bool moves = event_clock && at > *event_clock;
     if (moves && desk_next_due(d) <= at - 1) {
         size_t step = eff_size(out) + fire_step;
-        int n = desk_fire_due(d, at - 1, step < max_effects ? step : max_effects, out);
+        int n = desk_fire_due(d, at - 1, step < max_effects ? step : max_effects, out); /* counts its breaches */
         return n < 0 ? -1 : n > 0 ? DESK_FIRED : DESK_FULL;
     }
     if (!eff_empty(out) && eff_size(out) + desk_event_effects_max(d) > max_effects)
         return DESK_FULL;
+    /* §12.2: a ticket that left memory is read back before its event. */
+    if (ev && !find_ticket(d, ev->ticket_id) && needs_lookup(d, ev->ticket_id)) {
+        free(d->lookup);
+        if (!(d->lookup = strdup(ev->ticket_id)))
+            return -1;
+        return DESK_LOOKUP;
+    }
     if (moves)
         *event_clock = at;
     int64_t now = event_clock ? *event_clock : wall;
-    int rc = ev ? apply_complaint(d, ev, src, now, wall, out) : apply_scan(d, sc, src, out);
-    return rc < 0 ? -1 : DESK_APPLIED;
+    size_t from = out->alerts.n;
+    int rc = ev ? apply_complaint(d, ev, src, now, wall, out) : apply_scan(d, sc, src, now, out);
+    return rc < 0 || indic_breaches(d, out, from) < 0 ? -1 : DESK_APPLIED;
 }
 
 /* ---- policy ------------------------------------------------------------- */
@@ -679,7 +937,16 @@ bool desk_recompute_pending(const Desk *d)
     return d->recompute;
 }
 
+static int recompute(Desk *d, int64_t now, size_t max_effects, Effects *out);
+
 int desk_recompute(Desk *d, int64_t now, size_t max_effects, Effects *out)
+{
+    size_t from = out->alerts.n;
+    int done = recompute(d, now, max_effects, out);
+    return done < 0 || indic_breaches(d, out, from) < 0 ? -1 : done;
+}
+
+static int recompute(Desk *d, int64_t now, size_t max_effects, Effects *out)
 {
     int done = 0;
     const char *k;
@@ -733,6 +1000,10 @@ static size_t evict_closed(Desk *d, int64_t before, const Effects *open)
         gone[n++] = t;
     }
     for (size_t i = 0; i < n; i++) {
+        /* remembered as stored: an event for it reads it back (§12.2); when
+         * that cannot be remembered, the ticket stays in memory */
+        if (bloom_add(d->gone, gone[i]->id) < 0)
+            continue;
         ht_remove(&d->tickets, gone[i]);
         rpt_remove(d->repeat, gone[i]);
         tkt_free(gone[i]);
@@ -748,6 +1019,8 @@ void desk_housekeep(Desk *d, int64_t now, bool sweep, const Effects *open, DeskS
     void *v;
     for (size_t it = 0; sm_next(d->bulk, &it, &k, &v);)
         bulk_prune(((BulkKey *)v)->w, now - BULK_LATE_HORIZON - d->policy->bulk_window);
+    /* A complaint up to a month late still finds its month and window. */
+    acct_prune(d->acct, tu_add_sat(now, -(d->policy->accountability_window + ACCT_LATE_HORIZON)));
     if (!sweep || d->recompute)
         return;
     /* Delivered parcels are kept for complaints about them for the look-back. */
@@ -763,14 +1036,14 @@ int desk_load_ticket(Desk *d, Ticket *t, int64_t base)
         tkt_free(t);
         return -1;
     }
-    int64_t due = tkt_next_due(t);
+    int64_t due = tkt_next_due_p(t, d->policy);
     if (due != TU_NEVER && th_set(&d->heap, &t->node, due) < 0)
         return -1;
     if (rpt_add(d->repeat, t) < 0)
         return -1;
     /* Young complaints count in their bulk windows again; the episodes
      * themselves come back with desk_load_bulk. */
-    if (t->issue_site[0] && t->received_at >= base - BULK_LATE_HORIZON - d->policy->bulk_window) {
+    if (t->issue_site[0] && tkt_valid(t) && t->received_at >= base - BULK_LATE_HORIZON - d->policy->bulk_window) {
         BulkKey *bk = bulk_key(d, t->category, t->issue_site);
         BulkOutcome oc;
         BulkEpisode ep;
@@ -798,15 +1071,60 @@ int desk_load_bulk(Desk *d, Category cat, const char *site, int64_t window_start
     return bulk_rearm(d, bk, base);
 }
 
-int desk_load_parcel(Desk *d, const ScanEvent *latest, bool stalled)
+int desk_load_parcel(Desk *d, const ScanEvent *latest, int64_t pickup, bool stalled)
 {
-    return ps_restore(d->parcels, latest, stalled, d->policy->stall_after);
+    return ps_restore(d->parcels, latest, pickup, stalled, d->policy->stall_after);
 }
 
 int desk_load_event_id(Desk *d, const char *ticket_id, const char *event_id)
 {
     Ticket *t = find_ticket(d, ticket_id);
     return t ? tkt_remember(t, event_id) : 0;
+}
+
+int desk_load_gone(Desk *d, const char *ticket_id)
+{
+    return bloom_add(d->gone, ticket_id);
+}
+
+const char *desk_lookup_id(const Desk *d)
+{
+    return d->lookup;
+}
+
+int desk_lookup_done(Desk *d, Ticket *t)
+{
+    char *id = d->lookup;
+    d->lookup = NULL;
+    if (!t || !id || strcmp(t->id, id) != 0 || find_ticket(d, t->id)) {
+        tkt_free(t);
+        free(d->absent);
+        d->absent = id; /* not stored after all: the event goes on as for any unknown ticket */
+        return 0;
+    }
+    free(id);
+    if (ht_add(&d->tickets, t) < 0) {
+        tkt_free(t);
+        return -1;
+    }
+    int64_t due = tkt_next_due_p(t, d->policy);
+    if ((due != TU_NEVER && th_set(&d->heap, &t->node, due) < 0) || rpt_add(d->repeat, t) < 0)
+        return -1;
+    return 0;
+}
+
+int desk_load_acct_complaint(Desk *d, const char *site, const char *ticket_id, int64_t received_at)
+{
+    return acct_add_quiet(d->acct, site, ticket_id, received_at);
+}
+
+int desk_load_acct_episode(Desk *d, const char *site, int year, int month, bool total, int64_t condition_at,
+                           bool ended)
+{
+    const Policy *p = d->policy;
+    int rc = acct_restore(d->acct, site, year, month, total, condition_at, ended, cal_utc_offset(p->cal),
+                          p->accountability_window);
+    return rc == -2 ? 0 : rc; /* a month out of range cannot come from an alert we wrote */
 }
 
 int desk_load_held(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int64_t held_since)

@@ -51,6 +51,8 @@ typedef enum {
     DESK_APPLIED, /* the input was applied */
     DESK_FIRED,   /* deadlines due before it fired first: offer it again */
     DESK_FULL,    /* out has no room for it: commit out, then offer it again */
+    DESK_LOOKUP,  /* its ticket may be stored but not in memory: read the row of
+                   * desk_lookup_id(), pass it to desk_lookup_done, then offer it again */
 } DeskStep;
 
 /* Applies one decoded input: a complaint event (sc NULL) or a scan (ev
@@ -71,6 +73,16 @@ typedef enum {
 __attribute__((warn_unused_result)) int desk_offer(Desk *d, const ComplaintEvent *ev, const ScanEvent *sc,
                                                    const DeskSource *src, int64_t *event_clock, int64_t wall,
                                                    size_t max_effects, size_t fire_step, Effects *out);
+/* §12.2, no ticket is forgotten: the ticket whose stored row an offer that
+ * returned DESK_LOOKUP needs. */
+const char *desk_lookup_id(const Desk *d);
+/* The row read for it: the ticket (taken), or NULL when none is stored (the
+ * event is then handled as for a ticket never received). -1 when out of
+ * memory. */
+__attribute__((warn_unused_result)) int desk_lookup_done(Desk *d, Ticket *t);
+/* The id of a ticket that is stored but not loaded at start. */
+__attribute__((warn_unused_result)) int desk_load_gone(Desk *d, const char *ticket_id);
+
 /* The most effects one input can add besides the held events it releases. */
 size_t desk_event_effects_max(const Desk *d);
 
@@ -109,24 +121,33 @@ typedef struct DeskSwept {
 
 /* Forgets what no rule needs any more: complaints too old for any bulk
  * window; every `sweep`: parcels signed and tickets closed more than the
- * repeat look-back before `now` (they stay in PostgreSQL). Tickets listed in
- * `open` are kept. */
+ * repeat look-back before `now` (they stay in PostgreSQL, and an event for
+ * one reads it back: DESK_LOOKUP). Tickets listed in `open` are kept. */
 void desk_housekeep(Desk *d, int64_t now, bool sweep, const Effects *open, DeskSwept *swept);
 
 /* ---- start-up ----------------------------------------------------------- */
 
 /* Loading the state a previous run committed, in this order: tickets (with
- * their event ids), bulk episodes, parcels, held events. `base` is the
+ * their event ids), bulk episodes, parcels, site accountability, held
+ * events. `base` is the
  * clock at start. */
 __attribute__((warn_unused_result)) int desk_load_ticket(Desk *d, Ticket *t, int64_t base); /* takes t */
 /* A bulk episode still firing, or the latest ended one (ended = true). */
 __attribute__((warn_unused_result)) int desk_load_bulk(Desk *d, Category cat, const char *site, int64_t window_start,
                                                        int64_t condition_at, const char *const *ids, size_t n_ids,
                                                        bool ended, int64_t base);
-__attribute__((warn_unused_result)) int desk_load_parcel(Desk *d, const ScanEvent *latest, bool stalled);
+/* A parcel's latest scan and earliest pickup (0: none). */
+__attribute__((warn_unused_result)) int desk_load_parcel(Desk *d, const ScanEvent *latest, int64_t pickup,
+                                                         bool stalled);
 /* An event id of a loaded ticket whose state did not carry its ids (rows of
  * migration 001); ignored for a ticket not loaded. */
 __attribute__((warn_unused_result)) int desk_load_event_id(Desk *d, const char *ticket_id, const char *event_id);
+/* Site accountability (§12.8): each valid complaint counted against a site
+ * within the window, then each episode that fired (ended: and resolved). */
+__attribute__((warn_unused_result)) int desk_load_acct_complaint(Desk *d, const char *site, const char *ticket_id,
+                                                                 int64_t received_at);
+__attribute__((warn_unused_result)) int desk_load_acct_episode(Desk *d, const char *site, int year, int month,
+                                                               bool total, int64_t condition_at, bool ended);
 __attribute__((warn_unused_result)) int desk_load_held(Desk *d, const ComplaintEvent *ev, const DeskSource *src,
                                                        int64_t held_since);
 

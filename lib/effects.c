@@ -56,6 +56,7 @@ void eff_reset(Effects *e)
     for (size_t i = 0; i < e->n_scans; i++)
         free(e->scans[i].src.topic);
     alert_list_reset(&e->alerts);
+    indic_reset(&e->indic);
     e->gen = 0;
     e->n_tickets = e->n_events = e->n_held = e->n_released = e->n_dead = e->n_scans = 0;
     e->n_duplicates = 0;
@@ -67,6 +68,7 @@ void eff_free(Effects *e)
         return;
     eff_reset(e);
     alert_list_free(&e->alerts);
+    indic_free(&e->indic);
     free(e->tickets);
     free(e->ticket_full);
     free(e->events);

@@ -17,6 +17,7 @@
 
 #include "alert.h"
 #include "evt.h"
+#include "indic.h"
 #include "tkt.h"
 
 /* Where a message came from. */
@@ -75,6 +76,7 @@ typedef struct Effects {
     size_t n_scans, cap_scans;
     /* inputs that changed nothing */
     size_t n_duplicates;
+    IndicSet indic; /* indicator counts of the batch (§12.9); not effects of their own */
 } Effects;
 
 void eff_init(Effects *e);

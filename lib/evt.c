@@ -38,7 +38,7 @@ static const char *const type_names[CT__COUNT] = {
     [CT_RECEIVED] = "received", [CT_CONTACTED] = "contacted", [CT_FIRST_REPLY] = "first_reply",
     [CT_RESOLVED] = "resolved", [CT_REVISIT] = "revisit",     [CT_UPDATED] = "updated",
     [CT_CLOSED] = "closed",     [CT_PAUSED] = "paused",       [CT_RESUMED] = "resumed",
-    [CT_EXTENDED] = "extended",
+    [CT_EXTENDED] = "extended", [CT_PROGRESS] = "progress",
 };
 
 static const char *const channel_names[CH__COUNT] = {
@@ -320,13 +320,9 @@ static EvtStatus get_bool(Dec *d, const char *field, bool required, bool *out, b
     return EVT_OK;
 }
 
-static EvtStatus get_time(Dec *d, const char *field, int64_t *out)
+static EvtStatus time_of(Dec *d, const char *field, json_t *v, int64_t *out)
 {
     static const char rule[] = "must be an RFC 3339 time with an offset";
-    json_t *v;
-    EvtStatus st = lookup(d, field, true, &v);
-    if (st != EVT_OK)
-        return st;
     if (!json_is_string(v))
         return invalid(d, field, rule);
     const char *s = json_string_value(v);
@@ -334,6 +330,26 @@ static EvtStatus get_time(Dec *d, const char *field, int64_t *out)
     if (n > TIME_MAX || strlen(s) != n || tu_parse_rfc3339(s, out) != 0)
         return invalid(d, field, rule);
     return EVT_OK;
+}
+
+/* An optional time: *present says whether it was there. */
+static EvtStatus get_opt_time(Dec *d, const char *field, int64_t *out, bool *present)
+{
+    json_t *v;
+    EvtStatus st = lookup(d, field, false, &v);
+    *present = v != NULL;
+    if (st != EVT_OK || !v)
+        return st;
+    return time_of(d, field, v, out);
+}
+
+static EvtStatus get_time(Dec *d, const char *field, int64_t *out)
+{
+    json_t *v;
+    EvtStatus st = lookup(d, field, true, &v);
+    if (st != EVT_OK)
+        return st;
+    return time_of(d, field, v, out);
 }
 
 /* Writes the schema name seen, printable ASCII only and cut short: it comes
@@ -414,6 +430,43 @@ static EvtStatus open_message(Dec *d, const char *buf, size_t len, size_t max_by
     return EVT_OK;
 }
 
+/* The facts that make a complaint major (§12.5), on received and updated. */
+static EvtStatus decode_facts(Dec *d, ComplaintEvent *ev)
+{
+    EvtStatus st;
+    bool present;
+    json_t *v;
+    if ((st = lookup(d, "claim_amount", false, &v)) != EVT_OK)
+        return st;
+    if (v) {
+        /* a number of yuan, fractions allowed; NaN and infinities cannot be JSON */
+        if (!json_is_number(v) || json_number_value(v) < 0)
+            return invalid(d, "claim_amount", "must be a number >= 0");
+        ev->claim_amount = json_number_value(v);
+        ev->has |= EVF_CLAIM_AMOUNT;
+    }
+    if ((st = lookup(d, "complainants", false, &v)) != EVT_OK)
+        return st;
+    if (v) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000000)
+            return invalid(d, "complainants", "must be an integer >= 1");
+        ev->complainants = (int)json_integer_value(v);
+        ev->has |= EVF_COMPLAINANTS;
+    }
+    if ((st = get_bool(d, "injury", false, &ev->injury, &present)) != EVT_OK)
+        return st;
+    ev->has |= present ? EVF_INJURY : 0u;
+    if ((st = get_bool(d, "vip", false, &ev->vip, &present)) != EVT_OK)
+        return st;
+    ev->has |= present ? EVF_VIP : 0u;
+    if ((st = get_bool(d, "executive", false, &ev->executive, &present)) != EVT_OK)
+        return st;
+    ev->has |= present ? EVF_EXECUTIVE : 0u;
+    return EVT_OK;
+}
+
+static const char *const validity_names[] = {"valid", "invalid"};
+
 /* The classification fields shared by received and updated. In received,
  * category is required; in updated every one of them is optional. */
 static EvtStatus decode_attrs(Dec *d, ComplaintEvent *ev, bool is_received)
@@ -446,7 +499,7 @@ static EvtStatus decode_attrs(Dec *d, ComplaintEvent *ev, bool is_received)
     if ((st = get_bool(d, "major", false, &ev->major, &present)) != EVT_OK)
         return st;
     ev->has |= present ? EVF_MAJOR : 0u;
-    return EVT_OK;
+    return decode_facts(d, ev);
 }
 
 static EvtStatus decode_received(Dec *d, ComplaintEvent *ev)
@@ -496,7 +549,7 @@ EvtStatus evt_decode_complaint(const char *buf, size_t len, size_t max_bytes, Co
                                size_t detaillen)
 {
     static const char type_rule[] = "must be one of received, contacted, first_reply, resolved, revisit, "
-                                    "updated, closed, paused, resumed, extended";
+                                    "updated, closed, paused, resumed, extended, progress";
     Dec d = {.root = NULL, .detail = detail, .detaillen = detaillen};
     EvtStatus st;
     bool present;
@@ -526,10 +579,26 @@ EvtStatus evt_decode_complaint(const char *buf, size_t len, size_t max_bytes, Co
         break;
     case CT_UPDATED:
         st = decode_attrs(&d, ev, false);
+        if (st == EVT_OK)
+            st = get_enum(&d, "validity", false, validity_names, 2, "must be valid or invalid", &i);
+        if (st == EVT_OK && i >= 0) {
+            ev->invalid = i == 1;
+            ev->has |= EVF_VALIDITY;
+        }
         break;
     case CT_CLOSED:
+        st = get_string(&d, &R_REASON, false, NULL, &present);
+        break;
     case CT_PAUSED:
         st = get_string(&d, &R_REASON, false, NULL, &present);
+        if (st == EVT_OK)
+            st = get_opt_time(&d, "until", &ev->until, &present);
+        if (st == EVT_OK && present) {
+            if (ev->until < ev->occurred_at)
+                st = invalid(&d, "until", "must not be before occurred_at");
+            else
+                ev->has |= EVF_UNTIL;
+        }
         break;
     case CT_EXTENDED:
         st = decode_extended(&d, ev);
@@ -538,6 +607,7 @@ EvtStatus evt_decode_complaint(const char *buf, size_t len, size_t max_bytes, Co
     case CT_FIRST_REPLY:
     case CT_RESOLVED:
     case CT_RESUMED:
+    case CT_PROGRESS:
     case CT__COUNT:
         break;
     }

@@ -26,6 +26,7 @@ const char *evt_status_name(EvtStatus s);
 typedef enum {
     CT_RECEIVED, CT_CONTACTED, CT_FIRST_REPLY, CT_RESOLVED, CT_REVISIT,
     CT_UPDATED, CT_CLOSED, CT_PAUSED, CT_RESUMED, CT_EXTENDED,
+    CT_PROGRESS, /* §12.4: a progress report given to the customer */
     CT__COUNT
 } ComplaintType;
 
@@ -87,6 +88,14 @@ enum {
     EVF_MAJOR = 1u << 6,
     EVF_CUSTOMER_REF = 1u << 7,
     EVF_SATISFIED = 1u << 8,
+    /* §12 */
+    EVF_UNTIL = 1u << 9,          /* paused */
+    EVF_CLAIM_AMOUNT = 1u << 10,  /* received, updated */
+    EVF_COMPLAINANTS = 1u << 11,
+    EVF_INJURY = 1u << 12,
+    EVF_VIP = 1u << 13,
+    EVF_EXECUTIVE = 1u << 14,
+    EVF_VALIDITY = 1u << 15,      /* updated */
 };
 
 typedef struct ComplaintEvent {
@@ -107,6 +116,11 @@ typedef struct ComplaintEvent {
     ExtStage ext_stage;      /* extended */
     int ext_hours;           /* extended: 1..720 */
     char approved_by[EVT_REF_MAX + 1]; /* extended, optional */
+    int64_t until;           /* paused: the agreed date (EVF_UNTIL) */
+    double claim_amount;     /* CNY, >= 0 (EVF_CLAIM_AMOUNT) */
+    int complainants;        /* >= 1 (EVF_COMPLAINANTS) */
+    bool injury, vip, executive; /* EVF_INJURY, EVF_VIP, EVF_EXECUTIVE */
+    bool invalid;            /* updated: validity "invalid" (EVF_VALIDITY) */
 } ComplaintEvent;
 
 typedef struct ScanEvent {

@@ -60,6 +60,8 @@ typedef enum {
     PK_REGIONS,
     PK_UTC_OFFSET,
     PK_CAL_TEXT, /* a calendar list forwarded to cal_set_* */
+    PK_SLA,      /* an SlaRule: "<duration> <calendar|business> [warn <duration>]" */
+    PK_SCHEDULE, /* comma-separated durations, increasing */
 } PolKeyKind;
 
 typedef enum { CAL_WINDOWS, CAL_WORKDAYS, CAL_HOLIDAYS, CAL_EXTRA_WORKDAYS } CalKey;
@@ -73,7 +75,8 @@ typedef struct PolKey {
 } PolKey;
 
 /* Every key but the SLA ones, in documentation order. Zero is allowed only
- * where it means "off": statutory_limit and region_shift. */
+ * where it means "off": statutory_limit, region_shift, max_future_skew,
+ * pause_max and progress_interval. */
 static const PolKey keys[] = {
     {"warn_ratio", PK_PERCENT, offsetof(Policy, warn_ratio_pct), 1, 99, 0},
     {"statutory_limit", PK_DURATION, offsetof(Policy, statutory_limit), 0, MAX_DURATION, 0},
@@ -90,6 +93,18 @@ static const PolKey keys[] = {
     {"workdays", PK_CAL_TEXT, offsetof(Policy, workdays), 0, 0, CAL_WORKDAYS},
     {"holidays", PK_CAL_TEXT, offsetof(Policy, holidays), 0, 0, CAL_HOLIDAYS},
     {"extra_workdays", PK_CAL_TEXT, offsetof(Policy, extra_workdays), 0, 0, CAL_EXTRA_WORKDAYS},
+    /* §12 */
+    {"max_future_skew", PK_DURATION, offsetof(Policy, max_future_skew), 0, MAX_DURATION, 0},
+    {"pause_max", PK_DURATION, offsetof(Policy, pause_max), 0, MAX_DURATION, 0},
+    {"progress_interval", PK_DURATION, offsetof(Policy, progress_interval), 0, MAX_DURATION, 0},
+    {"response_schedule", PK_SCHEDULE, 0, 0, 0, 0},
+    {"major_claim_amount", PK_INT, offsetof(Policy, major_claim_amount), 0, 2000000000, 0},
+    {"major_complainants", PK_INT, offsetof(Policy, major_complainants), 1, 1000000, 0},
+    {"invalid_resolve", PK_SLA, offsetof(Policy, invalid_resolve), 0, 0, 0},
+    {"loss_after", PK_DURATION, offsetof(Policy, loss_after), 1, MAX_DURATION, 0},
+    {"accountability_month", PK_INT, offsetof(Policy, accountability_month), 1, 100000, 0},
+    {"accountability_total", PK_INT, offsetof(Policy, accountability_total), 1, 100000, 0},
+    {"accountability_window", PK_DURATION, offsetof(Policy, accountability_window), 1, MAX_DURATION, 0},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 #define N_SLA_KEYS ((size_t)TGT__COUNT * VAR__COUNT)
@@ -123,6 +138,16 @@ Policy *pol_new(void)
     p->repeat_lookback = 90 * (int64_t)DAY;
     p->hold_timeout = 1 * HOUR;
     p->region_shift = 2 * HOUR;
+    p->max_future_skew = 5 * 60;
+    p->pause_max = 72 * HOUR;
+    p->progress_interval = 24 * HOUR;
+    p->major_claim_amount = 50000;
+    p->major_complainants = 5;
+    p->invalid_resolve = (SlaRule){10 * HOUR, CLK_BUSINESS, -1};
+    p->loss_after = 168 * HOUR;
+    p->accountability_month = 3;
+    p->accountability_total = 5;
+    p->accountability_window = 365 * (int64_t)DAY;
     p->cal = cal_new();
     p->business_hours = strdup(DEFAULT_BUSINESS_HOURS);
     p->workdays = strdup(DEFAULT_WORKDAYS);
@@ -221,10 +246,9 @@ static bool parse_duration(const char *s, int64_t min, int64_t max, int64_t *out
     return true;
 }
 
-/* "<duration> <calendar|business> [warn <duration>]" */
-static int set_sla(Policy *p, PolTarget t, PolVariant v, const char *value, char *err, size_t errlen)
+/* "<duration> <calendar|business> [warn <duration>]" into *out. */
+static int parse_sla(SlaRule *out, const char *key, const char *value, char *err, size_t errlen)
 {
-    const char *key = sla_keys[t][v];
     const char *s = value;
     char w[64];
     SlaRule r = {0, CLK_CALENDAR, -1};
@@ -281,7 +305,50 @@ static int set_sla(Policy *p, PolTarget t, PolVariant v, const char *value, char
             return -1;
         }
     }
-    p->sla[t][v] = r;
+    *out = r;
+    return 0;
+}
+
+static int set_sla(Policy *p, PolTarget t, PolVariant v, const char *value, char *err, size_t errlen)
+{
+    return parse_sla(&p->sla[t][v], sla_keys[t][v], value, err, errlen);
+}
+
+/* "2h,24h,48h,5d": up to POL_MAX_SCHEDULE increasing durations; "" is none. */
+static int set_schedule(Policy *p, const PolKey *k, const char *value, char *err, size_t errlen)
+{
+    int64_t v[POL_MAX_SCHEDULE];
+    int n = 0;
+    const char *s = value;
+    while (*s != '\0') {
+        while (isspace((unsigned char)*s))
+            s++;
+        const char *end = strchr(s, ',');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        while (len > 0 && isspace((unsigned char)s[len - 1]))
+            len--;
+        char w[32];
+        if (len == 0 && !end && n == 0)
+            break;
+        if (len == 0 || len >= sizeof w || n == POL_MAX_SCHEDULE) {
+            err_set(err, errlen, "bad value '%.64s' for %s: expected up to %d durations, comma-separated", value,
+                    k->name, POL_MAX_SCHEDULE);
+            return -1;
+        }
+        memcpy(w, s, len);
+        w[len] = '\0';
+        if (!parse_duration(w, 1, MAX_DURATION, &v[n]) || (n > 0 && v[n] <= v[n - 1])) {
+            err_set(err, errlen, "bad duration '%s' for %s: expected increasing durations with units, e.g. 2h,24h,48h,5d",
+                    w, k->name);
+            return -1;
+        }
+        n++;
+        s = end ? end + 1 : s + len;
+        if (!end)
+            break;
+    }
+    memcpy(p->response_schedule, v, (size_t)n * sizeof v[0]);
+    p->n_response_schedule = n;
     return 0;
 }
 
@@ -522,6 +589,10 @@ int pol_set(Policy *p, const char *key, const char *value, char *err, size_t err
         return set_utc_offset(p, value, err, errlen);
     case PK_CAL_TEXT:
         return set_cal_text(p, k, value, err, errlen);
+    case PK_SLA:
+        return parse_sla((SlaRule *)(void *)field, k->name, value, err, errlen);
+    case PK_SCHEDULE:
+        return set_schedule(p, k, value, err, errlen);
     }
     return -1;
 }
@@ -552,8 +623,13 @@ int pol_get(const Policy *p, const char *key, char *buf, size_t buflen)
     char tmp[2][32];
     PolTarget t;
     PolVariant v;
-    if (find_sla_key(key, &t, &v)) {
-        const SlaRule *r = &p->sla[t][v];
+    const SlaRule *r = NULL;
+    const PolKey *k = NULL;
+    if (find_sla_key(key, &t, &v))
+        r = &p->sla[t][v];
+    else if ((k = find_key(key)) && k->kind == PK_SLA)
+        r = (const SlaRule *)(const void *)((const char *)p + k->off);
+    if (r) {
         const char *clock = r->clock == CLK_BUSINESS ? "business" : "calendar";
         fmt_duration(tmp[0], sizeof(tmp[0]), r->budget, false);
         if (r->warn < 0)
@@ -562,7 +638,6 @@ int pol_get(const Policy *p, const char *key, char *buf, size_t buflen)
         return snprintf(buf, buflen, "%s %s warn %s", tmp[0], clock, tmp[1]);
     }
 
-    const PolKey *k = find_key(key);
     if (k == NULL)
         return -1;
     const char *field = (const char *)p + k->off;
@@ -590,6 +665,20 @@ int pol_get(const Policy *p, const char *key, char *buf, size_t buflen)
     }
     case PK_CAL_TEXT:
         return snprintf(buf, buflen, "%s", *(char *const *)(const void *)field);
+    case PK_SCHEDULE: {
+        int total = 0;
+        if (buflen > 0)
+            buf[0] = '\0';
+        for (int i = 0; i < p->n_response_schedule; i++) {
+            char d[32];
+            fmt_duration(d, sizeof d, p->response_schedule[i], true);
+            size_t used = (size_t)total < buflen ? (size_t)total : buflen;
+            total += snprintf(buf + used, buflen - used, "%s%s", i > 0 ? "," : "", d);
+        }
+        return total;
+    }
+    case PK_SLA:
+        break; /* above */
     }
     return -1;
 }

@@ -24,6 +24,7 @@ typedef struct SlaRule {
 } SlaRule;
 
 #define POL_MAX_REGIONS 16
+#define POL_MAX_SCHEDULE 16
 #define POL_REGION_LEN 32
 
 typedef struct Policy {
@@ -36,6 +37,19 @@ typedef struct Policy {
     int64_t repeat_lookback;     /* repeat_lookback = 90d */
     int64_t hold_timeout;        /* hold_timeout = 1h (processing time) */
     int64_t region_shift;        /* region_shift = 2h */
+    /* §12: the second wave */
+    int64_t max_future_skew;     /* max_future_skew = 5m; 0 disables (§12.10) */
+    int64_t pause_max;           /* pause_max = 72h; 0: no automatic resume (§12.3) */
+    int64_t progress_interval;   /* progress_interval = 24h; 0 disables (§12.4) */
+    int n_response_schedule;     /* response_schedule = "" (2485: 2h,24h,48h,5d) */
+    int64_t response_schedule[POL_MAX_SCHEDULE];
+    int major_claim_amount;      /* major_claim_amount = 50000 (CNY, §12.5) */
+    int major_complainants;      /* major_complainants = 5 */
+    SlaRule invalid_resolve;     /* invalid_resolve = 10h business (§12.6) */
+    int64_t loss_after;          /* loss_after = 168h (§12.7) */
+    int accountability_month;    /* accountability_month = 3 (§12.8) */
+    int accountability_total;    /* accountability_total = 5 */
+    int64_t accountability_window; /* accountability_window = 365d */
     int n_shifted_regions;       /* shifted_regions = 65,54,xinjiang,tibet */
     char shifted_regions[POL_MAX_REGIONS][POL_REGION_LEN + 1];
     Calendar *cal;               /* business_hours, utc_offset, workdays, holidays, extra_workdays */

@@ -150,6 +150,7 @@ enum { PF_STALLED = 1u << 0 };
 struct Parcel {
     ThNode node;        /* the stall deadline */
     int64_t at;         /* occurred_at of the latest scan */
+    int64_t pickup;     /* occurred_at of the earliest pickup scan, 0 when none */
     uint32_t waybill;   /* arena offset; FREE_REC when the record is free */
     uint32_t site;      /* interned; the next free record when free */
     uint32_t next_site; /* interned, NONE when none */
@@ -496,6 +497,7 @@ static int insert_new(ParcelSet *s, const char *wb, uint64_t h, const ScanEvent 
     if (arena_put(&s->arena, wb, strnlen(wb, EVT_WAYBILL_MAX), &p->waybill) < 0)
         goto fail;
     th_node_init(&p->node);
+    p->pickup = sc->scan_type == SCAN_PICKUP ? sc->occurred_at : 0;
     if (set_latest(s, p, sc, stalled, stall_after) < 0) {
         /* Take the waybill back unless a block was started for it: then the
          * block stays, empty, for the next one. */
@@ -523,6 +525,8 @@ int ps_apply(ParcelSet *s, const ScanEvent *sc, int64_t stall_after, PsResult *r
         *res = PS_LATEST;
         return 0;
     }
+    if (sc->scan_type == SCAN_PICKUP && (p->pickup == 0 || sc->occurred_at < p->pickup))
+        p->pickup = sc->occurred_at;
     if (!scan_later(sc->scan_type, sc->site_role, sc->occurred_at, (ScanType)p->type, (SiteRole)p->role, p->at))
         return 0;
     bool stalled = p->flags & PF_STALLED;
@@ -535,13 +539,19 @@ int ps_apply(ParcelSet *s, const ScanEvent *sc, int64_t stall_after, PsResult *r
     return 0;
 }
 
-int ps_restore(ParcelSet *s, const ScanEvent *latest, bool stalled, int64_t stall_after)
+int ps_restore(ParcelSet *s, const ScanEvent *latest, int64_t pickup, bool stalled, int64_t stall_after)
 {
     uint64_t h = hash_str(latest->waybill);
     Parcel *p = lookup(s, latest->waybill, h);
-    if (p)
-        return set_latest(s, p, latest, stalled, stall_after);
-    return insert_new(s, latest->waybill, h, latest, stalled, stall_after);
+    if (!p) {
+        if (insert_new(s, latest->waybill, h, latest, stalled, stall_after) < 0)
+            return -1;
+        p = lookup(s, latest->waybill, h);
+    } else if (set_latest(s, p, latest, stalled, stall_after) < 0) {
+        return -1;
+    }
+    p->pickup = pickup;
+    return 0;
 }
 
 static void fill_latest(const ParcelSet *s, const Parcel *p, LatestScan *out)
@@ -552,6 +562,7 @@ static void fill_latest(const ParcelSet *s, const Parcel *p, LatestScan *out)
     out->at = p->at;
     out->site = s->sites.names[p->site];
     out->next_site = p->next_site == NONE ? NULL : s->sites.names[p->next_site];
+    out->pickup = p->pickup;
 }
 
 bool ps_latest(const ParcelSet *s, const char *waybill, LatestScan *out)

@@ -40,6 +40,7 @@ typedef struct LatestScan {
     int64_t at;
     const char *site;     /* interned; valid while the ParcelSet lives */
     const char *next_site; /* interned, NULL when none */
+    int64_t pickup;        /* the parcel's earliest pickup scan, 0 when none is known (§12.7) */
 } LatestScan;
 
 /* Whether scan a is later than b: by occurred_at, ties by table row order
@@ -67,7 +68,8 @@ typedef enum {
 /* *prev_at of a scan that is the first of its parcel. */
 #define PS_NO_PREV INT64_MIN
 
-/* Applies one scan. On PS_LATEST, *was_stalled tells whether a stall alert of
+/* Applies one scan; a pickup earlier than the parcel's known one becomes its
+ * pickup time, whatever its place in the chain. On PS_LATEST, *was_stalled tells whether a stall alert of
  * the previous latest scan was firing (it must be resolved: its id used
  * *prev_at) and the stall deadline is re-armed (last + stall_after, none
  * after `signed`). A waybill not seen before is a new parcel: PS_LATEST, not
@@ -87,10 +89,10 @@ const char *ps_waybill(const ParcelSet *s, const Parcel *p);
 void ps_parcel_latest(const ParcelSet *s, const Parcel *p, LatestScan *out);
 bool ps_stalled(const Parcel *p);
 
-/* Restores a parcel at start-up from its stored latest scan; it replaces
- * whatever the set held for that waybill. A stalled parcel gets no deadline
+/* Restores a parcel at start-up from its stored latest scan and earliest
+ * pickup (0: none); it replaces whatever the set held for that waybill. A stalled parcel gets no deadline
  * (its alert already fired); `stalled` is ignored for a signed scan. */
-int ps_restore(ParcelSet *s, const ScanEvent *latest, bool stalled, int64_t stall_after);
+int ps_restore(ParcelSet *s, const ScanEvent *latest, int64_t pickup, bool stalled, int64_t stall_after);
 
 /* Forgets parcels whose latest scan is `signed` and older than `before`;
  * without it every parcel ever scanned stays in memory. Signed parcels have

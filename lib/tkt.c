@@ -16,11 +16,6 @@ const char *tkt_stage_name(Stage s)
     return (unsigned)s < STG__COUNT ? stage_names[s] : "unknown";
 }
 
-static bool is_paused(const Ticket *t)
-{
-    return t->n_pauses > 0 && t->pauses[t->n_pauses - 1].end == TU_NEVER;
-}
-
 static int64_t max64(int64_t a, int64_t b)
 {
     return a > b ? a : b;
@@ -117,25 +112,12 @@ Ticket *tkt_blank(const char *id)
     }
     t->round = 1;
     t->resp_role = -1;
+    t->claim_amount = -1; /* not given */
+    t->review_suggest = -1;
+    t->review_due = TU_NEVER;
     for (int s = 0; s < STG__COUNT; s++)
         t->tg[s].deadline = t->tg[s].warn_at = TU_NEVER;
     return t;
-}
-
-static int add_pause(Ticket *t, int64_t start, int64_t end)
-{
-    if (t->n_pauses == t->cap_pauses) {
-        uint32_t cap = t->cap_pauses ? t->cap_pauses * 2 : 2;
-        Pause *v = realloc(t->pauses, cap * sizeof *v);
-        if (!v)
-            return -1;
-        t->pauses = v;
-        t->cap_pauses = cap;
-    }
-    t->pauses[t->n_pauses].start = start;
-    t->pauses[t->n_pauses].end = end;
-    t->n_pauses++;
-    return 0;
 }
 
 bool tkt_seen(const Ticket *t, const char *event_id)
@@ -169,6 +151,83 @@ int tkt_remember(Ticket *t, const char *event_id)
     return 0;
 }
 
+/* ---- pauses (§12.3) ----------------------------------------------------- */
+
+/* Inserts a paused or resumed event in occurred_at order (after events of
+ * the same time: arrival order). -1 when out of memory. */
+static int add_pause_ev(Ticket *t, int64_t at, int64_t until, bool resume)
+{
+    if (t->n_pev == t->cap_pev) {
+        uint32_t cap = t->cap_pev ? t->cap_pev * 2 : 2;
+        PauseEv *v = realloc(t->pev, cap * sizeof *v);
+        if (!v)
+            return -1;
+        t->pev = v;
+        t->cap_pev = cap;
+    }
+    uint32_t i = t->n_pev;
+    while (i > 0 && t->pev[i - 1].at > at) {
+        t->pev[i] = t->pev[i - 1];
+        i--;
+    }
+    t->pev[i] = (PauseEv){.at = at, .until = until, .resume = resume, .overdue = AST_NONE};
+    t->n_pev++;
+    return 0;
+}
+
+static int push_pause(Ticket *t, Pause pz)
+{
+    if (t->n_pauses == t->cap_pauses) {
+        uint32_t cap = t->cap_pauses ? t->cap_pauses * 2 : 2;
+        Pause *v = realloc(t->pauses, cap * sizeof *v);
+        if (!v)
+            return -1;
+        t->pauses = v;
+        t->cap_pauses = cap;
+    }
+    t->pauses[t->n_pauses++] = pz;
+    return 0;
+}
+
+/* The intervals from the events: a paused opens one (unless one is open), a
+ * resumed closes the open one, and an open one ends by itself at its
+ * paused's agreed date (or pause_max) when no resumed comes first. */
+static int rebuild_pauses(Ticket *t)
+{
+    t->n_pauses = 0;
+    bool open = false;
+    Pause cur = {0};
+    for (uint32_t i = 0; i < t->n_pev; i++) {
+        const PauseEv *e = &t->pev[i];
+        if (open && cur.end != TU_NEVER && e->at > cur.end) {
+            if (push_pause(t, cur) < 0)
+                return -1;
+            open = false;
+        }
+        if (!e->resume && !open) {
+            cur = (Pause){.start = e->at, .end = e->until, .opener = i, .by_itself = true};
+            open = true;
+        } else if (e->resume && open) {
+            cur.end = max64(e->at, cur.start);
+            cur.by_itself = false;
+            if (push_pause(t, cur) < 0)
+                return -1;
+            open = false;
+        }
+    }
+    return open ? push_pause(t, cur) : 0;
+}
+
+/* Paused now: the last interval has no resumed and has not yet ended by
+ * itself (its pause_overdue has not fired). */
+static bool is_paused(const Ticket *t)
+{
+    if (t->n_pauses == 0)
+        return false;
+    const Pause *pz = &t->pauses[t->n_pauses - 1];
+    return pz->by_itself && t->pev[pz->opener].overdue == AST_NONE;
+}
+
 /* ---- deadlines ---------------------------------------------------------- */
 
 static int64_t measure(ClockKind k, const Calendar *cal, int shift, int64_t a, int64_t b)
@@ -186,7 +245,7 @@ static int64_t advance_by(ClockKind k, const Calendar *cal, int shift, int64_t f
 }
 
 /* The instant `amount` seconds of the clock after `start`, not counting the
- * paused intervals; TU_NEVER when a running pause swallows the rest. */
+ * paused intervals; TU_NEVER when an open-ended pause swallows the rest. */
 static int64_t clock_add(ClockKind k, const Calendar *cal, int shift, int64_t start, int64_t amount,
                          const Pause *pauses, int n)
 {
@@ -223,16 +282,22 @@ static const SlaRule *rule_for(const Ticket *t, Stage s, const Policy *p)
     return rule_at(t, s, p, t->round > 1 ? VAR_REOPENED : t->urgent ? VAR_URGENT : VAR_NORMAL);
 }
 
-/* Deadline and warn point of stage s under rule r, counted from start. */
-static void schedule(const Ticket *t, Stage s, const SlaRule *r, const Policy *p, int64_t start, int64_t *deadline,
-                     int64_t *warn)
+/* Deadline and warn point under rule r (plus ext seconds), counted from start. */
+static void schedule_rule(const Ticket *t, const SlaRule *r, int64_t ext, const Policy *p, int64_t start,
+                          int64_t *deadline, int64_t *warn)
 {
-    int64_t budget = r->budget + t->ext[s];
-    int64_t warn_off = r->warn >= 0 ? r->warn + t->ext[s] : budget * p->warn_ratio_pct / 100;
+    int64_t budget = r->budget + ext;
+    int64_t warn_off = r->warn >= 0 ? r->warn + ext : budget * p->warn_ratio_pct / 100;
     int shift = r->clock == CLK_BUSINESS ? (int)pol_region_shift(p, t->region) : 0;
 
     *deadline = clock_add(r->clock, p->cal, shift, start, budget, t->pauses, (int)t->n_pauses);
     *warn = clock_add(r->clock, p->cal, shift, start, warn_off, t->pauses, (int)t->n_pauses);
+}
+
+static void schedule(const Ticket *t, Stage s, const SlaRule *r, const Policy *p, int64_t start, int64_t *deadline,
+                     int64_t *warn)
+{
+    schedule_rule(t, r, t->ext[s], p, start, deadline, warn);
 }
 
 static void compute_target(Ticket *t, Stage s, const Policy *p)
@@ -258,6 +323,16 @@ static void compute_target(Ticket *t, Stage s, const Policy *p)
             deadline = max64(deadline, min64(nd, t->urgent_at));
         if (warn != TU_NEVER)
             warn = max64(warn, min64(nw, t->urgent_at));
+    }
+    /* An invalid complaint is closed within its own target from the moment
+     * it was found invalid, when that is sooner (§12.6). */
+    if (s == STG_RESOLVE && t->invalid) {
+        int64_t id, iw;
+        schedule_rule(t, &p->invalid_resolve, 0, p, t->invalid_at, &id, &iw);
+        if (id < deadline) {
+            deadline = id;
+            warn = min64(warn, iw);
+        }
     }
     /* The statutory limit holds whatever pauses and extensions say. */
     if (s == STG_RESOLVE && t->round == 1 && p->statutory_limit > 0) {
@@ -285,13 +360,14 @@ void tkt_fill_alert(const Ticket *t, Alert *a)
         tkt_get_responsible(t, &a->responsible);
 }
 
-static void emit_stage(const Ticket *t, AlertType type, AlertStatus st, Stage s, int64_t deadline, int64_t condition_at,
-                       int64_t resolved_at, AlertList *out)
+static void emit_stage(const Ticket *t, AlertType type, AlertStatus st, Stage s, int instance, int64_t deadline,
+                       int64_t condition_at, int64_t resolved_at, AlertList *out)
 {
     Alert a;
     alert_init(&a, type, st);
     tkt_fill_alert(t, &a);
     a.stage = (int)s;
+    a.instance = instance;
     a.deadline = deadline;
     a.condition_at = condition_at;
     a.resolved_at = st == AS_FIRING ? 0 : resolved_at;
@@ -301,22 +377,168 @@ static void emit_stage(const Ticket *t, AlertType type, AlertStatus st, Stage s,
     alert_clear(&a);
 }
 
-static void emit_ticket(const Ticket *t, AlertType type, AlertStatus st, int round, int64_t condition_at,
-                        int64_t resolved_at, AlertList *out)
+/* A ticket alert of no stage: escalation, repeat, pause_overdue,
+ * progress_due, response_due, category_review. */
+static void emit_ticket_n(const Ticket *t, AlertType type, AlertStatus st, int round, int n, int64_t condition_at,
+                          int64_t resolved_at, AlertList *out)
 {
     Alert a;
     alert_init(&a, type, st);
     tkt_fill_alert(t, &a);
     a.round = round;
+    a.instance = n;
     a.condition_at = condition_at;
     a.resolved_at = st == AS_FIRING ? 0 : resolved_at;
     if (type == AL_REPEAT_COMPLAINT)
         snprintf(a.previous_ticket_id, sizeof a.previous_ticket_id, "%s", t->previous_ticket_id);
+    if (type == AL_TICKET_ESCALATED && (t->reasons & (RSN_MAJOR | RSN_REOPENED)))
+        a.major_because = t->major_because;
+    if (type == AL_CATEGORY_REVIEW)
+        a.suggested_category = t->review_suggest;
     alert_make_id(&a);
     if (out)
         alert_list_push(out, &a);
     alert_clear(&a);
 }
+
+static void emit_ticket(const Ticket *t, AlertType type, AlertStatus st, int round, int64_t condition_at,
+                        int64_t resolved_at, AlertList *out)
+{
+    emit_ticket_n(t, type, st, round, 0, condition_at, resolved_at, out);
+}
+
+/* ---- §12.3, §12.4, §12.7: the other alerts of a ticket ------------------- */
+
+/* Ends every firing pause_overdue of the round (a resumed, a paused, the
+ * completion of a stage, the close). */
+static bool end_overdue(Ticket *t, int64_t at, AlertList *out)
+{
+    int n = 0;
+    bool ended = false;
+    for (uint32_t i = 0; i < t->n_pev; i++) {
+        PauseEv *e = &t->pev[i];
+        if (e->resume)
+            continue;
+        n++;
+        if (e->overdue == AST_FIRING) {
+            e->overdue = AST_ENDED;
+            emit_ticket_n(t, AL_PAUSE_OVERDUE, AS_RESOLVED, t->round, n, e->until, at, out);
+            ended = true;
+        }
+    }
+    return ended;
+}
+
+/* The pause number of the interval opened by pev[opener]. */
+static int pause_number(const Ticket *t, uint32_t opener)
+{
+    int n = 0;
+    for (uint32_t i = 0; i <= opener && i < t->n_pev; i++)
+        n += !t->pev[i].resume;
+    return n;
+}
+
+/* progress_due: the next lapse, TU_NEVER when none is pending. */
+static int64_t progress_due_at(const Ticket *t, const Policy *p)
+{
+    if (t->closed || p->progress_interval <= 0 || t->prog_state == AST_FIRING || !t->tg[STG_FIRST_REPLY].done ||
+        t->tg[STG_RESOLVE].done || t->last_cf == 0)
+        return TU_NEVER;
+    return clock_add(CLK_CALENDAR, p->cal, 0, t->last_cf, p->progress_interval, t->pauses, (int)t->n_pauses);
+}
+
+static void end_progress(Ticket *t, int64_t at, AlertList *out)
+{
+    if (t->prog_state != AST_FIRING)
+        return;
+    t->prog_state = AST_NONE;
+    emit_ticket_n(t, AL_PROGRESS_DUE, AS_RESOLVED, t->round, t->prog_n, t->prog_at, at, out);
+}
+
+/* The n-th response of the schedule (1-based) is due at received + offset. */
+static int64_t response_due_at(const Ticket *t, const Policy *p, int n)
+{
+    return t->received_at + p->response_schedule[n - 1];
+}
+
+static bool schedule_running(const Ticket *t)
+{
+    return t->round == 1 && !t->closed && !t->tg[STG_RESOLVE].done;
+}
+
+static void end_responses(Ticket *t, uint16_t mask, int64_t at, const Policy *p, AlertList *out)
+{
+    for (int n = 1; n <= POL_MAX_SCHEDULE; n++) {
+        uint16_t bit = (uint16_t)(1u << (n - 1));
+        if (!(mask & bit) || !(t->resp_firing & bit))
+            continue;
+        t->resp_firing &= (uint16_t)~bit;
+        t->resp_done |= bit;
+        emit_ticket_n(t, AL_RESPONSE_DUE, AS_RESOLVED, 1, n, n <= p->n_response_schedule ? response_due_at(t, p, n) : 0,
+                      at, out);
+    }
+}
+
+/* A customer-facing event (contacted, first_reply, progress, extended) at `at`. */
+static void customer_facing(Ticket *t, int64_t at, const Policy *p, AlertList *out)
+{
+    if (t->tg[STG_FIRST_REPLY].done && !t->tg[STG_RESOLVE].done) {
+        end_progress(t, at, out);
+        t->last_cf = max64(t->last_cf, at);
+    }
+    if (t->round == 1 && t->resp_count < 255) {
+        t->resp_count++;
+        if (t->resp_count <= POL_MAX_SCHEDULE) {
+            uint16_t bit = (uint16_t)(1u << (t->resp_count - 1));
+            end_responses(t, bit, at, p, out);
+            t->resp_done |= bit;
+        }
+    }
+}
+
+static void end_review(Ticket *t, int64_t at, AlertList *out)
+{
+    if (t->review_state == AST_FIRING)
+        emit_ticket_n(t, AL_CATEGORY_REVIEW, AS_RESOLVED, t->round, 0, t->review_at, at, out);
+    if (t->review_state != AST_NONE || t->review_due != TU_NEVER)
+        t->review_state = AST_ENDED;
+    t->review_due = TU_NEVER;
+}
+
+static void fire_review(Ticket *t, Category suggest, int64_t condition_at, AlertList *out)
+{
+    t->review_state = AST_FIRING;
+    t->review_suggest = (int8_t)suggest;
+    t->review_at = condition_at;
+    t->review_due = TU_NEVER;
+    emit_ticket_n(t, AL_CATEGORY_REVIEW, AS_FIRING, t->round, 0, condition_at, 0, out);
+}
+
+void tkt_review(Ticket *t, int64_t pickup_at, bool parcel_signed, const Policy *p, int64_t now, AlertList *out)
+{
+    if (t->closed || t->review_state == AST_ENDED || !t->waybill[0])
+        return;
+    if (t->review_state == AST_FIRING) {
+        /* the suggestion of loss ends when the parcel turns up signed */
+        if (t->review_suggest == CAT_LOSS && parcel_signed)
+            end_review(t, now, out);
+        return;
+    }
+    t->review_due = TU_NEVER;
+    if (pickup_at == 0)
+        return;
+    int64_t limit = tu_add_sat(pickup_at, p->loss_after);
+    if (t->category == CAT_DELAY && !parcel_signed) {
+        if (limit <= now)
+            fire_review(t, CAT_LOSS, limit, out);
+        else
+            t->review_due = limit; /* fires at the limit unless signed or reclassified first */
+    } else if (t->category == CAT_LOSS && t->received_at < limit) {
+        fire_review(t, CAT_DELAY, t->received_at, out);
+    }
+}
+
+/* ---- firing ------------------------------------------------------------- */
 
 void tkt_advance(Ticket *t, int64_t now, AlertList *out)
 {
@@ -339,22 +561,70 @@ void tkt_advance(Ticket *t, int64_t now, AlertList *out)
             }
         }
         if (best < 0)
-            return;
+            break;
         Target *tg = &t->tg[best];
         if (best_breach) {
             tg->breach_state = AST_FIRING;
             tg->breach_deadline = tg->deadline;
-            emit_stage(t, AL_SLA_BREACH, AS_FIRING, (Stage)best, tg->deadline, tg->deadline, 0, out);
+            if (tg->breach_n < 255)
+                tg->breach_n++;
+            emit_stage(t, AL_SLA_BREACH, AS_FIRING, (Stage)best, tg->breach_n, tg->deadline, tg->deadline, 0, out);
         } else {
             tg->warn_state = AST_FIRING;
             tg->warn_fired_deadline = tg->deadline;
             tg->warn_condition_at = tg->warn_at;
-            emit_stage(t, AL_SLA_WARNING, AS_FIRING, (Stage)best, tg->deadline, tg->warn_at, 0, out);
+            if (tg->warn_n < 255)
+                tg->warn_n++;
+            emit_stage(t, AL_SLA_WARNING, AS_FIRING, (Stage)best, tg->warn_n, tg->deadline, tg->warn_at, 0, out);
+        }
+    }
+    /* pauses that ended by themselves at their agreed date */
+    for (uint32_t i = 0; i < t->n_pauses; i++) {
+        const Pause *pz = &t->pauses[i];
+        PauseEv *e = &t->pev[pz->opener];
+        if (pz->by_itself && pz->end != TU_NEVER && pz->end <= now && e->overdue == AST_NONE) {
+            e->overdue = AST_FIRING;
+            emit_ticket_n(t, AL_PAUSE_OVERDUE, AS_FIRING, t->round, pause_number(t, pz->opener), pz->end, 0, out);
+        }
+    }
+    if (t->review_due <= now && t->review_state == AST_NONE)
+        fire_review(t, CAT_LOSS, t->review_due, out);
+}
+
+/* The §12.4 deadlines need the policy: tkt_advance_policy fires them. */
+static void advance_schedules(Ticket *t, const Policy *p, int64_t now, AlertList *out)
+{
+    if (t->closed)
+        return;
+    int64_t due = progress_due_at(t, p);
+    if (due <= now) {
+        t->prog_state = AST_FIRING;
+        t->prog_at = due;
+        if (t->prog_n < UINT16_MAX)
+            t->prog_n++;
+        emit_ticket_n(t, AL_PROGRESS_DUE, AS_FIRING, t->round, t->prog_n, due, 0, out);
+    }
+    if (schedule_running(t)) {
+        for (int n = t->resp_count + 1; n <= p->n_response_schedule; n++) {
+            uint16_t bit = (uint16_t)(1u << (n - 1));
+            if ((t->resp_firing | t->resp_done) & bit)
+                continue;
+            int64_t at = response_due_at(t, p, n);
+            if (at > now)
+                break;
+            t->resp_firing |= bit;
+            emit_ticket_n(t, AL_RESPONSE_DUE, AS_FIRING, 1, n, at, 0, out);
         }
     }
 }
 
-int64_t tkt_next_due(const Ticket *t)
+void tkt_fire(Ticket *t, const Policy *p, int64_t now, AlertList *out)
+{
+    tkt_advance(t, now, out);
+    advance_schedules(t, p, now, out);
+}
+
+static int64_t next_due_of(const Ticket *t, const Policy *p)
 {
     int64_t due = TU_NEVER;
     if (t->closed)
@@ -368,18 +638,54 @@ int64_t tkt_next_due(const Ticket *t)
         if (tg->breach_state == AST_NONE)
             due = min64(due, tg->deadline);
     }
+    for (uint32_t i = 0; i < t->n_pauses; i++) {
+        const Pause *pz = &t->pauses[i];
+        if (pz->by_itself && t->pev[pz->opener].overdue == AST_NONE)
+            due = min64(due, pz->end);
+    }
+    if (t->review_state == AST_NONE)
+        due = min64(due, t->review_due);
+    if (p) {
+        due = min64(due, progress_due_at(t, p));
+        if (schedule_running(t))
+            for (int n = t->resp_count + 1; n <= p->n_response_schedule; n++)
+                if (!((t->resp_firing | t->resp_done) & (1u << (n - 1)))) {
+                    due = min64(due, response_due_at(t, p, n));
+                    break;
+                }
+    }
     return due;
 }
 
-/* A breach whose deadline moved past `now` is over. */
+int64_t tkt_next_due(const Ticket *t)
+{
+    return next_due_of(t, NULL);
+}
+
+int64_t tkt_next_due_p(const Ticket *t, const Policy *p)
+{
+    return next_due_of(t, p);
+}
+
+/* A warning or breach whose deadline moved past `now` is over; it may fire
+ * again, under the next number, when the stage misses its new deadline
+ * (§12.1). */
 static void reconcile(Ticket *t, int64_t now, AlertList *out)
 {
     for (int s = 0; s < STG__COUNT; s++) {
         Target *tg = &t->tg[s];
-        if (tg->done || tg->breach_state != AST_FIRING || tg->deadline <= now)
+        if (tg->done)
             continue;
-        tg->breach_state = AST_ENDED;
-        emit_stage(t, AL_SLA_BREACH, AS_RESOLVED, (Stage)s, tg->breach_deadline, tg->breach_deadline, now, out);
+        if (tg->breach_state == AST_FIRING && tg->deadline > now) {
+            tg->breach_state = AST_NONE;
+            emit_stage(t, AL_SLA_BREACH, AS_RESOLVED, (Stage)s, tg->breach_n, tg->breach_deadline,
+                       tg->breach_deadline, now, out);
+        }
+        if (tg->warn_state == AST_FIRING && tg->warn_at > now) {
+            tg->warn_state = AST_NONE;
+            emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, (Stage)s, tg->warn_n, tg->warn_fired_deadline,
+                       tg->warn_condition_at, now, out);
+        }
     }
 }
 
@@ -401,7 +707,8 @@ static void complete(Ticket *t, Stage s, int64_t at, AlertList *out)
     tg->done_at = at;
     if (tg->warn_state == AST_FIRING) {
         tg->warn_state = AST_ENDED;
-        emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, s, tg->warn_fired_deadline, tg->warn_condition_at, at, out);
+        emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, s, tg->warn_n, tg->warn_fired_deadline, tg->warn_condition_at,
+                   at, out);
     }
     if (tg->breach_state == AST_FIRING) {
         tg->breach_state = AST_ENDED;
@@ -413,6 +720,7 @@ static void complete(Ticket *t, Stage s, int64_t at, AlertList *out)
         alert_init(&a, AL_SLA_BREACH, at <= due ? AS_RETRACTED : AS_RESOLVED);
         tkt_fill_alert(t, &a);
         a.stage = (int)s;
+        a.instance = tg->breach_n;
         a.deadline = due;
         a.condition_at = tg->breach_deadline;
         a.resolved_at = at;
@@ -433,15 +741,24 @@ static void close_ticket(Ticket *t, int64_t at, AlertList *out)
         Target *tg = &t->tg[s];
         if (tg->warn_state == AST_FIRING) {
             tg->warn_state = AST_ENDED;
-            emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, (Stage)s, tg->warn_fired_deadline, tg->warn_condition_at, at,
-                       out);
+            emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, (Stage)s, tg->warn_n, tg->warn_fired_deadline,
+                       tg->warn_condition_at, at, out);
         }
         if (tg->breach_state == AST_FIRING) {
             tg->breach_state = AST_ENDED;
-            emit_stage(t, AL_SLA_BREACH, AS_RESOLVED, (Stage)s, tg->breach_deadline, tg->breach_deadline, at, out);
+            emit_stage(t, AL_SLA_BREACH, AS_RESOLVED, (Stage)s, tg->breach_n, tg->breach_deadline,
+                       tg->breach_deadline, at, out);
         }
         tg->deadline = tg->warn_at = TU_NEVER;
     }
+    end_overdue(t, at, out);
+    end_progress(t, at, out);
+    for (int n = 1; n <= POL_MAX_SCHEDULE; n++)
+        if (t->resp_firing & (1u << (n - 1))) {
+            t->resp_firing &= (uint16_t) ~(1u << (n - 1));
+            emit_ticket_n(t, AL_RESPONSE_DUE, AS_RESOLVED, 1, n, 0, at, out);
+        }
+    end_review(t, at, out);
     for (int r = 1; r <= 32; r++) {
         if (t->escalated_rounds & (1u << (r - 1)))
             emit_ticket(t, AL_TICKET_ESCALATED, AS_RESOLVED, r, r <= 8 ? t->escalated_at[r - 1] : at, at, out);
@@ -460,7 +777,7 @@ bool tkt_make_urgent(Ticket *t, unsigned reason, int64_t at, const Policy *p, in
     if (t->closed)
         return false;
     bool added = !(t->reasons & reason);
-    t->reasons |= reason;
+    t->reasons |= (uint8_t)reason;
     if (!t->urgent) {
         t->urgent = true;
         t->urgent_at = at;
@@ -482,6 +799,37 @@ static bool escalating_channel(Channel c)
     return c == CH_REGULATOR || c == CH_CONSUMER_ASSOCIATION || c == CH_MEDIA || c == CH_SUPERVISOR_HOTLINE;
 }
 
+/* Takes the §12.5 facts an event carries; the MB_* bits they make major. */
+static unsigned take_facts(Ticket *t, const ComplaintEvent *ev, const Policy *p)
+{
+    if (ev->has & EVF_MAJOR)
+        t->major_because |= ev->major ? MB_FLAG : 0;
+    if (ev->has & EVF_CLAIM_AMOUNT)
+        t->claim_amount = ev->claim_amount;
+    if (ev->has & EVF_COMPLAINANTS)
+        t->complainants = ev->complainants;
+    if (ev->has & EVF_INJURY)
+        t->injury = t->injury || ev->injury;
+    if (ev->has & EVF_VIP)
+        t->vip = t->vip || ev->vip;
+    if (ev->has & EVF_EXECUTIVE)
+        t->executive = t->executive || ev->executive;
+    unsigned b = t->major_because & (MB_FLAG | MB_REOPENED);
+    if (t->claim_amount >= 0 && t->claim_amount >= (double)p->major_claim_amount)
+        b |= MB_CLAIM_AMOUNT;
+    if (t->complainants >= p->major_complainants)
+        b |= MB_COMPLAINANTS;
+    if (t->injury)
+        b |= MB_INJURY;
+    if (t->vip)
+        b |= MB_VIP;
+    if (t->executive)
+        b |= MB_EXECUTIVE;
+    /* what made it major stays on record, like priority */
+    t->major_because |= (uint8_t)b;
+    return t->major_because;
+}
+
 Ticket *tkt_new(const ComplaintEvent *ev, const Policy *p, AlertList *out)
 {
     Ticket *t = tkt_blank(ev->ticket_id);
@@ -501,7 +849,7 @@ Ticket *tkt_new(const ComplaintEvent *ev, const Policy *p, AlertList *out)
     t->channel = (uint8_t)ev->channel;
     t->category = (uint8_t)ev->category;
     t->claim = (ev->has & EVF_CLAIM) ? ev->claim : false;
-    t->major = (ev->has & EVF_MAJOR) ? ev->major : false;
+    t->major = take_facts(t, ev, p) != 0;
     t->received_at = t->round_start = ev->occurred_at;
     tkt_recompute(t, p, ev->occurred_at, out);
     /* Both reasons at once, so that the one ticket_escalated names both. */
@@ -517,6 +865,7 @@ void tkt_free(Ticket *t)
         return;
     free(t->strs);
     free(t->pauses);
+    free(t->pev);
     free(t->event_ids);
     free(t);
 }
@@ -524,17 +873,44 @@ void tkt_free(Ticket *t)
 static int reopen(Ticket *t, int64_t at, const Policy *p, int64_t now, AlertList *out)
 {
     bool paused = is_paused(t);
+    int64_t until = paused ? t->pev[t->pauses[t->n_pauses - 1].opener].until : TU_NEVER;
+    end_overdue(t, at, out);
+    end_progress(t, at, out);
+    end_responses(t, t->resp_firing, at, p, out);
     t->round++;
     t->round_start = at;
     memset(t->tg, 0, sizeof t->tg);
     for (int s = 0; s < STG__COUNT; s++)
         t->tg[s].deadline = t->tg[s].warn_at = TU_NEVER;
     memset(t->ext, 0, sizeof t->ext);
-    t->n_pauses = 0;
-    if (paused && add_pause(t, at, TU_NEVER) < 0)
+    t->n_pev = t->n_pauses = 0;
+    t->prog_n = 0;
+    t->prog_state = AST_NONE;
+    t->last_cf = 0;
+    t->review_state = AST_NONE;
+    t->review_due = TU_NEVER;
+    /* 004: an unsatisfied revisit turns the complaint into a major one; its
+     * escalation names `reopened` among what made it major */
+    t->major = true;
+    t->major_because |= MB_REOPENED;
+    if (paused && (add_pause_ev(t, at, until, false) < 0 || rebuild_pauses(t) < 0))
         return -1;
     tkt_make_urgent(t, RSN_REOPENED, at, p, now, out);
     return 0;
+}
+
+static bool customer_facing_type(ComplaintType type)
+{
+    return type == CT_CONTACTED || type == CT_FIRST_REPLY || type == CT_PROGRESS || type == CT_EXTENDED;
+}
+
+/* The first stage of the round not done yet, STG__COUNT when none. */
+static int open_stage(const Ticket *t)
+{
+    for (int s = 0; s < STG__COUNT; s++)
+        if (!t->tg[s].done)
+            return s;
+    return STG__COUNT;
 }
 
 TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_t now, AlertList *out, char *detail,
@@ -546,7 +922,11 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
     if (t->closed || ev->type == CT_RECEIVED)
         return TKT_HISTORY;
     /* Whatever fell due before this event happened fires first. */
-    tkt_advance(t, at - 1, out);
+    tkt_fire(t, p, at - 1, out);
+    int stage_before = open_stage(t);
+    if (customer_facing_type(ev->type) && !(t->round > 1 && at < t->round_start))
+        customer_facing(t, at, p, out);
+    TktResult r = TKT_HISTORY;
 
     switch (ev->type) {
     case CT_CONTACTED:
@@ -556,14 +936,23 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         /* A stage already done, or one done before this round began (an
          * earlier round's event arriving late), is history. */
         if (t->tg[s].done || (t->round > 1 && at < t->round_start))
-            return TKT_HISTORY;
+            break;
         for (int i = 0; i <= (int)s; i++)
             complete(t, (Stage)i, at, out);
-        if (s == STG_RESOLVE)
+        if (s == STG_FIRST_REPLY)
+            t->last_cf = at;
+        if (s == STG_RESOLVE) {
             t->last_resolved_at = at;
+            end_progress(t, at, out);
+            end_responses(t, t->resp_firing, at, p, out);
+        }
         tkt_recompute(t, p, now, out);
-        return TKT_APPLIED;
+        r = TKT_APPLIED;
+        break;
     }
+    case CT_PROGRESS:
+        r = TKT_APPLIED;
+        break;
     case CT_REVISIT:
         if (!t->tg[STG_RESOLVE].done) {
             snprintf(detail, detaillen, "type: revisit before resolved in round %d", t->round);
@@ -575,9 +964,11 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         else if (reopen(t, at, p, now, out) < 0)
             return TKT_NOMEM;
         return TKT_APPLIED;
-    case CT_UPDATED:
-        if (ev->has & EVF_CATEGORY)
-            t->category = ev->category;
+    case CT_UPDATED: {
+        if (ev->has & EVF_CATEGORY) {
+            t->category = (uint8_t)ev->category;
+            end_review(t, at, out); /* the desk reclassified it: the review is done */
+        }
         if (ev->has & EVF_CLAIM)
             t->claim = ev->claim;
         if (ev->has & (EVF_SITE | EVF_WAYBILL | EVF_REGION)) {
@@ -588,39 +979,58 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
             if (set_strs(t, mask, vals) < 0)
                 return TKT_NOMEM;
         }
-        if ((ev->has & EVF_MAJOR) && ev->major && !t->major) {
-            t->major = true;
-            tkt_make_urgent(t, RSN_MAJOR, at, p, now, out);
-        } else if (ev->has & EVF_MAJOR) {
-            /* Priority never goes back down: major=false only records the flag. */
-            t->major = t->major || ev->major;
+        if (ev->has & EVF_VALIDITY) {
+            if (ev->invalid && !t->invalid)
+                t->invalid_at = at;
+            t->invalid = ev->invalid;
         }
+        bool was_major = t->major;
+        t->major = take_facts(t, ev, p) != 0 || t->major;
+        if (t->major && !was_major)
+            tkt_make_urgent(t, RSN_MAJOR, at, p, now, out);
         tkt_recompute(t, p, now, out);
+        r = TKT_APPLIED;
+        break;
+    }
+    case CT_CLOSED:
+        close_ticket(t, at, out);
         return TKT_APPLIED;
-    case CT_CLOSED: close_ticket(t, at, out); return TKT_APPLIED;
     case CT_PAUSED:
-        if (is_paused(t))
-            return TKT_HISTORY;
-        if (add_pause(t, at, TU_NEVER) < 0)
+    case CT_RESUMED: {
+        bool resume = ev->type == CT_RESUMED;
+        int64_t until = TU_NEVER;
+        if (!resume)
+            until = (ev->has & EVF_UNTIL) ? ev->until : p->pause_max > 0 ? tu_add_sat(at, p->pause_max) : TU_NEVER;
+        uint32_t n_before = t->n_pauses;
+        int64_t last_end = n_before ? t->pauses[n_before - 1].end : 0;
+        if (add_pause_ev(t, at, until, resume) < 0 || rebuild_pauses(t) < 0)
             return TKT_NOMEM;
+        bool ended = end_overdue(t, at, out);
         tkt_recompute(t, p, now, out);
-        return TKT_APPLIED;
-    case CT_RESUMED:
-        if (!is_paused(t))
-            return TKT_HISTORY;
-        t->pauses[t->n_pauses - 1].end = max64(at, t->pauses[t->n_pauses - 1].start);
-        tkt_recompute(t, p, now, out);
-        return TKT_APPLIED;
+        /* history when the intervals did not change (and no overdue pause ended): a second paused while
+         * paused, a resumed with nothing to resume (kept: its paused may
+         * still arrive, later than itself) */
+        r = (ended || t->n_pauses != n_before || (n_before && t->pauses[n_before - 1].end != last_end))
+                ? TKT_APPLIED
+                : TKT_HISTORY;
+        break;
+    }
     case CT_EXTENDED: {
         Stage s = ev->ext_stage == EXT_FIRST_REPLY ? STG_FIRST_REPLY : STG_RESOLVE;
         if (t->tg[s].done)
-            return TKT_HISTORY;
+            break;
         t->ext[s] += ev->ext_hours * 3600;
         tkt_recompute(t, p, now, out);
-        return TKT_APPLIED;
+        r = TKT_APPLIED;
+        break;
     }
-    default: return TKT_HISTORY;
+    default:
+        break;
     }
+    /* completing the open stage ends an overdue pause (§12.3) */
+    if (open_stage(t) != stage_before)
+        end_overdue(t, at, out);
+    return r;
 }
 
 const char *tkt_status(const Ticket *t)
@@ -632,6 +1042,11 @@ const char *tkt_status(const Ticket *t)
         if (t->tg[s].done)
             return done_names[s];
     return t->round > 1 ? "reopened" : "received";
+}
+
+bool tkt_paused(const Ticket *t)
+{
+    return is_paused(t);
 }
 
 int tkt_mark_repeat(Ticket *t, const char *previous, int64_t at, const Policy *p, int64_t now, AlertList *out)
@@ -653,7 +1068,7 @@ int tkt_mark_repeat(Ticket *t, const char *previous, int64_t at, const Policy *p
  * Integers are LEB128 varints, signed ones zig-zagged; times are relative
  * to received_at, with TU_NEVER and 0 ("none") as their own codes, so a
  * ticket packs into ~100-200 bytes. */
-#define PACK_VERSION 1
+#define PACK_VERSION 2 /* 1: before §12 (read still) */
 
 typedef struct Wr {
     uint8_t *p;
@@ -663,7 +1078,7 @@ typedef struct Wr {
 
 static void wr_bytes(Wr *w, const void *b, size_t n)
 {
-    if (w->failed)
+    if (w->failed || n == 0) /* n == 0: b may be NULL, which memcpy must not see */
         return;
     if (w->n + n > w->cap) {
         size_t cap = w->cap ? w->cap : 256;
@@ -748,15 +1163,38 @@ uint8_t *tkt_pack(const Ticket *t, size_t *len)
         wr_time(&w, tg->breach_deadline, base);
         wr_u(&w, (unsigned)tg->done | (unsigned)tg->warn_state << 1 | (unsigned)tg->breach_state << 3);
         wr_s(&w, t->ext[s]);
+        wr_u(&w, tg->warn_n);
+        wr_u(&w, tg->breach_n);
     }
-    wr_u(&w, t->n_pauses);
-    for (uint32_t i = 0; i < t->n_pauses; i++) {
-        wr_time(&w, t->pauses[i].start, base);
-        wr_time(&w, t->pauses[i].end, base);
+    wr_u(&w, t->n_pev);
+    for (uint32_t i = 0; i < t->n_pev; i++) {
+        const PauseEv *e = &t->pev[i];
+        wr_time(&w, e->at, base);
+        wr_time(&w, e->until, base);
+        wr_u(&w, (unsigned)e->resume | (unsigned)e->overdue << 1);
     }
     wr_u(&w, t->escalated_rounds);
     for (int i = 0; i < 8; i++)
         wr_time(&w, t->escalated_at[i], base);
+    /* §12 */
+    int64_t amount;
+    memcpy(&amount, &t->claim_amount, sizeof amount);
+    wr_u(&w, (uint64_t)amount);
+    wr_u(&w, (uint64_t)t->complainants);
+    wr_u(&w, (unsigned)t->injury | (unsigned)t->vip << 1 | (unsigned)t->executive << 2 | (unsigned)t->invalid << 3);
+    wr_u(&w, t->major_because);
+    wr_time(&w, t->invalid_at, base);
+    wr_time(&w, t->last_cf, base);
+    wr_u(&w, t->prog_n);
+    wr_u(&w, t->prog_state);
+    wr_time(&w, t->prog_at, base);
+    wr_u(&w, t->resp_count);
+    wr_u(&w, t->resp_firing);
+    wr_u(&w, t->resp_done);
+    wr_u(&w, t->review_state);
+    wr_s(&w, t->review_suggest);
+    wr_time(&w, t->review_due, base);
+    wr_time(&w, t->review_at, base);
     wr_u(&w, t->event_ids_len);
     wr_bytes(&w, t->event_ids, t->event_ids_len);
     if (w.failed) {
@@ -825,10 +1263,11 @@ static const char *rd_str(Rd *r, size_t *len)
 Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
 {
     Rd r = {.p = data, .n = len};
-    if (len < 1 || r.p[0] != PACK_VERSION) {
+    if (len < 1 || (r.p[0] != PACK_VERSION && r.p[0] != 1)) {
         err_set(err, errlen, "ticket state: unknown format %d", len ? r.p[0] : -1);
         return NULL;
     }
+    int version = r.p[0];
     r.i = 1;
     /* the strings, NUL-terminated copies */
     char *copies[TS__COUNT] = {0};
@@ -881,21 +1320,62 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
         tg->warn_state = (uint8_t)(f >> 1 & 3);
         tg->breach_state = (uint8_t)(f >> 3 & 3);
         t->ext[s] = (int32_t)rd_s(&r);
+        if (version >= 2) {
+            tg->warn_n = (uint8_t)rd_u(&r);
+            tg->breach_n = (uint8_t)rd_u(&r);
+        } else {
+            tg->warn_n = tg->warn_state != AST_NONE;
+            tg->breach_n = tg->breach_state != AST_NONE;
+        }
     }
     uint64_t np = rd_u(&r);
     if (np > r.n)
         r.bad = true;
-    for (uint64_t i = 0; i < np && !r.bad; i++) {
+    bool nomem = false;
+    for (uint64_t i = 0; i < np && !r.bad && !nomem; i++) {
         int64_t a = rd_time(&r, base), b = rd_time(&r, base);
-        if (add_pause(t, a, b) < 0) {
-            tkt_free(t);
-            err_set(err, errlen, "out of memory");
-            return NULL;
+        if (version >= 2) {
+            uint64_t f = rd_u(&r);
+            nomem = add_pause_ev(t, a, b, f & 1) < 0;
+            if (!nomem)
+                t->pev[t->n_pev - 1].overdue = (uint8_t)(f >> 1 & 3);
+        } else {
+            /* an interval: its paused, and its resumed when it ended */
+            nomem = add_pause_ev(t, a, TU_NEVER, false) < 0 || (b != TU_NEVER && add_pause_ev(t, b, 0, true) < 0);
         }
+    }
+    if (nomem || rebuild_pauses(t) < 0) {
+        tkt_free(t);
+        err_set(err, errlen, "out of memory");
+        return NULL;
     }
     t->escalated_rounds = (uint32_t)rd_u(&r);
     for (int i = 0; i < 8; i++)
         t->escalated_at[i] = rd_time(&r, base);
+    if (version >= 2) {
+        uint64_t amount = rd_u(&r);
+        memcpy(&t->claim_amount, &amount, sizeof amount);
+        t->complainants = (int32_t)rd_u(&r);
+        uint64_t f = rd_u(&r);
+        t->injury = f & 1, t->vip = f >> 1 & 1, t->executive = f >> 2 & 1, t->invalid = f >> 3 & 1;
+        t->major_because = (uint8_t)rd_u(&r);
+        t->invalid_at = rd_time(&r, base);
+        t->last_cf = rd_time(&r, base);
+        t->prog_n = (uint16_t)rd_u(&r);
+        t->prog_state = (uint8_t)rd_u(&r);
+        t->prog_at = rd_time(&r, base);
+        t->resp_count = (uint8_t)rd_u(&r);
+        t->resp_firing = (uint16_t)rd_u(&r);
+        t->resp_done = (uint16_t)rd_u(&r);
+        t->review_state = (uint8_t)rd_u(&r);
+        t->review_suggest = (int8_t)rd_s(&r);
+        t->review_due = rd_time(&r, base);
+        t->review_at = rd_time(&r, base);
+        if (t->claim_amount != t->claim_amount) /* NaN from a corrupt snapshot */
+            t->claim_amount = -1;
+    } else if (t->major) {
+        t->major_because = MB_FLAG;
+    }
     uint64_t il = rd_u(&r);
     if (!r.bad && il > 0) {
         if (il > r.n - r.i || r.p[r.i + il - 1] != '\0') {
@@ -1000,12 +1480,17 @@ Ticket *tkt_from_json(const json_t *o, char *err, size_t errlen)
     for (size_t i = 0; i < json_array_size(ps); i++) {
         const json_t *pr = json_array_get(ps, i);
         const json_t *a = json_array_get(pr, 0), *b = json_array_get(pr, 1);
-        if (add_pause(t, json_is_integer(a) ? json_integer_value(a) : 0,
-                      json_is_integer(b) ? json_integer_value(b) : TU_NEVER) < 0) {
+        if (add_pause_ev(t, json_is_integer(a) ? json_integer_value(a) : 0, TU_NEVER, false) < 0 ||
+            (json_is_integer(b) && add_pause_ev(t, json_integer_value(b), 0, true) < 0)) {
             tkt_free(t);
             err_set(err, errlen, "out of memory");
             return NULL;
         }
+    }
+    if (rebuild_pauses(t) < 0) {
+        tkt_free(t);
+        err_set(err, errlen, "out of memory");
+        return NULL;
     }
     const json_t *ext = json_object_get(o, "ext");
     for (int s = 0; s < STG__COUNT; s++) {
@@ -1020,5 +1505,11 @@ Ticket *tkt_from_json(const json_t *o, char *err, size_t errlen)
     }
     t->repeat_firing = json_is_true(json_object_get(o, "repeat_firing"));
     t->repeat_at = get_int(o, "repeat_at");
+    for (int s = 0; s < STG__COUNT; s++) {
+        t->tg[s].warn_n = t->tg[s].warn_state != AST_NONE;
+        t->tg[s].breach_n = t->tg[s].breach_state != AST_NONE;
+    }
+    if (t->major)
+        t->major_because = MB_FLAG;
     return t;
 }

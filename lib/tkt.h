@@ -1,9 +1,13 @@
-/* tkt: the ticket state machine of contract §4-§6 and §9.
+/* tkt: the ticket state machine of contract §4-§6, §9 and §12.
  *
  * A ticket records when each stage of the current round was completed, its
- * priority, pauses and extensions, and the state of its SLA alerts. Every
- * function takes the time it acts at; nothing here reads a clock. Alerts are
- * appended to the caller's AlertList (emitted_at left 0). */
+ * priority, pauses and extensions, and the state of its alerts: SLA
+ * warnings and breaches (which may fire again after their deadline moved,
+ * §12.1), pauses past their agreed date (§12.3), progress and response
+ * schedules (§12.4), what makes it major (§12.5), its validity (§12.6) and
+ * the delay/loss review (§12.7). Every function takes the time it acts at;
+ * nothing here reads a clock. Alerts are appended to the caller's AlertList
+ * (emitted_at left 0). */
 #ifndef COMPLAINTD_TKT_H
 #define COMPLAINTD_TKT_H
 
@@ -34,12 +38,26 @@ typedef struct Target {
     bool done;
     uint8_t warn_state;   /* AlertState */
     uint8_t breach_state; /* AlertState */
+    uint8_t warn_n;       /* warnings fired in the round: the id of the 2nd ends in /2 (§12.1) */
+    uint8_t breach_n;
 } Target;
 
+/* A pause interval, derived from the round's paused and resumed events. */
 typedef struct Pause {
     int64_t start;
-    int64_t end; /* TU_NEVER while running */
+    int64_t end;     /* when it ended or will end by itself; TU_NEVER: open-ended */
+    uint32_t opener; /* the index in pev of the paused event that opened it */
+    bool by_itself;  /* no resumed ended it: it ends (or ended) at its agreed date or pause_max */
 } Pause;
+
+/* A paused or resumed event of the round, kept in occurred_at order so that
+ * the intervals come out the same whatever order the events arrive in. */
+typedef struct PauseEv {
+    int64_t at;
+    int64_t until;   /* paused: when it ends by itself (`until`, else at + pause_max), TU_NEVER: never */
+    bool resume;
+    uint8_t overdue; /* paused: AlertState of its pause_overdue */
+} PauseEv;
 
 /* The ticket's strings. They live in one block owned by the ticket; set
  * them with tkt_set_str. Every one is "" when absent, never NULL. */
@@ -81,9 +99,33 @@ typedef struct Ticket {
     int64_t closed_at;
     int64_t last_resolved_at; /* latest completion of `resolve` in any round; 0 = never */
 
-    Pause *pauses; /* pauses of the current round, in arrival order */
+    PauseEv *pev;  /* the round's paused and resumed events, in occurred_at order */
+    uint32_t n_pev, cap_pev;
+    Pause *pauses; /* the intervals they make (derived; tkt_pauses_changed) */
     uint32_t n_pauses, cap_pauses;
     int32_t ext[STG__COUNT]; /* approved extensions of the round, seconds on the stage's clock */
+
+    /* §12.5: what the complaint says about itself */
+    double claim_amount;
+    int32_t complainants;
+    bool injury, vip, executive;
+    uint8_t major_because; /* MB_* */
+    /* §12.6 */
+    bool invalid;
+    int64_t invalid_at; /* when it was found invalid */
+    /* §12.4: progress after the first reply, and the response schedule */
+    int64_t last_cf;     /* the latest customer-facing event since the first reply */
+    uint16_t prog_n;     /* progress_due lapses in the round */
+    uint8_t prog_state;  /* AlertState of the current lapse */
+    int64_t prog_at;     /* its condition time */
+    uint8_t resp_count;  /* customer-facing events of round 1 */
+    uint16_t resp_firing; /* bit n-1: response_due/<id>/<n> firing */
+    uint16_t resp_done;   /* bit n-1: ended, or never to fire */
+    /* §12.7 */
+    uint8_t review_state;  /* AlertState of category_review in the round */
+    int8_t review_suggest; /* Category suggested, -1 = none */
+    int64_t review_due;    /* when the delay ticket's parcel passes loss_after, TU_NEVER when not pending */
+    int64_t review_at;     /* condition time of the firing review */
 
     uint32_t escalated_rounds; /* bit r-1: ticket_escalated/<id>/<r> fired and not yet resolved */
     int64_t escalated_at[8];   /* condition time of the escalation of rounds 1..8 */
@@ -149,17 +191,51 @@ bool tkt_make_urgent(Ticket *t, unsigned reason, int64_t at, const Policy *p, in
 __attribute__((warn_unused_result)) int tkt_mark_repeat(Ticket *t, const char *previous, int64_t at, const Policy *p,
                                                         int64_t now, AlertList *out);
 
-/* Fires every warning and breach due at or before `now`. */
+/* Fires every alert of the ticket due at or before `now`: warnings and
+ * breaches, pauses past their agreed date, the delay review, and (they need
+ * the policy) progress and response schedules. */
+void tkt_fire(Ticket *t, const Policy *p, int64_t now, AlertList *out);
+/* The same without the policy's schedules (§12.4). */
 void tkt_advance(Ticket *t, int64_t now, AlertList *out);
 
-/* The earliest pending warning or deadline, TU_NEVER when none. */
+/* The earliest moment something of the ticket falls due, TU_NEVER when
+ * none; tkt_next_due leaves out the schedules of §12.4. */
+int64_t tkt_next_due_p(const Ticket *t, const Policy *p);
 int64_t tkt_next_due(const Ticket *t);
+
+/* Paused now: a pause open without a resumed and not yet past its agreed date. */
+bool tkt_paused(const Ticket *t);
 
 /* Recomputes every open target (policy reload, responsibility change). */
 void tkt_recompute(Ticket *t, const Policy *p, int64_t now, AlertList *out);
 
 /* Fills the ticket fields of an alert (id, round, priority, reasons, category, ...). */
 void tkt_fill_alert(const Ticket *t, Alert *a);
+
+/* §12.7: the delay/loss review of a ticket with a waybill, from its parcel:
+ * pickup_at (0 when no pickup scan is known) and whether it is signed.
+ * Fires, re-arms or ends category_review; the caller calls it when the
+ * ticket is received or reclassified and when its parcel's pickup or
+ * signature arrives. */
+void tkt_review(Ticket *t, int64_t pickup_at, bool parcel_signed, const Policy *p, int64_t now, AlertList *out);
+
+/* Whether the ticket counts as a valid complaint (§12.6). */
+static inline bool tkt_valid(const Ticket *t)
+{
+    return !t->invalid;
+}
+
+/* The site a valid complaint counts against for site accountability
+ * (§12.8): the responsible site where contract §8 attributes one, else the
+ * ticket's own; NULL when neither, or when the complaint is invalid. */
+static inline const char *tkt_acct_site(const Ticket *t)
+{
+    if (t->invalid)
+        return NULL;
+    if (tkt_responsible_known(t) && t->resp_site[0])
+        return t->resp_site;
+    return t->site[0] ? t->site : NULL;
+}
 
 /* Whether the ticket is open (not closed). */
 static inline bool tkt_open(const Ticket *t)

@@ -177,6 +177,10 @@ static void print_alert(FILE *out, json_t *a) {
     put_field(out, a, "stage", "stage");
     put_field(out, a, "priority", "priority");
     put_list(out, a, "reasons", "reasons");
+    put_list(out, a, "major_because", "major_because");
+    put_field(out, a, "suggested_category", "suggested");
+    put_field(out, a, "reason", "reason");
+    put_field(out, a, "month", "month");
     put_field(out, a, "deadline", "deadline");
     put_duration(out, a, "late_by_seconds", "late_by");
     put_responsible(out, a);

@@ -44,7 +44,7 @@ from harness import COMPLAINTS, Broker, Daemon, Postgres, run_complaintd, write_
 
 PARTITIONS = 64
 CST = timezone(timedelta(hours=8))
-BASE = datetime(2026, 11, 23, 8, 0, tzinfo=CST)
+BASE = datetime(2025, 11, 24, 8, 0, tzinfo=CST)
 STALL_SEC = 180
 
 

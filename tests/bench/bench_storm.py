@@ -47,7 +47,7 @@ PARTITIONS = 32
 STALL_SEC = 120
 POLL = 0.2
 CST = timezone(timedelta(hours=8))
-BASE = datetime(2026, 11, 23, 8, 0, tzinfo=CST)
+BASE = datetime(2025, 11, 24, 8, 0, tzinfo=CST)
 
 
 def events(n: int) -> list[dict]:

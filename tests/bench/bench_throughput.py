@@ -68,7 +68,7 @@ POLL = 0.1
 STALL_SEC = 120  # a liveness check, not a limit on the figure
 
 CST = timezone(timedelta(hours=8))
-BASE = datetime(2026, 11, 23, 8, 0, tzinfo=CST)
+BASE = datetime(2025, 11, 24, 8, 0, tzinfo=CST)
 CATEGORIES = ["delay", "damage", "loss", "attitude", "fee", "shortage", "false_signature", "misroute", "other"]
 SITES = [f"{c}-{d}" for c in ("SZ", "GZ", "SH", "BJ", "CD", "WH", "XA", "HZ") for d in range(40)]
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 CST = timezone(timedelta(hours=8))
 # A Monday; the default business calendar counts every day anyway.
-BASE = datetime(2026, 11, 23, 9, 0, tzinfo=CST)
+BASE = datetime(2025, 11, 24, 9, 0, tzinfo=CST)
 
 _ids = itertools.count(1)
 

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.broker(partitions=1)
 def stream(prefix: str, n: int) -> list[dict]:
     """n tickets (n <= 12) received from 09:00 on, 5 minutes apart: each is
     contacted late (3 h; due 2 business hours later, before lunch), answered,
-    and resolved after its resolve warning (24 h) but in time (48 h)."""
+    and resolved after its resolve warning (24 h) but in time (48 h); no
+    progress report in the 26 h between first_reply and resolved, so a
+    progress update (24 h) is missed too."""
     evs = []
     for i in range(n):
         t = f"{prefix}-{i}"
@@ -30,7 +32,7 @@ def expected_pairs(prefix: str, n: int) -> set:
         t = f"{prefix}-{i}"
         for st in ("firing", "resolved"):
             want |= {(f"sla_warning/{t}/1/contact", st), (f"sla_breach/{t}/1/contact", st),
-                     (f"sla_warning/{t}/1/resolve", st)}
+                     (f"sla_warning/{t}/1/resolve", st), (f"progress_due/{t}/1/1", st)}
     return want
 
 
@@ -168,7 +170,7 @@ def test_closed_tickets_leave_memory_after_the_look_back(broker, daemon, db):
 
 def test_upgrade_reads_tickets_of_the_json_state(broker, daemon, db):
     """A database of migrations 001 and 002, with a ticket whose state is the
-    JSON of those days: `migrate` adds 003, and the daemon carries on with
+    JSON of those days: `migrate` adds the later ones, and the daemon carries on with
     that ticket (its event ids too) and writes a snapshot for it."""
     from pathlib import Path
     schema = Path(__file__).resolve().parents[2] / "schema"
@@ -199,8 +201,9 @@ def test_upgrade_reads_tickets_of_the_json_state(broker, daemon, db):
     import urllib.request
     from harness import free_port
     listen = f"127.0.0.1:{free_port()}"
-    daemon({"daemon": {"metrics_listen": listen}})  # migrates (003) and starts
-    assert scalar(db, "SELECT count(*) FROM schema_migrations") == 3
+    daemon({"daemon": {"metrics_listen": listen}})  # migrates (003 on) and starts
+    assert scalar(db, "SELECT count(*) FROM schema_migrations") == len(list(schema.glob("*.sql")))
+    assert scalar(db, "SELECT valid AND acct_site IS NULL FROM tickets WHERE ticket_id = 'U-1'")
     produce(broker.bootstrap, COMPLAINTS, [
         complaint("U-1", "contacted", at(hours=1)),
         # a copy of the old received: a duplicate, not a second ticket

@@ -137,10 +137,16 @@ def test_updated_recomputes_and_closed_resolves(broker, daemon, db):
     t8 = [k for k in ks if "/T-8/" in k[0]]
     assert t8 == [
         ("sla_warning/T-8/1/resolve", "firing"),
+        ("progress_due/T-8/1/1", "firing"),              # 24 h after first_reply, no progress (§12.4)
         ("ticket_escalated/T-8/1", "firing"),
-        ("sla_breach/T-8/1/resolve", "firing"),
+        # the claim moved the deadline past now: the warning ends, and fires
+        # again under /2 at the new warn point (§12.1)
         ("sla_warning/T-8/1/resolve", "resolved"),
+        ("sla_warning/T-8/1/resolve/2", "firing"),
+        ("sla_breach/T-8/1/resolve", "firing"),
+        ("sla_warning/T-8/1/resolve/2", "resolved"),
         ("sla_breach/T-8/1/resolve", "resolved"),
+        ("progress_due/T-8/1/1", "resolved"),
         ("ticket_escalated/T-8/1", "resolved"),
     ]
     assert find(alerts, "sla_breach/T-8/1/resolve", "firing")["deadline"] == iso(at(hours=72))

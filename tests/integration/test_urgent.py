@@ -131,7 +131,7 @@ def test_statutory_limit_caps_a_long_pause(broker, daemon, db):
         received("S-1", at(0)),
         complaint("S-1", "contacted", at(minutes=10)),
         complaint("S-1", "first_reply", at(minutes=20)),
-        complaint("S-1", "paused", at(hours=1)),
+        complaint("S-1", "paused", at(hours=1), until=iso(at(days=30))),  # agreed: still paused on day 8
         complaint("S-1", "extended", at(hours=2), stage="resolve", hours=720, approved_by="s-2"),
         received("Q-9", at(days=8)),
     ])

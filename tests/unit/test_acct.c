@@ -561,6 +561,35 @@ START_TEST(test_month_end)
 }
 END_TEST
 
+/* Every site's episodes end at one instant: acct_fire_due resolves them in
+ * chunks of at most `max` alerts, at least one site's each time. */
+START_TEST(test_month_end_bounded)
+{
+    Acct *a = acct_new();
+    AcctAlertList out = {0};
+    char site[8], id[16];
+    for (int s = 0; s < 5; s++)
+        for (int i = 0; i < 3; i++) {
+            snprintf(site, sizeof site, "S%d", s);
+            snprintf(id, sizeof id, "T%d-%d", s, i);
+            addm(a, &out, site, id, "2026-11-10T10:00:00+08:00");
+        }
+    int64_t end = ts("2026-12-01T00:00:00+08:00");
+    int total = 0;
+    for (int round = 0; round < 10 && acct_next_due(a) <= end; round++) {
+        acct_alert_list_reset(&out);
+        int n = acct_fire_due(a, end, 2, &out);
+        ck_assert_int_ge(n, 1);
+        ck_assert_int_le(n, 2);
+        total += n;
+    }
+    ck_assert_int_eq(total, 5);
+    ck_assert_int_eq(acct_next_due(a), TU_NEVER);
+    acct_alert_list_free(&out);
+    acct_free(a);
+}
+END_TEST
+
 START_TEST(test_month_end_order)
 {
     /* Several sites and months: resolved in order of month end, a month
@@ -1238,6 +1267,7 @@ Suite *suite_acct(void)
     tcase_add_test(tc, test_long_site);
     tcase_add_test(tc, test_alert_list);
     tcase_add_test(tc, test_model);
+    tcase_add_test(tc, test_month_end_bounded);
     suite_add_tcase(s, tc);
     return s;
 }

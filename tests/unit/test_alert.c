@@ -138,7 +138,9 @@ END_TEST
 START_TEST(test_names)
 {
     static const char *const types[] = {"sla_warning",      "sla_breach",     "bulk_complaint",
-                                        "repeat_complaint", "parcel_stalled", "ticket_escalated"};
+                                        "repeat_complaint", "parcel_stalled", "ticket_escalated",
+                                        "pause_overdue", "progress_due", "response_due",
+                                        "category_review", "site_accountability"};
     for (int i = 0; i < AL__COUNT; i++)
         ck_assert_str_eq(alert_type_name((AlertType)i), types[i]);
     ck_assert_str_eq(alert_type_name(AL__COUNT), "unknown");

@@ -405,6 +405,33 @@ START_TEST(test_duplicate_ticket)
 }
 END_TEST
 
+/* §12.6: an invalid complaint stops counting; a count that falls below the
+ * threshold ends the episode now. */
+START_TEST(test_remove)
+{
+    BulkWin *w = bulk_new();
+    for (int i = 0; i < 10; i++)
+        addn(w, T0 + i * 60, i);
+    ck_assert(bulk_active(w));
+    int64_t now = T0 + 20 * 60;
+    ck_assert_int_eq(bulk_end_at(w, TH, W, now), T0 + W); /* T-0 leaves the window */
+    ck_assert(!bulk_remove(w, "T-99"));
+    ck_assert(bulk_remove(w, "T-4"));
+    ck_assert(!bulk_remove(w, "T-4"));
+    ck_assert_uint_eq(bulk_size(w), 9);
+    ck_assert_int_eq(bulk_end_at(w, TH, W, now), now); /* nine left: over now */
+    BulkEpisode ep;
+    bulk_end(w, now, W, &ep);
+    ck_assert_int_eq(ep.count, 9);
+    const char *want[] = {"T-0", "T-1", "T-2", "T-3", "T-5", "T-6", "T-7", "T-8", "T-9"};
+    assert_ids(&ep, want, 9);
+    /* the same window does not fire again when a tenth arrives */
+    Added r = addn(w, T0 + 21 * 60, 10);
+    ck_assert_int_eq(r.out, BULK_NONE);
+    bulk_free(w);
+}
+END_TEST
+
 START_TEST(test_prune)
 {
     BulkWin *w = bulk_new();
@@ -638,6 +665,7 @@ Suite *suite_bulk(void)
 
     tc = tcase_create("episode");
     tcase_add_test(tc, test_end_and_next_episode);
+    tcase_add_test(tc, test_remove);
     tcase_add_test(tc, test_joins_extend_episode);
     tcase_add_test(tc, test_end_at_future_complaints);
     tcase_add_test(tc, test_end_without_episode);

@@ -39,6 +39,9 @@ static int64_t T(const char *s)
 }
 
 #define MON0900 T("2026-11-23T09:00:00+08:00")
+/* A wall clock after every event of these tests (events from the future are
+ * dead-lettered, contract §12.10). */
+#define LATER (MON0900 + 400 * DAY)
 
 static void setup(void)
 {
@@ -125,7 +128,7 @@ START_TEST(test_event_clock_fires_deadlines_before_an_event)
     eff_reset(&eff);
     ComplaintEvent c = ev_of("A", CT_CONTACTED, MON0900 + 2 * H + 30 * MIN);
     DeskSource src = src_of(1);
-    int r = desk_offer(desk, &c, NULL, &src, &clock_, 0, BIG, BIG, &eff);
+    int r = desk_offer(desk, &c, NULL, &src, &clock_, LATER, BIG, BIG, &eff);
     ck_assert_int_eq(r, DESK_FIRED);
     ck_assert_int_eq(clock_, MON0900); /* the clock waits for the event */
     ck_assert_int_eq(eff.n_events, 0);
@@ -135,7 +138,7 @@ START_TEST(test_event_clock_fires_deadlines_before_an_event)
     /* firing changed the alert states only: the snapshot, not the row */
     ck_assert_uint_eq(eff.n_tickets, 1);
     ck_assert(!eff.ticket_full[0]);
-    r = desk_offer(desk, &c, NULL, &src, &clock_, 0, BIG, BIG, &eff);
+    r = desk_offer(desk, &c, NULL, &src, &clock_, LATER, BIG, BIG, &eff);
     ck_assert_int_eq(r, DESK_APPLIED);
     ck_assert_int_eq(clock_, c.occurred_at);
     ck_assert_uint_eq(eff.n_tickets, 1);
@@ -192,11 +195,11 @@ START_TEST(test_offer_full_when_no_room)
     ck_assert_uint_gt(used, 0);
     ComplaintEvent r = ev_of("B", CT_RECEIVED, MON0900 + MIN);
     DeskSource src = src_of(2);
-    ck_assert_int_eq(desk_offer(desk, &r, NULL, &src, &clock_, 0, used + 1, BIG, &eff), DESK_FULL);
+    ck_assert_int_eq(desk_offer(desk, &r, NULL, &src, &clock_, LATER, used + 1, BIG, &eff), DESK_FULL);
     ck_assert_uint_eq(eff_size(&eff), used);
     /* an empty batch always takes one event, however small the bound */
     eff_reset(&eff);
-    ck_assert_int_eq(desk_offer(desk, &r, NULL, &src, &clock_, 0, 1, BIG, &eff), DESK_APPLIED);
+    ck_assert_int_eq(desk_offer(desk, &r, NULL, &src, &clock_, LATER, 1, BIG, &eff), DESK_APPLIED);
 }
 END_TEST
 
@@ -309,7 +312,7 @@ END_TEST
 
 START_TEST(test_held_events_expire_into_dead_letters)
 {
-    int64_t wall = 1000000;
+    int64_t wall = LATER;
     ComplaintEvent a = ev_of("X", CT_CONTACTED, MON0900), b = ev_of("X", CT_RESOLVED, MON0900 + H);
     offer(&a, wall);
     offer(&b, wall + 10);
@@ -341,10 +344,10 @@ START_TEST(test_held_expiry_is_bounded)
         char id[8];
         snprintf(id, sizeof id, "X%d", i);
         ComplaintEvent a = ev_of(id, CT_CONTACTED, MON0900);
-        offer(&a, 100);
+        offer(&a, LATER);
     }
     eff_reset(&eff);
-    int64_t when = 100 + desk_policy(desk)->hold_timeout;
+    int64_t when = LATER + desk_policy(desk)->hold_timeout;
     int total = 0;
     for (int guard = 0; guard < 100 && desk_next_hold_expiry(desk) <= when; guard++) {
         int n = desk_expire_held(desk, when, 4, &eff);
@@ -362,38 +365,38 @@ END_TEST
 START_TEST(test_duplicates_change_nothing)
 {
     ComplaintEvent r = ev_of("D", CT_RECEIVED, MON0900);
-    offer(&r, 0);
+    offer(&r, LATER);
     ComplaintEvent c = ev_of("D", CT_CONTACTED, MON0900 + MIN);
-    offer(&c, 0);
+    offer(&c, LATER);
     size_t events = eff.n_events, alerts = eff.alerts.n;
-    offer(&c, 0);
-    offer(&r, 0);
+    offer(&c, LATER);
+    offer(&r, LATER);
     ck_assert_uint_eq(eff.n_duplicates, 2);
     ck_assert_uint_eq(eff.n_events, events);
     ck_assert_uint_eq(eff.alerts.n, alerts);
     /* a held event is a duplicate too, also after its release */
     ComplaintEvent h = ev_of("E", CT_CONTACTED, MON0900);
-    offer(&h, 0);
-    offer(&h, 0);
+    offer(&h, LATER);
+    offer(&h, LATER);
     ck_assert_uint_eq(eff.n_held, 1);
     ck_assert_uint_eq(eff.n_duplicates, 3);
     ComplaintEvent e = ev_of("E", CT_RECEIVED, MON0900 + MIN);
-    offer(&e, 0);
+    offer(&e, LATER);
     ck_assert_uint_eq(eff.n_released, 1);
-    offer(&h, 0);
+    offer(&h, LATER);
     ck_assert_uint_eq(eff.n_duplicates, 4);
     /* ids loaded for a ticket of an older format count as seen */
     ck_assert_int_eq(desk_load_event_id(desk, "D", "old-1"), 0);
     ck_assert_int_eq(desk_load_event_id(desk, "nobody", "old-2"), 0);
     ComplaintEvent o = ev_of("D", CT_RESOLVED, MON0900 + 2 * MIN);
     snprintf(o.event_id, sizeof o.event_id, "old-1");
-    offer(&o, 0);
+    offer(&o, LATER);
     ck_assert_uint_eq(eff.n_duplicates, 5);
     ck_assert(!desk_ticket(desk, "D")->tg[STG_RESOLVE].done);
     /* the same id for another ticket is another event */
     ComplaintEvent other = ev_of("G", CT_RECEIVED, MON0900);
     snprintf(other.event_id, sizeof other.event_id, "%s", r.event_id);
-    offer(&other, 0);
+    offer(&other, LATER);
     ck_assert_ptr_nonnull(desk_ticket(desk, "G"));
 }
 END_TEST
@@ -414,7 +417,7 @@ START_TEST(test_eviction_of_old_closed_tickets)
     /* listed in the open batch: kept until it is written */
     offer_new("P", CT_RECEIVED, MON0900 + 2 * H);
     ComplaintEvent u = ev_of("C", CT_UPDATED, MON0900 + 2 * H);
-    offer(&u, 0); /* history: the ticket is closed, but it is listed */
+    offer(&u, LATER); /* history: the ticket is closed, but it is listed */
     desk_housekeep(desk, MON0900 + 2 * H + lookback + 1, true, &eff, &sw);
     ck_assert_uint_eq(sw.tickets, 0);
     ck_assert_ptr_nonnull(desk_ticket(desk, "C"));
@@ -430,6 +433,51 @@ START_TEST(test_eviction_of_old_closed_tickets)
     eff_reset(&eff);
     desk_housekeep(desk, MON0900 + 10 * lookback, false, &eff, &sw);
     ck_assert_uint_eq(sw.tickets, 0);
+}
+END_TEST
+
+/* §12.2: an event for a ticket that left memory reads its row back first;
+ * a `received` of it again is history, not a new ticket. */
+START_TEST(test_forgotten_ticket_is_read_back)
+{
+    offer_new("C", CT_RECEIVED, MON0900);
+    offer_new("C", CT_CLOSED, MON0900 + H);
+    uint8_t *snap;
+    size_t len;
+    ck_assert_ptr_nonnull(snap = tkt_pack(desk_ticket(desk, "C"), &len)); /* what PostgreSQL holds */
+    eff_reset(&eff);
+    DeskSwept sw;
+    desk_housekeep(desk, MON0900 + H + desk_policy(desk)->repeat_lookback + 1, true, &eff, &sw);
+    ck_assert_uint_eq(sw.tickets, 1);
+    ck_assert_ptr_null(desk_ticket(desk, "C"));
+
+    ComplaintEvent again = ev_of("C", CT_RECEIVED, MON0900 + 2 * H);
+    DeskSource src = src_of(99);
+    ck_assert_int_eq(desk_offer(desk, &again, NULL, &src, &clock_, LATER, BIG, BIG, &eff), DESK_LOOKUP);
+    ck_assert_str_eq(desk_lookup_id(desk), "C");
+    ck_assert(eff_empty(&eff));
+    char err[64];
+    Ticket *t = tkt_unpack(snap, len, err, sizeof err);
+    ck_assert_ptr_nonnull(t);
+    free(snap);
+    ck_assert_int_eq(desk_lookup_done(desk, t), 0);
+    ck_assert_int_eq(desk_offer(desk, &again, NULL, &src, &clock_, LATER, BIG, BIG, &eff), DESK_APPLIED);
+    int e = find_event(CT_RECEIVED, "C");
+    ck_assert_int_ge(e, 0);
+    ck_assert(!eff.events[e].applied); /* history */
+    ck_assert(desk_ticket(desk, "C")->closed);
+    ck_assert_uint_eq(eff.n_held, 0);
+
+    /* an id the filter only thinks it saw: looked up once, then an unknown ticket */
+    ck_assert_int_eq(desk_load_gone(desk, "N"), 0);
+    ComplaintEvent c = ev_of("N", CT_CONTACTED, MON0900 + 3 * H);
+    ck_assert_int_eq(desk_offer(desk, &c, NULL, &src, &clock_, LATER, BIG, BIG, &eff), DESK_LOOKUP);
+    ck_assert_int_eq(desk_lookup_done(desk, NULL), 0);
+    ck_assert_int_eq(desk_offer(desk, &c, NULL, &src, &clock_, LATER, BIG, BIG, &eff), DESK_APPLIED);
+    ck_assert_uint_eq(eff.n_held, 1);
+    /* ids never stored need no lookup */
+    ComplaintEvent r = ev_of("NEW", CT_RECEIVED, MON0900 + 3 * H);
+    ck_assert_int_eq(desk_offer(desk, &r, NULL, &src, &clock_, LATER, BIG, BIG, &eff), DESK_APPLIED);
 }
 END_TEST
 
@@ -484,7 +532,7 @@ START_TEST(test_merge_orders_partitions_for_the_event_clock)
     }
     for (MergeItem *it; (it = merge_peek(mg));) {
         Msg *x = (Msg *)it;
-        offer(&x->ev, 0);
+        offer(&x->ev, LATER);
         merge_pop(mg);
     }
     merge_free(mg);
@@ -495,9 +543,135 @@ START_TEST(test_merge_orders_partitions_for_the_event_clock)
     teardown();
     setup();
     for (int i = 0; i < 4; i++)
-        offer(&m[i].ev, 0);
+        offer(&m[i].ev, LATER);
     ck_assert_int_ge(find("sla_breach/A/1/contact", AS_FIRING), 0);
     ck_assert_int_ge(find("sla_breach/A/1/contact", AS_RETRACTED), 0);
+}
+END_TEST
+
+/* ---- the second wave (contract §12) ------------------------------------- */
+
+/* §12.10: an event from the future or before 2000 is dead-lettered and moves
+ * nothing, in both clock modes; a scan the same. */
+START_TEST(test_implausible_times_are_dead_lettered)
+{
+    int64_t wall = MON0900;
+    DeskSource src = src_of(1);
+    ComplaintEvent ev = ev_of("F", CT_RECEIVED, wall + 5 * MIN + 1);
+    ck_assert_int_eq(desk_offer(desk, &ev, NULL, &src, &clock_, wall, BIG, BIG, &eff), DESK_APPLIED);
+    ck_assert_uint_eq(eff.n_dead, 1);
+    ck_assert_str_eq(eff.dead[0].reason, "invalid_field");
+    ck_assert_msg(strncmp(eff.dead[0].detail, "occurred_at", 11) == 0, "detail: %s", eff.dead[0].detail);
+    ck_assert_int_eq(clock_, 0); /* the event clock did not move */
+    ck_assert_ptr_null(desk_ticket(desk, "F"));
+    /* at the limit it is applied */
+    ev = ev_of("F", CT_RECEIVED, wall + 5 * MIN);
+    ck_assert_int_eq(desk_offer(desk, &ev, NULL, &src, NULL, wall, BIG, BIG, &eff), DESK_APPLIED);
+    ck_assert_ptr_nonnull(desk_ticket(desk, "F"));
+    /* before 2000 */
+    ev = ev_of("G", CT_RECEIVED, T("1999-12-31T23:59:59Z"));
+    ck_assert_int_eq(desk_offer(desk, &ev, NULL, &src, NULL, wall, BIG, BIG, &eff), DESK_APPLIED);
+    ck_assert_uint_eq(eff.n_dead, 2);
+    ck_assert_msg(strstr(eff.dead[1].detail, "before 2000") != NULL, "detail: %s", eff.dead[1].detail);
+    /* a scan */
+    ScanEvent sc;
+    memset(&sc, 0, sizeof sc);
+    snprintf(sc.event_id, sizeof sc.event_id, "s-1");
+    snprintf(sc.waybill, sizeof sc.waybill, "W1");
+    snprintf(sc.site, sizeof sc.site, "S1");
+    sc.scan_type = SCAN_PICKUP;
+    sc.site_role = ROLE_ORIGIN;
+    sc.occurred_at = wall + DAY;
+    ck_assert_int_eq(desk_offer(desk, NULL, &sc, &src, NULL, wall, BIG, BIG, &eff), DESK_APPLIED);
+    ck_assert_uint_eq(eff.n_dead, 3);
+    ck_assert_uint_eq(eff.n_scans, 0);
+    /* max_future_skew = 0 turns the future check off */
+    Policy *p = pol_new();
+    char err[128];
+    ck_assert_int_eq(pol_set(p, "max_future_skew", "0", err, sizeof err), 0);
+    desk_set_policy(desk, p);
+    ck_assert_int_eq(desk_offer(desk, NULL, &sc, &src, NULL, wall, BIG, BIG, &eff), DESK_APPLIED);
+    ck_assert_uint_eq(eff.n_scans, 1);
+}
+END_TEST
+
+static ComplaintEvent received_at_site(const char *ticket, int64_t at, const char *site)
+{
+    ComplaintEvent ev = ev_of(ticket, CT_RECEIVED, at);
+    ev.has |= EVF_SITE;
+    snprintf(ev.site, sizeof ev.site, "%s", site);
+    return ev;
+}
+
+/* §12.6: an invalid complaint leaves its bulk window; the episode ends when
+ * the count falls below the threshold. */
+START_TEST(test_invalid_leaves_bulk)
+{
+    char id[16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof id, "B%d", i);
+        ComplaintEvent ev = received_at_site(id, MON0900 + i * MIN, "SZ");
+        offer(&ev, MON0900 + i * MIN);
+    }
+    char bulk_id[64];
+    snprintf(bulk_id, sizeof bulk_id, "bulk_complaint/damage/SZ/%lld", (long long)MON0900);
+    ck_assert_int_ge(find(bulk_id, AS_FIRING), 0);
+    ComplaintEvent up = ev_of("B3", CT_UPDATED, MON0900 + 20 * MIN);
+    up.has = EVF_VALIDITY;
+    up.invalid = true;
+    offer(&up, up.occurred_at);
+    ck_assert_int_lt(find(bulk_id, AS_RESOLVED), 0);
+    /* the episode ends at the next firing, at the clock */
+    ck_assert_int_ge(desk_fire_due(desk, clock_, BIG, &eff), 1);
+    int r = find(bulk_id, AS_RESOLVED);
+    ck_assert_int_ge(r, 0);
+    ck_assert_int_eq(eff.alerts.v[r].count, 9);
+    ck_assert_int_eq(eff.alerts.v[r].resolved_at, MON0900 + 20 * MIN);
+}
+END_TEST
+
+static void scan(const char *id, const char *waybill, ScanType type, int64_t at)
+{
+    ScanEvent sc;
+    memset(&sc, 0, sizeof sc);
+    snprintf(sc.event_id, sizeof sc.event_id, "%s", id);
+    snprintf(sc.waybill, sizeof sc.waybill, "%s", waybill);
+    snprintf(sc.site, sizeof sc.site, "SITE");
+    sc.scan_type = type;
+    sc.site_role = type == SCAN_PICKUP ? ROLE_ORIGIN : ROLE_DELIVERY;
+    sc.occurred_at = at;
+    DeskSource src = src_of(++seq);
+    for (int i = 0; i < 1000; i++) {
+        int r = desk_offer(desk, NULL, &sc, &src, &clock_, at, BIG, BIG, &eff);
+        ck_assert_int_ge(r, 0);
+        if (r == DESK_APPLIED)
+            return;
+    }
+    ck_abort_msg("scan never applied");
+}
+
+/* §12.7 through the desk: the parcel keeps its pickup time (even from a scan
+ * arriving late), a delay ticket gets the loss review at pickup + 168 h, and
+ * the signature ends it. */
+START_TEST(test_category_review_from_scans)
+{
+    int64_t pickup = MON0900 - 6 * DAY;
+    scan("s-2", "W7", SCAN_DEPART, pickup + H);
+    scan("s-1", "W7", SCAN_PICKUP, pickup); /* late: not the latest, still the pickup */
+    ComplaintEvent ev = ev_of("D", CT_RECEIVED, MON0900);
+    ev.category = CAT_DELAY;
+    ev.has |= EVF_WAYBILL;
+    snprintf(ev.waybill, sizeof ev.waybill, "W7");
+    offer(&ev, MON0900);
+    ck_assert_int_lt(find("category_review/D/1", AS_FIRING), 0);
+    /* a day later the event clock passes pickup + 168 h */
+    offer_new("X", CT_RECEIVED, MON0900 + DAY + MIN);
+    int f = find("category_review/D/1", AS_FIRING);
+    ck_assert_int_ge(f, 0);
+    ck_assert_int_eq(eff.alerts.v[f].suggested_category, CAT_LOSS);
+    ck_assert_int_eq(eff.alerts.v[f].condition_at, pickup + 7 * DAY);
+    scan("s-3", "W7", SCAN_SIGNED, MON0900 + DAY + 2 * MIN);
+    ck_assert_int_ge(find("category_review/D/1", AS_RESOLVED), 0);
 }
 END_TEST
 
@@ -518,8 +692,12 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_held_expiry_is_bounded);
     tcase_add_test(tc, test_duplicates_change_nothing);
     tcase_add_test(tc, test_eviction_of_old_closed_tickets);
+    tcase_add_test(tc, test_forgotten_ticket_is_read_back);
     tcase_add_test(tc, test_policy_reload_recomputes_in_chunks);
     tcase_add_test(tc, test_merge_orders_partitions_for_the_event_clock);
+    tcase_add_test(tc, test_implausible_times_are_dead_lettered);
+    tcase_add_test(tc, test_invalid_leaves_bulk);
+    tcase_add_test(tc, test_category_review_from_scans);
     suite_add_tcase(s, tc);
     return s;
 }

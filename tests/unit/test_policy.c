@@ -382,11 +382,12 @@ START_TEST(test_key_names)
     size_t n = 0;
     while (pol_key_name(n) != NULL)
         n++;
-    ck_assert_int_eq(n, 15 + 14);
+    ck_assert_int_eq(n, 15 + 25);
     ck_assert_str_eq(pol_key_name(0), "sla.contact.normal");
     ck_assert_str_eq(pol_key_name(14), "sla.revisit.reopened");
     ck_assert_str_eq(pol_key_name(15), "warn_ratio");
-    ck_assert_str_eq(pol_key_name(n - 1), "extra_workdays");
+    ck_assert_str_eq(pol_key_name(28), "extra_workdays");
+    ck_assert_str_eq(pol_key_name(n - 1), "accountability_window");
     char buf[8];
     ck_assert_int_eq(pol_get(NULL, "nope", buf, sizeof(buf)), -1);
 }

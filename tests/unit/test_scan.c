@@ -447,12 +447,12 @@ START_TEST(test_restore)
     ParcelSet *s = ps_new();
     int64_t due;
     ScanEvent e = mk("A", SCAN_ARRIVE, "H1", H, NULL, ROLE_NONE, T0);
-    ck_assert_int_eq(ps_restore(s, &e, true, STALL), 0);
+    ck_assert_int_eq(ps_restore(s, &e, 0, true, STALL), 0);
     ck_assert_ptr_null(ps_next_due(s, &due)); /* its alert already fired */
     e = mk("B", SCAN_ARRIVE, "H1", H, NULL, ROLE_NONE, T0 + 5);
-    ck_assert_int_eq(ps_restore(s, &e, false, STALL), 0);
+    ck_assert_int_eq(ps_restore(s, &e, 0, false, STALL), 0);
     e = mk("C", SCAN_SIGNED, "D1", D, NULL, ROLE_NONE, T0);
-    ck_assert_int_eq(ps_restore(s, &e, true, STALL), 0);
+    ck_assert_int_eq(ps_restore(s, &e, 0, true, STALL), 0);
     ck_assert_uint_eq(ps_count(s), 3);
 
     Parcel *p = ps_next_due(s, &due);
@@ -472,7 +472,7 @@ START_TEST(test_restore)
 
     /* Restoring a waybill the set holds replaces its state. */
     e = mk("A", SCAN_PICKUP, "O1", O, NULL, ROLE_NONE, T0 - HOUR);
-    ck_assert_int_eq(ps_restore(s, &e, false, STALL), 0);
+    ck_assert_int_eq(ps_restore(s, &e, 0, false, STALL), 0);
     LatestScan l;
     ck_assert(ps_latest(s, "A", &l));
     ck_assert_int_eq(l.type, SCAN_PICKUP);

@@ -110,6 +110,13 @@ static Ticket *receive_normal(void)
     return receive((Recv){MON0900, CH_HOTLINE, CAT_DELAY, false, false, NULL});
 }
 
+/* pause_max = 0: a pause without `until` lasts until its resumed. */
+static void no_pause_max(void)
+{
+    char err[128];
+    ck_assert_int_eq(pol_set(pol, "pause_max", "0", err, sizeof err), 0);
+}
+
 static TktResult apply_at(Ticket *t, const ComplaintEvent *ev, int64_t now)
 {
     char detail[EVT_DETAIL_MAX];
@@ -816,6 +823,7 @@ END_TEST
  * of their own clock. */
 START_TEST(test_pause_resume_calendar_and_lunch)
 {
+    no_pause_max(); /* open-ended pauses: the §6 rules alone */
     Ticket *t = receive_normal();
     int64_t p0 = T("2026-11-23T10:00:00+08:00");
     step_ok(t, CT_PAUSED, p0);
@@ -863,6 +871,7 @@ END_TEST
 
 START_TEST(test_pause_across_night)
 {
+    no_pause_max(); /* open-ended pauses: the §6 rules alone */
     /* Received Monday 19:00 (due Tuesday 09:00); paused 19:30 to Tuesday 09:00:
      * 30 business minutes used, 90 left from 09:00. */
     Ticket *t = receive((Recv){"2026-11-23T19:00:00+08:00", CH_HOTLINE, CAT_DELAY, false, false, NULL});
@@ -967,6 +976,7 @@ START_TEST(test_statutory_cap)
 
     /* no claim, paused 132 h: 48 + 132 = 180 h > 168 h */
     alert_list_reset(&al);
+    no_pause_max();
     t = receive_normal();
     step_ok(t, CT_PAUSED, T("2026-11-23T10:00:00+08:00"));
     step_ok(t, CT_RESUMED, T("2026-11-28T22:00:00+08:00"));
@@ -1062,7 +1072,7 @@ START_TEST(test_next_due)
     tkt_advance(t, T("2026-11-24T09:00:00+08:00"), &al);
     ck_time(tkt_next_due(t), T("2026-11-25T09:00:00+08:00"), "resolve deadline");
     step_ok(t, CT_PAUSED, T("2026-11-24T10:00:00+08:00"));
-    ck_time(tkt_next_due(t), T("2026-11-30T09:00:00+08:00"), "only the statutory cap runs while paused");
+    ck_time(tkt_next_due(t), T("2026-11-27T10:00:00+08:00"), "while paused: the pause ends by itself after pause_max");
     step_ok(t, CT_RESUMED, T("2026-11-24T11:00:00+08:00"));
     step_ok(t, CT_RESOLVED, T("2026-11-24T12:00:00+08:00"));
     /* revisit: 10 business h from 12:00 -> 14:00-20:00 (6), Wednesday 08:00-12:00 */
@@ -1203,10 +1213,12 @@ START_TEST(test_moved_deadline_resolves_breach)
     ck_assert_str_eq(b->alert_id, "sla_breach/" TID "/1/first_reply");
     ck_assert(!b->has_late_by);
     ck_assert_uint_eq(al.n, 1); /* the resolve breach stays firing */
-    /* an ended breach does not fire again under the same id */
+    /* missing the new deadline fires a new breach with its own id (§12.1) */
     alert_list_reset(&al);
     tkt_advance(t, T("2026-11-26T00:00:00+08:00"), &al);
-    ck_assert(!has_alert(AL_SLA_BREACH, AS_FIRING, STG_FIRST_REPLY));
+    b = the_alert(AL_SLA_BREACH, AS_FIRING, STG_FIRST_REPLY);
+    ck_assert_str_eq(b->alert_id, "sla_breach/" TID "/1/first_reply/2");
+    ck_time(b->condition_at, T("2026-11-25T14:00:00+08:00"), "the moved deadline");
     tkt_free(t);
 
     /* A pause that happened before the deadline, reported after the breach
@@ -1221,7 +1233,8 @@ START_TEST(test_moved_deadline_resolves_breach)
     ComplaintEvent ev = mk(CT_PAUSED, T("2026-11-23T10:30:00+08:00"));
     ck_assert_int_eq(apply_at(t, &ev, now), TKT_APPLIED);
     ck_assert(has_alert(AL_SLA_BREACH, AS_RESOLVED, STG_CONTACT));
-    ck_assert_uint_eq(al.n, 1);
+    ck_assert(has_alert(AL_SLA_WARNING, AS_RESOLVED, STG_CONTACT)); /* its warn point moved too */
+    ck_assert_uint_eq(al.n, 2);
     ev = mk(CT_RESUMED, T("2026-11-23T12:30:00+08:00"));
     ck_assert_int_eq(apply_at(t, &ev, T("2026-11-23T12:30:00+08:00")), TKT_APPLIED);
     ck_time(t->tg[STG_CONTACT].deadline, T("2026-11-23T14:30:00+08:00"), "30 min left, after lunch");
@@ -1753,6 +1766,349 @@ START_TEST(test_random_histories)
 }
 END_TEST
 
+/* ==== (e) the second wave of rules (contract §12) ========================= */
+
+/* The ids of the alerts emitted, in order, joined by spaces, with status. */
+static const char *ids_of(char *buf, size_t len)
+{
+    buf[0] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < al.n && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s:%s", i ? " " : "", al.v[i].alert_id,
+                                 alert_status_name(al.v[i].status));
+    return buf;
+}
+
+/* The one alert with this id and status. */
+static const Alert *by_id(const char *id, AlertStatus st)
+{
+    char buf[2048];
+    for (size_t i = 0; i < al.n; i++)
+        if (strcmp(al.v[i].alert_id, id) == 0 && al.v[i].status == st)
+            return &al.v[i];
+    ck_abort_msg("no %s %s among: %s", id, alert_status_name(st), ids_of(buf, sizeof buf));
+    return NULL;
+}
+
+static TktResult pause_until(Ticket *t, int64_t at, int64_t until)
+{
+    ComplaintEvent ev = mk(CT_PAUSED, at);
+    if (until != 0) {
+        ev.has = EVF_UNTIL;
+        ev.until = until;
+    }
+    return apply_at(t, &ev, at);
+}
+
+/* §12.3: a pause without `until` ends by itself after pause_max; one with
+ * `until` at that date; either way pause_overdue fires and ends at the next
+ * resumed, paused or completed stage. */
+START_TEST(test_pause_overdue)
+{
+    Ticket *t = receive_normal();
+    ck_assert_int_eq(pause_until(t, T("2026-11-23T10:00:00+08:00"), 0), TKT_APPLIED);
+    ck_assert(tkt_paused(t));
+    /* 1 business hour of contact used; the rest runs from the end of pause_max */
+    ck_time(t->tg[STG_CONTACT].deadline, T("2026-11-26T11:00:00+08:00"), "contact after the 72 h pause");
+    ck_time(tkt_next_due_p(t, pol), T("2026-11-26T10:00:00+08:00"), "the pause's end");
+    alert_list_reset(&al);
+    tkt_fire(t, pol, T("2026-11-26T10:00:00+08:00") - 1, &al);
+    ck_assert_uint_eq(al.n, 0);
+    tkt_fire(t, pol, T("2026-11-26T10:00:00+08:00"), &al);
+    const Alert *a = by_id("pause_overdue/" TID "/1/1", AS_FIRING);
+    ck_time(a->condition_at, T("2026-11-26T10:00:00+08:00"), "at pause_max");
+    ck_assert(!tkt_paused(t));
+    /* the late resumed ends it and changes nothing else */
+    alert_list_reset(&al);
+    ck_assert_int_eq(step(t, CT_RESUMED, T("2026-11-26T10:30:00+08:00")), TKT_APPLIED);
+    by_id("pause_overdue/" TID "/1/1", AS_RESOLVED);
+    ck_time(t->tg[STG_CONTACT].deadline, T("2026-11-26T11:00:00+08:00"), "contact unchanged");
+    /* nothing fires twice */
+    alert_list_reset(&al);
+    tkt_fire(t, pol, T("2026-11-26T10:59:00+08:00"), &al);
+    for (size_t i = 0; i < al.n; i++)
+        ck_assert_int_ne(al.v[i].type, AL_PAUSE_OVERDUE);
+
+    /* The second pause of the round, with an agreed date; completing the open
+     * stage ends its overdue alert. */
+    ck_assert_int_eq(pause_until(t, T("2026-11-26T10:40:00+08:00"), T("2026-11-26T15:00:00+08:00")), TKT_APPLIED);
+    ck_time(t->tg[STG_CONTACT].deadline, T("2026-11-26T15:20:00+08:00"), "20 min left after the agreed date");
+    alert_list_reset(&al);
+    tkt_fire(t, pol, T("2026-11-26T15:00:00+08:00"), &al);
+    by_id("pause_overdue/" TID "/1/2", AS_FIRING);
+    alert_list_reset(&al);
+    step_ok(t, CT_CONTACTED, T("2026-11-26T15:10:00+08:00"));
+    by_id("pause_overdue/" TID "/1/2", AS_RESOLVED);
+    tkt_free(t);
+
+    /* A resumed before the agreed date: nothing fires. */
+    alert_list_reset(&al);
+    t = receive_normal();
+    ck_assert_int_eq(pause_until(t, T("2026-11-23T10:00:00+08:00"), T("2026-11-24T10:00:00+08:00")), TKT_APPLIED);
+    step_ok(t, CT_RESUMED, T("2026-11-23T12:00:00+08:00"));
+    tkt_fire(t, pol, T("2026-11-24T10:00:00+08:00"), &al);
+    for (size_t i = 0; i < al.n; i++)
+        ck_assert_int_ne(al.v[i].type, AL_PAUSE_OVERDUE);
+    tkt_free(t);
+}
+END_TEST
+
+/* §12.4: after first_reply a customer-facing event is due every
+ * progress_interval until resolved. */
+START_TEST(test_progress_due)
+{
+    Ticket *t = receive_normal();
+    step_ok(t, CT_FIRST_REPLY, T("2026-11-23T12:00:00+08:00"));
+    ck_assert(tkt_next_due_p(t, pol) <= T("2026-11-24T12:00:00+08:00"));
+    alert_list_reset(&al);
+    tkt_fire(t, pol, T("2026-11-24T12:00:00+08:00"), &al);
+    const Alert *a = by_id("progress_due/" TID "/1/1", AS_FIRING);
+    ck_time(a->condition_at, T("2026-11-24T12:00:00+08:00"), "24 h after first_reply");
+    /* a progress report ends it; the next one is due 24 h after it */
+    alert_list_reset(&al);
+    step_ok(t, CT_PROGRESS, T("2026-11-24T13:00:00+08:00"));
+    by_id("progress_due/" TID "/1/1", AS_RESOLVED);
+    alert_list_reset(&al);
+    tkt_fire(t, pol, T("2026-11-25T12:59:59+08:00"), &al);
+    for (size_t i = 0; i < al.n; i++)
+        ck_assert_int_ne(al.v[i].type, AL_PROGRESS_DUE);
+    tkt_fire(t, pol, T("2026-11-25T13:00:00+08:00"), &al);
+    by_id("progress_due/" TID "/1/2", AS_FIRING);
+    /* resolved ends it, and nothing is due after */
+    alert_list_reset(&al);
+    step_ok(t, CT_RESOLVED, T("2026-11-25T14:00:00+08:00"));
+    by_id("progress_due/" TID "/1/2", AS_RESOLVED);
+    alert_list_reset(&al);
+    tkt_fire(t, pol, T("2026-11-27T14:00:00+08:00"), &al);
+    for (size_t i = 0; i < al.n; i++)
+        ck_assert_int_ne(al.v[i].type, AL_PROGRESS_DUE);
+    tkt_free(t);
+
+    /* progress_interval = 0 disables it */
+    char err[128];
+    ck_assert_int_eq(pol_set(pol, "progress_interval", "0", err, sizeof err), 0);
+    alert_list_reset(&al);
+    t = receive_normal();
+    step_ok(t, CT_FIRST_REPLY, T("2026-11-23T12:00:00+08:00"));
+    tkt_fire(t, pol, T("2026-11-26T12:00:00+08:00"), &al);
+    for (size_t i = 0; i < al.n; i++)
+        ck_assert_int_ne(al.v[i].type, AL_PROGRESS_DUE);
+    tkt_free(t);
+}
+END_TEST
+
+/* §12.4: response_schedule, the n-th customer-facing event of round 1 due at
+ * received + the n-th offset. */
+START_TEST(test_response_schedule)
+{
+    char err[128];
+    ck_assert_int_eq(pol_set(pol, "response_schedule", "2h,24h,48h,5d", err, sizeof err), 0);
+    ck_assert_int_eq(pol_set(pol, "progress_interval", "0", err, sizeof err), 0);
+    Ticket *t = receive_normal();
+    step_ok(t, CT_CONTACTED, T("2026-11-23T10:00:00+08:00")); /* 1st, due 11:00 */
+    alert_list_reset(&al);
+    tkt_fire(t, pol, T("2026-11-24T09:00:00+08:00"), &al); /* 2nd due received + 24 h */
+    const Alert *a = by_id("response_due/" TID "/2", AS_FIRING);
+    ck_time(a->condition_at, T("2026-11-24T09:00:00+08:00"), "received + 24 h");
+    ck_assert_uint_eq((size_t)count_alerts(AL_RESPONSE_DUE, AS_FIRING), 1);
+    alert_list_reset(&al);
+    step_ok(t, CT_FIRST_REPLY, T("2026-11-24T10:00:00+08:00")); /* the 2nd response, late */
+    by_id("response_due/" TID "/2", AS_RESOLVED);
+    step_ok(t, CT_PROGRESS, T("2026-11-24T11:00:00+08:00")); /* the 3rd, before received + 48 h */
+    alert_list_reset(&al);
+    tkt_fire(t, pol, T("2026-11-28T09:00:00+08:00"), &al); /* the 4th is due at received + 5 d */
+    by_id("response_due/" TID "/4", AS_FIRING);
+    ck_assert_int_eq(count_alerts(AL_RESPONSE_DUE, AS_FIRING), 1);
+    tkt_free(t);
+
+    /* bad schedules are refused */
+    ck_assert_int_ne(pol_set(pol, "response_schedule", "2h,,3h", err, sizeof err), 0);
+    ck_assert_int_ne(pol_set(pol, "response_schedule", "5h,2h", err, sizeof err), 0);
+    ck_assert_int_ne(pol_set(pol, "response_schedule", "soon", err, sizeof err), 0);
+}
+END_TEST
+
+static Ticket *receive_facts(const char *tid, double amount, int complainants, bool injury, bool vip, bool exec)
+{
+    ComplaintEvent ev = mk(CT_RECEIVED, T(MON0900));
+    snprintf(ev.ticket_id, sizeof ev.ticket_id, "%s", tid);
+    ev.channel = CH_HOTLINE;
+    ev.category = CAT_DAMAGE;
+    ev.has = EVF_CHANNEL | EVF_CATEGORY;
+    if (amount >= 0) {
+        ev.has |= EVF_CLAIM_AMOUNT;
+        ev.claim_amount = amount;
+    }
+    if (complainants > 0) {
+        ev.has |= EVF_COMPLAINANTS;
+        ev.complainants = complainants;
+    }
+    ev.has |= (injury ? EVF_INJURY : 0) | (vip ? EVF_VIP : 0) | (exec ? EVF_EXECUTIVE : 0);
+    ev.injury = injury;
+    ev.vip = vip;
+    ev.executive = exec;
+    Ticket *t = tkt_new(&ev, pol, &al);
+    ck_assert_ptr_nonnull(t);
+    return t;
+}
+
+static void ck_because(const Alert *a, const char *want)
+{
+    char got[256] = "";
+    for (unsigned bit = 1; bit < (1u << MB__COUNT); bit <<= 1)
+        if (a->major_because & bit)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", got[0] ? "," : "",
+                     alert_major_because_name(bit));
+    ck_assert_str_eq(got, want);
+}
+
+/* §12.5: a ticket is major from its facts, with major_because. */
+START_TEST(test_major_from_facts)
+{
+    Ticket *t = receive_facts("F1", 49999.99, 4, false, false, false);
+    ck_assert(!t->major);
+    ck_assert_int_eq(count_alerts(AL_TICKET_ESCALATED, AS_FIRING), 0);
+    tkt_free(t);
+
+    alert_list_reset(&al);
+    t = receive_facts("F2", 50000, 5, false, false, false);
+    ck_assert(t->major && t->urgent);
+    ck_because(the_alert(AL_TICKET_ESCALATED, AS_FIRING, -1), "claim_amount,complainants");
+    
+    tkt_free(t);
+
+    alert_list_reset(&al);
+    t = receive_facts("F3", -1, 0, true, true, true);
+    ck_because(the_alert(AL_TICKET_ESCALATED, AS_FIRING, -1), "injury,vip,executive");
+    json_t *j = encode(the_alert(AL_TICKET_ESCALATED, AS_FIRING, -1));
+    const json_t *mb = json_object_get(j, "major_because");
+    ck_assert_uint_eq(json_array_size(mb), 3);
+    ck_assert_str_eq(json_string_value(json_array_get(mb, 0)), "injury");
+    json_decref(j);
+    tkt_free(t);
+
+    /* an updated with a fact escalates a normal ticket once */
+    alert_list_reset(&al);
+    t = receive_normal();
+    ComplaintEvent ev = mk(CT_UPDATED, T("2026-11-23T09:30:00+08:00"));
+    ev.has = EVF_VIP;
+    ev.vip = true;
+    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    ck_because(the_alert(AL_TICKET_ESCALATED, AS_FIRING, -1), "vip");
+    alert_list_reset(&al);
+    ev = mk(CT_UPDATED, T("2026-11-23T09:40:00+08:00"));
+    ev.has = EVF_MAJOR;
+    ev.major = true;
+    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    ck_assert_int_eq(count_alerts(AL_TICKET_ESCALATED, AS_FIRING), 0);
+    tkt_free(t);
+
+    /* an unsatisfied revisit makes the ticket major: major_because reopened */
+    alert_list_reset(&al);
+    t = receive_normal();
+    step_ok(t, CT_RESOLVED, T(REOPEN_RESOLVED));
+    ck_assert_int_eq(revisit(t, false, T(REOPEN_AT), T(REOPEN_AT)), TKT_APPLIED);
+    ck_assert(t->major);
+    const Alert *e = the_alert(AL_TICKET_ESCALATED, AS_FIRING, -1);
+    ck_because(e, "reopened");
+    tkt_free(t);
+}
+END_TEST
+
+/* §12.6: an invalid complaint is resolved within 10 business hours of being
+ * found invalid, when that is sooner. */
+START_TEST(test_invalid_resolve)
+{
+    Ticket *t = receive_normal();
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-25T09:00:00+08:00"), "48 h");
+    ComplaintEvent ev = mk(CT_UPDATED, T("2026-11-23T10:00:00+08:00"));
+    ev.has = EVF_VALIDITY;
+    ev.invalid = true;
+    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    ck_assert(!tkt_valid(t));
+    /* 10-12, 14-20, Tuesday 08-10 */
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-24T10:00:00+08:00"), "10 business hours");
+    /* later than the current target: no change */
+    tkt_free(t);
+    t = receive((Recv){MON0900, CH_MEDIA, CAT_DELAY, false, false, NULL}); /* urgent: resolve in 24 h */
+    ev = mk(CT_UPDATED, T("2026-11-23T20:00:00+08:00"));
+    ev.has = EVF_VALIDITY;
+    ev.invalid = true;
+    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    ck_time(t->tg[STG_RESOLVE].deadline, T("2026-11-24T09:00:00+08:00"), "the urgent 24 h stays");
+    /* valid again: the usual target */
+    ev = mk(CT_UPDATED, T("2026-11-23T21:00:00+08:00"));
+    ev.has = EVF_VALIDITY;
+    ev.invalid = false;
+    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    ck_assert(tkt_valid(t));
+    tkt_free(t);
+}
+END_TEST
+
+static Ticket *receive_waybill(Category cat, const char *at)
+{
+    Ticket *t = receive((Recv){at, CH_HOTLINE, cat, false, false, NULL});
+    ck_assert_int_eq(tkt_set_str(t, TS_WAYBILL, "YT9"), 0);
+    return t;
+}
+
+/* §12.7: delay or loss, 7 days from pickup. */
+START_TEST(test_category_review)
+{
+    int64_t pickup = T("2026-11-18T09:00:00+08:00"); /* + 168 h = 11-25 09:00 */
+    Ticket *t = receive_waybill(CAT_DELAY, MON0900);
+    int64_t now = T(MON0900);
+    tkt_review(t, pickup, false, pol, now, &al);
+    ck_assert_uint_eq(al.n, 0);
+    ck_assert(tkt_next_due_p(t, pol) <= T("2026-11-25T09:00:00+08:00")); /* something is due by then */
+    tkt_fire(t, pol, T("2026-11-25T09:00:00+08:00"), &al);
+    const Alert *a = by_id("category_review/" TID "/1", AS_FIRING);
+    ck_assert_int_eq(a->suggested_category, CAT_LOSS);
+    ck_time(a->condition_at, T("2026-11-25T09:00:00+08:00"), "pickup + 168 h");
+    json_t *j = encode(a);
+    ck_assert_str_eq(jstr(j, "suggested_category"), "loss");
+    json_decref(j);
+    /* the parcel turns up signed: the suggestion of loss ends */
+    alert_list_reset(&al);
+    tkt_review(t, pickup, true, pol, T("2026-11-25T10:00:00+08:00"), &al);
+    by_id("category_review/" TID "/1", AS_RESOLVED);
+    tkt_free(t);
+
+    /* signed before the limit: nothing */
+    alert_list_reset(&al);
+    t = receive_waybill(CAT_DELAY, MON0900);
+    tkt_review(t, pickup, false, pol, now, &al);
+    tkt_review(t, pickup, true, pol, T("2026-11-24T09:00:00+08:00"), &al);
+    tkt_fire(t, pol, T("2026-11-26T09:00:00+08:00"), &al);
+    ck_assert_int_eq(count_alerts(AL_CATEGORY_REVIEW, AS_FIRING), 0);
+    tkt_free(t);
+
+    /* loss received before pickup + 168 h: suggest delay; the desk's
+     * reclassification ends it */
+    alert_list_reset(&al);
+    t = receive_waybill(CAT_LOSS, MON0900);
+    tkt_review(t, pickup, false, pol, now, &al);
+    a = by_id("category_review/" TID "/1", AS_FIRING);
+    ck_assert_int_eq(a->suggested_category, CAT_DELAY);
+    alert_list_reset(&al);
+    ComplaintEvent ev = mk(CT_UPDATED, T("2026-11-23T10:00:00+08:00"));
+    ev.has = EVF_CATEGORY;
+    ev.category = CAT_DELAY;
+    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    by_id("category_review/" TID "/1", AS_RESOLVED);
+    tkt_free(t);
+
+    /* loss received after the 168 h: no review; no pickup known: none */
+    alert_list_reset(&al);
+    t = receive_waybill(CAT_LOSS, "2026-11-25T09:00:00+08:00");
+    tkt_review(t, pickup, false, pol, T("2026-11-25T09:00:00+08:00"), &al);
+    tkt_review(t, 0, false, pol, T("2026-11-25T09:00:00+08:00"), &al);
+    ck_assert_int_eq(count_alerts(AL_CATEGORY_REVIEW, AS_FIRING), 0);
+    tkt_free(t);
+}
+END_TEST
+
 Suite *suite_tkt(void)
 {
     Suite *s = suite_create("tkt");
@@ -1796,6 +2152,16 @@ Suite *suite_tkt(void)
     tcase_add_test(tc, test_late_extension_then_completion);
     tcase_add_test(tc, test_revisit_alerts);
     tcase_add_test(tc, test_alert_json);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("second_wave");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_pause_overdue);
+    tcase_add_test(tc, test_progress_due);
+    tcase_add_test(tc, test_response_schedule);
+    tcase_add_test(tc, test_major_from_facts);
+    tcase_add_test(tc, test_invalid_resolve);
+    tcase_add_test(tc, test_category_review);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("serialisation");
