@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds a release and a sanitizer
 # (ASan + UBSan) variant, runs the unit tests and the integration tests
-# against both, prints a summary and exits non-zero on any failure.
+# against both, fuzzes the decoders and parsers for FUZZ_SECONDS (default 60)
+# per target (deploy/fuzz.sh), prints a summary and exits non-zero on any
+# failure.
 #
 #   bash deploy/test.sh
 #
@@ -61,6 +63,7 @@ skip_stage() {
 summary_of() {
     local log=$1 line
     line=$(grep -E '^[0-9]+%: Checks: ' "$log" | tail -n 1 || true)
+    [[ -n $line ]] || line=$(grep -E '^fuzz: [0-9]+ targets' "$log" | tail -n 1 || true)
     [[ -n $line ]] || line=$(grep -E '[0-9]+ (passed|failed|error)' "$log" | tail -n 1 || true)
     [[ -n $line ]] || line=$(grep -E 'tests passed|tests failed' "$log" | tail -n 1 || true)
     # Strip pytest's ====== decoration.
@@ -118,6 +121,11 @@ else
     skip_stage "unit tests (build-asan)" "build failed"
     skip_stage "integration tests (build-asan)" "build failed"
 fi
+
+# libFuzzer on the decoders and parsers (docs/fuzzing.md): its own clang
+# build in build-fuzz, FUZZ_SECONDS per target (5 targets).
+export FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+run_stage "fuzz (libFuzzer, ${FUZZ_SECONDS}s per target)" bash "$ROOT/deploy/fuzz.sh" || true
 
 printf '\n==================== complaintd test summary ====================\n'
 printf '%s\n' "${RESULTS[@]}"
