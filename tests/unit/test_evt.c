@@ -37,6 +37,7 @@ static const char CLOSED[] = "{" COMMON("closed") ",\"reason\":\"duplicate of T-
 static const char PAUSED[] = "{" COMMON("paused") "}";
 static const char RESUMED[] = "{" COMMON("resumed") "}";
 static const char EXTENDED[] = "{" COMMON("extended") ",\"stage\":\"resolve\",\"hours\":24}";
+static const char PROGRESS[] = "{" COMMON("progress") "}";
 
 static const char SCAN[] =
     "{\"schema\":\"scan.v1\",\"event_id\":\"s-1\",\"waybill\":\"SF123\",\"scan_type\":\"arrive\","
@@ -255,6 +256,33 @@ static const FieldCase complaint_cases[] = {
     {EXTENDED, "approved_by", "\"" X128 "\"", EVT_OK},
     {EXTENDED, "approved_by", "\"" X128 "x\"", EVT_INVALID_FIELD},
     {EXTENDED, "approved_by", "77", EVT_INVALID_FIELD},
+    /* contract §12 */
+    {PAUSED, "until", "\"2026-11-23T09:15:00+08:00\"", EVT_OK},
+    {PAUSED, "until", "\"2026-11-24T09:15:00+08:00\"", EVT_OK},
+    {PAUSED, "until", "\"2026-11-23T09:14:59+08:00\"", EVT_INVALID_FIELD},
+    {PAUSED, "until", "\"tomorrow\"", EVT_INVALID_FIELD},
+    {PAUSED, "until", "17", EVT_INVALID_FIELD},
+    {PAUSED, "until", "null", EVT_OK},
+    {RECEIVED, "claim_amount", "0", EVT_OK},
+    {RECEIVED, "claim_amount", "50000.5", EVT_OK},
+    {RECEIVED, "claim_amount", "-1", EVT_INVALID_FIELD},
+    {RECEIVED, "claim_amount", "-0.01", EVT_INVALID_FIELD},
+    {RECEIVED, "claim_amount", "\"50000\"", EVT_INVALID_FIELD},
+    {UPDATED, "claim_amount", "1e300", EVT_OK},
+    {RECEIVED, "complainants", "1", EVT_OK},
+    {RECEIVED, "complainants", "0", EVT_INVALID_FIELD},
+    {RECEIVED, "complainants", "2.5", EVT_INVALID_FIELD},
+    {RECEIVED, "complainants", "-3", EVT_INVALID_FIELD},
+    {UPDATED, "complainants", "\"5\"", EVT_INVALID_FIELD},
+    {RECEIVED, "injury", "true", EVT_OK},
+    {RECEIVED, "injury", "\"yes\"", EVT_INVALID_FIELD},
+    {RECEIVED, "vip", "1", EVT_INVALID_FIELD},
+    {UPDATED, "executive", "false", EVT_OK},
+    {UPDATED, "executive", "\"no\"", EVT_INVALID_FIELD},
+    {UPDATED, "validity", "\"valid\"", EVT_OK},
+    {UPDATED, "validity", "\"invalid\"", EVT_OK},
+    {UPDATED, "validity", "\"maybe\"", EVT_INVALID_FIELD},
+    {UPDATED, "validity", "true", EVT_INVALID_FIELD},
     /* unknown extra fields are ignored, whatever they hold */
     {RECEIVED, "priority_hint", "\"vip\"", EVT_OK},
     {RECEIVED, "note", "\"a\\u0000b\"", EVT_OK},
@@ -581,7 +609,7 @@ static const struct {
 } every_type[] = {
     {RECEIVED, CT_RECEIVED}, {CONTACTED, CT_CONTACTED}, {FIRST_REPLY, CT_FIRST_REPLY}, {RESOLVED, CT_RESOLVED},
     {REVISIT, CT_REVISIT},   {UPDATED, CT_UPDATED},     {CLOSED, CT_CLOSED},           {PAUSED, CT_PAUSED},
-    {RESUMED, CT_RESUMED},   {EXTENDED, CT_EXTENDED},
+    {RESUMED, CT_RESUMED},   {EXTENDED, CT_EXTENDED},   {PROGRESS, CT_PROGRESS},
 };
 
 START_TEST(test_every_type)
@@ -631,6 +659,35 @@ START_TEST(test_updated)
     ck_assert_str_eq(ev.waybill, "YT-99");
     ck_assert_str_eq(ev.region, "tibet");
     ck_assert_str_eq(ev.customer_ref, "");
+}
+END_TEST
+
+/* §12.5, §12.6, §12.3: the new fields land in the event. */
+START_TEST(test_second_wave_fields)
+{
+    char detail[EVT_DETAIL_MAX];
+    ComplaintEvent ev;
+    const char *msg = "{" COMMON("received") ",\"channel\":\"hotline\",\"category\":\"damage\","
+                                             "\"claim_amount\":60000.25,\"complainants\":6,\"injury\":true,"
+                                             "\"vip\":false,\"executive\":true}";
+    ck_assert_int_eq(decode(msg, &ev, detail), EVT_OK);
+    ck_assert(ev.has & EVF_CLAIM_AMOUNT);
+    ck_assert(ev.claim_amount > 60000.2 && ev.claim_amount < 60000.3);
+    ck_assert(ev.has & EVF_COMPLAINANTS);
+    ck_assert_int_eq(ev.complainants, 6);
+    ck_assert(ev.has & EVF_INJURY && ev.injury);
+    ck_assert(ev.has & EVF_VIP && !ev.vip);
+    ck_assert(ev.has & EVF_EXECUTIVE && ev.executive);
+    msg = "{" COMMON("updated") ",\"validity\":\"invalid\"}";
+    ck_assert_int_eq(decode(msg, &ev, detail), EVT_OK);
+    ck_assert_uint_eq(ev.has, EVF_VALIDITY);
+    ck_assert(ev.invalid);
+    msg = "{" COMMON("paused") ",\"until\":\"2026-11-24T09:15:00+08:00\"}";
+    ck_assert_int_eq(decode(msg, &ev, detail), EVT_OK);
+    ck_assert_uint_eq(ev.has, EVF_UNTIL);
+    ck_assert_int_eq(ev.until, T0 + 86400);
+    ck_assert_int_eq(decode(PAUSED, &ev, detail), EVT_OK);
+    ck_assert(!(ev.has & EVF_UNTIL));
 }
 END_TEST
 
@@ -870,6 +927,7 @@ Suite *suite_evt(void)
     tcase_add_loop_test(tc, test_every_type, 0, NCASES(every_type));
     tcase_add_test(tc, test_revisit);
     tcase_add_test(tc, test_updated);
+    tcase_add_test(tc, test_second_wave_fields);
     tcase_add_test(tc, test_extended);
     tcase_add_loop_test(tc, test_times, 0, NCASES(times));
     tcase_add_loop_test(tc, test_every_scan_type, 0, SCAN__COUNT);

@@ -1677,6 +1677,8 @@ static void random_history(uint64_t seed)
     static IdState ids[1024];
     int nids = 0;
     alert_list_reset(&al);
+    char err[128];
+    ck_assert_int_eq(pol_set(pol, "response_schedule", seed % 3 == 0 ? "2h,24h,48h,5d" : "", err, sizeof err), 0);
     bool claim = lcg() & 1, major = (lcg() % 4) == 0;
     Channel ch = (Channel)(lcg() % CH__COUNT);
     static const char *const regions[] = {NULL, "65", "54", "11"};
@@ -1692,8 +1694,8 @@ static void random_history(uint64_t seed)
         alert_list_reset(&al);
         /* the daemon's timers may have run up to `now` before the event is applied */
         if (lcg() & 1)
-            tkt_advance(t, now, &al);
-        int kind = (int)(lcg() % 12);
+            tkt_fire(t, pol, now, &al);
+        int kind = (int)(lcg() % 15);
         ComplaintEvent ev;
         switch (kind) {
         case 0: ev = mk(CT_CONTACTED, at); break;
@@ -1723,13 +1725,28 @@ static void random_history(uint64_t seed)
                 break;
             }
             /* fall through */
-        default: tkt_advance(t, now, &al); continue;
+        default: tkt_fire(t, pol, now, &al); continue;
+        /* the second wave (§12) */
+        case 9: ev = mk(CT_PROGRESS, at); break;
+        case 10:
+            ev = mk(CT_PAUSED, at);
+            if (lcg() & 1) {
+                ev.has = EVF_UNTIL;
+                ev.until = at + (int64_t)(lcg() % (96 * H));
+            }
+            break;
+        case 11:
+            ev = mk(CT_UPDATED, at);
+            ev.has = EVF_VALIDITY | EVF_CLAIM_AMOUNT;
+            ev.invalid = (lcg() % 3) == 0;
+            ev.claim_amount = (double)(lcg() % 80000);
+            break;
         }
         char detail[EVT_DETAIL_MAX];
         TktResult r = tkt_apply(t, &ev, pol, now, &al, detail, sizeof detail);
         if (r == TKT_INVALID)
             ck_assert(ev.type == CT_REVISIT && !t->tg[STG_RESOLVE].done);
-        tkt_advance(t, now, &al);
+        tkt_fire(t, pol, now, &al);
         /* invariants of the state */
         for (int s = 0; s < STG__COUNT; s++) {
             const Target *tg = &t->tg[s];
