@@ -11,6 +11,7 @@ packages=(
     postgresql-15 postgresql-client-15
     kcat jq
     python3 python3-pytest python3-confluent-kafka python3-psycopg2
+    valgrind
 )
 
 missing=()

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds a release and a sanitizer
 # (ASan + UBSan) variant, runs the unit tests and the integration tests
-# against both, fuzzes the decoders and parsers for FUZZ_SECONDS (default 60)
-# per target (deploy/fuzz.sh), prints a summary and exits non-zero on any
-# failure.
+# against both (and the ticket and rule tests under valgrind), fuzzes the
+# decoders and parsers for FUZZ_SECONDS (default 60) per target
+# (deploy/fuzz.sh), prints a summary and exits non-zero on any failure.
 #
 #   bash deploy/test.sh
 #
@@ -101,6 +101,15 @@ integration_tests() {
     COMPLAINTD_BUILD="$ROOT/$dir" "$PYTHON" -m pytest -q -p no:cacheprovider "$ROOT/tests/integration"
 }
 
+# The ticket and rule tests once more with the daemon under valgrind's
+# memcheck: an invalid access, an uninitialised value or a definite leak in
+# its log fails the test (tests/integration/harness.py).
+valgrind_smoke() {
+    local dir=$1
+    COMPLAINTD_VALGRIND=1 COMPLAINTD_BUILD="$ROOT/$dir" "$PYTHON" -m pytest -q -p no:cacheprovider \
+        "$ROOT/tests/integration/test_tickets.py" "$ROOT/tests/integration/test_rules.py"
+}
+
 run_stage "install dependencies" bash "$ROOT/deploy/install-deps.sh" || {
     echo "test.sh: cannot install the dependencies" >&2
     exit 1
@@ -109,9 +118,11 @@ run_stage "install dependencies" bash "$ROOT/deploy/install-deps.sh" || {
 if run_stage "build (RelWithDebInfo)" build_tree build; then
     run_stage "unit tests (build)" unit_tests build || true
     run_stage "integration tests (build)" integration_tests build || true
+    run_stage "valgrind smoke (build)" valgrind_smoke build || true
 else
     skip_stage "unit tests (build)" "build failed"
     skip_stage "integration tests (build)" "build failed"
+    skip_stage "valgrind smoke (build)" "build failed"
 fi
 
 if run_stage "build (ASan+UBSan)" build_tree build-asan -DCOMPLAINTD_SANITIZE=ON; then
