@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "log.h"
 
 /* ---- shared ------------------------------------------------------------- */
@@ -49,6 +51,54 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     (void)rk, (void)opaque;
     /* Broker-down and transport errors are retried by librdkafka itself. */
     log_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+/* ---- statistics: broker state and consumer lag --------------------------- */
+
+/* What the last statistics (statistics.interval.ms) said. */
+typedef struct Stats {
+    int brokers_up; /* -1 before the first report */
+    KqLag lag[KQ_LAG_MAX];
+    size_t n_lag;
+} Stats;
+
+static void stats_parse(Stats *st, const char *json, size_t len)
+{
+    json_t *root = json_loadb(json, len, 0, NULL);
+    if (!root)
+        return;
+    int up = 0;
+    const char *name;
+    json_t *b, *t;
+    json_object_foreach(json_object_get(root, "brokers"), name, b)
+    {
+        /* the bootstrap entries and real brokers; internal ones are not connections */
+        const char *state = json_string_value(json_object_get(b, "state"));
+        const char *source = json_string_value(json_object_get(b, "source"));
+        if (state && strcmp(state, "UP") == 0 && !(source && strcmp(source, "internal") == 0))
+            up++;
+    }
+    st->brokers_up = up;
+    st->n_lag = 0;
+    json_object_foreach(json_object_get(root, "topics"), name, t)
+    {
+        const char *pname;
+        json_t *p;
+        json_object_foreach(json_object_get(t, "partitions"), pname, p)
+        {
+            int32_t part = (int32_t)json_integer_value(json_object_get(p, "partition"));
+            json_t *lag = json_object_get(p, "consumer_lag");
+            /* assigned partitions only (-1 is librdkafka's own); lag -1: not known yet */
+            if (part < 0 || !json_is_true(json_object_get(p, "desired")) || !json_is_integer(lag) ||
+                json_integer_value(lag) < 0 || st->n_lag == KQ_LAG_MAX)
+                continue;
+            KqLag *l = &st->lag[st->n_lag++];
+            snprintf(l->topic, sizeof l->topic, "%s", name);
+            l->partition = part;
+            l->lag = json_integer_value(lag);
+        }
+    }
+    json_decref(root);
 }
 
 static int make_pipe(int p[2])
@@ -121,6 +171,7 @@ struct KqConsumer {
     Wake wake;
     bool paused;
     bool closed;
+    Stats stats;
 };
 
 /* librdkafka's prefetch (up to 100,000 messages a partition, 64 MiB in all)
@@ -136,6 +187,8 @@ static const char *const consumer_defaults[] = {
     "earliest",
     "queued.max.messages.kbytes",
     "32768",
+    "statistics.interval.ms",
+    "5000",
     NULL,
 };
 
@@ -195,6 +248,13 @@ static void consumer_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
     kq_consumer_drain(w->data);
 }
 
+static int consumer_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    stats_parse(&((KqConsumer *)opaque)->stats, json, len);
+    return 0; /* librdkafka frees json */
+}
+
 KqConsumer *kq_consumer_new(struct ev_loop *loop, const Config *cfg, const KqConsumerHandlers *h, char *err,
                             size_t errlen)
 {
@@ -207,6 +267,7 @@ KqConsumer *kq_consumer_new(struct ev_loop *loop, const Config *cfg, const KqCon
     c->cfg = cfg;
     c->h = *h;
     c->wake.pipe[0] = c->wake.pipe[1] = -1;
+    c->stats.brokers_up = -1;
     char e[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (base_conf(conf, cfg, consumer_defaults, err, errlen) < 0 ||
@@ -217,6 +278,7 @@ KqConsumer *kq_consumer_new(struct ev_loop *loop, const Config *cfg, const KqCon
     rd_kafka_conf_set_log_cb(conf, log_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_stats_cb(conf, consumer_stats_cb);
     rd_kafka_conf_set_opaque(conf, c);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
     if (!c->rk) {
@@ -301,12 +363,20 @@ struct KqProducer {
     Wake wake;
     KqDelivered delivered;
     void *arg;
+    Stats stats;
 };
 
 /* Never give up on a message: the outbox holds it until the broker has it. */
 static const char *const producer_defaults[] = {
-    "enable.idempotence", "true", "message.timeout.ms", "0", "linger.ms", "5", NULL,
+    "enable.idempotence", "true", "message.timeout.ms", "0", "linger.ms", "5", "statistics.interval.ms", "5000", NULL,
 };
+
+static int producer_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    stats_parse(&((KqProducer *)opaque)->stats, json, len);
+    return 0;
+}
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -347,6 +417,7 @@ KqProducer *kq_producer_new(struct ev_loop *loop, const Config *cfg, KqDelivered
     p->delivered = delivered;
     p->arg = arg;
     p->wake.pipe[0] = p->wake.pipe[1] = -1;
+    p->stats.brokers_up = -1;
     char e[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (base_conf(conf, cfg, producer_defaults, err, errlen) < 0) {
@@ -356,6 +427,7 @@ KqProducer *kq_producer_new(struct ev_loop *loop, const Config *cfg, KqDelivered
     rd_kafka_conf_set_log_cb(conf, log_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_stats_cb(conf, producer_stats_cb);
     rd_kafka_conf_set_opaque(conf, p);
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
     if (!p->rk) {
@@ -406,4 +478,21 @@ void kq_producer_free(KqProducer *p)
     if (p->rk)
         rd_kafka_destroy(p->rk);
     free(p);
+}
+
+int kq_consumer_brokers_up(const KqConsumer *c)
+{
+    return c->stats.brokers_up;
+}
+
+size_t kq_consumer_lag(const KqConsumer *c, KqLag *out, size_t max)
+{
+    size_t n = c->stats.n_lag < max ? c->stats.n_lag : max;
+    memcpy(out, c->stats.lag, n * sizeof *out);
+    return n;
+}
+
+int kq_producer_brokers_up(const KqProducer *p)
+{
+    return p->stats.brokers_up;
 }

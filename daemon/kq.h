@@ -11,8 +11,19 @@
 #include <librdkafka/rdkafka.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cfg.h"
+
+/* ---- statistics --------------------------------------------------------- */
+
+/* From librdkafka's statistics (statistics.interval.ms, 5 s by default). */
+#define KQ_LAG_MAX 64
+typedef struct KqLag {
+    char topic[128];
+    int32_t partition;
+    int64_t lag; /* messages between the committed offset and the end */
+} KqLag;
 
 /* ---- consumer ----------------------------------------------------------- */
 
@@ -50,6 +61,11 @@ void kq_consumer_close(KqConsumer *c);
  * that count are in PostgreSQL). */
 void kq_consumer_commit(KqConsumer *c, const rd_kafka_topic_partition_list_t *offsets);
 
+/* Brokers connected at the last statistics, -1 before the first. */
+int kq_consumer_brokers_up(const KqConsumer *c);
+/* Consumer lag of the assigned partitions (at most max; KQ_LAG_MAX kept). */
+size_t kq_consumer_lag(const KqConsumer *c, KqLag *out, size_t max);
+
 /* ---- producer ----------------------------------------------------------- */
 
 typedef struct KqProducer KqProducer;
@@ -76,5 +92,8 @@ KqProduceResult kq_produce(KqProducer *p, const char *topic, const char *key, co
 int kq_outq_len(KqProducer *p);
 /* Serves delivery reports (never blocks). */
 void kq_producer_poll(KqProducer *p);
+
+/* Brokers connected at the last statistics, -1 before the first. */
+int kq_producer_brokers_up(const KqProducer *p);
 
 #endif

@@ -190,6 +190,18 @@ static void gauge(FILE *f, const char *name, const char *help, int64_t v)
     fprintf(f, "%s %" PRId64 "\n", name, v);
 }
 
+static void histogram(FILE *f, const char *name, const char *help, const Hist *h)
+{
+    family(f, name, "histogram", help);
+    uint64_t cum = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        cum += h->counts[i];
+        fprintf(f, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, h->bounds[i], cum);
+    }
+    fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.6f\n%s_count %" PRIu64 "\n", name, h->count, name, h->sum,
+            name, h->count);
+}
+
 void metrics_update(Metrics *m, const PipelineCounters *c)
 {
     if (!m)
@@ -231,6 +243,36 @@ void metrics_update(Metrics *m, const PipelineCounters *c)
           c->consumer_paused ? 1 : 0);
     gauge(f, "complaintd_postgres_up", "1 while the PostgreSQL connection is up.", c->postgres_up ? 1 : 0);
     gauge(f, "complaintd_up", "1 while the daemon runs.", 1);
+    gauge(f, "complaintd_kafka_up",
+          "1 while both the consumer and the producer have a broker connection (librdkafka statistics, every 5 s).",
+          c->consumer_brokers_up > 0 && c->producer_brokers_up > 0 ? 1 : 0);
+    family(f, "complaintd_kafka_brokers_up", "gauge",
+           "Brokers connected at the last librdkafka statistics, by client; -1 before the first.");
+    fprintf(f, "complaintd_kafka_brokers_up{client=\"consumer\"} %d\n", c->consumer_brokers_up);
+    fprintf(f, "complaintd_kafka_brokers_up{client=\"producer\"} %d\n", c->producer_brokers_up);
+    family(f, "complaintd_consumer_lag", "gauge",
+           "Messages between the committed offset and the end of each assigned partition (librdkafka statistics).");
+    for (size_t i = 0; i < c->n_lag; i++)
+        fprintf(f, "complaintd_consumer_lag{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n", c->lag[i].topic,
+                (int)c->lag[i].partition, c->lag[i].lag);
+    gauge(f, "complaintd_event_clock_lag_seconds",
+          "clock.mode = event: how far the event clock is behind the wall clock; 0 in wall mode.", c->event_clock_lag);
+    family(f, "complaintd_alert_transitions_total", "counter", "Alert transitions produced, by type and status.");
+    for (int t = 0; t < AL__COUNT; t++)
+        for (int st = 0; st <= AS_RETRACTED; st++)
+            fprintf(f, "complaintd_alert_transitions_total{type=\"%s\",status=\"%s\"} %" PRIu64 "\n",
+                    alert_type_name((AlertType)t), alert_status_name((AlertStatus)st), c->alerts_by[t][st]);
+    family(f, "complaintd_dead_letters_by_reason_total", "counter", "Messages sent to the dead-letter topic, by reason.");
+    for (size_t r = 0; r < PIPELINE_DLQ_REASONS; r++)
+        fprintf(f, "complaintd_dead_letters_by_reason_total{reason=\"%s\"} %" PRIu64 "\n", pipeline_dlq_reason(r),
+                c->dead_by[r]);
+    histogram(f, "complaintd_batch_commit_seconds", "Time to commit one batch, from its first statement to COMMIT.",
+              &c->commit_seconds);
+    histogram(f, "complaintd_batch_effects", "Effects (rows and messages) per committed batch.", &c->batch_effects);
+    histogram(f, "complaintd_alert_ack_seconds",
+              "Firing alerts: from the deadline (clock.mode = wall; in event mode from when the daemon raised the "
+              "alert) to the broker's acknowledgement.",
+              &c->ack_delay);
     family(f, "complaintd_indicator", "gauge",
            "Indicator counts by category since migration 004 (contract 12.9; table indicators has them by day and "
            "site): received, invalid, resolved, resolved_on_time, revisits, satisfied, repeats, reopened, "

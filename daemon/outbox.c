@@ -28,6 +28,7 @@ struct Outbox {
     bool full; /* the producer's queue refused the head */
     bool closing;
     uint64_t published, retries, refusals;
+    Hist ack_delay;
 };
 
 /* ---- messages ----------------------------------------------------------- */
@@ -256,6 +257,9 @@ static void delivered_cb(void *arg, void *opaque, bool ok, const char *err)
     if (ok) {
         m->delivered = true;
         o->published++;
+        int64_t from = o->cfg->clock_mode == CLOCK_WALL ? m->condition_at : m->emitted_at;
+        if (m->kind == OUT_ALERT && m->status == AS_FIRING && from > 0)
+            hist_observe(&o->ack_delay, ev_time() - (double)from);
         advance(o);
         if (o->full)
             pump(o);
@@ -277,6 +281,8 @@ Outbox *outbox_new(struct ev_loop *loop, const Config *cfg, int64_t acked, char 
     o->cfg = cfg;
     o->acked = acked;
     o->backoff = BACKOFF_MIN;
+    static const double secs[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+    hist_init(&o->ack_delay, secs, sizeof secs / sizeof *secs);
     ev_timer_init(&o->retry, retry_cb, 0.0, 0.0);
     o->retry.data = o;
     o->kp = kq_producer_new(loop, cfg, delivered_cb, o, err, errlen);
@@ -341,4 +347,6 @@ void outbox_stats(const Outbox *o, OutboxStats *s)
     s->retries = o->retries;
     s->refusals = o->refusals;
     s->acked = o->acked;
+    s->ack_delay = o->ack_delay;
+    s->brokers_up = kq_producer_brokers_up(o->kp);
 }

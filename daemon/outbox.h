@@ -21,6 +21,7 @@
 #include "alert.h"
 #include "cfg.h"
 #include "effects.h"
+#include "hist.h"
 
 typedef enum { OUT_ALERT, OUT_DLQ } OutKind;
 
@@ -75,6 +76,10 @@ typedef struct OutboxStats {
     size_t in_producer; /* handed to the producer, not yet acknowledged */
     uint64_t published, retries, refusals;
     int64_t acked; /* the watermark */
+    /* firing alerts: from the deadline (wall clock mode; in event mode from
+     * when the daemon raised it) to the broker's acknowledgement */
+    Hist ack_delay;
+    int brokers_up; /* at the producer's last statistics; -1 before */
 } OutboxStats;
 
 /* acked: the watermark stored by an earlier run. */

@@ -77,6 +77,8 @@ typedef struct Inflight {
 
 struct Pipeline {
     int64_t indicators[CAT__COUNT][IND__COUNT]; /* totals by category (§12.9) */
+    uint64_t alerts_by[AL__COUNT][3];
+    uint64_t dead_by[PIPELINE_DLQ_REASONS];
     struct ev_loop *loop;
     const Config *cfg;
     Desk *desk;
@@ -371,6 +373,26 @@ static void count_effects(Pipeline *p, const Effects *e)
     for (size_t i = 0; i < e->indic.n; i++)
         for (int f = 0; f < IND__COUNT; f++)
             p->indicators[e->indic.v[i]->category][f] += e->indic.v[i]->n[f];
+    for (size_t i = 0; i < e->alerts.n; i++) {
+        const Alert *a = &e->alerts.v[i];
+        if (a->type >= 0 && a->type < AL__COUNT && a->status >= 0 && a->status <= AS_RETRACTED)
+            p->alerts_by[a->type][a->status]++;
+    }
+    for (size_t i = 0; i < e->n_dead; i++) {
+        size_t r = 0;
+        while (r + 1 < PIPELINE_DLQ_REASONS && strcmp(pipeline_dlq_reason(r), e->dead[i].reason) != 0)
+            r++;
+        p->dead_by[r]++;
+    }
+}
+
+const char *pipeline_dlq_reason(size_t i)
+{
+    static const char *const names[PIPELINE_DLQ_REASONS] = {
+        "too_large",      "malformed_json",     "missing_field",  "invalid_field",
+        "unknown_schema", "invalid_transition", "unknown_ticket", "other",
+    };
+    return i < PIPELINE_DLQ_REASONS ? names[i] : "other";
 }
 
 static void committed(void *arg)
@@ -732,6 +754,15 @@ void pipeline_counters(const Pipeline *p, PipelineCounters *c)
         .postgres_up = ss.connected,
     };
     memcpy(c->indicators, p->indicators, sizeof c->indicators);
+    memcpy(c->alerts_by, p->alerts_by, sizeof c->alerts_by);
+    memcpy(c->dead_by, p->dead_by, sizeof c->dead_by);
+    c->commit_seconds = ss.commit_seconds;
+    c->batch_effects = ss.batch_effects;
+    c->ack_delay = os.ack_delay;
+    c->producer_brokers_up = p->outbox ? os.brokers_up : -1;
+    c->consumer_brokers_up = p->consumer ? kq_consumer_brokers_up(p->consumer) : -1;
+    c->n_lag = p->consumer ? kq_consumer_lag(p->consumer, c->lag, KQ_LAG_MAX) : 0;
+    c->event_clock_lag = p->cfg->clock_mode == CLOCK_EVENT && p->event_clock > 0 ? wall_now(p) - p->event_clock : 0;
 }
 
 void pipeline_status(const Pipeline *p, char *buf, size_t len)

@@ -19,6 +19,8 @@
 #include <stdint.h>
 
 #include "cfg.h"
+#include "hist.h"
+#include "kq.h"
 #include "policy.h"
 #include "store.h"
 
@@ -43,6 +45,8 @@ void pipeline_set_policy(Pipeline *p, Policy *pol);
 void pipeline_stop(Pipeline *p, void (*done)(void *arg), void *arg);
 
 /* Counters since start and current sizes, for the metrics endpoint. */
+#define PIPELINE_DLQ_REASONS 8
+
 typedef struct PipelineCounters {
     uint64_t applied, history, held_total, duplicates, dead_letters, alerts, scans, batches;
     uint64_t commit_failures, publish_retries, publish_refusals;
@@ -54,7 +58,23 @@ typedef struct PipelineCounters {
     bool batch_in_flight, consumer_paused, postgres_up;
     /* Indicator totals by category (§12.9), as committed. */
     int64_t indicators[CAT__COUNT][IND__COUNT];
+    /* Alert transitions by type and status; dead letters by reason
+     * (pipeline_dlq_reason names them; the last is "other"). */
+    uint64_t alerts_by[AL__COUNT][3];
+    uint64_t dead_by[PIPELINE_DLQ_REASONS];
+    /* Histograms: batch commits and sizes, deadline to broker acknowledgement. */
+    Hist commit_seconds, batch_effects, ack_delay;
+    /* Kafka: brokers connected at the last statistics (-1 before them) of
+     * the consumer and the producer, and the consumer lag per partition. */
+    int consumer_brokers_up, producer_brokers_up;
+    KqLag lag[KQ_LAG_MAX];
+    size_t n_lag;
+    /* clock.mode = event: wall clock minus the event clock, in seconds. */
+    int64_t event_clock_lag;
 } PipelineCounters;
+
+/* The dead-letter reasons counted apart, by index; "other" is the last. */
+const char *pipeline_dlq_reason(size_t i);
 
 void pipeline_counters(const Pipeline *p, PipelineCounters *c);
 

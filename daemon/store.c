@@ -176,6 +176,7 @@ struct Store {
     uint64_t commits, failures;
     size_t last_effects, max_effects;
     double last_commit_seconds;
+    Hist commit_seconds, batch_effects;
     /* Indicator counts are added once per batch: this run's key in
      * daemon_state and the number of its last batch (migration 004). */
     char batch_key[64];
@@ -218,6 +219,10 @@ Store *store_open(struct ev_loop *loop, const Config *cfg, char *err, size_t err
     PQfreemem(lit);
     s->backoff = RETRY_MIN;
     ev_init(&s->retry, NULL);
+    static const double secs[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    static const double effects[] = {1, 10, 100, 1000, 5000, 10000, 50000, 100000};
+    hist_init(&s->commit_seconds, secs, sizeof secs / sizeof *secs);
+    hist_init(&s->batch_effects, effects, sizeof effects / sizeof *effects);
     snprintf(s->batch_key, sizeof s->batch_key, "indicator_batch/%llx-%lx", (unsigned long long)(ev_time() * 1e6),
              (unsigned long)getpid());
     return s;
@@ -709,6 +714,8 @@ static void step_done(void *arg, bool ok, PGresult *res, const char *err)
     if (c->effects > s->max_effects)
         s->max_effects = c->effects;
     s->last_commit_seconds = ev_time() - c->started;
+    hist_observe(&s->commit_seconds, s->last_commit_seconds);
+    hist_observe(&s->batch_effects, (double)c->effects);
     log_debug("committed in %.1f ms (%d statements)", s->last_commit_seconds * 1000, c->n_steps);
     StoreDone done = c->done;
     void *darg = c->arg;
@@ -905,6 +912,8 @@ void store_stats(const Store *s, StoreStats *st)
     st->last_effects = s->last_effects;
     st->max_effects = s->max_effects;
     st->last_commit_seconds = s->last_commit_seconds;
+    st->commit_seconds = s->commit_seconds;
+    st->batch_effects = s->batch_effects;
 }
 
 /* ---- loading at start (blocking) ---------------------------------------- */

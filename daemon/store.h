@@ -18,6 +18,7 @@
 #include "cfg.h"
 #include "desk.h"
 #include "effects.h"
+#include "hist.h"
 #include "outbox.h"
 
 typedef struct Store Store;
@@ -90,6 +91,7 @@ typedef struct StoreStats {
     uint64_t commits, failures;
     size_t last_effects, max_effects; /* effects per committed batch */
     double last_commit_seconds;       /* from the first statement to COMMIT */
+    Hist commit_seconds, batch_effects;
 } StoreStats;
 
 void store_stats(const Store *s, StoreStats *st);

@@ -21,8 +21,26 @@ GAUGES = [
     "complaintd_tickets", "complaintd_held_events", "complaintd_pending_deadlines", "complaintd_parcels",
     "complaintd_bulk_keys", "complaintd_event_clock_seconds", "complaintd_publish_queue",
     "complaintd_fetched_messages", "complaintd_batch_in_flight", "complaintd_batch_effects_max",
-    "complaintd_consumer_paused", "complaintd_postgres_up", "complaintd_up",
+    "complaintd_consumer_paused", "complaintd_postgres_up", "complaintd_up", "complaintd_kafka_up",
+    "complaintd_event_clock_lag_seconds",
 ]
+HISTOGRAMS = ["complaintd_batch_commit_seconds", "complaintd_batch_effects", "complaintd_alert_ack_seconds"]
+LABELLED = {  # family: its type and label names
+    "complaintd_kafka_brokers_up": ("gauge", {"client"}),
+    "complaintd_consumer_lag": ("gauge", {"topic", "partition"}),
+    "complaintd_alert_transitions_total": ("counter", {"type", "status"}),
+    "complaintd_dead_letters_by_reason_total": ("counter", {"reason"}),
+    "complaintd_indicator": ("gauge", {"category", "indicator"}),
+}
+
+
+def labelled(text: str, name: str) -> dict[frozenset, float]:
+    """Samples of a labelled family: {frozenset of (label, value): value}."""
+    out = {}
+    for m in re.finditer(rf"^{name}{{([^}}]*)}} (\S+)$", text, re.M):
+        labels = frozenset(tuple(kv.split("=", 1)) for kv in m[1].split(","))
+        out[frozenset((k, v.strip('"')) for k, v in labels)] = float(m[2])
+    return out
 
 
 def get(url: str, method: str = "GET") -> tuple[int, str, str]:
@@ -65,10 +83,29 @@ def test_metrics_endpoint(broker, daemon):
     for name in GAUGES:
         assert f"# TYPE {name} gauge" in body
         assert re.search(rf"^# HELP {name} \S", body, re.M)
+    for name in HISTOGRAMS:
+        assert f"# TYPE {name} histogram" in body
+        assert re.search(rf'^{name}_bucket{{le="\+Inf"}} \d+$', body, re.M)
+    for name, (kind, labels) in LABELLED.items():
+        assert f"# TYPE {name} {kind}" in body
+        for key in labelled(body, name):
+            assert {k for k, _ in key} == labels, (name, key)
     s = samples(body)
-    assert set(s) == set(COUNTERS) | set(GAUGES)
+    assert set(s) == set(COUNTERS) | set(GAUGES) | {f"{h}_count" for h in HISTOGRAMS}
+    assert s["complaintd_batch_commit_seconds_count"] == s["complaintd_batches_committed_total"]
+    assert labelled(body, "complaintd_dead_letters_by_reason_total")[frozenset({("reason", "other")})] == 0
+    escalated = labelled(body, "complaintd_alert_transitions_total")
+    assert len(escalated) == 11 * 3 and sum(escalated.values()) == s["complaintd_alerts_total"]
     assert s["complaintd_up"] == 1
     assert s["complaintd_tickets"] == 1
+    # librdkafka's statistics (every 5 s): both clients connected, and the
+    # consumer's lag on the complaints topic drained to 0
+    def kafka_stats():
+        b = get(base + "/metrics")[2]
+        lag = labelled(b, "complaintd_consumer_lag").get(frozenset({("topic", COMPLAINTS), ("partition", "0")}))
+        return b if samples(b).get("complaintd_kafka_up") == 1 and lag == 0 else None
+    body = wait_for(kafka_stats, timeout=30, what="kafka up and lag 0")
+    assert labelled(body, "complaintd_kafka_brokers_up")[frozenset({("client", "producer")})] >= 1
     assert s["complaintd_dead_letters_total"] == 0
     assert s["complaintd_event_clock_seconds"] == int(at(hours=1).timestamp())
 
