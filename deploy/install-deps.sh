@@ -10,7 +10,7 @@ packages=(
     libsystemd-dev libpq-dev libmicrohttpd-dev
     postgresql-15 postgresql-client-15
     kcat jq
-    python3 python3-pytest python3-confluent-kafka python3-psycopg2
+    python3 python3-pytest python3-confluent-kafka python3-psycopg2 python3-yaml
     valgrind
 )
 

@@ -133,6 +133,9 @@ else
     skip_stage "integration tests (build-asan)" "build failed"
 fi
 
+# The Prometheus alert rules, checked and unit-tested with promtool.
+run_stage "prometheus rules (promtool)" bash "$ROOT/deploy/check-rules.sh" || true
+
 # libFuzzer on the decoders and parsers (docs/fuzzing.md): its own clang
 # build in build-fuzz, FUZZ_SECONDS per target (5 targets).
 export FUZZ_SECONDS=${FUZZ_SECONDS:-60}

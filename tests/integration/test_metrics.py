@@ -120,3 +120,32 @@ def test_metrics_endpoint(broker, daemon):
     assert not second.notify.seen(r"^READY=1$")
     # ...and the first one still answers.
     assert get(base + "/metrics")[0] == 200
+
+
+def test_dashboard_and_rules_name_exported_metrics(broker, daemon):
+    """Every metric the Grafana dashboard and the Prometheus rules use is one
+    the daemon exports (histograms as _bucket, _sum and _count)."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    listen = f"127.0.0.1:{free_port()}"
+    daemon({"daemon": {"metrics_listen": listen}})
+    body = get(f"http://{listen}/metrics")[2]
+    exported = set()
+    for name, kind in re.findall(r"^# TYPE (\S+) (\S+)$", body, re.M):
+        exported |= {name} if kind != "histogram" else {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
+
+    deploy = Path(__file__).resolve().parents[2] / "deploy"
+    dashboard = json.loads((deploy / "grafana" / "complaintd.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    rules = yaml.safe_load((deploy / "prometheus" / "complaintd-rules.yml").read_text())
+    exprs += [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    assert len(exprs) > 20
+    used = {m for e in exprs for m in re.findall(r"\bcomplaintd_[a-z_]+\b", e)}
+    assert used, "no complaintd metric in the dashboard or the rules"
+    assert used <= exported, f"not exported: {sorted(used - exported)}"
+    # and each panel queries at least one of them
+    for p in dashboard["panels"]:
+        assert any("complaintd_" in t["expr"] for t in p["targets"]), p["title"]
