@@ -179,6 +179,16 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     notify_ready();
 }
 
+/* The status page at / (every 5 s: it walks the tickets in memory). */
+static void render_status_page(Daemon *d)
+{
+    if (!d->metrics)
+        return;
+    PipelineStatusPage sp;
+    pipeline_status_page(d->pipeline, &sp);
+    metrics_update_status(d->metrics, &sp);
+}
+
 static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
@@ -186,6 +196,7 @@ static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
     char s[512];
     pipeline_status(d->pipeline, s, sizeof s);
     notify_status(s);
+    render_status_page(d);
 }
 
 static void metrics_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -245,8 +256,9 @@ static int run(const char *path, Config *cfg)
     ev_timer_start(d.loop, &d.status);
     if (d.metrics) {
         metrics_cb(d.loop, &d.metrics_timer, 0);
+        render_status_page(&d);
         ev_timer_start(d.loop, &d.metrics_timer);
-        log_info("metrics on http://%s/metrics", cfg->metrics_listen);
+        log_info("metrics on http://%s/metrics, status page on http://%s/", cfg->metrics_listen, cfg->metrics_listen);
     }
 
     log_info("complaintd %s running: brokers %s, group %s, clock %s", COMPLAINTD_VERSION, cfg->brokers,
@@ -306,6 +318,7 @@ int main(int argc, char **argv)
         cfg_free(cfg);
         return 0;
     }
+    log_detect_journal();
     log_set_level((LogLevel)log_level_from_name(cfg->log_level));
 
     int rc;

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "timeutil.h"
+
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 /* A scraper needs one or two connections; slow clients must not pile up. */
 #define MAX_CONNECTIONS 16u
@@ -31,6 +33,8 @@ struct Metrics {
     pthread_mutex_t lock; /* guards page, page_len and mhd_msg */
     char *page;           /* NULL until the first metrics_update */
     size_t page_len;
+    char *status;         /* the status page at /; NULL until the first metrics_update_status */
+    size_t status_len;
     char mhd_msg[256]; /* MHD's last error message */
 };
 
@@ -63,7 +67,8 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
 {
     (void)version, (void)upload_data, (void)upload_data_size, (void)con_cls;
     Metrics *m = cls;
-    if (strcmp(url, "/metrics") != 0)
+    bool status = strcmp(url, "/") == 0;
+    if (!status && strcmp(url, "/metrics") != 0)
         return reply(conn, MHD_HTTP_NOT_FOUND, "not found\n");
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
@@ -71,14 +76,16 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
     char *copy = NULL;
     size_t len = 0;
     pthread_mutex_lock(&m->lock);
-    if (m->page) {
-        copy = malloc(m->page_len);
+    const char *page = status ? m->status : m->page;
+    size_t page_len = status ? m->status_len : m->page_len;
+    if (page) {
+        copy = malloc(page_len);
         if (copy) {
-            memcpy(copy, m->page, m->page_len);
-            len = m->page_len;
+            memcpy(copy, page, page_len);
+            len = page_len;
         }
     }
-    bool ready = m->page != NULL;
+    bool ready = page != NULL;
     pthread_mutex_unlock(&m->lock);
     if (!ready)
         return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "starting\n");
@@ -91,7 +98,9 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
         free(copy);
         return MHD_NO;
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, status ? "text/html; charset=utf-8" : CONTENT_TYPE);
+    if (status)
+        MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
     enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return rc;
@@ -294,6 +303,145 @@ void metrics_update(Metrics *m, const PipelineCounters *c)
     free(old);
 }
 
+/* ---- the status page ------------------------------------------------------ */
+
+static void fmt_local(int64_t t, int off_min, char *buf, size_t len)
+{
+    int64_t l = t + (int64_t)off_min * 60;
+    int64_t days = l / 86400 - (l % 86400 < 0);
+    int64_t secs = l - days * 86400;
+    int y, mo, d;
+    tu_civil_from_days(days, &y, &mo, &d);
+    snprintf(buf, len, "%04d-%02d-%02d %02d:%02d", y, mo, d, (int)(secs / 3600), (int)(secs / 60 % 60));
+}
+
+static void rate(FILE *f, int64_t num, int64_t den)
+{
+    if (den > 0)
+        fprintf(f, "<td>%.1f%%</td>", 100.0 * (double)num / (double)den);
+    else
+        fputs("<td>–</td>", f);
+}
+
+static void render_status(FILE *f, const PipelineStatusPage *s)
+{
+    static const char *const stage_names[6] = {"received", "contacted", "first_reply", "resolved", "revisit",
+                                               "reopened"};
+    char now[32], day[11];
+    fmt_local(s->now, s->utc_offset_min, now, sizeof now);
+    indic_day_text(s->today, day);
+    int oh = s->utc_offset_min / 60, om = abs(s->utc_offset_min % 60);
+    fprintf(f,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>complaintd status</title>\n"
+            "<style>body{font:14px/1.4 sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:.4em 0 "
+            "1.2em}th,td{border:1px solid #ccc;padding:.2em .6em;text-align:right}th:first-child,td:first-child{"
+            "text-align:left}th{background:#f2f2f2}.down{color:#b00;font-weight:bold}.up{color:#070}"
+            "svg text{font:10px sans-serif;fill:#555}</style></head>\n<body>\n<h1>complaintd</h1>\n");
+    fprintf(f, "<p id=\"clock\">%s clock: %s (UTC%+03d:%02d). PostgreSQL <span class=\"%s\">%s</span>, Kafka "
+               "<span class=\"%s\">%s</span>.</p>\n",
+            s->event_mode ? "Event" : "Wall", now, oh, om, s->postgres_up ? "up" : "down",
+            s->postgres_up ? "up" : "down", s->kafka_up == 0 ? "down" : "up",
+            s->kafka_up < 0 ? "connecting" : s->kafka_up ? "up" : "down");
+
+    unsigned total = 0;
+    fputs("<h2>Firing alerts</h2>\n<table id=\"firing\"><tr><th>type</th><th>firing</th></tr>\n", f);
+    for (int t = 0; t < AL__COUNT; t++) {
+        fprintf(f, "<tr><td>%s</td><td>%u</td></tr>\n", alert_type_name((AlertType)t), s->desk.firing[t]);
+        total += s->desk.firing[t];
+    }
+    fprintf(f, "<tr><th>all</th><th>%u</th></tr></table>\n", total);
+
+    unsigned open[2] = {0, 0};
+    fputs("<h2>Open tickets</h2>\n<table id=\"open\"><tr><th>stage</th><th>normal</th><th>urgent</th></tr>\n", f);
+    for (int st = 0; st < 6; st++) {
+        if (st == 4 && s->desk.open[4][0] + s->desk.open[4][1] == 0)
+            continue;
+        fprintf(f, "<tr><td>%s</td><td>%u</td><td>%u</td></tr>\n", stage_names[st], s->desk.open[st][0],
+                s->desk.open[st][1]);
+        open[0] += s->desk.open[st][0];
+        open[1] += s->desk.open[st][1];
+    }
+    fprintf(f, "<tr><th>all</th><th>%u</th><th>%u</th></tr></table>\n", open[0], open[1]);
+
+    fprintf(f,
+            "<h2>Today's indicators (%s)</h2>\n<table id=\"indicators\"><tr><th>category</th><th>received</th>"
+            "<th>invalid</th><th>resolved</th><th>on time</th><th>on-time rate</th><th>revisits</th>"
+            "<th>satisfaction</th><th>repeats</th><th>repeat rate</th><th>breaches</th></tr>\n",
+            day);
+    int64_t sum[IND__COUNT] = {0};
+    for (int c = 0; c <= CAT__COUNT; c++) {
+        const int64_t *n = c < CAT__COUNT ? s->today_indicators[c] : sum;
+        int64_t breaches = n[IND_BREACH_CONTACT] + n[IND_BREACH_FIRST_REPLY] + n[IND_BREACH_RESOLVE] +
+                           n[IND_BREACH_REVISIT];
+        bool any = false;
+        for (int k = 0; k < IND__COUNT; k++)
+            any |= n[k] != 0;
+        if (c < CAT__COUNT && !any)
+            continue;
+        if (c < CAT__COUNT)
+            for (int k = 0; k < IND__COUNT; k++)
+                sum[k] += n[k];
+        fprintf(f, c < CAT__COUNT ? "<tr><td>%s</td>" : "<tr><th>%s</th>",
+                c < CAT__COUNT ? evt_category_name((Category)c) : "all");
+        fprintf(f, "<td>%" PRId64 "</td><td>%" PRId64 "</td><td>%" PRId64 "</td><td>%" PRId64 "</td>", n[IND_RECEIVED],
+                n[IND_INVALID], n[IND_RESOLVED], n[IND_ON_TIME]);
+        rate(f, n[IND_ON_TIME], n[IND_RESOLVED]);
+        fprintf(f, "<td>%" PRId64 "</td>", n[IND_REVISITS]);
+        rate(f, n[IND_SATISFIED], n[IND_REVISITS]);
+        fprintf(f, "<td>%" PRId64 "</td>", n[IND_REPEATS]);
+        rate(f, n[IND_REPEATS], n[IND_RECEIVED] - n[IND_INVALID]);
+        fprintf(f, "<td>%" PRId64 "</td></tr>\n", breaches);
+    }
+    fputs("</table>\n", f);
+
+    /* 24 bars, the current hour last */
+    uint32_t max = 1, all = 0;
+    for (int i = 0; i < 24; i++) {
+        max = s->breaches[i] > max ? s->breaches[i] : max;
+        all += s->breaches[i];
+    }
+    fprintf(f,
+            "<h2>Breaches per hour, last 24 h</h2>\n<p id=\"breaches-total\">%u breaches in the 24 hours up to "
+            "%s.</p>\n<svg id=\"breaches\" width=\"520\" height=\"150\" viewBox=\"0 0 520 150\" role=\"img\" "
+            "aria-label=\"breaches per hour\">\n<line x1=\"30\" y1=\"120\" x2=\"510\" y2=\"120\" stroke=\"#999\"/>\n"
+            "<text x=\"2\" y=\"14\">%u</text><text x=\"2\" y=\"120\">0</text>\n",
+            all, now, max);
+    for (int i = 0; i < 24; i++) {
+        double h = 100.0 * s->breaches[i] / max;
+        int64_t hour = s->hour - 23 + i;
+        char label[32];
+        fmt_local(hour * 3600, s->utc_offset_min, label, sizeof label);
+        fprintf(f, "<rect x=\"%d\" y=\"%.1f\" width=\"16\" height=\"%.1f\" fill=\"#c33\"><title>%s: %u</title></rect>\n",
+                32 + i * 20, 120 - h, h, label, s->breaches[i]);
+        if (i % 6 == 0)
+            fprintf(f, "<text x=\"%d\" y=\"135\">%.5s</text>\n", 30 + i * 20, label + 11);
+    }
+    fputs("</svg>\n</body></html>\n", f);
+}
+
+void metrics_update_status(Metrics *m, const PipelineStatusPage *s)
+{
+    if (!m)
+        return;
+    char *page = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&page, &len);
+    if (!f)
+        return;
+    render_status(f, s);
+    bool bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        free(page);
+        return;
+    }
+    pthread_mutex_lock(&m->lock);
+    char *old = m->status;
+    m->status = page;
+    m->status_len = len;
+    pthread_mutex_unlock(&m->lock);
+    free(old);
+}
+
 void metrics_stop(Metrics *m)
 {
     if (!m)
@@ -301,5 +449,6 @@ void metrics_stop(Metrics *m)
     MHD_stop_daemon(m->mhd); /* joins the server thread */
     pthread_mutex_destroy(&m->lock);
     free(m->page);
+    free(m->status);
     free(m);
 }

@@ -1,7 +1,9 @@
-/* metrics: the plain-text metrics endpoint ([daemon] metrics_listen).
- * libmicrohttpd serves GET /metrics from its own thread; the loop thread
- * renders the Prometheus text format with metrics_update and swaps it in, so
- * a scrape only ever copies a finished page and never touches the engine. */
+/* metrics: the metrics endpoint and the status page ([daemon]
+ * metrics_listen). libmicrohttpd serves GET /metrics and GET / from its own
+ * thread; the loop thread renders the Prometheus text format
+ * (metrics_update) and the HTML status page (metrics_update_status) and
+ * swaps them in, so a request only ever copies a finished page and never
+ * touches the engine. */
 #ifndef COMPLAINTD_METRICS_H
 #define COMPLAINTD_METRICS_H
 
@@ -18,6 +20,10 @@ __attribute__((warn_unused_result)) Metrics *metrics_start(const char *listen, c
 
 /* Loop thread only: renders c and makes it the page that scrapes see. */
 void metrics_update(Metrics *m, const PipelineCounters *c);
+
+/* Loop thread only: renders the status page served at / (HTML, no
+ * external assets). */
+void metrics_update_status(Metrics *m, const PipelineStatusPage *s);
 
 /* Stops the server thread and frees m; NULL is a no-op. */
 void metrics_stop(Metrics *m);

@@ -79,6 +79,11 @@ struct Pipeline {
     int64_t indicators[CAT__COUNT][IND__COUNT]; /* totals by category (§12.9) */
     uint64_t alerts_by[AL__COUNT][3];
     uint64_t dead_by[PIPELINE_DLQ_REASONS];
+    /* the status page: today's indicator counts and breaches by hour */
+    int32_t today;
+    int64_t today_ind[CAT__COUNT][IND__COUNT];
+    int64_t br_hour; /* the hour of br[23] */
+    uint32_t br[24];
     struct ev_loop *loop;
     const Config *cfg;
     Desk *desk;
@@ -395,6 +400,76 @@ const char *pipeline_dlq_reason(size_t i)
     return i < PIPELINE_DLQ_REASONS ? names[i] : "other";
 }
 
+/* ---- the status page's day and hours -------------------------------------- */
+
+static int32_t local_day(const Pipeline *p, int64_t t)
+{
+    int64_t l = t + (int64_t)cal_utc_offset(desk_policy(p->desk)->cal) * 60;
+    return (int32_t)(l / 86400 - (l % 86400 < 0));
+}
+
+static int64_t hour_of(int64_t t)
+{
+    return t / 3600 - (t % 3600 < 0);
+}
+
+/* Moves the breach ring up to `hour` (older hours fall off). */
+static void ring_advance(Pipeline *p, int64_t hour)
+{
+    if (hour <= p->br_hour)
+        return;
+    int64_t shift = hour - p->br_hour;
+    if (shift >= 24) {
+        memset(p->br, 0, sizeof p->br);
+    } else {
+        memmove(p->br, p->br + shift, (size_t)(24 - shift) * sizeof *p->br);
+        memset(p->br + 24 - shift, 0, (size_t)shift * sizeof *p->br);
+    }
+    p->br_hour = hour;
+}
+
+/* The status page's counts of one batch. */
+static void count_status(Pipeline *p, const Effects *e)
+{
+    int32_t today = local_day(p, rule_now(p));
+    if (today > p->today) {
+        memset(p->today_ind, 0, sizeof p->today_ind);
+        p->today = today;
+    }
+    for (size_t i = 0; i < e->indic.n; i++)
+        if (e->indic.v[i]->day == p->today)
+            for (int f = 0; f < IND__COUNT; f++)
+                p->today_ind[e->indic.v[i]->category][f] += e->indic.v[i]->n[f];
+    ring_advance(p, hour_of(rule_now(p)));
+    for (size_t i = 0; i < e->alerts.n; i++) {
+        const Alert *a = &e->alerts.v[i];
+        int64_t h = hour_of(a->condition_at);
+        if (a->type == AL_SLA_BREACH && a->status == AS_FIRING && h > p->br_hour - 24 && h <= p->br_hour)
+            p->br[23 - (p->br_hour - h)]++;
+    }
+}
+
+void pipeline_status_page(Pipeline *p, PipelineStatusPage *out)
+{
+    memset(out, 0, sizeof *out);
+    desk_summary(p->desk, &out->desk);
+    out->now = rule_now(p);
+    out->event_mode = p->cfg->clock_mode == CLOCK_EVENT;
+    out->utc_offset_min = cal_utc_offset(desk_policy(p->desk)->cal);
+    out->today = local_day(p, out->now);
+    if (out->today == p->today)
+        memcpy(out->today_indicators, p->today_ind, sizeof out->today_indicators);
+    ring_advance(p, hour_of(out->now));
+    out->hour = p->br_hour;
+    memcpy(out->breaches, p->br, sizeof out->breaches);
+    PipelineCounters c;
+    pipeline_counters(p, &c);
+    out->postgres_up = c.postgres_up;
+    out->kafka_up = c.consumer_brokers_up < 0 || c.producer_brokers_up < 0
+                        ? -1
+                        : c.consumer_brokers_up > 0 && c.producer_brokers_up > 0;
+}
+
 static void committed(void *arg)
 {
     Pipeline *p = arg;
@@ -482,6 +557,7 @@ static void maybe_commit(Pipeline *p)
     };
     f->active = true;
     count_effects(p, e);
+    count_status(p, e);
     store_commit(p->store, &b, committed, p);
     free(offs);
     eff_reset(e);
@@ -661,6 +737,10 @@ Pipeline *pipeline_new(struct ev_loop *loop, const Config *cfg, Store *store, ch
     }
     p->event_clock = l.event_clock;
     memcpy(p->indicators, l.indicators, sizeof p->indicators);
+    p->today = l.today;
+    memcpy(p->today_ind, l.today_indicators, sizeof p->today_ind);
+    p->br_hour = hour_of(p->cfg->clock_mode == CLOCK_WALL ? (int64_t)ev_time() : l.event_clock);
+    memcpy(p->br, l.breaches, sizeof p->br);
     p->last_sweep = rule_now(p);
     for (size_t i = 0; i < l.n_offsets; i++)
         offset_of(p, l.offsets[i].topic, l.offsets[i].partition, true)->next = l.offsets[i].next;

@@ -78,6 +78,23 @@ const char *pipeline_dlq_reason(size_t i);
 
 void pipeline_counters(const Pipeline *p, PipelineCounters *c);
 
+/* What the status page at / shows (daemon/metrics renders it). */
+typedef struct PipelineStatusPage {
+    DeskSummary desk;
+    int64_t now;        /* the rule clock: wall, or the event clock */
+    bool event_mode;
+    int utc_offset_min;
+    int32_t today;      /* local date of `now`, days since 1970-01-01 */
+    int64_t today_indicators[CAT__COUNT][IND__COUNT];
+    int64_t hour;          /* the hour of `now` (Unix time / 3600) */
+    uint32_t breaches[24]; /* sla_breach firings by hour of condition_at; [23] is `hour` */
+    bool postgres_up;
+    int kafka_up;       /* 1, 0; -1 before librdkafka's first statistics */
+} PipelineStatusPage;
+
+/* O(tickets in memory): call it every few seconds, not per event. */
+void pipeline_status_page(Pipeline *p, PipelineStatusPage *out);
+
 /* One status line for logs and systemd. */
 void pipeline_status(const Pipeline *p, char *buf, size_t len);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cal.h"
 #include "db.h"
 #include "jw.h"
 #include "log.h"
@@ -603,7 +604,9 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void failed(Store *s, const char *what, const char *err)
 {
     s->failures++;
-    log_err("postgres: %s failed: %s; retrying in %.1fs", what, err ? err : "?", s->backoff);
+    /* The first line only: the error itself, never a DETAIL that quotes row data. */
+    log_err("postgres: %s failed: %.*s; retrying in %.1fs", what, err ? (int)strcspn(err, "\n") : 1, err ? err : "?",
+            s->backoff);
     s->commit.next = 0;
     /* When this send fails the connection is going down, and the server
      * rolls back by itself. */
@@ -1207,6 +1210,45 @@ static int load_parcels(PGconn *c, Desk *d, char *err, size_t errlen)
     return 0;
 }
 
+/* The status page's day and last 24 hours, as of `base`. */
+static int load_status(PGconn *c, Desk *d, int64_t base, StoreLoaded *out, char *err, size_t errlen)
+{
+    int off = cal_utc_offset(desk_policy(d)->cal);
+    int64_t local = base + (int64_t)off * 60;
+    out->today = (int32_t)(local / 86400 - (local % 86400 < 0));
+    char day[11], sql[1024];
+    indic_day_text(out->today, day);
+    char sums[600] = "";
+    for (int f = 0; f < IND__COUNT; f++)
+        snprintf(sums + strlen(sums), sizeof sums - strlen(sums), "%ssum(%s)", f ? ", " : "",
+                 indic_field_name((IndField)f));
+    snprintf(sql, sizeof sql, "SELECT category, %s FROM indicators WHERE day = '%s' GROUP BY category", sums, day);
+    PGresult *r = load_query(c, sql, 0, NULL, err, errlen);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int cat = evt_category_from_name(PQgetvalue(r, i, 0));
+        for (int f = 0; cat >= 0 && f < IND__COUNT; f++)
+            out->today_indicators[cat][f] = strtoll(PQgetvalue(r, i, 1 + f), NULL, 10);
+    }
+    PQclear(r);
+    int64_t hour = base / 3600 - (base % 3600 < 0);
+    snprintf(sql, sizeof sql,
+             "SELECT floor(extract(epoch FROM condition_at) / 3600)::bigint, count(*) FROM alerts "
+             "WHERE type = 'sla_breach' AND status = 'firing' AND condition_at >= to_timestamp(%" PRId64
+             ") AND condition_at < to_timestamp(%" PRId64 ") GROUP BY 1",
+             (hour - 23) * 3600, (hour + 1) * 3600);
+    if (!(r = load_query(c, sql, 0, NULL, err, errlen)))
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int64_t h = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        if (h > hour - 24 && h <= hour)
+            out->breaches[23 - (hour - h)] = (uint32_t)strtoul(PQgetvalue(r, i, 1), NULL, 10);
+    }
+    PQclear(r);
+    return 0;
+}
+
 int store_load(Store *s, Desk *d, int64_t base, StoreLoaded *out, char *err, size_t errlen)
 {
     PGconn *c = s->boot;
@@ -1312,6 +1354,8 @@ int store_load(Store *s, Desk *d, int64_t base, StoreLoaded *out, char *err, siz
             out->indicators[cat][f] = strtoll(PQgetvalue(r, i, 1 + f), NULL, 10);
     }
     PQclear(r);
+    if (load_status(c, d, base, out, err, errlen) < 0)
+        return -1;
 
     DeskStats ds;
     desk_stats(d, &ds);

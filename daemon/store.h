@@ -47,6 +47,11 @@ typedef struct StoreLoaded {
     int64_t outbox_acked, outbox_upto;
     /* The indicator counts committed so far, by category (§12.9). */
     int64_t indicators[CAT__COUNT][IND__COUNT];
+    /* For the status page: the counts of the local day of `base`, and the
+     * breaches fired in the 24 hours up to it (by hour: [23] is base's). */
+    int32_t today;
+    int64_t today_indicators[CAT__COUNT][IND__COUNT];
+    uint32_t breaches[24];
 } StoreLoaded;
 
 /* Loads the committed state into d (blocking; start-up only): tickets that

@@ -119,10 +119,12 @@ if run_stage "build (RelWithDebInfo)" build_tree build; then
     run_stage "unit tests (build)" unit_tests build || true
     run_stage "integration tests (build)" integration_tests build || true
     run_stage "valgrind smoke (build)" valgrind_smoke build || true
+    run_stage "status page (headless chromium)" bash "$ROOT/deploy/check-status-page.sh" build || true
 else
     skip_stage "unit tests (build)" "build failed"
     skip_stage "integration tests (build)" "build failed"
     skip_stage "valgrind smoke (build)" "build failed"
+    skip_stage "status page (headless chromium)" "build failed"
 fi
 
 if run_stage "build (ASan+UBSan)" build_tree build-asan -DCOMPLAINTD_SANITIZE=ON; then

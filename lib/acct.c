@@ -607,3 +607,12 @@ size_t acct_sites(const Acct *a)
 {
     return a->n;
 }
+
+size_t acct_firing(const Acct *a)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a->n; i++)
+        for (size_t j = 0; j < a->all[i]->nep; j++)
+            n += !a->all[i]->ep[j].ended;
+    return n;
+}

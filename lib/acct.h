@@ -145,6 +145,9 @@ __attribute__((warn_unused_result)) int acct_fire_due(Acct *a, int64_t upto, siz
  * below an earlier one changes nothing. */
 void acct_prune(Acct *a, int64_t before);
 
+/* Episodes firing now (fired, not yet resolved). O(sites). */
+size_t acct_firing(const Acct *a);
+
 /* Complaints counted, for one site and in all; sites held. */
 size_t acct_site_count(const Acct *a, const char *site);
 size_t acct_size(const Acct *a);

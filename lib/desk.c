@@ -1144,6 +1144,32 @@ void desk_stats(const Desk *d, DeskStats *s)
     s->bulk_keys = sm_count(d->bulk);
 }
 
+void desk_summary(const Desk *d, DeskSummary *s)
+{
+    memset(s, 0, sizeof *s);
+    const Ticket *t;
+    for (size_t i = 0; (t = ht_each(&d->tickets, &i));) {
+        if (!tkt_open(t))
+            continue;
+        int stage = 0;
+        for (int k = STG__COUNT - 1; k >= 0; k--)
+            if (t->tg[k].done) {
+                stage = k + 1;
+                break;
+            }
+        if (stage == 0 && t->round > 1)
+            stage = 5;
+        s->open[stage][t->urgent ? 1 : 0]++;
+        tkt_count_firing(t, s->firing);
+    }
+    const char *k;
+    void *v;
+    for (size_t it = 0; sm_next(d->bulk, &it, &k, &v);)
+        s->firing[AL_BULK_COMPLAINT] += bulk_active(((BulkKey *)v)->w);
+    s->firing[AL_PARCEL_STALLED] = (unsigned)ps_stalled_count(d->parcels);
+    s->firing[AL_SITE_ACCOUNTABILITY] = (unsigned)acct_firing(d->acct);
+}
+
 const Ticket *desk_ticket(const Desk *d, const char *ticket_id)
 {
     return find_ticket(d, ticket_id);

@@ -158,6 +158,16 @@ typedef struct DeskStats {
 } DeskStats;
 
 void desk_stats(const Desk *d, DeskStats *s);
+
+/* What the status page shows: open tickets by stage (0 received, then the
+ * last stage done: contacted, first_reply, resolved, revisit; 5 reopened
+ * rounds not yet past received) and priority (0 normal, 1 urgent), and
+ * firing alerts by type. O(tickets in memory). */
+typedef struct DeskSummary {
+    unsigned open[6][2];
+    unsigned firing[AL__COUNT];
+} DeskSummary;
+void desk_summary(const Desk *d, DeskSummary *s);
 /* A ticket in memory, NULL when not. */
 const Ticket *desk_ticket(const Desk *d, const char *ticket_id);
 

@@ -182,6 +182,7 @@ struct ParcelSet {
     uint32_t n_recs;    /* records ever handed out: the high-water mark */
     uint32_t free_head; /* free records (after a prune or a failed insert) */
     size_t count;       /* live parcels */
+    size_t n_stalled;   /* of them, stalled (their parcel_stalled alert is firing) */
 
     uint32_t *index;
     size_t mask; /* slots - 1; the index is NULL while the set is empty */
@@ -480,7 +481,9 @@ static int set_latest(ParcelSet *s, Parcel *p, const ScanEvent *sc, bool stalled
     p->type = (uint8_t)sc->scan_type;
     p->role = (int8_t)sc->site_role;
     p->next_role = (int8_t)sc->next_site_role;
+    s->n_stalled -= (p->flags & PF_STALLED) != 0;
     p->flags = stalled ? PF_STALLED : 0;
+    s->n_stalled += stalled;
     return 0;
 }
 
@@ -497,6 +500,7 @@ static int insert_new(ParcelSet *s, const char *wb, uint64_t h, const ScanEvent 
     if (arena_put(&s->arena, wb, strnlen(wb, EVT_WAYBILL_MAX), &p->waybill) < 0)
         goto fail;
     th_node_init(&p->node);
+    p->flags = 0;
     p->pickup = sc->scan_type == SCAN_PICKUP ? sc->occurred_at : 0;
     if (set_latest(s, p, sc, stalled, stall_after) < 0) {
         /* Take the waybill back unless a block was started for it: then the
@@ -586,7 +590,13 @@ Parcel *ps_next_due(const ParcelSet *s, int64_t *due)
 void ps_mark_stalled(ParcelSet *s, Parcel *p)
 {
     th_remove(&s->heap, &p->node);
+    s->n_stalled += !(p->flags & PF_STALLED);
     p->flags |= PF_STALLED;
+}
+
+size_t ps_stalled_count(const ParcelSet *s)
+{
+    return s->n_stalled;
 }
 
 const char *ps_waybill(const ParcelSet *s, const Parcel *p)

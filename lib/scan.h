@@ -88,6 +88,8 @@ void ps_mark_stalled(ParcelSet *s, Parcel *p);
 const char *ps_waybill(const ParcelSet *s, const Parcel *p);
 void ps_parcel_latest(const ParcelSet *s, const Parcel *p, LatestScan *out);
 bool ps_stalled(const Parcel *p);
+/* Parcels whose stall alert is firing. */
+size_t ps_stalled_count(const ParcelSet *s);
 
 /* Restores a parcel at start-up from its stored latest scan and earliest
  * pickup (0: none); it replaces whatever the set held for that waybill. A stalled parcel gets no deadline

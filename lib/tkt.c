@@ -1044,6 +1044,21 @@ const char *tkt_status(const Ticket *t)
     return t->round > 1 ? "reopened" : "received";
 }
 
+void tkt_count_firing(const Ticket *t, unsigned counts[AL__COUNT])
+{
+    for (int s = 0; s < STG__COUNT; s++) {
+        counts[AL_SLA_WARNING] += t->tg[s].warn_state == AST_FIRING;
+        counts[AL_SLA_BREACH] += t->tg[s].breach_state == AST_FIRING;
+    }
+    counts[AL_TICKET_ESCALATED] += (unsigned)__builtin_popcount(t->escalated_rounds);
+    counts[AL_REPEAT_COMPLAINT] += t->repeat_firing;
+    for (uint32_t i = 0; i < t->n_pev; i++)
+        counts[AL_PAUSE_OVERDUE] += !t->pev[i].resume && t->pev[i].overdue == AST_FIRING;
+    counts[AL_PROGRESS_DUE] += t->prog_state == AST_FIRING;
+    counts[AL_RESPONSE_DUE] += (unsigned)__builtin_popcount(t->resp_firing);
+    counts[AL_CATEGORY_REVIEW] += t->review_state == AST_FIRING;
+}
+
 bool tkt_paused(const Ticket *t)
 {
     return is_paused(t);

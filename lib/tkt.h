@@ -203,6 +203,9 @@ void tkt_advance(Ticket *t, int64_t now, AlertList *out);
 int64_t tkt_next_due_p(const Ticket *t, const Policy *p);
 int64_t tkt_next_due(const Ticket *t);
 
+/* Adds the ticket's firing alerts to counts, by type. */
+void tkt_count_firing(const Ticket *t, unsigned counts[AL__COUNT]);
+
 /* Paused now: a pause open without a resumed and not yet past its agreed date. */
 bool tkt_paused(const Ticket *t);
 

@@ -160,7 +160,7 @@ class DaemonFactory:
         assert res.returncode == 0, f"complaintd migrate exited with {res.returncode}:\n{output}"
 
     def start(self, extra_config: dict[str, dict[str, Any]] | None = None, clock: str = "event",
-              migrate: bool = True, wait_ready: bool = True, timeout: float = 30) -> Daemon:
+              migrate: bool = True, wait_ready: bool = True, timeout: float = 30 * harness.SLOWDOWN) -> Daemon:
         path = self.write_config(extra_config, clock)
         if migrate:
             self.migrate(path)

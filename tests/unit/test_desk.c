@@ -481,6 +481,41 @@ START_TEST(test_forgotten_ticket_is_read_back)
 }
 END_TEST
 
+/* The status page's summary: open tickets by stage and priority, firing
+ * alerts by type. */
+START_TEST(test_summary)
+{
+    offer_new("A", CT_RECEIVED, MON0900);
+    offer_new("B", CT_RECEIVED, MON0900);
+    offer_new("B", CT_CONTACTED, MON0900 + 30 * MIN);
+    offer_new("C", CT_RECEIVED, MON0900);
+    offer_new("C", CT_CLOSED, MON0900 + 40 * MIN);
+    ComplaintEvent u = ev_of("A", CT_UPDATED, MON0900 + 50 * MIN);
+    u.has = EVF_MAJOR;
+    u.major = true;
+    offer(&u, LATER);
+    offer_new("D", CT_RECEIVED, MON0900 + 3 * H); /* A's contact breached at 10:00 (urgent), B's warning... */
+    DeskSummary s;
+    desk_summary(desk, &s);
+    ck_assert_uint_eq(s.open[0][1], 1); /* A: received, urgent */
+    ck_assert_uint_eq(s.open[0][0], 1); /* D */
+    ck_assert_uint_eq(s.open[1][0], 1); /* B: contacted */
+    ck_assert_uint_eq(s.firing[AL_TICKET_ESCALATED], 1);
+    ck_assert_uint_eq(s.firing[AL_SLA_BREACH], 1); /* A's contact */
+    unsigned all = 0;
+    for (int t = 0; t < AL__COUNT; t++)
+        all += s.firing[t];
+    /* every firing transition in the effects and not ended there */
+    unsigned fired = 0;
+    for (size_t i = 0; i < eff.alerts.n; i++)
+        fired += eff.alerts.v[i].status == AS_FIRING ? 1u : 0u;
+    unsigned ended = 0;
+    for (size_t i = 0; i < eff.alerts.n; i++)
+        ended += eff.alerts.v[i].status != AS_FIRING ? 1u : 0u;
+    ck_assert_uint_eq(all, fired - ended);
+}
+END_TEST
+
 /* ---- policy reload ------------------------------------------------------ */
 
 START_TEST(test_policy_reload_recomputes_in_chunks)
@@ -693,6 +728,7 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_duplicates_change_nothing);
     tcase_add_test(tc, test_eviction_of_old_closed_tickets);
     tcase_add_test(tc, test_forgotten_ticket_is_read_back);
+    tcase_add_test(tc, test_summary);
     tcase_add_test(tc, test_policy_reload_recomputes_in_chunks);
     tcase_add_test(tc, test_merge_orders_partitions_for_the_event_clock);
     tcase_add_test(tc, test_implausible_times_are_dead_lettered);
