@@ -211,15 +211,32 @@ static void histogram(FILE *f, const char *name, const char *help, const Hist *h
             name, h->count);
 }
 
-void metrics_update(Metrics *m, const PipelineCounters *c)
+/* Renders a page with `render` and swaps it in as *slot (under the lock);
+ * on any failure the previous page stays. */
+static void swap_in(Metrics *m, char **slot, size_t *slot_len, void (*render)(FILE *, const void *), const void *arg)
 {
-    if (!m)
-        return;
     char *page = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&page, &len);
     if (!f)
-        return; /* keep serving the previous page */
+        return;
+    render(f, arg);
+    bool bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        free(page);
+        return;
+    }
+    pthread_mutex_lock(&m->lock);
+    char *old = *slot;
+    *slot = page;
+    *slot_len = len;
+    pthread_mutex_unlock(&m->lock);
+    free(old);
+}
+
+static void render_metrics(FILE *f, const void *arg)
+{
+    const PipelineCounters *c = arg;
     counter(f, "complaintd_events_applied_total", "Complaint events applied to ticket state.", c->applied);
     counter(f, "complaintd_events_history_total", "Events recorded as history: valid but without effect on the ticket.",
             c->history);
@@ -290,17 +307,12 @@ void metrics_update(Metrics *m, const PipelineCounters *c)
         for (int k = 0; k < IND__COUNT; k++)
             fprintf(f, "complaintd_indicator{category=\"%s\",indicator=\"%s\"} %" PRId64 "\n",
                     evt_category_name((Category)cat), indic_field_name((IndField)k), c->indicators[cat][k]);
-    bool bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        free(page);
-        return;
-    }
-    pthread_mutex_lock(&m->lock);
-    char *old = m->page;
-    m->page = page;
-    m->page_len = len;
-    pthread_mutex_unlock(&m->lock);
-    free(old);
+}
+
+void metrics_update(Metrics *m, const PipelineCounters *c)
+{
+    if (m)
+        swap_in(m, &m->page, &m->page_len, render_metrics, c);
 }
 
 /* ---- the status page ------------------------------------------------------ */
@@ -323,8 +335,9 @@ static void rate(FILE *f, int64_t num, int64_t den)
         fputs("<td>–</td>", f);
 }
 
-static void render_status(FILE *f, const PipelineStatusPage *s)
+static void render_status(FILE *f, const void *arg)
 {
+    const PipelineStatusPage *s = arg;
     static const char *const stage_names[6] = {"received", "contacted", "first_reply", "resolved", "revisit",
                                                "reopened"};
     char now[32], day[11];
@@ -421,25 +434,8 @@ static void render_status(FILE *f, const PipelineStatusPage *s)
 
 void metrics_update_status(Metrics *m, const PipelineStatusPage *s)
 {
-    if (!m)
-        return;
-    char *page = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&page, &len);
-    if (!f)
-        return;
-    render_status(f, s);
-    bool bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        free(page);
-        return;
-    }
-    pthread_mutex_lock(&m->lock);
-    char *old = m->status;
-    m->status = page;
-    m->status_len = len;
-    pthread_mutex_unlock(&m->lock);
-    free(old);
+    if (m)
+        swap_in(m, &m->status, &m->status_len, render_status, s);
 }
 
 void metrics_stop(Metrics *m)
