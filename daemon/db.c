@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfg.h"
 #include "log.h"
 
 /* BUSY: a statement is out and its results are coming; COPYING: the server
@@ -34,19 +35,30 @@ struct Db {
  * (application_name names the daemon in pg_stat_activity). */
 static const char *const conn_keys[] = {"application_name", "dbname", NULL};
 
+/* Errors of statements carry their primary message only: the DETAIL and
+ * CONTEXT of an error may quote row data (a failing row, a line of COPY
+ * data), and they would end up in the daemon's log. PostgreSQL's own log
+ * keeps them. */
+static void terse_errors(PGconn *c)
+{
+    PQsetErrorVerbosity(c, PQERRORS_TERSE);
+    PQsetErrorContextVisibility(c, PQSHOW_CONTEXT_NEVER);
+}
+
 PGconn *db_connect_blocking(const char *conninfo, char *err, size_t errlen)
 {
     const char *const values[] = {"complaintd", conninfo, NULL};
     PGconn *c = PQconnectdbParams(conn_keys, values, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
-        const char *m = c ? PQerrorMessage(c) : "out of memory";
-        size_t n = strlen(m);
-        while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
-            n--;
-        snprintf(err, errlen, "%.*s", (int)n, m);
+        /* libpq may quote the connection string, password and all. */
+        cfg_redact_conninfo(conninfo, c ? PQerrorMessage(c) : "out of memory", err, errlen);
+        size_t n = strlen(err);
+        while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
+            err[--n] = '\0';
         PQfinish(c);
         return NULL;
     }
+    terse_errors(c);
     return c;
 }
 
@@ -95,6 +107,7 @@ static void connect_poll(Db *db)
             go_down(db, "cannot make the connection non-blocking");
             break;
         }
+        terse_errors(db->conn);
         db->state = DB_IDLE;
         watch(db, EV_READ);
         log_info("postgres: connected");

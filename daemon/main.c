@@ -167,6 +167,7 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
         return;
     }
     log_set_level((LogLevel)log_level_from_name(n->log_level));
+    log_set_format(strcmp(n->log_format, "json") == 0 ? LOG_JSON : LOG_TEXT);
     free(d->cfg->log_level);
     d->cfg->log_level = n->log_level;
     n->log_level = NULL;
@@ -320,6 +321,7 @@ int main(int argc, char **argv)
     }
     log_detect_journal();
     log_set_level((LogLevel)log_level_from_name(cfg->log_level));
+    log_set_format(strcmp(cfg->log_format, "json") == 0 ? LOG_JSON : LOG_TEXT);
 
     int rc;
     if (command) {

@@ -9,7 +9,7 @@ packages=(
     librdkafka-dev libev-dev libjansson-dev check libsubunit-dev libinih-dev
     libsystemd-dev libpq-dev libmicrohttpd-dev
     postgresql-15 postgresql-client-15
-    kcat jq
+    kcat jq openssl
     python3 python3-pytest python3-confluent-kafka python3-psycopg2 python3-yaml
     valgrind
 )

@@ -16,6 +16,12 @@
 # PG_LOCAL_FSYNC=on to keep it. Everything else, including
 # synchronous_commit, stays at PostgreSQL's defaults so the daemon sees
 # normal commit semantics.
+#
+# TLS: with PG_SSL_CERT and PG_SSL_KEY naming a server certificate and its
+# key (PEM files), `start` copies them into DIR and starts the server with
+# ssl = on; it then takes both TLS and plain connections (pg_hba.conf's
+# `host` lines match either). Without them nothing about TLS is set.
+# They only matter when `start` starts the server, not when it is running.
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -53,6 +59,16 @@ cmd_start() {
     dir=$(cd "$dir" && pwd -P)
     local data=$dir/data
 
+    local ssl_opts=""
+    if [[ -n ${PG_SSL_CERT:-} || -n ${PG_SSL_KEY:-} ]]; then
+        [[ -r ${PG_SSL_CERT:-} && -r ${PG_SSL_KEY:-} ]] ||
+            die "PG_SSL_CERT and PG_SSL_KEY must both name readable files"
+        # PostgreSQL refuses a key that others can read.
+        install -m 0644 "$PG_SSL_CERT" "$dir/server.crt"
+        install -m 0600 "$PG_SSL_KEY" "$dir/server.key"
+        ssl_opts=" -c ssl=on -c ssl_cert_file='$dir/server.crt' -c ssl_key_file='$dir/server.key'"
+    fi
+
     if [[ $(id -u) -eq 0 ]]; then
         id "$RUN_USER" >/dev/null 2>&1 || die "user $RUN_USER does not exist (install postgresql-15)"
         chown -R "$RUN_USER:" "$dir"
@@ -77,7 +93,7 @@ CONF
 
     if ! as_owner "$PG_BIN/pg_ctl" --pgdata="$data" status >/dev/null 2>&1; then
         as_owner "$PG_BIN/pg_ctl" --pgdata="$data" --log="$dir/postgres.log" \
-            --wait --timeout=60 --silent -o "-p $port" start ||
+            --wait --timeout=60 --silent -o "-p $port$ssl_opts" start ||
             { tail -n 30 "$dir/postgres.log" >&2 || true; die "server did not start"; }
     fi
 

@@ -53,6 +53,7 @@ typedef struct CfgKey {
 } CfgKey;
 
 static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const clock_modes[] = {"wall", "event", NULL};
 
 
@@ -152,6 +153,8 @@ static const CfgKey table[] = {
     {"clock", "mode", CT_ENUM_SET, .choices = clock_modes, .def = "wall", .set_choice = set_clock_mode,
      .get_choice = get_clock_mode},
     {"daemon", "log_level", CT_ENUM, offsetof(Config, log_level), .choices = log_levels, .def = "info",
+     .reloadable = true},
+    {"daemon", "log_format", CT_ENUM, offsetof(Config, log_format), .choices = log_formats, .def = "text",
      .reloadable = true},
     {"daemon", "batch_max", CT_INT, offsetof(Config, batch_max), 1, 100000, .def = "2000"},
     {"daemon", "batch_linger_ms", CT_INT64, offsetof(Config, batch_linger_ms), 0, 10000, .def = "20"},
@@ -728,54 +731,216 @@ static bool secret_property(const char *key)
     return false;
 }
 
-/* A libpq connection string with its password replaced by "***", in both
- * the keyword form (password=x, password='x y') and the URI form
- * (postgresql://user:x@host/db, ?password=x). */
-static void dump_conninfo(Buf *b, const char *s)
+/* ---- Passwords in a libpq connection string -------------------------------
+ *
+ * The connection string is split the way libpq splits it, so that what is
+ * masked is what libpq takes for a password:
+ *  - URI form (postgresql://, postgres://): the password of the user info,
+ *    from the first ':' to the last '@' before the first '/' (libpq stops at
+ *    the first '@'; the last one also covers a password with an '@' that was
+ *    not percent-encoded), and the value, up to the next '&', of every query
+ *    parameter whose percent-decoded name contains "password";
+ *  - keyword form: the value of every keyword that contains "password"
+ *    (password, sslpassword), quoted ('a b', with \' and \\ escapes) or not
+ *    (up to white space, a backslash escaping the next character), and every
+ *    word that is not `keyword = value`: libpq rejects the string, and such
+ *    a word is most likely the rest of a password with a blank in it that
+ *    was not quoted;
+ *  - a string with neither a '=' nor a URI prefix is a database name. */
+
+typedef struct Secret {
+    size_t off, len;             /* as written, quotes included: masked in the dump */
+    size_t inner_off, inner_len; /* without the quotes: redacted in messages */
+} Secret;
+
+typedef struct Secrets {
+    Secret *v;
+    size_t n, cap;
+    bool oom;
+} Secrets;
+
+static void secret_add(Secrets *ss, size_t off, size_t len, size_t inner_off, size_t inner_len)
+{
+    if (ss->oom)
+        return;
+    if (ss->n == ss->cap) {
+        size_t cap = ss->cap ? ss->cap * 2 : 4;
+        Secret *v = realloc(ss->v, cap * sizeof(*v));
+        if (v == NULL) {
+            ss->oom = true;
+            return;
+        }
+        ss->v = v;
+        ss->cap = cap;
+    }
+    ss->v[ss->n++] = (Secret){off, len, inner_off, inner_len};
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)tolower((unsigned char)c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Whether the URI query parameter name s[0..len) names a password once
+ * percent-decoded, as libpq decodes it. */
+static bool uri_password_key(const char *s, size_t len)
+{
+    char key[128];
+    size_t k = 0;
+    for (size_t i = 0; i < len && k < sizeof(key) - 1; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < len && (hi = hex_digit(s[i + 1])) >= 0 && (lo = hex_digit(s[i + 2])) >= 0) {
+            key[k++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            key[k++] = s[i];
+        }
+    }
+    key[k] = '\0';
+    return find_ci(key, "password") != NULL;
+}
+
+static void uri_secrets(const char *s, size_t scheme_len, Secrets *ss)
+{
+    const char *auth = s + scheme_len;
+    size_t alen = strcspn(auth, "/");
+    const char *at = NULL;
+    for (const char *q = auth; q < auth + alen; q++)
+        if (*q == '@')
+            at = q;
+    const char *rest = auth;
+    if (at != NULL) {
+        const char *colon = memchr(auth, ':', (size_t)(at - auth));
+        if (colon != NULL) {
+            size_t off = (size_t)(colon + 1 - s), len = (size_t)(at - colon - 1);
+            secret_add(ss, off, len, off, len);
+        }
+        rest = at + 1;
+    }
+    const char *q = strchr(rest, '?');
+    if (q == NULL)
+        return;
+    for (const char *p = q + 1; *p != '\0';) {
+        size_t plen = strcspn(p, "&");
+        const char *eq = memchr(p, '=', plen);
+        if (eq != NULL && uri_password_key(p, (size_t)(eq - p))) {
+            size_t off = (size_t)(eq + 1 - s), len = plen - (size_t)(eq + 1 - p);
+            secret_add(ss, off, len, off, len);
+        }
+        p += plen;
+        if (*p == '&')
+            p++;
+    }
+}
+
+static void keyword_secrets(const char *s, Secrets *ss)
 {
     const char *p = s;
-    bool uri = strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0;
-    if (uri) {
-        const char *auth = strstr(s, "://") + 3;
-        size_t alen = strcspn(auth, "/?#");
-        const char *at = NULL;
-        for (const char *q = auth; q < auth + alen; q++)
-            if (*q == '@')
-                at = q;
-        const char *colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-        if (colon != NULL) {
-            buf_printf(b, "%.*s***", (int)(colon + 1 - s), s);
-            p = at;
-        }
-    }
     for (;;) {
-        const char *kw = find_ci(p, "password");
-        if (kw == NULL)
-            break;
-        const char *q = kw + 8;
-        while (*q == ' ' || *q == '\t')
-            q++;
-        if (*q != '=') {
-            buf_printf(b, "%.*s", (int)(q - p), p);
-            p = q;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p == '\0')
+            return;
+        const char *key = p;
+        while (*p != '\0' && *p != '=' && !isspace((unsigned char)*p))
+            p++;
+        size_t klen = (size_t)(p - key);
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p != '=') {
+            /* a word that is not keyword = value */
+            secret_add(ss, (size_t)(key - s), klen, (size_t)(key - s), klen);
             continue;
         }
-        q++;
-        while (*q == ' ' || *q == '\t')
-            q++;
-        buf_printf(b, "%.*s***", (int)(q - p), p);
-        if (*q == '\'') {
-            for (q++; *q != '\0' && *q != '\''; q++)
-                if (*q == '\\' && q[1] != '\0')
-                    q++;
-            if (*q == '\'')
-                q++;
+        p++;
+        while (isspace((unsigned char)*p))
+            p++;
+        const char *val = p, *inner = p;
+        if (*p == '\'') {
+            inner = ++p;
+            while (*p != '\0' && *p != '\'') {
+                if (*p == '\\' && p[1] != '\0')
+                    p++;
+                p++;
+            }
         } else {
-            q += strcspn(q, uri ? "&# \t" : " \t");
+            while (*p != '\0' && !isspace((unsigned char)*p)) {
+                if (*p == '\\' && p[1] != '\0')
+                    p++;
+                p++;
+            }
         }
-        p = q;
+        size_t inner_len = (size_t)(p - inner);
+        if (*val == '\'' && *p == '\'')
+            p++;
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)(klen < sizeof(name) ? klen : sizeof(name) - 1), key);
+        if (find_ci(name, "password") != NULL)
+            secret_add(ss, (size_t)(val - s), (size_t)(p - val), (size_t)(inner - s), inner_len);
     }
-    buf_printf(b, "%s", p);
+}
+
+/* The secrets of a connection string, in the order they appear. */
+static Secrets conninfo_secrets(const char *s)
+{
+    Secrets ss = {0};
+    if (strncmp(s, "postgresql://", 13) == 0)
+        uri_secrets(s, 13, &ss);
+    else if (strncmp(s, "postgres://", 11) == 0)
+        uri_secrets(s, 11, &ss);
+    else if (strchr(s, '=') != NULL)
+        keyword_secrets(s, &ss);
+    return ss;
+}
+
+/* The connection string with each secret replaced by "***"; a password
+ * whose value is empty is shown as "***" too. */
+static void dump_conninfo(Buf *b, const char *s)
+{
+    Secrets ss = conninfo_secrets(s);
+    if (ss.oom) {
+        buf_printf(b, "***");
+        free(ss.v);
+        return;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < ss.n; i++) {
+        buf_printf(b, "%.*s***", (int)(ss.v[i].off - at), s + at);
+        at = ss.v[i].off + ss.v[i].len;
+    }
+    buf_printf(b, "%s", s + at);
+    free(ss.v);
+}
+
+void cfg_redact_conninfo(const char *conninfo, const char *text, char *out, size_t outlen)
+{
+    if (out == NULL || outlen == 0)
+        return;
+    Secrets ss = conninfo_secrets(conninfo != NULL ? conninfo : "");
+    size_t k = 0;
+    for (const char *p = text != NULL ? text : ""; *p != '\0' && k < outlen - 1;) {
+        size_t hit = 0;
+        for (size_t i = 0; i < ss.n; i++) {
+            const Secret *x = &ss.v[i];
+            if (x->inner_len > hit && strncmp(p, conninfo + x->inner_off, x->inner_len) == 0)
+                hit = x->inner_len;
+        }
+        if (hit > 0) {
+            for (const char *m = "***"; *m != '\0' && k < outlen - 1; m++)
+                out[k++] = *m;
+            p += hit;
+        } else {
+            out[k++] = *p++;
+        }
+    }
+    out[k] = '\0';
+    /* Without the list of secrets nothing can be shown safely. */
+    if (ss.oom)
+        snprintf(out, outlen, "(message hidden: out of memory)");
+    free(ss.v);
 }
 
 static void dump_line(Buf *b, const char *section, const char *key, const char *value)

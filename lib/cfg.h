@@ -34,6 +34,7 @@ typedef struct Config {
     ClockMode clock_mode;     /* wall */
     /* [daemon] */
     char *log_level;          /* info: error, warning, info, debug */
+    char *log_format;         /* text: text, json */
     int batch_max;            /* 2000 effects per transaction at most */
     int outbox_max;           /* 20000: above this many unacknowledged messages, stop consuming */
     int64_t batch_linger_ms;  /* 20: how long fetched events wait for the rest of a fetch */
@@ -65,5 +66,12 @@ int cfg_nonreloadable_changes(const Config *a, const Config *b, char *out, size_
 /* Writes the effective configuration, one "section.key = value" a line, to a
  * malloc'd string (for --check-config -v and the logs). */
 char *cfg_dump(const Config *cfg);
+
+/* Copies text to out (outlen bytes, always terminated, cut to fit) with
+ * every password of the libpq connection string conninfo, as written there,
+ * replaced by "***": the ones cfg_dump masks. For libpq's messages, which may
+ * quote the connection string or a part of it (a URI it cannot parse, a bad
+ * percent-encoding, a word that is not keyword = value). */
+void cfg_redact_conninfo(const char *conninfo, const char *text, char *out, size_t outlen);
 
 #endif

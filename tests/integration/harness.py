@@ -106,14 +106,16 @@ def tail_text(text: str, lines: int = 2000) -> str:
 
 
 class Postgres:
-    """A private server from deploy/pg-local.sh; conninfo is its `complaintd` database."""
+    """A private server from deploy/pg-local.sh; conninfo is its `complaintd` database.
+    env: more environment for pg-local.sh (PG_SSL_CERT, PG_SSL_KEY)."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
         # Not under pytest's tmp_path: as root the server runs as `postgres`,
         # which must be able to reach the directory.
         self.dir = Path(tempfile.mkdtemp(prefix="complaintd-pg-"))
         self.port = 0
         self.conninfo = ""
+        self.env = {**os.environ, **(env or {})}
 
     def start(self) -> "Postgres":
         last = None
@@ -124,6 +126,7 @@ class Postgres:
                 capture_output=True,
                 text=True,
                 timeout=180,
+                env=self.env,
             )
             if res.returncode == 0:
                 self.conninfo = res.stdout.strip().splitlines()[-1]

@@ -625,6 +625,7 @@ START_TEST(test_dump_defaults)
         "postgres.conninfo = postgresql:///complaintd",
         "clock.mode = wall",
         "daemon.log_level = info",
+        "daemon.log_format = text",
         "daemon.batch_max = 2000",
         "daemon.batch_linger_ms = 20",
         "daemon.max_event_bytes = 1048576",
@@ -645,11 +646,11 @@ START_TEST(test_dump_defaults)
     };
     for (int i = 0; i < NELEM(want); i++)
         ck_assert_msg(has_line(d, want[i]), "missing '%s' in:\n%s", want[i], d);
-    /* One line a key: 15 own keys and 40 policy keys. */
+    /* One line a key: 16 own keys and 40 policy keys. */
     int lines = 0;
     for (const char *p = d; *p != '\0'; p++)
         lines += *p == '\n';
-    ck_assert_int_eq(lines, 15 + 40);
+    ck_assert_int_eq(lines, 16 + 40);
     free(d);
     cfg_free(c);
 }
@@ -689,6 +690,17 @@ static const struct {
     {"host=db password = 'a\\'b c' port=5", "host=db password = *** port=5"},
     {"host=db sslpassword=pw", "host=db sslpassword=***"},
     {"user=password_admin", "user=password_admin"},
+    /* as libpq reads them */
+    {"complaintd", "complaintd"},
+    {"host=db password=a\\ b port=5", "host=db password=*** port=5"},
+    {"host=db password=pw tail port=5", "host=db password=*** *** port=5"},
+    {"host=db password= dbname=c", "host=db password= ***"},
+    {"host=db password=", "host=db password=***"},
+    {"postgresql://desk:p?w@db/c", "postgresql://desk:***@db/c"},
+    {"postgresql://desk:p@w@db/c", "postgresql://desk:***@db/c"},
+    {"postgresql://desk@db/c?pass%77ord=pw&x=1", "postgresql://desk@db/c?pass%77ord=***&x=1"},
+    {"postgresql://db/c?password=p w#x&sslmode=verify-full", "postgresql://db/c?password=***&sslmode=verify-full"},
+    {"postgresql://desk@db:5432/c?sslmode=verify-full", "postgresql://desk@db:5432/c?sslmode=verify-full"},
 };
 
 START_TEST(test_dump_conninfo)
@@ -701,6 +713,42 @@ START_TEST(test_dump_conninfo)
     ck_assert_msg(has_line(d, want), "want '%s' in:\n%s", want, d);
     free(d);
     cfg_free(c);
+}
+END_TEST
+
+/* libpq's messages that quote the connection string, redacted. */
+static const struct {
+    const char *conninfo, *message, *shown;
+} redactions[] = {
+    {"postgresql://u:s3cr3t@[::1/c",
+     "end of string reached when looking for matching \"]\" in IPv6 host address in URI: \"postgresql://u:s3cr3t@[::1/c\"",
+     "end of string reached when looking for matching \"]\" in IPv6 host address in URI: \"postgresql://u:***@[::1/c\""},
+    {"postgresql://u:s3%zzcr3t@db/c", "invalid percent-encoded token: \"s3%zzcr3t\"",
+     "invalid percent-encoded token: \"***\""},
+    {"host=db password=s3 cr3t", "missing \"=\" after \"cr3t\" in connection info string",
+     "missing \"=\" after \"***\" in connection info string"},
+    {"host=db password='s3 cr3t' port=x", "invalid integer value \"x\" for connection option \"port\"",
+     "invalid integer value \"x\" for connection option \"port\""},
+    {"host=db password='s3 cr3t'", "echo: 's3 cr3t' s3 cr3t", "echo: '***' ***"},
+    {"host=db password=", "password authentication failed", "password authentication failed"},
+    {"dbname=c", "FATAL: database \"c\" does not exist", "FATAL: database \"c\" does not exist"},
+};
+
+START_TEST(test_redact_conninfo)
+{
+    char out[256];
+    cfg_redact_conninfo(redactions[_i].conninfo, redactions[_i].message, out, sizeof(out));
+    ck_assert_str_eq(out, redactions[_i].shown);
+}
+END_TEST
+
+START_TEST(test_redact_conninfo_cut)
+{
+    char out[8];
+    cfg_redact_conninfo("password=s3cr3t", "x s3cr3t s3cr3t", out, sizeof(out));
+    ck_assert_str_eq(out, "x *** *");
+    cfg_redact_conninfo(NULL, NULL, out, sizeof(out));
+    ck_assert_str_eq(out, "");
 }
 END_TEST
 
@@ -742,6 +790,8 @@ Suite *suite_cfg(void)
     tcase_add_test(tc, test_dump_defaults);
     tcase_add_test(tc, test_dump_secrets);
     tcase_add_loop_test(tc, test_dump_conninfo, 0, NELEM(conninfos));
+    tcase_add_loop_test(tc, test_redact_conninfo, 0, NELEM(redactions));
+    tcase_add_test(tc, test_redact_conninfo_cut);
     suite_add_tcase(s, tc);
 
     return s;
