@@ -3,7 +3,9 @@
 # (ASan + UBSan) variant, runs the unit tests and the integration tests
 # against both (and the ticket and rule tests under valgrind), fuzzes the
 # decoders and parsers for FUZZ_SECONDS (default 60) per target
-# (deploy/fuzz.sh), prints a summary and exits non-zero on any failure.
+# (deploy/fuzz.sh), builds and lints the Debian package and tests installing
+# and purging it (deploy/package.sh), prints a summary and exits non-zero on
+# any failure.
 #
 #   bash deploy/test.sh
 #
@@ -137,6 +139,11 @@ fi
 
 # The Prometheus alert rules, checked and unit-tested with promtool.
 run_stage "prometheus rules (promtool)" bash "$ROOT/deploy/check-rules.sh" || true
+
+# The Debian package: cpack, lintian, install, upgrade, remove, purge
+# (deploy/package.sh; it refuses the install steps on a machine that already
+# runs a complaintd of its own).
+run_stage "debian package (lintian, install, purge)" bash "$ROOT/deploy/package.sh" || true
 
 # libFuzzer on the decoders and parsers (docs/fuzzing.md): its own clang
 # build in build-fuzz, FUZZ_SECONDS per target (5 targets).
