@@ -169,7 +169,7 @@ struct KqConsumer {
     KqConsumerHandlers h;
     rd_kafka_t *rk;
     Wake wake;
-    bool paused;
+    int n_paused; /* partitions paused by kq_consumer_pause */
     bool closed;
     Stats stats;
 };
@@ -205,11 +205,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         c->h.assign(c->h.arg, parts);
         rd_kafka_assign(rk, parts);
-        if (c->paused)
-            set_paused(c, parts, true);
         log_info("kafka: assigned %d partitions", parts->cnt);
     } else {
         c->h.revoke(c->h.arg, parts);
+        /* no pause outlives the assignment */
+        if (c->n_paused > 0)
+            set_paused(c, parts, false);
+        c->n_paused = 0;
         rd_kafka_assign(rk, NULL);
         log_info("kafka: revoked %d partitions", parts->cnt);
     }
@@ -310,23 +312,44 @@ int kq_consumer_subscribe(KqConsumer *c, char *err, size_t errlen)
     return 0;
 }
 
-void kq_consumer_pause(KqConsumer *c, bool pause)
+void kq_consumer_pause(KqConsumer *c, const char *topic, int32_t partition)
 {
-    if (c->closed || c->paused == pause)
+    if (c->closed)
         return;
-    c->paused = pause;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, topic, partition);
+    set_paused(c, parts, true);
+    rd_kafka_topic_partition_list_destroy(parts);
+    c->n_paused++;
+    log_debug("kafka: %s/%d paused", topic, (int)partition);
+}
+
+void kq_consumer_resume(KqConsumer *c)
+{
+    if (c->closed || c->n_paused == 0)
+        return;
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (rd_kafka_assignment(c->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
         if (parts->cnt > 0)
-            set_paused(c, parts, pause);
+            set_paused(c, parts, false);
         rd_kafka_topic_partition_list_destroy(parts);
     }
-    log_debug("kafka: consumer %s", pause ? "paused" : "resumed");
+    log_debug("kafka: %d paused partitions resumed", c->n_paused);
+    c->n_paused = 0;
 }
 
 bool kq_consumer_paused(const KqConsumer *c)
 {
-    return c->paused;
+    return c->n_paused > 0;
+}
+
+bool kq_consumer_watermarks(KqConsumer *c, const char *topic, int32_t partition, int64_t *lo, int64_t *hi)
+{
+    *lo = *hi = RD_KAFKA_OFFSET_INVALID;
+    if (c->closed)
+        return false;
+    rd_kafka_get_watermark_offsets(c->rk, topic, partition, lo, hi);
+    return *hi >= 0;
 }
 
 void kq_consumer_close(KqConsumer *c)

@@ -49,12 +49,19 @@ void kq_consumer_free(KqConsumer *c);
 __attribute__((warn_unused_result)) int kq_consumer_subscribe(KqConsumer *c, char *err, size_t errlen);
 /* Polls until the queue is empty, handing every message to the handler. */
 void kq_consumer_drain(KqConsumer *c);
-/* Back-pressure: pausing stops the fetchers of every assigned partition
- * (and of partitions assigned while paused) and drops what they prefetched;
- * resuming fetches again from the next offset not yet handed over. The
- * consumer keeps being polled meanwhile, so it stays in its group. */
-void kq_consumer_pause(KqConsumer *c, bool pause);
-bool kq_consumer_paused(const KqConsumer *c);
+/* Back-pressure, one partition at a time: pausing stops its fetcher and
+ * drops what it prefetched (the caller pauses a partition once); resuming
+ * (every paused partition at once) fetches again from the next offset not
+ * yet handed over. The consumer keeps being polled meanwhile, so it stays
+ * in its group. A new assignment starts with nothing paused. */
+void kq_consumer_pause(KqConsumer *c, const char *topic, int32_t partition);
+void kq_consumer_resume(KqConsumer *c);
+bool kq_consumer_paused(const KqConsumer *c); /* any partition */
+/* The partition's offsets as librdkafka last saw them, without a request:
+ * the end (high watermark) from its last fetch response, the start (low)
+ * from the last statistics; each RD_KAFKA_OFFSET_INVALID when not known.
+ * Returns whether the end is known. */
+bool kq_consumer_watermarks(KqConsumer *c, const char *topic, int32_t partition, int64_t *lo, int64_t *hi);
 /* Leaves the group (blocking; shutdown only). */
 void kq_consumer_close(KqConsumer *c);
 /* Commits offsets to the group too, for lag monitoring only (the offsets

@@ -251,6 +251,12 @@ static void render_metrics(FILE *f, const void *arg)
     counter(f, "complaintd_publish_refusals_total",
             "Times the producer refused a message (full local queue or otherwise); it was retried.",
             c->publish_refusals);
+    counter(f, "complaintd_merge_waits_total",
+            "Event mode: times the merge waited for a partition with nothing fetched that is behind its end.",
+            c->merge_waits);
+    counter(f, "complaintd_merge_waits_expired_total",
+            "Event mode: merge waits that ran out (1 s) and went on without the partition.",
+            c->merge_waits_expired);
     gauge(f, "complaintd_tickets", "Tickets in memory.", (int64_t)c->tickets);
     gauge(f, "complaintd_held_events", "Events held now, waiting for their ticket's received event.", (int64_t)c->held);
     gauge(f, "complaintd_pending_deadlines", "Deadlines waiting to fire (SLA targets and bulk windows).",

@@ -28,6 +28,10 @@
  * of them are applied. */
 #define PENDING_BATCHES 8
 #define PENDING_MIN 4096
+/* In event mode the merge waits this long at most for a partition that has
+ * nothing buffered but is behind its end (its next messages may be older
+ * than what the others offer); then it goes on without it. */
+#define MERGE_WAIT 1.0
 /* A moved outbox watermark waits this long to share a commit when nothing
  * else is to be committed. */
 #define MARKS_LINGER 0.5
@@ -67,6 +71,12 @@ typedef struct Offset {
     bool dirty;
 } Offset;
 
+/* A partition of the consumer's assignment, as fetched. */
+typedef struct Part {
+    int64_t fetched; /* the offset after the last message fetched; -1: not known (assigned at the beginning) */
+    bool paused;     /* back-pressure stopped its fetcher */
+} Part;
+
 /* The batch being committed. */
 typedef struct Inflight {
     bool active;
@@ -91,10 +101,15 @@ struct Pipeline {
     Outbox *outbox;
     KqConsumer *consumer;
     StrMap *offsets; /* "topic/partition" -> Offset */
+    StrMap *parts;   /* "topic/partition" -> Part, of the assignment */
 
     Merge *fetched;  /* fetched, not yet applied, per partition */
     ev_timer linger; /* holds a fetch for the other partitions' messages */
     bool linger_done;
+    ev_timer merge_wait;     /* bounds the wait for a partition behind its end */
+    ev_tstamp blocked_since; /* 0: no partition holds the merge back */
+    bool wait_expired;       /* ... and it held it back for MERGE_WAIT */
+    uint64_t n_merge_waits, n_merge_wait_expired;
 
     int64_t event_clock;
     Effects eff; /* the open batch */
@@ -160,6 +175,19 @@ static Offset *offset_of(Pipeline *p, const char *topic, int32_t partition, bool
     return o;
 }
 
+static Part *part_of(Pipeline *p, const char *topic, int32_t partition, bool create)
+{
+    char k[512];
+    snprintf(k, sizeof k, "%s/%d", topic, (int)partition);
+    Part *f = sm_get(p->parts, k);
+    if (f || !create)
+        return f;
+    f = oom_check(calloc(1, sizeof *f));
+    f->fetched = -1;
+    oom_rc(sm_put(p->parts, k, f));
+    return f;
+}
+
 /* ---- fetched messages --------------------------------------------------- */
 
 static size_t pending_max(const Pipeline *p)
@@ -197,9 +225,20 @@ static void on_message(void *arg, rd_kafka_message_t *m)
         x->st = evt_decode_complaint(payload, m->len, max, &x->u.c, x->detail, sizeof x->detail);
         x->item.at = x->st == EVT_OK ? x->u.c.occurred_at : INT64_MIN;
     }
+    /* what will be dead-lettered goes first: an event dated 2099 must not
+     * hold its partition back behind every other partition's events */
+    if (x->st == EVT_OK && !desk_time_plausible(p->desk, x->item.at, wall_now(p)))
+        x->item.at = INT64_MIN;
     oom_rc(merge_push(p->fetched, topic, m->partition, &x->item));
-    if (merge_count(p->fetched) >= pending_max(p))
-        kq_consumer_pause(p->consumer, true);
+    Part *f = part_of(p, topic, m->partition, true);
+    if (m->offset + 1 > f->fetched)
+        f->fetched = m->offset + 1;
+    /* A full buffer pauses the partitions that bring more; one with nothing
+     * buffered keeps fetching, so that the merge sees its next message. */
+    if (merge_count(p->fetched) >= pending_max(p) && !f->paused) {
+        kq_consumer_pause(p->consumer, topic, m->partition);
+        f->paused = true;
+    }
     if (!p->linger_done && !ev_is_active(&p->linger) && p->cfg->batch_linger_ms > 0) {
         ev_timer_set(&p->linger, (double)p->cfg->batch_linger_ms / 1000.0, 0.0);
         ev_timer_start(p->loop, &p->linger);
@@ -220,15 +259,84 @@ static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
     p->linger_done = true;
 }
 
+static void merge_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    Pipeline *p = w->data;
+    kq_consumer_drain(p->consumer); /* pump() runs before the loop sleeps again */
+}
+
+/* Whether a partition of the assignment may still bring messages older
+ * than what is buffered: nothing of it is buffered and librdkafka's last
+ * fetch response put its end beyond what was fetched (or there was no
+ * response yet). A paused partition fetches nothing: it has items. */
+static int part_behind(void *arg, const char *topic, int32_t partition)
+{
+    Pipeline *p = arg;
+    Part *f = part_of(p, topic, partition, false);
+    if (!f || f->paused)
+        return 0;
+    int64_t lo, hi;
+    if (!kq_consumer_watermarks(p->consumer, topic, partition, &lo, &hi))
+        return 1;
+    if (f->fetched < 0 && lo < 0)
+        return hi > 0; /* from the beginning, whose offset is not known yet */
+    return (f->fetched >= 0 ? f->fetched : lo) < hi;
+}
+
+/* In event mode, whether the merge waits for a partition behind its end,
+ * for MERGE_WAIT at most: a backlog over several partitions and topics is
+ * then applied in event-time order whatever order the fetches arrive in
+ * (docs/events.md). A partition that stays behind without bringing
+ * anything (a broker that does not answer for it; a transaction marker at
+ * its end) costs one wait, until it has messages again. */
+static bool merge_held_back(Pipeline *p)
+{
+    if (p->cfg->clock_mode != CLOCK_EVENT)
+        return false;
+    int32_t part;
+    const char *topic = merge_blocker(p->fetched, part_behind, p, &part);
+    if (!topic) {
+        p->blocked_since = 0;
+        p->wait_expired = false;
+        ev_timer_stop(p->loop, &p->merge_wait);
+        return false;
+    }
+    ev_tstamp now = ev_now(p->loop);
+    if (p->blocked_since == 0) {
+        p->blocked_since = now;
+        p->n_merge_waits++;
+        ev_timer_set(&p->merge_wait, MERGE_WAIT, 0.0);
+        ev_timer_start(p->loop, &p->merge_wait);
+        return true;
+    }
+    if (now - p->blocked_since < MERGE_WAIT)
+        return true;
+    if (!p->wait_expired) {
+        p->wait_expired = true;
+        p->n_merge_wait_expired++;
+        log_info("the merge waited %.1fs for %s/%d, which is behind its end and brings nothing; going on without it",
+                 MERGE_WAIT, topic, (int)part);
+    }
+    return false;
+}
+
 /* Whether fetched messages may be applied now: a fetch waits
- * batch_linger_ms for the other partitions' messages of the same fetch, so
- * the merge can order them, unless half the buffer is already full. */
-static bool pending_ready(const Pipeline *p)
+ * batch_linger_ms for the other partitions' messages of the same fetch,
+ * unless half the buffer is already full, and (event mode) for partitions
+ * behind their end. */
+static bool pending_ready(Pipeline *p)
 {
     if (p->lookup_pending)
         return false; /* the next message waits for its ticket's row */
     size_t n = merge_count(p->fetched);
-    return n > 0 && (p->linger_done || p->cfg->batch_linger_ms == 0 || p->stopping || n >= pending_max(p) / 2);
+    if (n == 0)
+        return false;
+    if (p->stopping)
+        return true;
+    if (!p->linger_done && p->cfg->batch_linger_ms > 0 && n < pending_max(p) / 2)
+        return false;
+    return !merge_held_back(p);
 }
 
 static Pending *pop_pending(Pipeline *p)
@@ -646,8 +754,13 @@ static void pump(Pipeline *p)
             break;
     }
     backlog_step(p);
-    if (p->consumer && kq_consumer_paused(p->consumer) && merge_count(p->fetched) <= pending_max(p) / 2)
-        kq_consumer_pause(p->consumer, false);
+    if (p->consumer && kq_consumer_paused(p->consumer) && merge_count(p->fetched) <= pending_max(p) / 2) {
+        kq_consumer_resume(p->consumer);
+        const char *k;
+        void *v;
+        for (size_t it = 0; sm_next(p->parts, &it, &k, &v);)
+            ((Part *)v)->paused = false;
+    }
     arm_deadline_timer(p);
     p->pumping = false;
     check_stopped(p);
@@ -697,14 +810,27 @@ static void on_assign(void *arg, rd_kafka_topic_partition_list_t *parts)
 {
     Pipeline *p = arg;
     for (int i = 0; i < parts->cnt; i++) {
-        Offset *o = offset_of(p, parts->elems[i].topic, parts->elems[i].partition, false);
+        const char *topic = parts->elems[i].topic;
+        int32_t partition = parts->elems[i].partition;
+        Offset *o = offset_of(p, topic, partition, false);
         parts->elems[i].offset = o ? o->next : RD_KAFKA_OFFSET_BEGINNING;
+        Part *f = part_of(p, topic, partition, true);
+        f->fetched = o ? o->next : -1;
+        f->paused = false;
+        oom_rc(merge_track(p->fetched, topic, partition));
     }
 }
 
 static void on_revoke(void *arg, const rd_kafka_topic_partition_list_t *parts)
 {
-    drop_pending(arg, parts);
+    Pipeline *p = arg;
+    drop_pending(p, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        merge_untrack(p->fetched, parts->elems[i].topic, parts->elems[i].partition);
+        Part *f = part_of(p, parts->elems[i].topic, parts->elems[i].partition, false);
+        if (f)
+            f->paused = false;
+    }
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -716,6 +842,7 @@ Pipeline *pipeline_new(struct ev_loop *loop, const Config *cfg, Store *store, ch
     p->cfg = cfg;
     p->store = store;
     p->offsets = oom_check(sm_new());
+    p->parts = oom_check(sm_new());
     p->fetched = oom_check(merge_new());
     p->desk = oom_check(desk_new(oom_check(pol_clone(cfg->policy))));
     eff_init(&p->eff);
@@ -727,6 +854,8 @@ Pipeline *pipeline_new(struct ev_loop *loop, const Config *cfg, Store *store, ch
     p->prepare.data = p;
     ev_timer_init(&p->linger, linger_cb, 0.0, 0.0);
     p->linger.data = p;
+    ev_timer_init(&p->merge_wait, merge_wait_cb, 0.0, 0.0);
+    p->merge_wait.data = p;
     ev_idle_init(&p->more, more_cb);
     p->more.data = p;
 
@@ -789,6 +918,7 @@ void pipeline_stop(Pipeline *p, void (*done)(void *), void *arg)
     p->stop_arg = arg;
     p->stop_started = ev_now(p->loop);
     ev_timer_stop(p->loop, &p->linger);
+    ev_timer_stop(p->loop, &p->merge_wait);
     ev_periodic_stop(p->loop, &p->deadline_timer);
     /* Leaving the group revokes every partition: what was fetched and not
      * applied is dropped, and fetched again by the next start. */
@@ -820,6 +950,8 @@ void pipeline_counters(const Pipeline *p, PipelineCounters *c)
         .commit_failures = ss.failures,
         .publish_retries = os.retries,
         .publish_refusals = os.refusals,
+        .merge_waits = p->n_merge_waits,
+        .merge_waits_expired = p->n_merge_wait_expired,
         .tickets = ds.tickets,
         .held = ds.held,
         .pending_deadlines = ds.deadlines,
@@ -867,6 +999,7 @@ void pipeline_free(Pipeline *p)
     ev_timer_stop(p->loop, &p->housekeeping);
     ev_periodic_stop(p->loop, &p->deadline_timer);
     ev_timer_stop(p->loop, &p->linger);
+    ev_timer_stop(p->loop, &p->merge_wait);
     if (p->fetched)
         drop_pending(p, NULL); /* messages belong to the consumer: before it goes */
     merge_free(p->fetched);
@@ -890,6 +1023,13 @@ void pipeline_free(Pipeline *p)
             free(o);
         }
         sm_free(p->offsets);
+    }
+    if (p->parts) {
+        const char *k;
+        void *v;
+        for (size_t it = 0; sm_next(p->parts, &it, &k, &v);)
+            free(v);
+        sm_free(p->parts);
     }
     free(p);
 }

@@ -872,6 +872,12 @@ static int fire_due(Desk *d, int64_t upto, size_t max_effects, Effects *out)
  * max_future_skew) or from before 2000 would move the event clock or a
  * window to where nothing else is; it is dead-lettered instead. 1 when it
  * was, 0 when the time is plausible, -1 when out of memory. */
+bool desk_time_plausible(const Desk *d, int64_t at, int64_t wall)
+{
+    int64_t skew = d->policy->max_future_skew;
+    return at >= EARLIEST_PLAUSIBLE && !(skew > 0 && at > tu_add_sat(wall, skew));
+}
+
 static int implausible(const Desk *d, int64_t at, int64_t wall, const DeskSource *src, Effects *out)
 {
     /* the detail never quotes the message's value (docs/events.md) */

@@ -55,6 +55,11 @@ typedef enum {
                    * desk_lookup_id(), pass it to desk_lookup_done, then offer it again */
 } DeskStep;
 
+/* Whether an event time is one the desk accepts (contract §12.10): not
+ * before 2000-01-01 and not past `wall` plus max_future_skew. desk_offer
+ * dead-letters the others; the partition merge puts them first. */
+bool desk_time_plausible(const Desk *d, int64_t at, int64_t wall);
+
 /* Applies one decoded input: a complaint event (sc NULL) or a scan (ev
  * NULL).
  *

@@ -10,6 +10,8 @@ typedef struct Queue {
     char *topic;
     int32_t partition;
     MergeItem *head, *tail;
+    size_t count;
+    bool tracked;
 } Queue;
 
 struct Merge {
@@ -62,6 +64,7 @@ int merge_push(Merge *m, const char *topic, int32_t partition, MergeItem *it)
     else
         q->head = it;
     q->tail = it;
+    q->count++;
     m->count++;
     return 0;
 }
@@ -93,6 +96,7 @@ MergeItem *merge_pop(Merge *m)
     if (!q->head)
         q->tail = NULL;
     it->next = NULL;
+    q->count--;
     m->count--;
     return it;
 }
@@ -110,8 +114,8 @@ MergeItem *merge_take(Merge *m, const char *topic, int32_t partition)
         bool match = !topic || (q->partition == partition && strcmp(q->topic, topic) == 0);
         if (!match || !q->head)
             continue;
-        for (MergeItem *it = q->head; it; it = it->next)
-            m->count--;
+        m->count -= q->count;
+        q->count = 0;
         if (tail)
             tail->next = q->head;
         else
@@ -120,4 +124,41 @@ MergeItem *merge_take(Merge *m, const char *topic, int32_t partition)
         q->head = q->tail = NULL;
     }
     return head;
+}
+
+int merge_track(Merge *m, const char *topic, int32_t partition)
+{
+    Queue *q = queue_of(m, topic, partition);
+    if (!q)
+        return -1;
+    q->tracked = true;
+    return 0;
+}
+
+void merge_untrack(Merge *m, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < m->n_q; i++)
+        if (!topic || (m->q[i].partition == partition && strcmp(m->q[i].topic, topic) == 0))
+            m->q[i].tracked = false;
+}
+
+size_t merge_count_of(const Merge *m, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < m->n_q; i++)
+        if (m->q[i].partition == partition && strcmp(m->q[i].topic, topic) == 0)
+            return m->q[i].count;
+    return 0;
+}
+
+const char *merge_blocker(const Merge *m, int (*behind)(void *arg, const char *topic, int32_t partition), void *arg,
+                          int32_t *partition)
+{
+    for (size_t i = 0; i < m->n_q; i++) {
+        const Queue *q = &m->q[i];
+        if (q->tracked && !q->head && behind(arg, q->topic, q->partition)) {
+            *partition = q->partition;
+            return q->topic;
+        }
+    }
+    return NULL;
 }

@@ -33,4 +33,19 @@ size_t merge_count(const Merge *m);
  * linked by `next`; NULL when none. topic NULL: every partition. */
 MergeItem *merge_take(Merge *m, const char *topic, int32_t partition);
 
+/* The partitions being consumed (the assignment). A tracked partition with
+ * nothing buffered may still have older events to come: the caller knows
+ * whether it is behind its end (merge_blocker), and the merge's next item
+ * waits for it. -1 when out of memory. Untracking a partition (revoked)
+ * leaves its items. */
+__attribute__((warn_unused_result)) int merge_track(Merge *m, const char *topic, int32_t partition);
+void merge_untrack(Merge *m, const char *topic, int32_t partition); /* topic NULL: all */
+/* Items buffered from one partition. */
+size_t merge_count_of(const Merge *m, const char *topic, int32_t partition);
+/* The first tracked partition with nothing buffered for which behind()
+ * says more is to come: the merge cannot tell what goes next until it is
+ * fetched. NULL (and *partition untouched) when none holds it back. */
+const char *merge_blocker(const Merge *m, int (*behind)(void *arg, const char *topic, int32_t partition), void *arg,
+                          int32_t *partition);
+
 #endif

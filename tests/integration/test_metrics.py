@@ -15,7 +15,8 @@ COUNTERS = [
     "complaintd_events_applied_total", "complaintd_events_history_total", "complaintd_events_held_total",
     "complaintd_events_duplicate_total", "complaintd_dead_letters_total", "complaintd_alerts_total",
     "complaintd_scans_total", "complaintd_batches_committed_total", "complaintd_commit_failures_total",
-    "complaintd_publish_retries_total", "complaintd_publish_refusals_total",
+    "complaintd_publish_retries_total", "complaintd_publish_refusals_total", "complaintd_merge_waits_total",
+    "complaintd_merge_waits_expired_total",
 ]
 GAUGES = [
     "complaintd_tickets", "complaintd_held_events", "complaintd_pending_deadlines", "complaintd_parcels",

@@ -1,9 +1,11 @@
 """Parcel scans through the real binary: stalled parcels, responsibility from
 the scan chain, and the bulk issue key taken from scans (clock.mode = event)."""
 
+from datetime import timedelta
+
 import pytest
 
-from events import at, find, has, iso, keys, received, scan
+from events import at, complaint, find, has, iso, keys, received, scan
 from harness import ALERTS, COMPLAINTS, DLQ, SCANS, produce, query, read_topic, scalar, wait_for
 
 pytestmark = pytest.mark.broker(partitions=1)
@@ -142,3 +144,31 @@ def test_a_scan_delivered_twice_is_stored_once(broker, daemon, db):
     assert scalar(db, "SELECT count(*) FROM parcel_scans") == 2
     assert "committing it again through the staging tables" in d.log
     assert d.running
+
+
+def test_a_backlog_over_both_topics_is_merged_by_event_time(broker, daemon, db):
+    """Complaints and scans are on the broker before the daemon starts, more
+    than one fetch of each. Each parcel departs its origin 5 minutes after
+    its loss complaint and the ticket closes 5 minutes later, which fixes its
+    responsibility: only a merge by event time across the two topics (the
+    merge waits for a topic whose next fetch has not arrived) gives every
+    ticket the departure."""
+    n = 3000
+    scans, complaints = [], []
+    for i in range(n):
+        t, w = at(minutes=i), f"WM{i:05d}"
+        scans.append(scan(w, "pickup", "OM", "origin", t - timedelta(hours=1)))
+        scans.append(scan(w, "depart", "OM", "origin", t + timedelta(minutes=5), next_site="HM",
+                          next_site_role="hub"))
+        complaints.append(received(f"M-{i:05d}", t, category="loss", waybill=w, site="SZM"))
+        complaints.append(complaint(f"M-{i:05d}", "closed", t + timedelta(minutes=10)))
+    # the order in which each topic's events occurred, as Kafka keeps it
+    scans.sort(key=lambda e: e["occurred_at"])
+    complaints.sort(key=lambda e: e["occurred_at"])
+    produce(broker.bootstrap, SCANS, scans)
+    produce(broker.bootstrap, COMPLAINTS, complaints)
+    daemon()
+    wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 4 * n,
+             timeout=120, what="the backlog applied")
+    rules = dict(query(db, "SELECT responsible->>'rule', count(*) FROM tickets GROUP BY 1"))
+    assert rules == {"origin_depart_no_arrive": n}, rules

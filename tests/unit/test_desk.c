@@ -591,6 +591,11 @@ END_TEST
 START_TEST(test_implausible_times_are_dead_lettered)
 {
     int64_t wall = MON0900;
+    /* what the partition merge asks before it orders an event */
+    ck_assert(desk_time_plausible(desk, wall + 5 * MIN, wall));
+    ck_assert(!desk_time_plausible(desk, wall + 5 * MIN + 1, wall));
+    ck_assert(desk_time_plausible(desk, T("2000-01-01T00:00:00Z"), wall));
+    ck_assert(!desk_time_plausible(desk, T("1999-12-31T23:59:59Z"), wall));
     DeskSource src = src_of(1);
     ComplaintEvent ev = ev_of("F", CT_RECEIVED, wall + 5 * MIN + 1);
     ck_assert_int_eq(desk_offer(desk, &ev, NULL, &src, &clock_, wall, BIG, BIG, &eff), DESK_APPLIED);
@@ -625,6 +630,7 @@ START_TEST(test_implausible_times_are_dead_lettered)
     char err[128];
     ck_assert_int_eq(pol_set(p, "max_future_skew", "0", err, sizeof err), 0);
     desk_set_policy(desk, p);
+    ck_assert(desk_time_plausible(desk, wall + DAY, wall));
     ck_assert_int_eq(desk_offer(desk, NULL, &sc, &src, NULL, wall, BIG, BIG, &eff), DESK_APPLIED);
     ck_assert_uint_eq(eff.n_scans, 1);
 }

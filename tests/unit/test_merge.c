@@ -1,7 +1,9 @@
 /* Unit tests for lib/merge: the partition merge. */
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "merge.h"
 #include "testutil.h"
@@ -102,6 +104,73 @@ START_TEST(test_take_a_partition)
 }
 END_TEST
 
+/* behind() of the tests: the partitions listed in `lagging` are behind. */
+static const char *lagging[4];
+
+static int behind(void *arg, const char *topic, int32_t partition)
+{
+    (void)arg;
+    char k[32];
+    snprintf(k, sizeof k, "%s/%d", topic, (int)partition);
+    for (int i = 0; i < NELEM(lagging) && lagging[i]; i++)
+        if (strcmp(lagging[i], k) == 0)
+            return 1;
+    return 0;
+}
+
+START_TEST(test_blocker_is_an_empty_tracked_partition_behind_its_end)
+{
+    int32_t part = -7;
+    ck_assert_int_eq(merge_track(mg, "c", 0), 0);
+    ck_assert_int_eq(merge_track(mg, "s", 0), 0);
+    memset(lagging, 0, sizeof lagging);
+    /* nothing buffered, nothing behind: nothing holds the merge back */
+    ck_assert_ptr_null(merge_blocker(mg, behind, NULL, &part));
+    ck_assert_int_eq(part, -7);
+    /* s/0 is behind and empty: it holds back c/0's items */
+    lagging[0] = "s/0";
+    push(0, "c", 0, 10);
+    ck_assert_str_eq(merge_blocker(mg, behind, NULL, &part), "s");
+    ck_assert_int_eq(part, 0);
+    /* once it has an item, it no longer blocks, and goes first */
+    push(1, "s", 0, 5);
+    ck_assert_ptr_null(merge_blocker(mg, behind, NULL, &part));
+    ck_assert_uint_eq(merge_count_of(mg, "s", 0), 1);
+    ck_assert_uint_eq(merge_count_of(mg, "c", 0), 1);
+    ck_assert_int_eq(pop(), 1);
+    ck_assert_uint_eq(merge_count_of(mg, "s", 0), 0);
+    ck_assert_str_eq(merge_blocker(mg, behind, NULL, &part), "s");
+    /* a partition that is not tracked (revoked, or never assigned) never blocks */
+    merge_untrack(mg, "s", 0);
+    ck_assert_ptr_null(merge_blocker(mg, behind, NULL, &part));
+    lagging[1] = "x/3";
+    ck_assert_ptr_null(merge_blocker(mg, behind, NULL, &part));
+    ck_assert_int_eq(merge_track(mg, "x", 3), 0);
+    ck_assert_str_eq(merge_blocker(mg, behind, NULL, &part), "x");
+    ck_assert_int_eq(part, 3);
+    merge_untrack(mg, NULL, 0);
+    ck_assert_ptr_null(merge_blocker(mg, behind, NULL, &part));
+    ck_assert_int_eq(pop(), 0);
+    ck_assert_uint_eq(merge_count(mg), 0);
+}
+END_TEST
+
+START_TEST(test_counts_per_partition_follow_take)
+{
+    push(0, "c", 0, 1);
+    push(1, "c", 0, 2);
+    push(2, "c", 1, 3);
+    ck_assert_uint_eq(merge_count_of(mg, "c", 0), 2);
+    ck_assert_uint_eq(merge_count_of(mg, "c", 1), 1);
+    ck_assert_uint_eq(merge_count_of(mg, "nope", 0), 0);
+    MergeItem *l = merge_take(mg, "c", 0);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_uint_eq(merge_count_of(mg, "c", 0), 0);
+    ck_assert_uint_eq(merge_count(mg), 1);
+    ck_assert_int_eq(pop(), 2);
+}
+END_TEST
+
 Suite *suite_merge(void)
 {
     Suite *s = suite_create("merge");
@@ -111,6 +180,8 @@ Suite *suite_merge(void)
     tcase_add_test(tc, test_partition_order_is_kept);
     tcase_add_test(tc, test_ties_and_dead_letters);
     tcase_add_test(tc, test_take_a_partition);
+    tcase_add_test(tc, test_blocker_is_an_empty_tracked_partition_behind_its_end);
+    tcase_add_test(tc, test_counts_per_partition_follow_take);
     suite_add_tcase(s, tc);
     return s;
 }
