@@ -21,8 +21,7 @@ if ! command -v promtool >/dev/null 2>&1; then
         "${sudo[@]}" chmod +x "$policy"
     fi
     set +e
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update &&
-        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
+    bash "$ROOT/deploy/install-deps.sh" --only prometheus
     rc=$?
     set -e
     [[ $had_policy -eq 1 ]] || "${sudo[@]}" rm -f "$policy"

@@ -10,12 +10,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 BUILD=${1:-build}
 
-if ! command -v chromium >/dev/null 2>&1; then
-    sudo=()
-    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
-fi
+bash "$ROOT/deploy/install-deps.sh" --only chromium
 
 export PYTHONDONTWRITEBYTECODE=1
 COMPLAINTD_CHROMIUM=1 COMPLAINTD_BUILD="$ROOT/$BUILD" /usr/bin/python3 -m pytest -q -p no:cacheprovider \

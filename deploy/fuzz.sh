@@ -39,28 +39,7 @@ fi
 # The project's own dependencies (the fuzz tree is configured from the
 # top-level CMakeLists.txt), then clang, libFuzzer and the symbolizer.
 bash "$ROOT/deploy/install-deps.sh"
-
-packages=(clang libclang-rt-dev llvm)
-missing=()
-for pkg in "${packages[@]}"; do
-    status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-    if [[ "$status" != "installed" ]]; then
-        missing+=("$pkg")
-    fi
-done
-if [[ ${#missing[@]} -gt 0 ]]; then
-    sudo=()
-    if [[ $(id -u) -ne 0 ]]; then
-        if ! command -v sudo >/dev/null; then
-            echo "fuzz: missing packages (${missing[*]}) and not root; install sudo or run as root" >&2
-            exit 1
-        fi
-        sudo=(sudo)
-    fi
-    echo "fuzz: installing ${missing[*]}"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-fi
+bash "$ROOT/deploy/install-deps.sh" --only clang libclang-rt-dev llvm
 
 # ---- build ---------------------------------------------------------------
 # Only the fuzz targets: the rest of the project is configured but not built

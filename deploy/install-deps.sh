@@ -2,6 +2,10 @@
 # Installs everything needed to build, run and test complaintd on Debian 12.
 # Idempotent: when every package is already there it does not touch apt at all,
 # so deploy/test.sh can call it on every run.
+#
+#   bash deploy/install-deps.sh                # the project's packages
+#   bash deploy/install-deps.sh --only PKG...  # these packages instead (the
+#                                              # fuzzer, lintian, chromium...)
 set -euo pipefail
 
 packages=(
@@ -13,6 +17,10 @@ packages=(
     python3 python3-pytest python3-confluent-kafka python3-psycopg2 python3-yaml
     valgrind
 )
+if [[ ${1:-} == --only ]]; then
+    shift
+    packages=("$@")
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do

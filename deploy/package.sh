@@ -126,15 +126,7 @@ trap 'exit 143' TERM
 # --- 1. what the build and the checks need -----------------------------------
 
 bash "$ROOT/deploy/install-deps.sh"
-missing=()
-for p in lintian dpkg-dev; do
-    [[ $(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true) == installed ]] || missing+=("$p")
-done
-if [[ ${#missing[@]} -gt 0 ]]; then
-    log "installing ${missing[*]}"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-fi
+bash "$ROOT/deploy/install-deps.sh" --only lintian dpkg-dev
 
 # --- 2. build ----------------------------------------------------------------
 
