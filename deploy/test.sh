@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds a release and a sanitizer
 # (ASan + UBSan) variant, runs the unit tests and the integration tests
-# against both (and the ticket and rule tests under valgrind), fuzzes the
-# decoders and parsers for FUZZ_SECONDS (default 60) per target
+# against both, the fault suite (tests/faults) against the first, the ticket
+# and rule tests under valgrind, fuzzes the
+# decoders and parsers for FUZZ_SECONDS (default 40) per target
 # (deploy/fuzz.sh), builds and lints the Debian package and tests installing
 # and purging it (deploy/package.sh), prints a summary and exits non-zero on
 # any failure.
@@ -103,6 +104,14 @@ integration_tests() {
     COMPLAINTD_BUILD="$ROOT/$dir" "$PYTHON" -m pytest -q -p no:cacheprovider "$ROOT/tests/integration"
 }
 
+# The fault suite (tests/faults, docs/faults.md) at CI size: kill -9,
+# PostgreSQL and broker outages, a deadline storm, hostile input, times from
+# the future, a read-only PostgreSQL. -s: each case prints its figures.
+fault_tests() {
+    local dir=$1
+    COMPLAINTD_BUILD="$ROOT/$dir" "$PYTHON" -m pytest -q -s -p no:cacheprovider "$ROOT/tests/faults"
+}
+
 # The ticket and rule tests once more with the daemon under valgrind's
 # memcheck: an invalid access, an uninitialised value or a definite leak in
 # its log fails the test (tests/integration/harness.py).
@@ -120,11 +129,13 @@ run_stage "install dependencies" bash "$ROOT/deploy/install-deps.sh" || {
 if run_stage "build (RelWithDebInfo)" build_tree build; then
     run_stage "unit tests (build)" unit_tests build || true
     run_stage "integration tests (build)" integration_tests build || true
+    run_stage "fault suite (build)" fault_tests build || true
     run_stage "valgrind smoke (build)" valgrind_smoke build || true
     run_stage "status page (headless chromium)" bash "$ROOT/deploy/check-status-page.sh" build || true
 else
     skip_stage "unit tests (build)" "build failed"
     skip_stage "integration tests (build)" "build failed"
+    skip_stage "fault suite (build)" "build failed"
     skip_stage "valgrind smoke (build)" "build failed"
     skip_stage "status page (headless chromium)" "build failed"
 fi
@@ -147,7 +158,7 @@ run_stage "debian package (lintian, install, purge)" bash "$ROOT/deploy/package.
 
 # libFuzzer on the decoders and parsers (docs/fuzzing.md): its own clang
 # build in build-fuzz, FUZZ_SECONDS per target (5 targets).
-export FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+export FUZZ_SECONDS=${FUZZ_SECONDS:-40}
 run_stage "fuzz (libFuzzer, ${FUZZ_SECONDS}s per target)" bash "$ROOT/deploy/fuzz.sh" || true
 
 printf '\n==================== complaintd test summary ====================\n'
