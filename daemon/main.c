@@ -1,7 +1,6 @@
 /* complaintd: the complaint-desk SLA daemon. main owns the loop: it reads the
  * configuration, brings up the engine (PostgreSQL, then Kafka), runs libev,
  * and tears down in reverse order. */
-#include <errno.h>
 #include <ev.h>
 #include <getopt.h>
 #include <signal.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "confload.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -42,72 +42,6 @@ static const char usage[] =
     "With [daemon] metrics_listen = HOST:PORT, GET /metrics there returns counters\n"
     "in the Prometheus text format.\n"
     "See docs/configuration.md for every key.\n";
-
-static char *read_file(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) {
-            snprintf(err, errlen, "%s: out of memory", path);
-            fclose(f);
-            return NULL;
-        }
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1)
-            break;
-        cap *= 2;
-        char *b = realloc(buf, cap);
-        if (!b)
-            free(buf);
-        buf = b;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        snprintf(err, errlen, "%s: read error", path);
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    if (strlen(buf) != n) {
-        snprintf(err, errlen, "%s: contains a NUL byte", path);
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
-/* The whole configuration: the file, then its policy file. */
-static Config *load_config(const char *path, char *err, size_t errlen)
-{
-    char *text = read_file(path, err, errlen);
-    if (!text)
-        return NULL;
-    Config *cfg = cfg_new();
-    if (!cfg) {
-        snprintf(err, errlen, "out of memory");
-        free(text);
-        return NULL;
-    }
-    int rc = cfg_parse(cfg, text, path, false, err, errlen);
-    free(text);
-    if (rc == 0 && cfg->policy_file && cfg->policy_file[0]) {
-        char *ptext = read_file(cfg->policy_file, err, errlen);
-        rc = ptext ? cfg_parse(cfg, ptext, cfg->policy_file, true, err, errlen) : -1;
-        free(ptext);
-    }
-    if (rc < 0) {
-        cfg_free(cfg);
-        return NULL;
-    }
-    return cfg;
-}
 
 /* ---- the daemon --------------------------------------------------------- */
 
@@ -150,7 +84,7 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     Daemon *d = w->data;
     char err[512];
     notify_reloading();
-    Config *n = load_config(d->config_path, err, sizeof err);
+    Config *n = config_load(d->config_path, err, sizeof err);
     if (!n) {
         log_err("reload: %s; keeping the old configuration", err);
         notify_ready();
@@ -307,7 +241,7 @@ int main(int argc, char **argv)
     }
 
     char err[1024];
-    Config *cfg = load_config(path, err, sizeof err);
+    Config *cfg = config_load(path, err, sizeof err);
     if (!cfg) {
         fprintf(stderr, "%s\n", err);
         return EXIT_CONFIG;

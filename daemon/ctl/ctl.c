@@ -1,7 +1,8 @@
 /* ctl: the configuration, PostgreSQL and errors of complaintctl; see ctl.h. */
 #include "ctl.h"
 
-#include <errno.h>
+#include "confload.h"
+
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 
 #include "cal.h"
+#include "confload.h"
 #include "oom.h"
 #include "timeutil.h"
 
@@ -75,54 +77,14 @@ int ctl_bad_option(const char *cmd, int o, char **argv)
 
 /* ---- configuration ------------------------------------------------------ */
 
-static char *read_file(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = oom_check(malloc(cap));
-    for (;;) {
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1)
-            break;
-        cap *= 2;
-        buf = oom_check(realloc(buf, cap));
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    buf[n] = '\0';
-    if (bad || strlen(buf) != n) {
-        snprintf(err, errlen, "%s: %s", path, bad ? "read error" : "contains a NUL byte");
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
 const Config *ctl_config(Ctl *c)
 {
     if (c->cfg)
         return c->cfg;
     char err[1024];
     const char *path = c->config_path ? c->config_path : CTL_DEFAULT_CONFIG;
-    char *text = read_file(path, err, sizeof err);
-    if (!text) {
-        ctl_error("%s", err);
-        return NULL;
-    }
-    Config *cfg = oom_check(cfg_new());
-    int rc = cfg_parse(cfg, text, path, false, err, sizeof err);
-    free(text);
-    if (rc == 0 && cfg->policy_file && cfg->policy_file[0]) {
-        char *ptext = read_file(cfg->policy_file, err, sizeof err);
-        rc = ptext ? cfg_parse(cfg, ptext, cfg->policy_file, true, err, sizeof err) : -1;
-        free(ptext);
-    }
-    if (rc < 0) {
-        cfg_free(cfg);
+    Config *cfg = config_load(path, err, sizeof err);
+    if (!cfg) {
         ctl_error("%s", err);
         return NULL;
     }
