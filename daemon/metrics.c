@@ -255,7 +255,7 @@ static void render_metrics(FILE *f, const void *arg)
             "Event mode: times the merge waited for a partition with nothing fetched that is behind its end.",
             c->merge_waits);
     counter(f, "complaintd_merge_waits_expired_total",
-            "Event mode: merge waits that ran out (1 s) and went on without the partition.",
+            "Event mode: merge waits that ran out (1 s; 5 s for a partition's first messages) and went on without the partition.",
             c->merge_waits_expired);
     gauge(f, "complaintd_tickets", "Tickets in memory.", (int64_t)c->tickets);
     gauge(f, "complaintd_held_events", "Events held now, waiting for their ticket's received event.", (int64_t)c->held);

@@ -32,6 +32,10 @@
  * nothing buffered but is behind its end (its next messages may be older
  * than what the others offer); then it goes on without it. */
 #define MERGE_WAIT 1.0
+/* ... and up to this long for a partition's first messages after it was
+ * assigned (its offsets are looked up first, and a loaded broker answers
+ * the first fetches of a group slowly). */
+#define MERGE_WAIT_FIRST 5.0
 /* A moved outbox watermark waits this long to share a commit when nothing
  * else is to be committed. */
 #define MARKS_LINGER 0.5
@@ -75,6 +79,7 @@ typedef struct Offset {
 typedef struct Part {
     int64_t fetched; /* the offset after the last message fetched; -1: not known (assigned at the beginning) */
     bool paused;     /* back-pressure stopped its fetcher */
+    bool brought;    /* a message came since it was assigned */
 } Part;
 
 /* The batch being committed. */
@@ -233,6 +238,7 @@ static void on_message(void *arg, rd_kafka_message_t *m)
     Part *f = part_of(p, topic, m->partition, true);
     if (m->offset + 1 > f->fetched)
         f->fetched = m->offset + 1;
+    f->brought = true;
     /* A full buffer pauses the partitions that bring more; one with nothing
      * buffered keeps fetching, so that the merge sees its next message. */
     if (merge_count(p->fetched) >= pending_max(p) && !f->paused) {
@@ -285,7 +291,7 @@ static int part_behind(void *arg, const char *topic, int32_t partition)
 }
 
 /* In event mode, whether the merge waits for a partition behind its end,
- * for MERGE_WAIT at most: a backlog over several partitions and topics is
+ * for MERGE_WAIT at most (MERGE_WAIT_FIRST for its first messages): a backlog over several partitions and topics is
  * then applied in event-time order whatever order the fetches arrive in
  * (docs/events.md). A partition that stays behind without bringing
  * anything (a broker that does not answer for it; a transaction marker at
@@ -302,21 +308,26 @@ static bool merge_held_back(Pipeline *p)
         ev_timer_stop(p->loop, &p->merge_wait);
         return false;
     }
+    const Part *f = part_of(p, topic, part, false);
+    double bound = f && f->brought ? MERGE_WAIT : MERGE_WAIT_FIRST;
     ev_tstamp now = ev_now(p->loop);
     if (p->blocked_since == 0) {
         p->blocked_since = now;
         p->n_merge_waits++;
-        ev_timer_set(&p->merge_wait, MERGE_WAIT, 0.0);
-        ev_timer_start(p->loop, &p->merge_wait);
+    }
+    if (now - p->blocked_since < bound) {
+        /* wakes the loop when the wait runs out (the blocker may change) */
+        if (!ev_is_active(&p->merge_wait)) {
+            ev_timer_set(&p->merge_wait, p->blocked_since + bound - now, 0.0);
+            ev_timer_start(p->loop, &p->merge_wait);
+        }
         return true;
     }
-    if (now - p->blocked_since < MERGE_WAIT)
-        return true;
     if (!p->wait_expired) {
         p->wait_expired = true;
         p->n_merge_wait_expired++;
         log_info("the merge waited %.1fs for %s/%d, which is behind its end and brings nothing; going on without it",
-                 MERGE_WAIT, topic, (int)part);
+                 bound, topic, (int)part);
     }
     return false;
 }
@@ -817,6 +828,7 @@ static void on_assign(void *arg, rd_kafka_topic_partition_list_t *parts)
         Part *f = part_of(p, topic, partition, true);
         f->fetched = o ? o->next : -1;
         f->paused = false;
+        f->brought = false;
         oom_rc(merge_track(p->fetched, topic, partition));
     }
 }
