@@ -2,8 +2,8 @@
 # The test command: installs what is missing, builds a release and a sanitizer
 # (ASan + UBSan) variant, runs the unit tests and the integration tests
 # against both, the fault suite (tests/faults) against the first, the ticket
-# and rule tests under valgrind, fuzzes the
-# decoders and parsers for FUZZ_SECONDS (default 40) per target
+# tests under valgrind (smoke and tickets), fuzzes the
+# decoders and parsers for FUZZ_SECONDS (default 30) per target
 # (deploy/fuzz.sh), builds and lints the Debian package and tests installing
 # and purging it (deploy/package.sh), prints a summary and exits non-zero on
 # any failure.
@@ -112,13 +112,13 @@ fault_tests() {
     COMPLAINTD_BUILD="$ROOT/$dir" "$PYTHON" -m pytest -q -s -p no:cacheprovider "$ROOT/tests/faults"
 }
 
-# The ticket and rule tests once more with the daemon under valgrind's
+# The smoke and ticket tests once more with the daemon under valgrind's
 # memcheck: an invalid access, an uninitialised value or a definite leak in
 # its log fails the test (tests/integration/harness.py).
 valgrind_smoke() {
     local dir=$1
     COMPLAINTD_VALGRIND=1 COMPLAINTD_BUILD="$ROOT/$dir" "$PYTHON" -m pytest -q -p no:cacheprovider \
-        "$ROOT/tests/integration/test_tickets.py" "$ROOT/tests/integration/test_rules.py"
+        "$ROOT/tests/integration/test_smoke.py" "$ROOT/tests/integration/test_tickets.py"
 }
 
 run_stage "install dependencies" bash "$ROOT/deploy/install-deps.sh" || {
@@ -158,7 +158,7 @@ run_stage "debian package (lintian, install, purge)" bash "$ROOT/deploy/package.
 
 # libFuzzer on the decoders and parsers (docs/fuzzing.md): its own clang
 # build in build-fuzz, FUZZ_SECONDS per target (5 targets).
-export FUZZ_SECONDS=${FUZZ_SECONDS:-40}
+export FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 run_stage "fuzz (libFuzzer, ${FUZZ_SECONDS}s per target)" bash "$ROOT/deploy/fuzz.sh" || true
 
 printf '\n==================== complaintd test summary ====================\n'
