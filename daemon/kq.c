@@ -324,6 +324,18 @@ void kq_consumer_pause(KqConsumer *c, const char *topic, int32_t partition)
     log_debug("kafka: %s/%d paused", topic, (int)partition);
 }
 
+void kq_consumer_resume_one(KqConsumer *c, const char *topic, int32_t partition)
+{
+    if (c->closed || c->n_paused == 0)
+        return;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, topic, partition);
+    set_paused(c, parts, false);
+    rd_kafka_topic_partition_list_destroy(parts);
+    c->n_paused--;
+    log_debug("kafka: %s/%d resumed", topic, (int)partition);
+}
+
 void kq_consumer_resume(KqConsumer *c)
 {
     if (c->closed || c->n_paused == 0)

@@ -51,11 +51,12 @@ __attribute__((warn_unused_result)) int kq_consumer_subscribe(KqConsumer *c, cha
 void kq_consumer_drain(KqConsumer *c);
 /* Back-pressure, one partition at a time: pausing stops its fetcher and
  * drops what it prefetched (the caller pauses a partition once); resuming
- * (every paused partition at once) fetches again from the next offset not
- * yet handed over. The consumer keeps being polled meanwhile, so it stays
+ * (every paused partition at once, or one) fetches again from the next
+ * offset not yet handed over. The consumer keeps being polled meanwhile, so it stays
  * in its group. A new assignment starts with nothing paused. */
 void kq_consumer_pause(KqConsumer *c, const char *topic, int32_t partition);
 void kq_consumer_resume(KqConsumer *c);
+void kq_consumer_resume_one(KqConsumer *c, const char *topic, int32_t partition);
 bool kq_consumer_paused(const KqConsumer *c); /* any partition */
 /* The partition's offsets as librdkafka last saw them, without a request:
  * the end (high watermark) from its last fetch response, the start (low)

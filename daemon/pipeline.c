@@ -24,8 +24,8 @@
 
 /* Fetched messages buffered for the merge: up to this many batches, and at
  * least PENDING_MIN messages (the merge's horizon must not shrink with a
- * small batch_max). When that many wait, the consumer is paused until half
- * of them are applied. */
+ * small batch_max). When that many wait, the partitions holding their share
+ * are paused until half of them are applied (on_message). */
 #define PENDING_BATCHES 8
 #define PENDING_MIN 4096
 /* In event mode the merge waits this long at most for a partition that has
@@ -79,7 +79,7 @@ typedef struct Offset {
 typedef struct Part {
     int64_t fetched; /* the offset after the last message fetched; -1: not known (assigned at the beginning) */
     bool paused;     /* back-pressure stopped its fetcher */
-    bool brought;    /* a message came since it was assigned */
+    bool brought;    /* a message came since it was assigned or resumed */
 } Part;
 
 /* The batch being committed. */
@@ -239,9 +239,14 @@ static void on_message(void *arg, rd_kafka_message_t *m)
     if (m->offset + 1 > f->fetched)
         f->fetched = m->offset + 1;
     f->brought = true;
-    /* A full buffer pauses the partitions that bring more; one with nothing
-     * buffered keeps fetching, so that the merge sees its next message. */
-    if (merge_count(p->fetched) >= pending_max(p) && !f->paused) {
+    /* A full buffer pauses a partition that brings more and holds its share
+     * of the buffer; one holding less keeps fetching, so that the merge sees
+     * its next messages (the buffer then holds twice its size at most). A
+     * partition paused on its first message would be resumed by the merge
+     * as soon as that message is applied, a message a fetch. */
+    size_t full = pending_max(p);
+    if (!f->paused && merge_count(p->fetched) >= full &&
+        merge_count_of(p->fetched, topic, m->partition) >= full / sm_count(p->parts)) {
         kq_consumer_pause(p->consumer, topic, m->partition);
         f->paused = true;
     }
@@ -275,12 +280,14 @@ static void merge_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* Whether a partition of the assignment may still bring messages older
  * than what is buffered: nothing of it is buffered and librdkafka's last
  * fetch response put its end beyond what was fetched (or there was no
- * response yet). A paused partition fetches nothing: it has items. */
+ * response yet). That includes a partition paused by a full buffer whose
+ * buffered messages have all been applied since: merge_held_back resumes
+ * it rather than going on without it. */
 static int part_behind(void *arg, const char *topic, int32_t partition)
 {
     Pipeline *p = arg;
     Part *f = part_of(p, topic, partition, false);
-    if (!f || f->paused)
+    if (!f)
         return 0;
     int64_t lo, hi;
     if (!kq_consumer_watermarks(p->consumer, topic, partition, &lo, &hi))
@@ -308,7 +315,17 @@ static bool merge_held_back(Pipeline *p)
         ev_timer_stop(p->loop, &p->merge_wait);
         return false;
     }
-    const Part *f = part_of(p, topic, part, false);
+    Part *f = part_of(p, topic, part, false);
+    if (f && f->paused) {
+        /* emptied while the others still fill the buffer: it must fetch
+         * again (its prefetch was dropped) for the merge to see its next
+         * message, and the wait for it starts now, as after an assignment */
+        kq_consumer_resume_one(p->consumer, topic, part);
+        f->paused = false;
+        f->brought = false;
+        p->blocked_since = 0;
+        ev_timer_stop(p->loop, &p->merge_wait);
+    }
     double bound = f && f->brought ? MERGE_WAIT : MERGE_WAIT_FIRST;
     ev_tstamp now = ev_now(p->loop);
     if (p->blocked_since == 0) {

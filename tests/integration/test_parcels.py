@@ -172,3 +172,39 @@ def test_a_backlog_over_both_topics_is_merged_by_event_time(broker, daemon, db):
              timeout=120, what="the backlog applied")
     rules = dict(query(db, "SELECT responsible->>'rule', count(*) FROM tickets GROUP BY 1"))
     assert rules == {"origin_depart_no_arrive": n}, rules
+
+
+@pytest.mark.parametrize("bulk", ["scans", "complaints"])
+def test_a_topic_that_runs_dry_while_paused_is_fetched_again(broker, daemon, db, bulk):
+    """One topic holds several times the messages of the other over the same
+    hours, so the merge buffer fills with it and its partition is paused
+    while the merge applies it faster than the other. When its buffered
+    messages run out while the other topic still fills the buffer, the
+    paused partition must be fetched again and waited for. Each ticket's
+    responsibility shows the order: half the parcels depart 5 minutes before
+    their ticket closes, half 5 minutes after."""
+    n = 2000
+    scans, complaints = [], []
+    for i in range(n):
+        t, w = at(minutes=i), f"WP{i:05d}"
+        depart = t + timedelta(minutes=5 if i % 2 else 15)
+        scans.append(scan(w, "pickup", "OP", "origin", t - timedelta(hours=1)))
+        scans.append(scan(w, "depart", "OP", "origin", depart, next_site="HP", next_site_role="hub"))
+        complaints.append(received(f"P-{i:05d}", t, category="loss", waybill=w, site="SZP"))
+        complaints.append(complaint(f"P-{i:05d}", "closed", t + timedelta(minutes=10)))
+        # the bulk: other parcels signed, or other tickets opened and withdrawn, over the same hours
+        for k in range(8):
+            if bulk == "scans":
+                scans.append(scan(f"WF{i:05d}{k}", "signed", "DP", "delivery", t + timedelta(seconds=7 * k)))
+            else:
+                complaints.append(received(f"F-{i:05d}{k}", t + timedelta(seconds=7 * k)))
+    scans.sort(key=lambda e: e["occurred_at"])
+    complaints.sort(key=lambda e: e["occurred_at"])
+    produce(broker.bootstrap, SCANS, scans)
+    produce(broker.bootstrap, COMPLAINTS, complaints)
+    daemon()
+    total = len(scans) + len(complaints)
+    wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == total,
+             timeout=180, what="the backlog applied")
+    rules = dict(query(db, "SELECT responsible->>'rule', count(*) FROM tickets WHERE waybill LIKE 'WP%' GROUP BY 1"))
+    assert rules == {"origin_depart_no_arrive": n // 2, "pickup_no_depart": n // 2}, rules
