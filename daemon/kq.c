@@ -312,14 +312,19 @@ int kq_consumer_subscribe(KqConsumer *c, char *err, size_t errlen)
     return 0;
 }
 
+static void set_paused_one(KqConsumer *c, const char *topic, int32_t partition, bool pause)
+{
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, topic, partition);
+    set_paused(c, parts, pause);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
 void kq_consumer_pause(KqConsumer *c, const char *topic, int32_t partition)
 {
     if (c->closed)
         return;
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, topic, partition);
-    set_paused(c, parts, true);
-    rd_kafka_topic_partition_list_destroy(parts);
+    set_paused_one(c, topic, partition, true);
     c->n_paused++;
     log_debug("kafka: %s/%d paused", topic, (int)partition);
 }
@@ -328,10 +333,7 @@ void kq_consumer_resume_one(KqConsumer *c, const char *topic, int32_t partition)
 {
     if (c->closed || c->n_paused == 0)
         return;
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, topic, partition);
-    set_paused(c, parts, false);
-    rd_kafka_topic_partition_list_destroy(parts);
+    set_paused_one(c, topic, partition, false);
     c->n_paused--;
     log_debug("kafka: %s/%d resumed", topic, (int)partition);
 }

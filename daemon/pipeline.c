@@ -241,7 +241,7 @@ static void on_message(void *arg, rd_kafka_message_t *m)
     f->brought = true;
     /* A full buffer pauses a partition that brings more and holds its share
      * of the buffer; one holding less keeps fetching, so that the merge sees
-     * its next messages (the buffer then holds twice its size at most). A
+     * its next messages (the buffer then holds about twice its size at most). A
      * partition paused on its first message would be resumed by the merge
      * as soon as that message is applied, a message a fetch. */
     size_t full = pending_max(p);
