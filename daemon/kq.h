@@ -52,8 +52,10 @@ void kq_consumer_drain(KqConsumer *c);
 /* Back-pressure, one partition at a time: pausing stops its fetcher and
  * drops what it prefetched (the caller pauses a partition once); resuming
  * (every paused partition at once, or one) fetches again from the next
- * offset not yet handed over. The consumer keeps being polled meanwhile,
- * so it stays in its group. A new assignment starts with nothing paused. */
+ * offset not yet handed over; a partition that is not paused is never
+ * resumed (librdkafka would fetch it again from its assigned offset). The
+ * consumer keeps being polled meanwhile, so it stays in its group. A new
+ * assignment starts with nothing paused. */
 void kq_consumer_pause(KqConsumer *c, const char *topic, int32_t partition);
 void kq_consumer_resume(KqConsumer *c);
 void kq_consumer_resume_one(KqConsumer *c, const char *topic, int32_t partition);

@@ -25,7 +25,9 @@
 /* Fetched messages buffered for the merge: up to this many batches, and at
  * least PENDING_MIN messages (the merge's horizon must not shrink with a
  * small batch_max). When that many wait, the partitions holding their share
- * are paused until half of them are applied (on_message). */
+ * are paused (on_message); each is resumed when half its share is left
+ * (pop_pending), so that its next fetch arrives before it runs dry, and all
+ * are resumed when half the buffer is applied (pump). */
 #define PENDING_BATCHES 8
 #define PENDING_MIN 4096
 /* In event mode the merge waits this long at most for a partition that has
@@ -129,7 +131,7 @@ struct Pipeline {
      * (backlog_after, backlog_upto], paged in before anything new is built. */
     int64_t backlog_after, backlog_upto;
     bool backlog_reading;
-    bool lookup_pending; /* reading back a ticket that left memory (§12.2) */
+    bool lookup_pending;  /* reading back a ticket that left memory (§12.2) */
     int64_t next_seq;     /* of the next alert or dead letter */
     int64_t acked_stored; /* the outbox watermark PostgreSQL has */
 
@@ -218,6 +220,14 @@ static void on_message(void *arg, rd_kafka_message_t *m)
         rd_kafka_message_destroy(m);
         return;
     }
+    Part *f = part_of(p, topic, m->partition, true);
+    if (f->fetched >= 0 && m->offset < f->fetched) {
+        /* brought before: a fetch that started over must not apply twice */
+        log_debug("kafka: %s/%d: offset %lld was fetched before; skipped", topic, (int)m->partition,
+                  (long long)m->offset);
+        rd_kafka_message_destroy(m);
+        return;
+    }
     Pending *x = oom_check(calloc(1, sizeof *x));
     x->m = m;
     x->scan = scan;
@@ -235,7 +245,6 @@ static void on_message(void *arg, rd_kafka_message_t *m)
     if (x->st == EVT_OK && !desk_time_plausible(p->desk, x->item.at, wall_now(p)))
         x->item.at = INT64_MIN;
     oom_rc(merge_push(p->fetched, topic, m->partition, &x->item));
-    Part *f = part_of(p, topic, m->partition, true);
     if (m->offset + 1 > f->fetched)
         f->fetched = m->offset + 1;
     f->brought = true;
@@ -331,6 +340,7 @@ static bool merge_held_back(Pipeline *p)
     if (p->blocked_since == 0) {
         p->blocked_since = now;
         p->n_merge_waits++;
+        log_debug("the merge waits for %s/%d (%zu buffered)", topic, (int)part, merge_count(p->fetched));
     }
     if (now - p->blocked_since < bound) {
         /* wakes the loop when the wait runs out (the blocker may change) */
@@ -370,6 +380,13 @@ static bool pending_ready(Pipeline *p)
 static Pending *pop_pending(Pipeline *p)
 {
     Pending *x = (Pending *)merge_pop(p->fetched);
+    const char *topic = rd_kafka_topic_name(x->m->rkt);
+    Part *f = part_of(p, topic, x->m->partition, false);
+    if (f && f->paused &&
+        merge_count_of(p->fetched, topic, x->m->partition) <= pending_max(p) / sm_count(p->parts) / 2) {
+        kq_consumer_resume_one(p->consumer, topic, x->m->partition);
+        f->paused = false;
+    }
     if (merge_count(p->fetched) == 0)
         p->linger_done = false;
     return x;

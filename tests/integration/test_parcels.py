@@ -1,6 +1,7 @@
 """Parcel scans through the real binary: stalled parcels, responsibility from
 the scan chain, and the bulk issue key taken from scans (clock.mode = event)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -202,9 +203,14 @@ def test_a_topic_that_runs_dry_while_paused_is_fetched_again(broker, daemon, db,
     complaints.sort(key=lambda e: e["occurred_at"])
     produce(broker.bootstrap, SCANS, scans)
     produce(broker.bootstrap, COMPLAINTS, complaints)
-    daemon()
+    d = daemon()
     total = len(scans) + len(complaints)
     wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == total,
              timeout=180, what="the backlog applied")
     rules = dict(query(db, "SELECT responsible->>'rule', count(*) FROM tickets WHERE waybill LIKE 'WP%' GROUP BY 1"))
     assert rules == {"origin_depart_no_arrive": n // 2, "pickup_no_depart": n // 2}, rules
+    # pausing and resuming fetched nothing twice: every message was applied once
+    assert d.stop() == 0
+    stopped = re.search(r"stopped: .* duplicates=(\d+) .* scans=(\d+) ", d.log)
+    assert stopped and stopped.groups() == ("0", str(len(scans))), stopped and stopped.group(0)
+    assert "already stored" not in d.log
