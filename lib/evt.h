@@ -141,6 +141,14 @@ __attribute__((warn_unused_result)) EvtStatus evt_decode_complaint(const char *b
                                                                    ComplaintEvent *ev, char *detail, size_t detaillen);
 __attribute__((warn_unused_result)) EvtStatus evt_decode_scan(const char *buf, size_t len, size_t max_bytes,
                                                               ScanEvent *ev, char *detail, size_t detaillen);
+/* evt_decode_scan reads the usual scan (a flat object of plain ASCII
+ * strings that passes every rule) with evt_decode_scan_fast, without a
+ * Jansson tree, and hands anything else to evt_decode_scan_tree. When the
+ * fast path accepts a message, the tree decodes it to the same event; the
+ * two are public so that the tests can compare them. */
+__attribute__((warn_unused_result)) bool evt_decode_scan_fast(const char *buf, size_t len, ScanEvent *ev);
+__attribute__((warn_unused_result)) EvtStatus evt_decode_scan_tree(const char *buf, size_t len, size_t max_bytes,
+                                                                   ScanEvent *ev, char *detail, size_t detaillen);
 
 
 #endif

@@ -1,10 +1,13 @@
-/* libFuzzer target: evt_decode_scan (scan.v1, contract §3).
+/* libFuzzer target: evt_decode_scan (scan.v1, contract §3), and that its fast
+ * path and the Jansson tree agree on every input.
  *
  * Input: the bytes of one message. Checks, besides "no crash, no leak, no
  * undefined behaviour":
  *  - the detail is always terminated, printable ASCII and non-empty exactly
  *    on failure; a message over max_bytes is too_large;
- *  - decoding twice gives the same status, detail and event;
+ *  - decoding twice gives the same status, detail and event, and so does
+ *    the tree alone (evt_decode_scan_tree); what the fast path takes alone
+ *    (evt_decode_scan_fast) is what the tree decodes to;
  *  - on EVT_OK every string ends inside its buffer and obeys its field's
  *    rule, the enums are in range, a depart scan names its next site, and
  *    occurred_at prints and parses back. */
@@ -65,6 +68,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(memcmp(&ev, &again, sizeof ev) == 0, "second decode gave another event");
         check_ok(&ev);
     }
+
+    /* the fast path and the tree agree: same status, detail and event */
+    ScanEvent tree;
+    memset(detail2, 'z', sizeof detail2);
+    st2 = evt_decode_scan_tree(buf, size, MAX_BYTES, &tree, detail2, sizeof detail2);
+    FUZZ_CHECK(st2 == st && strcmp(detail, detail2) == 0, "tree: %s \"%s\", evt_decode_scan: %s \"%s\"",
+               evt_status_name(st2), detail2, evt_status_name(st), detail);
+    if (st == EVT_OK)
+        FUZZ_CHECK(memcmp(&ev, &tree, sizeof ev) == 0, "the tree gave another event");
+    if (evt_decode_scan_fast(buf, size, &again))
+        FUZZ_CHECK(st == EVT_OK && memcmp(&ev, &again, sizeof ev) == 0, "the fast path took what the tree gives as %s",
+                   evt_status_name(st));
 
     if (size > 0) {
         st2 = evt_decode_scan(buf, size, size - 1, &again, detail2, sizeof detail2);

@@ -798,6 +798,93 @@ START_TEST(test_scan_full)
 }
 END_TEST
 
+/* ---- the fast path for scans --------------------------------------------- */
+
+#define S_HEAD "{\"schema\":\"scan.v1\",\"event_id\":\"s-1\",\"waybill\":\"SF123\","
+#define S_ARRIVE S_HEAD "\"scan_type\":\"arrive\",\"site\":\"HUB-SH\",\"site_role\":\"hub\","
+#define S_TIME "\"occurred_at\":\"2026-11-23T09:00:00+08:00\"}"
+
+/* What the fast path must take itself (fast = 1), and what it must leave to
+ * the tree (fast = 0), valid or not. */
+static const struct {
+    const char *msg;
+    int fast;
+} fast_cases[] = {
+    {S_ARRIVE S_TIME, 1},
+    {" \n\t{ \"schema\" : \"scan.v1\" , \"event_id\":\"s-1\",\"waybill\":\"SF123\",\"scan_type\":\"arrive\","
+     "\"site\":\"HUB-SH\",\"site_role\":\"hub\",\"occurred_at\":\"2026-11-23T01:00:00Z\" }\r\n",
+     1},
+    {S_HEAD "\"scan_type\":\"depart\",\"site\":\"HUB-SH\",\"site_role\":\"hub\",\"next_site\":\"DLV-07\","
+            "\"next_site_role\":\"delivery\"," S_TIME,
+     1},
+    {S_ARRIVE "\"note\":\"an unknown field\",\"\":\"\"," S_TIME, 1},
+    {S_ARRIVE "\"next_site\":\"HUB-BJ\"," S_TIME, 1},
+    /* valid, but not plain: escapes, UTF-8, other types, null */
+    {S_ARRIVE "\"note\":\"a \\\"quote\\\"\"," S_TIME, 0},
+    {S_HEAD "\"scan_type\":\"arrive\",\"site\":\"\xe4\xb8\x8a\xe6\xb5\xb7\",\"site_role\":\"hub\"," S_TIME, 0},
+    {S_HEAD "\"scan_type\":\"arrive\",\"site\":\"HUB\\u002dSH\",\"site_role\":\"hub\"," S_TIME, 0},
+    {S_ARRIVE "\"weight\":1.5," S_TIME, 0},
+    {S_ARRIVE "\"tags\":[\"a\"],\"x\":{}," S_TIME, 0},
+    {S_ARRIVE "\"next_site\":null," S_TIME, 0},
+    /* 18 keys: more than the fast path reads */
+    {S_ARRIVE "\"a\":\"1\",\"b\":\"1\",\"c\":\"1\",\"d\":\"1\",\"e\":\"1\",\"f\":\"1\","
+              "\"g\":\"1\",\"h\":\"1\",\"i\":\"1\",\"j\":\"1\",\"k\":\"1\"," S_TIME,
+     0},
+    /* not valid */
+    {S_ARRIVE "\"site\":\"HUB-SH\"," S_TIME, 0},
+    {S_ARRIVE S_TIME " x", 0},
+    {S_ARRIVE S_TIME "{}", 0},
+    {S_ARRIVE "\"occurred_at\":\"2026-11-23T09:00:00\"}", 0},
+    {S_ARRIVE "\"occurred_at\":\"2026-11-23T09:00:00+08:00\",}", 0},
+    {S_ARRIVE "\"occurred_at\":\"2026-11-23T09:00:00+08:00\"", 0},
+    {S_ARRIVE "\"occurred_at\" \"2026-11-23T09:00:00+08:00\"}", 0},
+    {S_ARRIVE "\"occurred_at\":\"2026-11-23T09:00:00+08:00}", 0},
+    {S_HEAD "\"scan_type\":\"arrive\",\"site\":\"HUB-SH\",\"site_role\":\"depot\"," S_TIME, 0},
+    {S_HEAD "\"scan_type\":\"arrived\",\"site\":\"HUB-SH\",\"site_role\":\"hub\"," S_TIME, 0},
+    {S_HEAD "\"scan_type\":\"depart\",\"site\":\"HUB-SH\",\"site_role\":\"hub\"," S_TIME, 0},
+    {S_HEAD "\"scan_type\":\"arrive\",\"site\":\"\",\"site_role\":\"hub\"," S_TIME, 0},
+    {S_HEAD "\"scan_type\":\"arrive\",\"site\":\"HUB-SH\",\"site_role\":\"hub\",\"next_site_role\":\"x\"," S_TIME, 0},
+    {"{\"schema\":\"scan.v2\",\"event_id\":\"s-1\",\"waybill\":\"SF123\",\"scan_type\":\"arrive\","
+     "\"site\":\"HUB-SH\",\"site_role\":\"hub\"," S_TIME, 0},
+    {"{\"schema\":\"scan.v1\",\"event_id\":\"s-1\",\"waybill\":\"SF 123\",\"scan_type\":\"arrive\","
+     "\"site\":\"HUB-SH\",\"site_role\":\"hub\"," S_TIME, 0},
+    {"{\"schema\":\"scan.v1\",\"waybill\":\"SF123\",\"scan_type\":\"arrive\","
+     "\"site\":\"HUB-SH\",\"site_role\":\"hub\"," S_TIME, 0},
+    {"{}", 0},
+    {"[]", 0},
+    {"", 0},
+    {"{\"schema\":\"scan.v1\"", 0},
+};
+
+/* Every case decodes to the same status, detail and event through
+ * evt_decode_scan as through the tree alone, and the fast path takes
+ * exactly the cases marked fast, with the tree's event. */
+START_TEST(test_scan_fast_path)
+{
+    const char *msg = fast_cases[_i].msg;
+    size_t len = strlen(msg);
+    ScanEvent a, b, f;
+    char da[EVT_DETAIL_MAX], db[EVT_DETAIL_MAX];
+    memset(&a, 0x5a, sizeof a);
+    memset(&b, 0xa5, sizeof b);
+    EvtStatus sa = evt_decode_scan(msg, len, MAX_BYTES, &a, da, sizeof da);
+    EvtStatus sb = evt_decode_scan_tree(msg, len, MAX_BYTES, &b, db, sizeof db);
+    ck_assert_msg(sa == sb, "case %d: %s, tree %s", _i, evt_status_name(sa), evt_status_name(sb));
+    ck_assert_str_eq(da, db);
+    if (sa == EVT_OK)
+        ck_assert_msg(memcmp(&a, &b, sizeof a) == 0, "case %d: another event than the tree's", _i);
+    bool fast = evt_decode_scan_fast(msg, len, &f);
+    ck_assert_msg(fast == (fast_cases[_i].fast != 0), "case %d: the fast path %s it", _i, fast ? "took" : "left");
+    if (fast) {
+        ck_assert_int_eq(sb, EVT_OK);
+        ck_assert_msg(memcmp(&f, &b, sizeof f) == 0, "case %d: the fast path's event differs", _i);
+    }
+    /* over the size limit, the fast path is not tried */
+    ck_assert_int_eq(evt_decode_scan(msg, len, len ? len - 1 : 0, &a, da, sizeof da),
+                     len ? EVT_TOO_LARGE : EVT_MALFORMED_JSON);
+}
+END_TEST
+
 /* ---- personal data and detail buffers ------------------------------------ */
 
 #define SECRET "PII-4f9a2c"
@@ -932,6 +1019,7 @@ Suite *suite_evt(void)
     tcase_add_loop_test(tc, test_times, 0, NCASES(times));
     tcase_add_loop_test(tc, test_every_scan_type, 0, SCAN__COUNT);
     tcase_add_test(tc, test_scan_full);
+    tcase_add_loop_test(tc, test_scan_fast_path, 0, NCASES(fast_cases));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("safety");
