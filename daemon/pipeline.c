@@ -61,6 +61,7 @@
 typedef struct Pending {
     MergeItem item;        /* first; at: occurred_at, INT64_MIN when it will be dead-lettered */
     rd_kafka_message_t *m; /* owned */
+    struct Part *part;     /* its partition's */
     bool scan;
     EvtStatus st;
     char detail[EVT_DETAIL_MAX];
@@ -78,7 +79,7 @@ typedef struct Offset {
 } Offset;
 
 /* A partition of the consumer's assignment, as fetched. */
-typedef struct Part {
+typedef struct Part { /* kept until the pipeline is freed */
     int64_t fetched; /* the offset after the last message fetched; -1: not known (assigned at the beginning) */
     bool paused;     /* back-pressure stopped its fetcher */
     bool brought;    /* a message came since it was assigned or resumed */
@@ -116,6 +117,14 @@ struct Pipeline {
     ev_timer merge_wait;     /* bounds the wait for a partition behind its end */
     ev_tstamp blocked_since; /* 0: no partition holds the merge back */
     bool wait_expired;       /* ... and it held it back for MERGE_WAIT */
+    /* no partition held the merge back when it last looked, and none has
+     * run dry (merge_emptied) nor has anything been fetched since */
+    bool merge_clear;
+    uint64_t merge_clear_emptied;
+    /* the partition of the last message fetched */
+    const rd_kafka_topic_t *last_rkt;
+    int32_t last_partition;
+    struct Part *last_part;
     uint64_t n_merge_waits, n_merge_wait_expired;
 
     int64_t event_clock;
@@ -220,7 +229,12 @@ static void on_message(void *arg, rd_kafka_message_t *m)
         rd_kafka_message_destroy(m);
         return;
     }
-    Part *f = part_of(p, topic, m->partition, true);
+    if (p->last_rkt != m->rkt || p->last_partition != m->partition) {
+        p->last_part = part_of(p, topic, m->partition, true);
+        p->last_rkt = m->rkt;
+        p->last_partition = m->partition;
+    }
+    Part *f = p->last_part;
     if (f->fetched >= 0 && m->offset < f->fetched) {
         /* brought before: a fetch that started over must not apply twice */
         log_debug("kafka: %s/%d: offset %lld was fetched before; skipped", topic, (int)m->partition,
@@ -230,6 +244,7 @@ static void on_message(void *arg, rd_kafka_message_t *m)
     }
     Pending *x = oom_check(calloc(1, sizeof *x));
     x->m = m;
+    x->part = f;
     x->scan = scan;
     const char *payload = m->payload ? (const char *)m->payload : "";
     size_t max = (size_t)p->cfg->max_event_bytes;
@@ -267,7 +282,9 @@ static void on_message(void *arg, rd_kafka_message_t *m)
 
 static void on_drained(void *arg)
 {
-    (void)arg; /* pump() runs before the loop sleeps again */
+    /* a fetch may have moved a partition's end: look for blockers again;
+     * pump() runs before the loop sleeps again */
+    ((Pipeline *)arg)->merge_clear = false;
 }
 
 static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -316,14 +333,23 @@ static bool merge_held_back(Pipeline *p)
 {
     if (p->cfg->clock_mode != CLOCK_EVENT)
         return false;
+    /* Looking is a watermark lookup per partition with nothing buffered,
+     * which was 40% of the daemon's time when done for every message. A
+     * partition starts holding the merge back only when a pop empties it
+     * or a fetch moves its end, and every fetch is drained (on_drained). */
+    if (p->merge_clear && merge_emptied(p->fetched) == p->merge_clear_emptied)
+        return false;
     int32_t part;
     const char *topic = merge_blocker(p->fetched, part_behind, p, &part);
     if (!topic) {
         p->blocked_since = 0;
         p->wait_expired = false;
         ev_timer_stop(p->loop, &p->merge_wait);
+        p->merge_clear = true;
+        p->merge_clear_emptied = merge_emptied(p->fetched);
         return false;
     }
+    p->merge_clear = false;
     Part *f = part_of(p, topic, part, false);
     if (f && f->paused) {
         /* emptied while the others still fill the buffer: it must fetch
@@ -380,12 +406,13 @@ static bool pending_ready(Pipeline *p)
 static Pending *pop_pending(Pipeline *p)
 {
     Pending *x = (Pending *)merge_pop(p->fetched);
-    const char *topic = rd_kafka_topic_name(x->m->rkt);
-    Part *f = part_of(p, topic, x->m->partition, false);
-    if (f && f->paused &&
-        merge_count_of(p->fetched, topic, x->m->partition) <= pending_max(p) / sm_count(p->parts) / 2) {
-        kq_consumer_resume_one(p->consumer, topic, x->m->partition);
-        f->paused = false;
+    Part *f = x->part;
+    if (f->paused) {
+        const char *topic = rd_kafka_topic_name(x->m->rkt);
+        if (merge_count_of(p->fetched, topic, x->m->partition) <= pending_max(p) / sm_count(p->parts) / 2) {
+            kq_consumer_resume_one(p->consumer, topic, x->m->partition);
+            f->paused = false;
+        }
     }
     if (merge_count(p->fetched) == 0)
         p->linger_done = false;
@@ -854,6 +881,7 @@ static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_assign(void *arg, rd_kafka_topic_partition_list_t *parts)
 {
     Pipeline *p = arg;
+    p->merge_clear = false;
     for (int i = 0; i < parts->cnt; i++) {
         const char *topic = parts->elems[i].topic;
         int32_t partition = parts->elems[i].partition;
@@ -870,6 +898,7 @@ static void on_assign(void *arg, rd_kafka_topic_partition_list_t *parts)
 static void on_revoke(void *arg, const rd_kafka_topic_partition_list_t *parts)
 {
     Pipeline *p = arg;
+    p->merge_clear = false;
     drop_pending(p, parts);
     for (int i = 0; i < parts->cnt; i++) {
         merge_untrack(p->fetched, parts->elems[i].topic, parts->elems[i].partition);

@@ -17,6 +17,7 @@ typedef struct Queue {
 struct Merge {
     Queue *q;
     size_t n_q, count;
+    uint64_t emptied;
 };
 
 Merge *merge_new(void)
@@ -93,12 +94,19 @@ MergeItem *merge_pop(Merge *m)
         return NULL;
     MergeItem *it = q->head;
     q->head = it->next;
-    if (!q->head)
+    if (!q->head) {
         q->tail = NULL;
+        m->emptied++;
+    }
     it->next = NULL;
     q->count--;
     m->count--;
     return it;
+}
+
+uint64_t merge_emptied(const Merge *m)
+{
+    return m->emptied;
 }
 
 size_t merge_count(const Merge *m)

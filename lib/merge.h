@@ -29,6 +29,10 @@ __attribute__((warn_unused_result)) int merge_push(Merge *m, const char *topic, 
 MergeItem *merge_peek(const Merge *m);
 MergeItem *merge_pop(Merge *m);
 size_t merge_count(const Merge *m);
+/* How many pops have left a partition with nothing buffered: a caller that
+ * found no blocker need not look again until this moves (or more is
+ * fetched). */
+uint64_t merge_emptied(const Merge *m);
 /* Takes every item of one partition out (a revoked partition), as a list
  * linked by `next`; NULL when none. topic NULL: every partition. */
 MergeItem *merge_take(Merge *m, const char *topic, int32_t partition);
