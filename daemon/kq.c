@@ -380,6 +380,24 @@ bool kq_consumer_watermarks(KqConsumer *c, const char *topic, int32_t partition,
     return *hi >= 0;
 }
 
+int kq_consumer_topic_partitions(KqConsumer *c, const char *topic, int timeout_ms)
+{
+    if (c->closed)
+        return -1;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, topic, NULL);
+    if (!rkt)
+        return -1;
+    const rd_kafka_metadata_t *md = NULL;
+    int n = -1;
+    if (rd_kafka_metadata(c->rk, 0, rkt, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+        md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        n = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
 void kq_consumer_close(KqConsumer *c)
 {
     if (c->closed || !c->rk)

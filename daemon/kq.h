@@ -65,6 +65,9 @@ bool kq_consumer_paused(const KqConsumer *c); /* any partition */
  * from the last statistics; each RD_KAFKA_OFFSET_INVALID when not known.
  * Returns whether the end is known. */
 bool kq_consumer_watermarks(KqConsumer *c, const char *topic, int32_t partition, int64_t *lo, int64_t *hi);
+/* How many partitions the topic has, from the broker's metadata (blocks up
+ * to timeout_ms); -1 when not known. */
+int kq_consumer_topic_partitions(KqConsumer *c, const char *topic, int timeout_ms);
 /* Leaves the group (blocking; shutdown only). */
 void kq_consumer_close(KqConsumer *c);
 /* Commits offsets to the group too, for lag monitoring only (the offsets

@@ -121,6 +121,12 @@ struct Pipeline {
      * run dry (merge_emptied) nor has anything been fetched since */
     bool merge_clear;
     uint64_t merge_clear_emptied;
+    /* The assignment's partitions of each topic (complaints, scans), and
+     * when to compare them with the topics' (a second member in the group
+     * gets the others; group_shared says so) */
+    int assigned[2];
+    ev_tstamp check_assignment_at;
+    bool group_shared;
     /* the partition of the last message fetched */
     const rd_kafka_topic_t *last_rkt;
     int32_t last_partition;
@@ -856,10 +862,35 @@ static void deadline_cb(struct ev_loop *loop, ev_periodic *w, int revents)
     (void)loop, (void)revents, (void)w; /* pump() fires them */
 }
 
+/* complaintd keeps the state of every ticket and parcel it has loaded, not
+ * of its partitions only: with a second member in its consumer group, each
+ * fires the deadlines of tickets whose events go to the other
+ * (docs/architecture.md, "Scaling"). Said once per assignment, and kept in
+ * complaintd_group_shared. */
+static void check_assignment(Pipeline *p)
+{
+    p->check_assignment_at = 0;
+    const char *topics[2] = {p->cfg->complaints_topic, p->cfg->scans_topic};
+    bool shared = false;
+    for (int t = 0; t < 2; t++) {
+        int n = kq_consumer_topic_partitions(p->consumer, topics[t], 2000);
+        if (n > 0 && p->assigned[t] < n) {
+            log_err("kafka: group %s assigned %d of the %d partitions of %s to this instance: another member "
+                      "shares the group, and each fires the deadlines of tickets whose events go to the "
+                      "other; run one complaintd per group",
+                      p->cfg->group_id, p->assigned[t], n, topics[t]);
+            shared = true;
+        }
+    }
+    p->group_shared = shared;
+}
+
 static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
     Pipeline *p = w->data;
+    if (p->check_assignment_at > 0 && ev_now(p->loop) >= p->check_assignment_at && p->consumer)
+        check_assignment(p);
     int64_t now = rule_now(p);
     bool sweep = now - p->last_sweep >= SWEEP_EVERY;
     if (sweep)
@@ -882,6 +913,11 @@ static void on_assign(void *arg, rd_kafka_topic_partition_list_t *parts)
 {
     Pipeline *p = arg;
     p->merge_clear = false;
+    p->assigned[0] = p->assigned[1] = 0;
+    for (int i = 0; i < parts->cnt; i++)
+        p->assigned[strcmp(parts->elems[i].topic, p->cfg->scans_topic) == 0]++;
+    /* looked up from housekeeping, out of the rebalance */
+    p->check_assignment_at = ev_now(p->loop) + 1.0;
     for (int i = 0; i < parts->cnt; i++) {
         const char *topic = parts->elems[i].topic;
         int32_t partition = parts->elems[i].partition;
@@ -899,6 +935,7 @@ static void on_revoke(void *arg, const rd_kafka_topic_partition_list_t *parts)
 {
     Pipeline *p = arg;
     p->merge_clear = false;
+    p->check_assignment_at = 0;
     drop_pending(p, parts);
     for (int i = 0; i < parts->cnt; i++) {
         merge_untrack(p->fetched, parts->elems[i].topic, parts->elems[i].partition);
@@ -1038,6 +1075,7 @@ void pipeline_counters(const Pipeline *p, PipelineCounters *c)
         .batch_effects_max = ss.max_effects,
         .batch_in_flight = p->inflight.active,
         .consumer_paused = p->consumer && kq_consumer_paused(p->consumer),
+        .group_shared = p->group_shared,
         .postgres_up = ss.connected,
     };
     memcpy(c->indicators, p->indicators, sizeof c->indicators);

@@ -57,6 +57,7 @@ typedef struct PipelineCounters {
     uint64_t fetched; /* consumed messages not yet applied */
     uint64_t batch_effects_max;
     bool batch_in_flight, consumer_paused, postgres_up;
+    bool group_shared; /* the group gave this instance part of a topic's partitions */
     /* Indicator totals by category (§12.9), as committed. */
     int64_t indicators[CAT__COUNT][IND__COUNT];
     /* Alert transitions by type and status; dead letters by reason

@@ -1,6 +1,7 @@
 """The plain-text metrics endpoint ([daemon] metrics_listen), through the real binary."""
 
 import re
+import time
 import urllib.error
 import urllib.request
 
@@ -23,6 +24,7 @@ GAUGES = [
     "complaintd_bulk_keys", "complaintd_event_clock_seconds", "complaintd_publish_queue",
     "complaintd_fetched_messages", "complaintd_batch_in_flight", "complaintd_batch_effects_max",
     "complaintd_consumer_paused", "complaintd_postgres_up", "complaintd_up", "complaintd_kafka_up",
+    "complaintd_group_shared",
     "complaintd_event_clock_lag_seconds",
 ]
 HISTOGRAMS = ["complaintd_batch_commit_seconds", "complaintd_batch_effects", "complaintd_alert_ack_seconds"]
@@ -150,3 +152,31 @@ def test_dashboard_and_rules_name_exported_metrics(broker, daemon):
     # and each panel queries at least one of them
     for p in dashboard["panels"]:
         assert any("complaintd_" in t["expr"] for t in p["targets"]), p["title"]
+
+
+@pytest.mark.broker(partitions=2)
+def test_a_second_member_of_the_group_is_reported(broker, daemon):
+    """complaintd keeps the state of every ticket it loaded, not of its
+    partitions only, so a second instance in its consumer group doubles the
+    alerts. Each instance sees that the group gave it part of a topic's
+    partitions: it says so in its log and sets complaintd_group_shared, which
+    goes back to 0 once the other has left."""
+    listens = [f"127.0.0.1:{free_port()}" for _ in range(2)]
+
+    def shared(i: int):
+        return samples(get(f"http://{listens[i]}/metrics")[2]).get("complaintd_group_shared")
+
+    first = daemon({"daemon": {"metrics_listen": listens[0]}})
+    first.wait_log(r"kafka: assigned 4 partitions", timeout=30)
+    time.sleep(2.5)  # the check runs a second after the assignment
+    assert shared(0) == 0
+    assert "another member shares the group" not in first.log
+
+    second = daemon({"daemon": {"metrics_listen": listens[1]}})
+    wait_for(lambda: shared(0) == 1 and shared(1) == 1, timeout=60, what="both instances report the shared group")
+    for d in (first, second):
+        assert re.search(r"group \S+ assigned 1 of the 2 partitions of \S+ to this instance: another member "
+                         r"shares the group", d.log), d.log[-2000:]
+
+    assert second.stop() == 0
+    wait_for(lambda: shared(0) == 0, timeout=60, what="the gauge back at 0 once the second instance left")
