@@ -866,14 +866,15 @@ static void deadline_cb(struct ev_loop *loop, ev_periodic *w, int revents)
  * of its partitions only: with a second member in its consumer group, each
  * fires the deadlines of tickets whose events go to the other
  * (docs/architecture.md, "Scaling"). Said once per assignment, and kept in
- * complaintd_group_shared. */
+ * complaintd_group_shared. The partition counts are a metadata request
+ * that blocks the loop for 1 s at most per topic, once per assignment. */
 static void check_assignment(Pipeline *p)
 {
     p->check_assignment_at = 0;
     const char *topics[2] = {p->cfg->complaints_topic, p->cfg->scans_topic};
     bool shared = false;
     for (int t = 0; t < 2; t++) {
-        int n = kq_consumer_topic_partitions(p->consumer, topics[t], 2000);
+        int n = kq_consumer_topic_partitions(p->consumer, topics[t], 1000);
         if (n > 0 && p->assigned[t] < n) {
             log_err("kafka: group %s assigned %d of the %d partitions of %s to this instance: another member "
                       "shares the group, and each fires the deadlines of tickets whose events go to the "
