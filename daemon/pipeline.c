@@ -78,8 +78,9 @@ typedef struct Offset {
     bool dirty;
 } Offset;
 
-/* A partition of the consumer's assignment, as fetched. */
-typedef struct Part { /* kept until the pipeline is freed */
+/* A partition of the consumer's assignment, as fetched. Kept until the
+ * pipeline is freed: fetched messages and the last-fetched cache point to it. */
+typedef struct Part {
     int64_t fetched; /* the offset after the last message fetched; -1: not known (assigned at the beginning) */
     bool paused;     /* back-pressure stopped its fetcher */
     bool brought;    /* a message came since it was assigned or resumed */
@@ -877,9 +878,9 @@ static void check_assignment(Pipeline *p)
         int n = kq_consumer_topic_partitions(p->consumer, topics[t], 1000);
         if (n > 0 && p->assigned[t] < n) {
             log_err("kafka: group %s assigned %d of the %d partitions of %s to this instance: another member "
-                      "shares the group, and each fires the deadlines of tickets whose events go to the "
-                      "other; run one complaintd per group",
-                      p->cfg->group_id, p->assigned[t], n, topics[t]);
+                    "shares the group, and each fires the deadlines of tickets whose events go to the "
+                    "other; run one complaintd per group",
+                    p->cfg->group_id, p->assigned[t], n, topics[t]);
             shared = true;
         }
     }
