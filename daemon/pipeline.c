@@ -878,8 +878,9 @@ static void check_assignment(Pipeline *p)
         int n = kq_consumer_topic_partitions(p->consumer, topics[t], 1000);
         if (n > 0 && p->assigned[t] < n) {
             log_err("kafka: group %s assigned %d of the %d partitions of %s to this instance: another member "
-                    "shares the group, and each fires the deadlines of tickets whose events go to the "
-                    "other; run one complaintd per group",
+                    "shares the group (after a crash, the previous instance's until session.timeout.ms), and "
+                    "each fires the deadlines of tickets whose events go to the other; run one complaintd per "
+                    "group",
                     p->cfg->group_id, p->assigned[t], n, topics[t]);
             shared = true;
         }
