@@ -155,6 +155,29 @@ START_TEST(test_blocker_is_an_empty_tracked_partition_behind_its_end)
 }
 END_TEST
 
+/* merge_emptied moves exactly when a pop leaves a partition with nothing
+ * buffered: the pipeline looks for blockers again only then. */
+START_TEST(test_emptied_counts_pops_that_empty_a_partition)
+{
+    ck_assert_uint_eq(merge_emptied(mg), 0);
+    push(0, "t", 0, 10);
+    push(1, "t", 0, 30);
+    push(2, "t", 1, 20);
+    ck_assert_int_eq(pop(), 0); /* t/0 still holds 1 */
+    ck_assert_uint_eq(merge_emptied(mg), 0);
+    ck_assert_int_eq(pop(), 2); /* t/1 is empty now */
+    ck_assert_uint_eq(merge_emptied(mg), 1);
+    push(3, "t", 1, 40);
+    ck_assert_uint_eq(merge_emptied(mg), 1);
+    ck_assert_int_eq(pop(), 1); /* t/0 */
+    ck_assert_uint_eq(merge_emptied(mg), 2);
+    ck_assert_int_eq(pop(), 3); /* t/1 again */
+    ck_assert_uint_eq(merge_emptied(mg), 3);
+    ck_assert_int_eq(pop(), -1); /* nothing to pop: nothing emptied */
+    ck_assert_uint_eq(merge_emptied(mg), 3);
+}
+END_TEST
+
 START_TEST(test_counts_per_partition_follow_take)
 {
     push(0, "c", 0, 1);
@@ -182,6 +205,7 @@ Suite *suite_merge(void)
     tcase_add_test(tc, test_take_a_partition);
     tcase_add_test(tc, test_blocker_is_an_empty_tracked_partition_behind_its_end);
     tcase_add_test(tc, test_counts_per_partition_follow_take);
+    tcase_add_test(tc, test_emptied_counts_pops_that_empty_a_partition);
     suite_add_tcase(s, tc);
     return s;
 }
