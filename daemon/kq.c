@@ -184,9 +184,10 @@ struct KqConsumer {
  * halved: the pipeline holds its own merge buffer too. A resumed partition
  * joins the next fetch request, which waits for the one in flight: with
  * every partition that has data paused, that one is a long poll, so
- * fetch.wait.max.ms is how long a resumed partition stays dry (20 ms here,
- * not 500: scans 12,500/s → 23,600/s; an idle consumer sends at most 50
- * fetch requests a second to each broker). */
+ * fetch.wait.max.ms is how long a resumed partition stays dry. A scan
+ * backlog ran at 2,750/s with librdkafka's 500 ms, 12,500/s with 100 ms,
+ * and 23,600-29,600/s with the 20 ms here; an idle consumer then sends at
+ * most 50 fetch requests a second to each broker. */
 static const char *const consumer_defaults[] = {
     "enable.auto.commit",
     "false",
