@@ -219,6 +219,13 @@ static size_t pending_max(const Pipeline *p)
     return n > PENDING_MIN ? n : PENDING_MIN;
 }
 
+/* A partition's share of the buffer: it is paused when it holds that much
+ * of a full buffer, and resumed when half of it is left. */
+static size_t part_share(const Pipeline *p)
+{
+    return pending_max(p) / sm_count(p->parts);
+}
+
 static void pending_free(Pending *x)
 {
     rd_kafka_message_destroy(x->m);
@@ -277,7 +284,7 @@ static void on_message(void *arg, rd_kafka_message_t *m)
      * as soon as that message is applied, a message a fetch. */
     size_t full = pending_max(p);
     if (!f->paused && merge_count(p->fetched) >= full &&
-        merge_count_of(p->fetched, topic, m->partition) >= full / sm_count(p->parts)) {
+        merge_count_of(p->fetched, topic, m->partition) >= part_share(p)) {
         kq_consumer_pause(p->consumer, topic, m->partition);
         f->paused = true;
     }
@@ -416,7 +423,7 @@ static Pending *pop_pending(Pipeline *p)
     Part *f = x->part;
     if (f->paused) {
         const char *topic = rd_kafka_topic_name(x->m->rkt);
-        if (merge_count_of(p->fetched, topic, x->m->partition) <= pending_max(p) / sm_count(p->parts) / 2) {
+        if (merge_count_of(p->fetched, topic, x->m->partition) <= part_share(p) / 2) {
             kq_consumer_resume_one(p->consumer, topic, x->m->partition);
             f->paused = false;
         }

@@ -263,6 +263,22 @@ static bool charset_ok(Charset cs, const char *s, size_t n)
 
 /* Copies a valid value into out (which holds r->max + 1 bytes), or just
  * checks it when out is NULL. *present says whether the field was there. */
+/* Whether the n bytes at s (the decoded string) obey the rule. */
+static bool rule_ok(const StrRule *r, const char *s, size_t n)
+{
+    return n >= r->min && n <= r->max && charset_ok(r->cs, s, n);
+}
+
+/* The index of the name that is exactly the n bytes at s, or -1. A value
+ * with an embedded NUL ("hub\u0000x") matches none. */
+static int name_index(const char *const *names, int count, const char *s, size_t n)
+{
+    for (int i = 0; i < count; i++)
+        if (strlen(names[i]) == n && memcmp(names[i], s, n) == 0)
+            return i;
+    return -1;
+}
+
 static EvtStatus get_string(Dec *d, const StrRule *r, bool required, char *out, bool *present)
 {
     json_t *v;
@@ -274,7 +290,7 @@ static EvtStatus get_string(Dec *d, const StrRule *r, bool required, char *out, 
         return invalid(d, r->name, "must be a string");
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
-    if (n < r->min || n > r->max || !charset_ok(r->cs, s, n))
+    if (!rule_ok(r, s, n))
         return invalid(d, r->name, r->rule);
     if (out != NULL) {
         memcpy(out, s, n);
@@ -295,10 +311,8 @@ static EvtStatus get_enum(Dec *d, const char *field, bool required, const char *
         return st;
     if (!json_is_string(v))
         return invalid(d, field, "must be a string");
-    /* strcmp is safe on values with an embedded NUL: the length check
-     * below keeps "hub\u0000x" from passing as "hub". */
-    int i = index_of(names, n, json_string_value(v));
-    if (i < 0 || strlen(names[i]) != json_string_length(v))
+    int i = name_index(names, n, json_string_value(v), json_string_length(v));
+    if (i < 0)
         return invalid(d, field, rule);
     *out = i;
     return EVT_OK;
@@ -715,7 +729,7 @@ static bool fast_string(const FastKv *kv, int n, const StrRule *r, bool required
     const FastKv *f = fast_get(kv, n, r->name);
     if (!f)
         return !required;
-    if (f->vn < r->min || f->vn > r->max || !charset_ok(r->cs, f->v, f->vn))
+    if (!rule_ok(r, f->v, f->vn))
         return false;
     memcpy(out, f->v, f->vn);
     out[f->vn] = '\0';
@@ -730,12 +744,8 @@ static bool fast_enum(const FastKv *kv, int n, const char *field, bool required,
     *out = -1;
     if (!f)
         return !required;
-    for (int i = 0; i < count; i++)
-        if (strlen(names[i]) == f->vn && memcmp(names[i], f->v, f->vn) == 0) {
-            *out = i;
-            return true;
-        }
-    return false;
+    *out = name_index(names, count, f->v, f->vn);
+    return *out >= 0;
 }
 
 bool evt_decode_scan_fast(const char *buf, size_t len, ScanEvent *ev)
