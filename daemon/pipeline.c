@@ -41,6 +41,12 @@
 /* A moved outbox watermark waits this long to share a commit when nothing
  * else is to be committed. */
 #define MARKS_LINGER 0.5
+/* What the store appended is folded, a slice a second, by batches of their
+ * own once no batch was committed for FOLD_IDLE seconds, and at least every
+ * FOLD_EVERY seconds (besides the slices the store folds by itself when
+ * many rows wait; migration 006). */
+#define FOLD_IDLE 1.0
+#define FOLD_EVERY 60.0
 /* The sweep of signed parcels and closed tickets, on the rule clock. */
 #define SWEEP_EVERY 3600
 /* A graceful stop gives up on what it cannot finish after this long (the
@@ -153,6 +159,8 @@ struct Pipeline {
 
     ev_periodic deadline_timer;
     ev_timer housekeeping;
+    bool fold_wanted;  /* the next batch folds, empty or not */
+    ev_tstamp last_fold;
     ev_prepare prepare;
     ev_idle more; /* another slice of building to do */
     int64_t last_sweep;
@@ -679,6 +687,7 @@ static void committed(void *arg)
     }
     f->active = false;
     p->last_commit = ev_now(p->loop);
+    desk_set_folded(p->desk, store_folded(p->store));
     pump(p);
 }
 
@@ -711,11 +720,16 @@ static void maybe_commit(Pipeline *p)
     if (f->active || store_committing(p->store))
         return;
     int64_t acked = outbox_acked(p->outbox);
-    if (eff_empty(&p->eff) && acked <= p->acked_stored)
+    StoreFold fold = p->fold_wanted && !p->stopping ? STORE_FOLD_IDLE : STORE_FOLD_AUTO;
+    if (eff_empty(&p->eff) && acked <= p->acked_stored && fold == STORE_FOLD_AUTO)
         return;
     /* The watermark alone waits a little to share a transaction. */
-    if (eff_empty(&p->eff) && !p->stopping && ev_now(p->loop) - p->last_commit < MARKS_LINGER)
+    if (eff_empty(&p->eff) && !p->stopping && fold == STORE_FOLD_AUTO && ev_now(p->loop) - p->last_commit < MARKS_LINGER)
         return;
+    if (fold != STORE_FOLD_AUTO) {
+        p->fold_wanted = false;
+        p->last_fold = ev_now(p->loop);
+    }
     f->acked = acked > p->acked_stored ? acked : -1;
     Effects *e = &p->eff;
     int off = cal_utc_offset(desk_policy(p->desk)->cal);
@@ -748,6 +762,7 @@ static void maybe_commit(Pipeline *p)
         .n_offsets = n_offs,
         .event_clock = p->event_clock,
         .utc_offset_min = off,
+        .fold = fold,
     };
     f->active = true;
     count_effects(p, e);
@@ -911,6 +926,11 @@ static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
         log_info("forgot %zu parcels signed more than the look-back ago", swept.parcels);
     if (swept.tickets)
         log_info("evicted %zu tickets closed more than the look-back ago", swept.tickets);
+    ev_tstamp t = ev_now(p->loop);
+    if (store_unfolded(p->store) && (t - p->last_commit >= FOLD_IDLE || t - p->last_fold >= FOLD_EVERY)) {
+        p->fold_wanted = true;
+        pump(p);
+    }
     if (ev_now(p->loop) - p->last_status >= 60.0) {
         p->last_status = ev_now(p->loop);
         char s[512];
@@ -1021,6 +1041,7 @@ int pipeline_start(Pipeline *p, char *err, size_t errlen)
     if (!p->consumer || kq_consumer_subscribe(p->consumer, err, errlen) < 0)
         return -1;
     ev_prepare_start(p->loop, &p->prepare);
+    p->last_fold = ev_now(p->loop);
     ev_timer_start(p->loop, &p->housekeeping);
     p->last_status = ev_now(p->loop);
     return 0;

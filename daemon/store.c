@@ -135,6 +135,20 @@ typedef struct Step {
 
 #define MAX_STEPS 16
 
+/* Folding (migration 006). Appended rows wait to be folded while the daemon
+ * is busy: a burst is committed without updating a ticket row per firing or
+ * an indicator row per count, and a ticket whose deadlines fire twice is
+ * folded once. Once more than FOLD_KEEP wait, every batch folds the oldest
+ * of them, about twice what it appended itself and at least FOLD_MIN: under
+ * sustained load the folding keeps up in small slices instead of one long
+ * stall. FOLD_KEEP also bounds the fold at start (a few seconds). A batch
+ * asked to fold when the daemon is idle folds up to FOLD_IDLE_ROWS of the
+ * oldest, once a second, so a deadline due then waits a fraction of a
+ * second at most. */
+#define FOLD_KEEP 300000
+#define FOLD_MIN 1000
+#define FOLD_IDLE_ROWS 20000
+
 /* The commit in progress (encoded, so it can be sent again). */
 typedef struct Commit {
     bool active;
@@ -145,7 +159,14 @@ typedef struct Commit {
     StoreDone done;
     void *arg;
     ev_tstamp started;
+    int64_t fold_upto; /* what batches up to this one appended is folded in this one; 0: nothing */
 } Commit;
+
+/* A batch that appended rows not yet taken by a fold. */
+typedef struct Appended {
+    int64_t seq;
+    size_t rows;
+} Appended;
 
 typedef struct Lookup {
     bool active;
@@ -182,6 +203,14 @@ struct Store {
      * daemon_state and the number of its last batch (migration 004). */
     char batch_key[64];
     int64_t batch_seq;
+    /* Appended snapshots and indicator counts (migration 006). A ticket
+     * whose snapshot went to ticket_snapshots in batch n carries
+     * unfolded = n; what batches up to `folded` appended is folded and
+     * committed. `waiting` lists the batches whose rows no batch built so
+     * far folds, oldest first. */
+    int64_t folded;
+    Appended *waiting;
+    size_t n_waiting, cap_waiting, rows_waiting;
 };
 
 static void kick(Store *s);
@@ -257,6 +286,7 @@ void store_free(Store *s)
     commit_clear(&s->commit);
     free(s->lookup.ticket_id);
     free(s->group_literal);
+    free(s->waiting);
     free(s);
 }
 
@@ -568,7 +598,8 @@ static void add_sql(Commit *c, const char *sql, const char *sql_safe)
 
 /* A COPY step, when the buffer holds rows (it is moved into the step):
  * straight into `table` (its columns as listed), or into a staging table
- * (NULL table: always; else in a staged retry) whose columns are the same. */
+ * (NULL table: always; else in a staged retry, unless staging is NULL too)
+ * whose columns are the same. */
 static void add_copy(Commit *c, const char *table, const char *columns, const char *staging, Buf *data)
 {
     if (data->n == 0) {
@@ -578,11 +609,13 @@ static void add_copy(Commit *c, const char *table, const char *columns, const ch
     Step *st = &c->steps[c->n_steps++];
     st->kind = ST_COPY;
     char sql[512];
-    snprintf(sql, sizeof sql, "COPY pg_temp.%s FROM STDIN", staging);
-    if (table) {
-        st->sql_safe = oom_check(strdup(sql));
-        snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN", table, columns);
+    if (staging) {
+        snprintf(sql, sizeof sql, "COPY pg_temp.%s FROM STDIN", staging);
+        if (table)
+            st->sql_safe = oom_check(strdup(sql));
     }
+    if (table)
+        snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN", table, columns);
     st->sql = oom_check(strdup(sql));
     st->data = *data;
     memset(data, 0, sizeof *data);
@@ -720,11 +753,46 @@ static void step_done(void *arg, bool ok, PGresult *res, const char *err)
     hist_observe(&s->commit_seconds, s->last_commit_seconds);
     hist_observe(&s->batch_effects, (double)c->effects);
     log_debug("committed in %.1f ms (%d statements)", s->last_commit_seconds * 1000, c->n_steps);
+    if (c->fold_upto > s->folded)
+        s->folded = c->fold_upto;
     StoreDone done = c->done;
     void *darg = c->arg;
     commit_clear(c);
     done(darg);
     kick(s);
+}
+
+/* Records that batch `seq` appended `rows`, and chooses what it folds: the
+ * number of the last batch whose rows it takes, 0 for none. */
+static int64_t choose_fold(Store *s, int64_t seq, size_t rows, StoreFold how)
+{
+    if (rows > 0) {
+        if (s->n_waiting == s->cap_waiting) {
+            s->cap_waiting = s->cap_waiting ? 2 * s->cap_waiting : 64;
+            s->waiting = oom_check(realloc(s->waiting, s->cap_waiting * sizeof *s->waiting));
+        }
+        s->waiting[s->n_waiting++] = (Appended){seq, rows};
+        s->rows_waiting += rows;
+    }
+    size_t budget;
+    if (how == STORE_FOLD_ALL)
+        budget = SIZE_MAX;
+    else if (how == STORE_FOLD_IDLE)
+        budget = FOLD_IDLE_ROWS;
+    else if (s->rows_waiting - rows > FOLD_KEEP)
+        budget = 2 * rows > FOLD_MIN ? 2 * rows : FOLD_MIN;
+    else
+        return 0;
+    size_t n = 0, taken = 0;
+    while (n < s->n_waiting && (n == 0 || taken + s->waiting[n].rows <= budget))
+        taken += s->waiting[n++].rows;
+    if (n == 0)
+        return how == STORE_FOLD_ALL ? seq : 0;
+    int64_t upto = s->waiting[n - 1].seq;
+    memmove(s->waiting, s->waiting + n, (s->n_waiting - n) * sizeof *s->waiting);
+    s->n_waiting -= n;
+    s->rows_waiting -= taken;
+    return upto;
 }
 
 void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
@@ -734,15 +802,25 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
     const Effects *e = b->eff;
     Buf t = {0}, snaps = {0}, ev = {0}, held = {0}, rel = {0}, scans = {0}, alerts = {0}, dead = {0}, offs = {0},
         ind = {0};
+    /* A ticket whose deadlines fired appends its snapshot; so does every
+     * later write of it until a fold, so that its latest appended snapshot
+     * is always its newest (migration 006). */
+    int64_t seq = ++s->batch_seq; /* kept by a retry of this commit: its counts go in once */
+    size_t rows = e->indic.n;
     for (size_t i = 0; i < e->n_tickets; i++) {
-        if (e->ticket_full[i]) {
-            encode_ticket(&t, e->tickets[i]);
-        } else {
-            buf_text(&snaps, e->tickets[i]->id), TAB(&snaps);
-            encode_snapshot(&snaps, e->tickets[i]);
+        Ticket *tk = e->tickets[i];
+        if (e->ticket_full[i])
+            encode_ticket(&t, tk);
+        if (!e->ticket_full[i] || tk->unfolded > s->folded) {
+            buf_text(&snaps, tk->id), TAB(&snaps);
+            buf_int(&snaps, seq), TAB(&snaps);
+            encode_snapshot(&snaps, tk);
             EOL(&snaps);
+            tk->unfolded = seq;
+            rows++;
         }
     }
+    c->fold_upto = choose_fold(s, seq, rows, b->fold);
     for (size_t i = 0; i < e->n_events; i++)
         encode_event(&ev, &e->events[i], b->utc_offset_min);
     for (size_t i = 0; i < e->n_held; i++)
@@ -760,7 +838,8 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
     }
     add_sql(c, "BEGIN", NULL);
     add_copy(c, NULL, NULL, "s_tickets_v4", &t);
-    add_copy(c, NULL, NULL, "s_snapshots", &snaps);
+    /* no staged form: appending twice folds the same */
+    add_copy(c, "ticket_snapshots", "ticket_id, gen, snapshot", NULL, &snaps);
     add_copy(c, "ticket_events",
              "event_id, ticket_id, type, occurred_at, effect, source_topic, source_partition, source_offset, body",
              "s_events_v3", &ev);
@@ -783,11 +862,13 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
     char acked[24] = "NULL";
     if (b->outbox_acked >= 0)
         snprintf(acked, sizeof acked, "%" PRId64, b->outbox_acked);
-    int64_t seq = ++s->batch_seq; /* kept by a retry of this commit: its counts go in once */
-    snprintf(sql, sizeof sql, "SELECT complaintd_apply(%s, %" PRId64 ", %s, false, '%s', %" PRId64 "); COMMIT",
-             s->group_literal, b->event_clock, acked, s->batch_key, seq);
-    snprintf(safe, sizeof safe, "SELECT complaintd_apply(%s, %" PRId64 ", %s, true, '%s', %" PRId64 "); COMMIT",
-             s->group_literal, b->event_clock, acked, s->batch_key, seq);
+    char fold[24] = "NULL";
+    if (c->fold_upto > 0)
+        snprintf(fold, sizeof fold, "%" PRId64, c->fold_upto);
+    snprintf(sql, sizeof sql, "SELECT complaintd_apply(%s, %" PRId64 ", %s, false, '%s', %" PRId64 ", %s); COMMIT",
+             s->group_literal, b->event_clock, acked, s->batch_key, seq, fold);
+    snprintf(safe, sizeof safe, "SELECT complaintd_apply(%s, %" PRId64 ", %s, true, '%s', %" PRId64 ", %s); COMMIT",
+             s->group_literal, b->event_clock, acked, s->batch_key, seq, fold);
     add_sql(c, sql, safe);
     c->active = true;
     c->effects = eff_size(e);
@@ -802,6 +883,16 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
 bool store_committing(const Store *s)
 {
     return s->commit.active;
+}
+
+bool store_unfolded(const Store *s)
+{
+    return s->n_waiting > 0;
+}
+
+int64_t store_folded(const Store *s)
+{
+    return s->folded;
 }
 
 static void unsent_done(void *arg, bool ok, PGresult *res, const char *err)
@@ -1253,7 +1344,13 @@ int store_load(Store *s, Desk *d, int64_t base, StoreLoaded *out, char *err, siz
 {
     PGconn *c = s->boot;
     memset(out, 0, sizeof *out);
-    PGresult *r = load_query(c, "SELECT value::text FROM daemon_state WHERE key = 'event_clock'", 0, NULL, err, errlen);
+    /* What the last run appended and did not fold (it was killed, or lost
+     * PostgreSQL at its stop) goes into its rows first. */
+    PGresult *r = load_query(c, "SELECT complaintd_fold(NULL)", 0, NULL, err, errlen);
+    if (!r)
+        return -1;
+    PQclear(r);
+    r = load_query(c, "SELECT value::text FROM daemon_state WHERE key = 'event_clock'", 0, NULL, err, errlen);
     if (!r)
         return -1;
     if (PQntuples(r) == 1)

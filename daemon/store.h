@@ -61,6 +61,13 @@ __attribute__((warn_unused_result)) int store_load(Store *s, Desk *d, int64_t ba
                                                    size_t errlen);
 void store_loaded_free(StoreLoaded *l);
 
+/* What a batch folds besides what the store chooses (migration 006). */
+typedef enum {
+    STORE_FOLD_AUTO, /* a slice of the oldest rows once enough wait */
+    STORE_FOLD_IDLE, /* the daemon is idle: a bigger slice */
+    STORE_FOLD_ALL,  /* everything */
+} StoreFold;
+
 typedef struct StoreBatch {
     const Effects *eff;
     const OutList *out;   /* the batch's alerts and dead letters, in seq order */
@@ -69,6 +76,7 @@ typedef struct StoreBatch {
     size_t n_offsets;
     int64_t event_clock;
     int utc_offset_min; /* for the times inside event bodies */
+    StoreFold fold;
 } StoreBatch;
 
 typedef void (*StoreDone)(void *arg);
@@ -78,6 +86,14 @@ typedef void (*StoreDone)(void *arg);
  * only when !store_committing(). */
 void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg);
 bool store_committing(const Store *s);
+
+/* Snapshots of fired tickets and indicator counts are appended, and folded
+ * into their rows by later batches (migration 006). store_unfolded: rows
+ * were appended that no batch built so far folds. store_folded: a ticket
+ * with unfolded > store_folded() has its newest snapshot only in
+ * ticket_snapshots (it must stay in memory). */
+bool store_unfolded(const Store *s);
+int64_t store_folded(const Store *s);
 
 /* Outbox rows (alerts and dead letters) with after < seq <= upto, in seq
  * order, at most `limit`; cb gets them (taking them) and the seq of the

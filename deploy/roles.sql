@@ -70,7 +70,8 @@ GRANT USAGE ON SCHEMA public TO :"app";
 -- The tables, each with what the daemon's statements need (daemon/store.c
 -- and the functions of schema/*.sql): rows it only ever appends cannot be
 -- changed or deleted. Nothing is granted on the views (unsent_alerts,
--- unsent_dead_letters, indicator_rates), which are for people, nor on the
+-- unsent_dead_letters, indicator_rates), which are for people, but for
+-- indicators, which the daemon reads at start, nor on the
 -- sequences behind alerts.seq and dead_letters.seq: the daemon numbers its
 -- rows itself, nor on tables the daemon never touches (dlq_replays, written
 -- by `complaintctl dlq replay`). A table a later migration adds is granted
@@ -88,7 +89,10 @@ SELECT format('GRANT %s ON TABLE public.%I TO %I', g.privileges, g.name, :'app')
         ('dead_letters',      'SELECT, INSERT'),
         ('consumer_offsets',  'SELECT, INSERT, UPDATE'),
         ('daemon_state',      'SELECT, INSERT, UPDATE'),
-        ('indicators',        'SELECT, INSERT, UPDATE'),
+        ('ticket_snapshots',  'SELECT, INSERT, DELETE'), -- appended, deleted when folded
+        ('indicators',        'SELECT'),                 -- a view since migration 006
+        ('indicator_counts',  'SELECT, INSERT, UPDATE'),
+        ('indicator_deltas',  'SELECT, INSERT, DELETE'), -- appended, deleted when folded
         ('indicator_totals',  'SELECT, INSERT, UPDATE')
        ) AS g(name, privileges)
  WHERE to_regclass(format('public.%I', g.name)) IS NOT NULL

@@ -61,6 +61,7 @@ struct Desk {
     AcctAlertList acct_out; /* scratch: what acct fired, before it becomes Alerts */
     size_t n_held;       /* held events (in every HeldList) */
     uint32_t gen;        /* the last generation handed to an Effects */
+    int64_t folded;     /* a ticket with unfolded above this is not evicted */
     /* A policy reload in progress: the tickets still to recompute. */
     bool recompute;
     size_t recompute_iter;
@@ -985,7 +986,8 @@ static int recompute(Desk *d, int64_t now, size_t max_effects, Effects *out)
 /* ---- memory ------------------------------------------------------------- */
 
 /* Closed tickets older than the repeat look-back leave memory (they stay in
- * PostgreSQL); a start would not load them either. */
+ * PostgreSQL); a start would not load them either. One whose newest state
+ * is not yet where a read-back finds it (Ticket.unfolded) waits. */
 static size_t evict_closed(Desk *d, int64_t before, const Effects *open)
 {
     Ticket **gone = NULL;
@@ -994,7 +996,7 @@ static size_t evict_closed(Desk *d, int64_t before, const Effects *open)
     for (size_t i = 0; (t = ht_each(&d->tickets, &i));) {
         int64_t last = t->closed_at > t->last_resolved_at ? t->closed_at : t->last_resolved_at;
         bool listed = open && open->gen != 0 && t->eff_gen == open->gen;
-        if (!t->closed || listed || th_queued(&t->node) || last >= before)
+        if (!t->closed || listed || th_queued(&t->node) || last >= before || t->unfolded > d->folded)
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
@@ -1016,6 +1018,11 @@ static size_t evict_closed(Desk *d, int64_t before, const Effects *open)
     }
     free(gone);
     return n;
+}
+
+void desk_set_folded(Desk *d, int64_t folded)
+{
+    d->folded = folded;
 }
 
 void desk_housekeep(Desk *d, int64_t now, bool sweep, const Effects *open, DeskSwept *swept)

@@ -129,6 +129,9 @@ typedef struct DeskSwept {
  * repeat look-back before `now` (they stay in PostgreSQL, and an event for
  * one reads it back: DESK_LOOKUP). Tickets listed in `open` are kept. */
 void desk_housekeep(Desk *d, int64_t now, bool sweep, const Effects *open, DeskSwept *swept);
+/* The caller's store keeps some tickets' newest state where a read-back
+ * does not find it yet: those with Ticket.unfolded > folded are not evicted. */
+void desk_set_folded(Desk *d, int64_t folded);
 
 /* ---- start-up ----------------------------------------------------------- */
 

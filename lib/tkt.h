@@ -139,6 +139,9 @@ typedef struct Ticket {
 
     uint32_t eff_gen; /* lib/desk: the Effects that lists this ticket, and where (not stored) */
     uint32_t eff_index;
+    /* The store's: while this is above the desk's `folded`, its newest
+     * snapshot is stored only where it waits to be folded (not stored). */
+    int64_t unfolded;
 } Ticket;
 
 /* The responsibility attached to the ticket, as an alert carries it. */

@@ -54,11 +54,17 @@ typedef struct Show {
 
 /* ---- loading ------------------------------------------------------------ */
 
+/* Its newest snapshot: the last one appended and not yet folded into the
+ * row, if any (migration 006). */
+#define TICKET_SQL                                                                                                     \
+    "SELECT COALESCE((SELECT l.snapshot FROM ticket_snapshots l WHERE l.ticket_id = t.ticket_id "                      \
+    "ORDER BY l.gen DESC LIMIT 1), t.snapshot), t.state::text FROM tickets t WHERE t.ticket_id = $1"
+
 static Ticket *load_ticket(Show *s, int *rc)
 {
     const char *p[1] = {s->id};
     PGresult *r =
-        ctl_query(s->c, "reading the ticket", "SELECT snapshot, state::text FROM tickets WHERE ticket_id = $1", 1, p);
+        ctl_query(s->c, "reading the ticket", TICKET_SQL, 1, p);
     if (!r) {
         *rc = CTL_ERROR;
         return NULL;

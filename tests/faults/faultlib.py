@@ -444,7 +444,11 @@ class Outcome:
         self.dead = query(conninfo, "SELECT source_topic, reason, detail FROM dead_letters ORDER BY 1, 2, 3")
         self.scans = scalar(conninfo, "SELECT count(*) FROM parcel_scans")
         self.held = scalar(conninfo, "SELECT count(*) FROM held_events")
-        self.snapshots = dict(query(conninfo, "SELECT ticket_id, md5(snapshot) FROM tickets"))
+        # the newest snapshot: the last appended and not yet folded, else the row's
+        self.snapshots = dict(query(conninfo, """
+            SELECT t.ticket_id, md5(COALESCE(l.snapshot, t.snapshot)) FROM tickets t
+              LEFT JOIN (SELECT DISTINCT ON (ticket_id) ticket_id, snapshot FROM ticket_snapshots
+                          ORDER BY ticket_id, gen DESC) l USING (ticket_id)"""))
 
 
 def consumed(conninfo: str) -> int:

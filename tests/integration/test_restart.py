@@ -1,10 +1,14 @@
 """Restarts, replays, the wall clock, configuration and reload, through the
 real binary."""
 
+import json
+import subprocess
+
 import pytest
 
 from events import at, complaint, has, keys, received, stable
-from harness import ALERTS, COMPLAINTS, produce, query, read_topic, run_complaintd, scalar, wait_for
+from harness import (ALERTS, COMPLAINTS, binary, produce, query, read_topic, run_complaintd, sanitizer_errors, scalar,
+                     wait_for)
 
 pytestmark = pytest.mark.broker(partitions=1)
 
@@ -87,6 +91,56 @@ def test_event_clock_replay_gives_identical_alerts(broker, daemon, db, pg):
     second = run(daemon.db, "replay.alerts")
     assert len(first) >= 3 * 16 + 8 * 2
     assert stable(second) == stable(first)
+
+
+def run_complaintctl(*args: str) -> subprocess.CompletedProcess:
+    res = subprocess.run([str(binary("complaintctl")), *args], capture_output=True, text=True, timeout=60,
+                         stdin=subprocess.DEVNULL)
+    assert not sanitizer_errors(res.stderr), res.stderr
+    return res
+
+
+def test_fired_state_is_appended_then_folded(broker, daemon, db):
+    """A ticket whose deadlines fire appends its snapshot, and a batch its
+    indicator counts (migration 006); killed before they are folded, the
+    next start folds them first, and nothing fires twice."""
+    d = daemon()
+    produce(broker.bootstrap, COMPLAINTS, [received("F-1", at())])
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM tickets") == 1, timeout=30)
+    # F-2, three hours on, moves the event clock past F-1's contact deadline
+    produce(broker.bootstrap, COMPLAINTS, [received("F-2", at(hours=3))])
+    newest = """SELECT md5(snapshot) FROM ticket_snapshots WHERE ticket_id = 'F-1' ORDER BY gen DESC LIMIT 1"""
+    wait_for(lambda: scalar(db, newest) is not None, timeout=30, what="F-1's fired snapshot appended")
+    # the fold waits for a second without a commit: kill well inside it
+    d.kill()
+    fired = scalar(db, newest)
+    assert fired != scalar(db, "SELECT md5(snapshot) FROM tickets WHERE ticket_id = 'F-1'")
+    assert scalar(db, "SELECT count(*) FROM alerts WHERE ticket_id = 'F-1'") == 2
+    # the counts are in the view before they are folded
+    assert scalar(db, "SELECT sum(received) FROM indicators") == 2
+    assert scalar(db, "SELECT count(*) FROM indicator_counts") == 0
+    # complaintctl shows the newest snapshot, the one waiting to be folded
+    res = run_complaintctl("-c", str(d.config_path), "ticket", "show", "F-1", "--json")
+    assert res.returncode == 0, res.stderr
+    contact = json.loads(res.stdout)["stages"][0]
+    assert (contact["warning"], contact["breach"]) == ("firing", "firing")
+
+    d.restart()
+    assert scalar(db, "SELECT count(*) FROM ticket_snapshots") == 0
+    assert scalar(db, "SELECT count(*) FROM indicator_deltas") == 0
+    assert scalar(db, "SELECT md5(snapshot) FROM tickets WHERE ticket_id = 'F-1'") == fired
+    assert scalar(db, "SELECT sum(received) FROM indicators") == 2
+    assert scalar(db, "SELECT sum(received) FROM indicator_counts") == 2
+    # F-1 knows its warning and breach fired: contacted ends them, and
+    # neither was raised again (a second firing row would have been refused)
+    produce(broker.bootstrap, COMPLAINTS, [complaint("F-1", "contacted", at(hours=4))])
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM alerts WHERE ticket_id = 'F-1' AND status = 'resolved'") == 2,
+             timeout=30, what="F-1's warning and breach resolved")
+    assert scalar(db, "SELECT count(*) FROM alerts WHERE ticket_id = 'F-1'") == 4
+    assert "already stored" not in d.log
+    # idle, the daemon folds by itself
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_snapshots") == 0, timeout=10, what="the idle fold")
+    assert scalar(db, "SELECT count(*) FROM indicator_deltas") == 0
 
 
 def test_wall_clock_deadlines_fire_from_timers(broker, daemon, db):

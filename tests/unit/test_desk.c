@@ -421,8 +421,16 @@ START_TEST(test_eviction_of_old_closed_tickets)
     desk_housekeep(desk, MON0900 + 2 * H + lookback + 1, true, &eff, &sw);
     ck_assert_uint_eq(sw.tickets, 0);
     ck_assert_ptr_nonnull(desk_ticket(desk, "C"));
-    /* once the batch is gone, it goes; the open ticket stays */
+    /* once the batch is gone, it waits while its newest snapshot is not
+     * where a read-back finds it (the store's Ticket.unfolded) */
     eff_reset(&eff);
+    ((Ticket *)desk_ticket(desk, "C"))->unfolded = 7; /* as daemon/store sets it */
+    desk_set_folded(desk, 6);
+    desk_housekeep(desk, MON0900 + 2 * H + lookback + 1, true, &eff, &sw);
+    ck_assert_uint_eq(sw.tickets, 0);
+    ck_assert_ptr_nonnull(desk_ticket(desk, "C"));
+    /* folded: it goes; the open ticket stays */
+    desk_set_folded(desk, 7);
     desk_housekeep(desk, MON0900 + 2 * H + lookback + 1, true, &eff, &sw);
     ck_assert_uint_eq(sw.tickets, 1);
     ck_assert_ptr_null(desk_ticket(desk, "C"));
