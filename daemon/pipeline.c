@@ -159,7 +159,7 @@ struct Pipeline {
 
     ev_periodic deadline_timer;
     ev_timer housekeeping;
-    bool fold_wanted;  /* the next batch folds, empty or not */
+    bool fold_wanted; /* the next batch folds, empty or not */
     ev_tstamp last_fold;
     ev_prepare prepare;
     ev_idle more; /* another slice of building to do */
@@ -724,7 +724,8 @@ static void maybe_commit(Pipeline *p)
     if (eff_empty(&p->eff) && acked <= p->acked_stored && fold == STORE_FOLD_AUTO)
         return;
     /* The watermark alone waits a little to share a transaction. */
-    if (eff_empty(&p->eff) && !p->stopping && fold == STORE_FOLD_AUTO && ev_now(p->loop) - p->last_commit < MARKS_LINGER)
+    if (eff_empty(&p->eff) && !p->stopping && fold == STORE_FOLD_AUTO &&
+        ev_now(p->loop) - p->last_commit < MARKS_LINGER)
         return;
     if (fold != STORE_FOLD_AUTO) {
         p->fold_wanted = false;

@@ -775,9 +775,7 @@ static int64_t choose_fold(Store *s, int64_t seq, size_t rows, StoreFold how)
         s->rows_waiting += rows;
     }
     size_t budget;
-    if (how == STORE_FOLD_ALL)
-        budget = SIZE_MAX;
-    else if (how == STORE_FOLD_IDLE)
+    if (how == STORE_FOLD_IDLE)
         budget = FOLD_IDLE_ROWS;
     else if (s->rows_waiting - rows > FOLD_KEEP)
         budget = 2 * rows > FOLD_MIN ? 2 * rows : FOLD_MIN;
@@ -787,7 +785,7 @@ static int64_t choose_fold(Store *s, int64_t seq, size_t rows, StoreFold how)
     while (n < s->n_waiting && (n == 0 || taken + s->waiting[n].rows <= budget))
         taken += s->waiting[n++].rows;
     if (n == 0)
-        return how == STORE_FOLD_ALL ? seq : 0;
+        return 0;
     int64_t upto = s->waiting[n - 1].seq;
     memmove(s->waiting, s->waiting + n, (s->n_waiting - n) * sizeof *s->waiting);
     s->n_waiting -= n;
@@ -800,8 +798,8 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
     Commit *c = &s->commit;
     commit_clear(c);
     const Effects *e = b->eff;
-    Buf t = {0}, snaps = {0}, ev = {0}, held = {0}, rel = {0}, scans = {0}, alerts = {0}, dead = {0}, offs = {0},
-        ind = {0};
+    Buf t = {0}, tnew = {0}, snaps = {0}, ev = {0}, held = {0}, rel = {0}, scans = {0}, alerts = {0}, dead = {0},
+        offs = {0}, ind = {0};
     /* A ticket whose deadlines fired appends its snapshot; so does every
      * later write of it until a fold, so that its latest appended snapshot
      * is always its newest (migration 006). */
@@ -809,8 +807,11 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
     size_t rows = e->indic.n;
     for (size_t i = 0; i < e->n_tickets; i++) {
         Ticket *tk = e->tickets[i];
-        if (e->ticket_full[i])
-            encode_ticket(&t, tk);
+        if (e->ticket_full[i]) {
+            /* a ticket without a row goes straight into tickets */
+            encode_ticket(tk->stored ? &t : &tnew, tk);
+            tk->stored = true;
+        }
         if (!e->ticket_full[i] || tk->unfolded > s->folded) {
             buf_text(&snaps, tk->id), TAB(&snaps);
             buf_int(&snaps, seq), TAB(&snaps);
@@ -838,6 +839,12 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
     }
     add_sql(c, "BEGIN", NULL);
     add_copy(c, NULL, NULL, "s_tickets_v4", &t);
+    add_copy(c, "tickets",
+             "ticket_id, status, round, priority, reasons, channel, category, claim, major, waybill, site, region, "
+             "customer_ref, received_at, round_started_at, contacted_at, first_reply_at, resolved_at, revisit_at, "
+             "contact_deadline, first_reply_deadline, resolve_deadline, revisit_deadline, paused, closed_at, "
+             "last_resolved_at, responsible, valid, acct_site, snapshot",
+             "s_tickets_v4", &tnew);
     /* no staged form: appending twice folds the same */
     add_copy(c, "ticket_snapshots", "ticket_id, gen, snapshot", NULL, &snaps);
     add_copy(c, "ticket_events",
@@ -964,6 +971,8 @@ static void lookup_done(void *arg, bool ok, PGresult *res, const char *err)
     if (PQntuples(res) == 1) {
         char terr[128] = "";
         t = ticket_of_row(res, terr, sizeof terr);
+        if (t)
+            t->stored = true;
         if (!t)
             log_err("postgres: ticket %s is stored but unreadable (%s): its event is handled as for an unknown ticket",
                     l->ticket_id, terr);
@@ -1127,6 +1136,7 @@ static int load_ticket_row(void *arg, int nf, const char *const *vals, const int
         snprintf(err, errlen, "loading state: ticket row %zu is unreadable: %s", l->n + 1, terr);
         return -1;
     }
+    t->stored = true;
     l->n++;
     oom_rc(desk_load_ticket(l->d, t, l->base));
     return 0;

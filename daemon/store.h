@@ -65,7 +65,6 @@ void store_loaded_free(StoreLoaded *l);
 typedef enum {
     STORE_FOLD_AUTO, /* a slice of the oldest rows once enough wait */
     STORE_FOLD_IDLE, /* the daemon is idle: a bigger slice */
-    STORE_FOLD_ALL,  /* everything */
 } StoreFold;
 
 typedef struct StoreBatch {

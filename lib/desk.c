@@ -46,22 +46,22 @@ typedef struct HeldList {
 
 struct Desk {
     Policy *policy;
-    HTab tickets;        /* by id, read through the ticket */
-    THeap heap;          /* ticket deadlines: Ticket.node */
-    StrMap *held;        /* ticket_id -> HeldList */
-    THeap held_heap;     /* hold expiry, processing time */
-    RepeatIndex *repeat; /* tickets by waybill and by customer_ref + category */
-    StrMap *bulk;        /* category/site -> BulkKey */
-    THeap bulk_heap;     /* bulk episode ends */
-    ParcelSet *parcels;  /* latest scan and stall deadline of every parcel */
-    Acct *acct;          /* site accountability (§12.8) */
-    Bloom *gone;         /* ids of tickets stored but not in memory (§12.2) */
-    char *lookup;        /* the ticket whose row the caller is fetching (DESK_LOOKUP) */
-    char *absent;        /* the last ticket looked up and not found: not asked for again */
+    HTab tickets;           /* by id, read through the ticket */
+    THeap heap;             /* ticket deadlines: Ticket.node */
+    StrMap *held;           /* ticket_id -> HeldList */
+    THeap held_heap;        /* hold expiry, processing time */
+    RepeatIndex *repeat;    /* tickets by waybill and by customer_ref + category */
+    StrMap *bulk;           /* category/site -> BulkKey */
+    THeap bulk_heap;        /* bulk episode ends */
+    ParcelSet *parcels;     /* latest scan and stall deadline of every parcel */
+    Acct *acct;             /* site accountability (§12.8) */
+    Bloom *gone;            /* ids of tickets stored but not in memory (§12.2) */
+    char *lookup;           /* the ticket whose row the caller is fetching (DESK_LOOKUP) */
+    char *absent;           /* the last ticket looked up and not found: not asked for again */
     AcctAlertList acct_out; /* scratch: what acct fired, before it becomes Alerts */
-    size_t n_held;       /* held events (in every HeldList) */
-    uint32_t gen;        /* the last generation handed to an Effects */
-    int64_t folded;     /* a ticket with unfolded above this is not evicted */
+    size_t n_held;          /* held events (in every HeldList) */
+    uint32_t gen;           /* the last generation handed to an Effects */
+    int64_t folded;         /* a ticket with unfolded above this is not evicted */
     /* A policy reload in progress: the tickets still to recompute. */
     bool recompute;
     size_t recompute_iter;
@@ -388,8 +388,6 @@ static int indic_event(const Desk *d, Effects *out, const Ticket *t, const Compl
 }
 
 /* ---- site accountability (§12.8) ----------------------------------------- */
-
-
 
 /* Moves what acct fired into out as alerts. */
 static int acct_flush(Desk *d, Effects *out)
@@ -1131,8 +1129,7 @@ int desk_load_acct_complaint(Desk *d, const char *site, const char *ticket_id, i
     return acct_add_quiet(d->acct, site, ticket_id, received_at);
 }
 
-int desk_load_acct_episode(Desk *d, const char *site, int year, int month, bool total, int64_t condition_at,
-                           bool ended)
+int desk_load_acct_episode(Desk *d, const char *site, int year, int month, bool total, int64_t condition_at, bool ended)
 {
     const Policy *p = d->policy;
     int rc = acct_restore(d->acct, site, year, month, total, condition_at, ended, cal_utc_offset(p->cal),

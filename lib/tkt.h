@@ -54,7 +54,7 @@ typedef struct Pause {
  * the intervals come out the same whatever order the events arrive in. */
 typedef struct PauseEv {
     int64_t at;
-    int64_t until;   /* paused: when it ends by itself (`until`, else at + pause_max), TU_NEVER: never */
+    int64_t until; /* paused: when it ends by itself (`until`, else at + pause_max), TU_NEVER: never */
     bool resume;
     uint8_t overdue; /* paused: AlertState of its pause_overdue */
 } PauseEv;
@@ -89,6 +89,7 @@ typedef struct Ticket {
     bool repeat_firing;
     int8_t resp_role; /* SiteRole of the responsible site, -1 = null */
     uint8_t reasons;  /* RSN_* */
+    bool stored;      /* the store's: it has a row in PostgreSQL (not stored) */
 
     int round;
     int64_t received_at; /* the first `received` */
@@ -99,7 +100,7 @@ typedef struct Ticket {
     int64_t closed_at;
     int64_t last_resolved_at; /* latest completion of `resolve` in any round; 0 = never */
 
-    PauseEv *pev;  /* the round's paused and resumed events, in occurred_at order */
+    PauseEv *pev; /* the round's paused and resumed events, in occurred_at order */
     uint32_t n_pev, cap_pev;
     Pause *pauses; /* the intervals they make (derived; tkt_pauses_changed) */
     uint32_t n_pauses, cap_pauses;
@@ -114,11 +115,11 @@ typedef struct Ticket {
     bool invalid;
     int64_t invalid_at; /* when it was found invalid */
     /* §12.4: progress after the first reply, and the response schedule */
-    int64_t last_cf;     /* the latest customer-facing event since the first reply */
-    uint16_t prog_n;     /* progress_due lapses in the round */
-    uint8_t prog_state;  /* AlertState of the current lapse */
-    int64_t prog_at;     /* its condition time */
-    uint8_t resp_count;  /* customer-facing events of round 1 */
+    int64_t last_cf;      /* the latest customer-facing event since the first reply */
+    uint16_t prog_n;      /* progress_due lapses in the round */
+    uint8_t prog_state;   /* AlertState of the current lapse */
+    int64_t prog_at;      /* its condition time */
+    uint8_t resp_count;   /* customer-facing events of round 1 */
     uint16_t resp_firing; /* bit n-1: response_due/<id>/<n> firing */
     uint16_t resp_done;   /* bit n-1: ended, or never to fire */
     /* §12.7 */

@@ -63,8 +63,7 @@ typedef struct Show {
 static Ticket *load_ticket(Show *s, int *rc)
 {
     const char *p[1] = {s->id};
-    PGresult *r =
-        ctl_query(s->c, "reading the ticket", TICKET_SQL, 1, p);
+    PGresult *r = ctl_query(s->c, "reading the ticket", TICKET_SQL, 1, p);
     if (!r) {
         *rc = CTL_ERROR;
         return NULL;

@@ -220,6 +220,12 @@ def test_closed_tickets_leave_memory_after_the_look_back(broker, daemon, db):
     assert scalar(db, "SELECT status FROM tickets WHERE ticket_id = 'E-1'") == "closed"
     produce(broker.bootstrap, COMPLAINTS, [received("E-3", at(days=41))])
     wait_for(lambda: scalar(db, "SELECT count(*) FROM tickets") == 3)
+    # an event for it reads its row back, and it is written as a stored
+    # ticket (not as a new one, which would collide with its row)
+    produce(broker.bootstrap, COMPLAINTS, [complaint("E-1", "updated", at(days=42))])
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events WHERE ticket_id = 'E-1'") == 3)
+    assert "ticket E-1 is not in memory: reading it back" in d.log
+    assert "already stored" not in d.log
 
 
 def test_upgrade_reads_tickets_of_the_json_state(broker, daemon, db):

@@ -217,8 +217,8 @@ static char *fire_all(int64_t upto, size_t max_effects, size_t *max_seen)
         if (eff_size(&eff) > *max_seen)
             *max_seen = eff_size(&eff);
         for (size_t i = 0; i < eff.alerts.n; i++)
-            len += (size_t)snprintf(s + len, cap - len, "%s:%d\n", eff.alerts.v[i].alert_id,
-                                    (int)eff.alerts.v[i].status);
+            len +=
+                (size_t)snprintf(s + len, cap - len, "%s:%d\n", eff.alerts.v[i].alert_id, (int)eff.alerts.v[i].status);
         eff_reset(&eff);
         if (desk_next_due(desk) > upto)
             return s;
