@@ -271,6 +271,9 @@ static void render_metrics(FILE *f, const void *arg)
     gauge(f, "complaintd_batch_in_flight", "1 while a batch is being committed.", c->batch_in_flight ? 1 : 0);
     gauge(f, "complaintd_batch_effects_max", "The most effects one committed batch has held since start.",
           (int64_t)c->batch_effects_max);
+    gauge(f, "complaintd_fold_waiting_rows",
+          "Ticket snapshots and indicator counts appended and not yet folded into their rows.",
+          (int64_t)c->fold_waiting);
     gauge(f, "complaintd_consumer_paused", "1 while consumption is paused by back-pressure.",
           c->consumer_paused ? 1 : 0);
     gauge(f, "complaintd_postgres_up", "1 while the PostgreSQL connection is up.", c->postgres_up ? 1 : 0);

@@ -1105,6 +1105,7 @@ void pipeline_counters(const Pipeline *p, PipelineCounters *c)
         .outbox = os.queued + os.in_producer,
         .fetched = merge_count(p->fetched),
         .batch_effects_max = ss.max_effects,
+        .fold_waiting = ss.fold_waiting,
         .batch_in_flight = p->inflight.active,
         .consumer_paused = p->consumer && kq_consumer_paused(p->consumer),
         .group_shared = p->group_shared,

@@ -56,6 +56,7 @@ typedef struct PipelineCounters {
     uint64_t outbox;  /* committed messages not yet acknowledged by the broker */
     uint64_t fetched; /* consumed messages not yet applied */
     uint64_t batch_effects_max;
+    uint64_t fold_waiting; /* appended rows waiting to be folded (migration 006) */
     bool batch_in_flight, consumer_paused, postgres_up;
     bool group_shared; /* the group gave this instance part of a topic's partitions */
     /* Indicator totals by category (§12.9), as committed. */

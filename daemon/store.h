@@ -111,6 +111,7 @@ typedef struct StoreStats {
     uint64_t commits, failures;
     size_t last_effects, max_effects; /* effects per committed batch */
     double last_commit_seconds;       /* from the first statement to COMMIT */
+    size_t fold_waiting;              /* rows appended that no batch built so far folds */
     Hist commit_seconds, batch_effects;
 } StoreStats;
 

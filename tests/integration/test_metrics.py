@@ -23,6 +23,7 @@ GAUGES = [
     "complaintd_tickets", "complaintd_held_events", "complaintd_pending_deadlines", "complaintd_parcels",
     "complaintd_bulk_keys", "complaintd_event_clock_seconds", "complaintd_publish_queue",
     "complaintd_fetched_messages", "complaintd_batch_in_flight", "complaintd_batch_effects_max",
+    "complaintd_fold_waiting_rows",
     "complaintd_consumer_paused", "complaintd_postgres_up", "complaintd_up", "complaintd_kafka_up",
     "complaintd_group_shared",
     "complaintd_event_clock_lag_seconds",
