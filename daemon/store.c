@@ -973,7 +973,7 @@ static void lookup_done(void *arg, bool ok, PGresult *res, const char *err)
         t = ticket_of_row(res, terr, sizeof terr);
         if (t)
             t->stored = true;
-        if (!t)
+        else
             log_err("postgres: ticket %s is stored but unreadable (%s): its event is handled as for an unknown ticket",
                     l->ticket_id, terr);
     }
@@ -1355,8 +1355,9 @@ int store_load(Store *s, Desk *d, int64_t base, StoreLoaded *out, char *err, siz
 {
     PGconn *c = s->boot;
     memset(out, 0, sizeof *out);
-    /* What the last run appended and did not fold (it was killed, or lost
-     * PostgreSQL at its stop) goes into its rows first. */
+    /* What the last run appended and did not fold (a stop leaves it, and
+     * so does a crash) goes into its rows first: this run's batch numbers
+     * start again from 1. */
     PGresult *r = load_query(c, "SELECT complaintd_fold(NULL)", 0, NULL, err, errlen);
     if (!r)
         return -1;
