@@ -864,7 +864,9 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
              "s_dead_v3", &dead);
     add_copy(c, NULL, NULL, "s_offsets", &offs);
     add_copy(c, NULL, NULL, "s_indicators", &ind);
-    /* The last two statements go together: one round trip. */
+    /* The last statements go together: one round trip. complaintd_unstage()
+     * empties the staging tables, which keep their rows across commits
+     * (migration 007). */
     char sql[512], safe[512];
     char acked[24] = "NULL";
     if (b->outbox_acked >= 0)
@@ -872,9 +874,13 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
     char fold[24] = "NULL";
     if (c->fold_upto > 0)
         snprintf(fold, sizeof fold, "%" PRId64, c->fold_upto);
-    snprintf(sql, sizeof sql, "SELECT complaintd_apply(%s, %" PRId64 ", %s, false, '%s', %" PRId64 ", %s); COMMIT",
+    snprintf(sql, sizeof sql,
+             "SELECT complaintd_apply(%s, %" PRId64 ", %s, false, '%s', %" PRId64
+             ", %s); SELECT complaintd_unstage(); COMMIT",
              s->group_literal, b->event_clock, acked, s->batch_key, seq, fold);
-    snprintf(safe, sizeof safe, "SELECT complaintd_apply(%s, %" PRId64 ", %s, true, '%s', %" PRId64 ", %s); COMMIT",
+    snprintf(safe, sizeof safe,
+             "SELECT complaintd_apply(%s, %" PRId64 ", %s, true, '%s', %" PRId64
+             ", %s); SELECT complaintd_unstage(); COMMIT",
              s->group_literal, b->event_clock, acked, s->batch_key, seq, fold);
     add_sql(c, sql, safe);
     c->active = true;
