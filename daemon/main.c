@@ -143,12 +143,31 @@ static void metrics_cb(struct ev_loop *loop, ev_timer *w, int revents)
     metrics_update(d->metrics, &c);
 }
 
+static void on_standby(void *arg)
+{
+    Daemon *d = arg;
+    metrics_standby(d->metrics, d->cfg->group_id);
+}
+
 static int run(const char *path, Config *cfg)
 {
     char err[1024];
     Daemon d = {.loop = EV_DEFAULT, .config_path = path, .cfg = cfg};
-    Store *store = store_open(d.loop, cfg, err, sizeof err);
+    /* First: an address in use must not cost a Kafka connection and a
+     * group join that another instance would see, nor a standby's wait. A
+     * standby serves complaintd_standby 1 there while it waits. */
+    if (cfg->metrics_listen && cfg->metrics_listen[0]) {
+        d.metrics = metrics_start(cfg->metrics_listen, err, sizeof err);
+        if (!d.metrics) {
+            log_err("%s", err);
+            return 1;
+        }
+    }
+    Store *store = store_open(d.loop, cfg, on_standby, &d, err, sizeof err);
     if (!store) {
+        metrics_stop(d.metrics);
+        if (!err[0])
+            return 0; /* stopped as a standby */
         log_err("postgres: %s", err);
         return 1;
     }
@@ -156,17 +175,10 @@ static int run(const char *path, Config *cfg)
     d.pipeline = pipeline_new(d.loop, cfg, store, err, sizeof err);
     if (!d.pipeline) {
         log_err("%s", err);
+        metrics_stop(d.metrics);
         return 1;
     }
-    /* Before pipeline_start: an address in use must not cost a Kafka
-     * connection and a group join that another instance would see. */
-    if (cfg->metrics_listen && cfg->metrics_listen[0]) {
-        d.metrics = metrics_start(cfg->metrics_listen, err, sizeof err);
-        if (!d.metrics) {
-            log_err("%s", err);
-            pipeline_free(d.pipeline);
-            return 1;
-        }
+    if (d.metrics) {
         ev_timer_init(&d.metrics_timer, metrics_cb, 1.0, 1.0);
         d.metrics_timer.data = &d;
         metrics_cb(d.loop, &d.metrics_timer, 0);

@@ -234,9 +234,13 @@ static void swap_in(Metrics *m, char **slot, size_t *slot_len, void (*render)(FI
     free(old);
 }
 
+static const char STANDBY_HELP[] =
+    "1 while this instance waits as a standby: another complaintd holds the desk of its group in its database.";
+
 static void render_metrics(FILE *f, const void *arg)
 {
     const PipelineCounters *c = arg;
+    gauge(f, "complaintd_standby", STANDBY_HELP, 0);
     counter(f, "complaintd_events_applied_total", "Complaint events applied to ticket state.", c->applied);
     counter(f, "complaintd_events_history_total", "Events recorded as history: valid but without effect on the ticket.",
             c->history);
@@ -319,6 +323,46 @@ static void render_metrics(FILE *f, const void *arg)
         for (int k = 0; k < IND__COUNT; k++)
             fprintf(f, "complaintd_indicator{category=\"%s\",indicator=\"%s\"} %" PRId64 "\n",
                     evt_category_name((Category)cat), indic_field_name((IndField)k), c->indicators[cat][k]);
+}
+
+static void render_standby_metrics(FILE *f, const void *arg)
+{
+    (void)arg;
+    gauge(f, "complaintd_up", "1 while the daemon runs.", 1);
+    gauge(f, "complaintd_standby", STANDBY_HELP, 1);
+}
+
+/* Text into HTML: the group id comes from the configuration. */
+static void html(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+static void render_standby_status(FILE *f, const void *arg)
+{
+    fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>complaintd: standby</title></head>\n<body>\n"
+          "<h1>complaintd</h1>\n<p>Standby: another complaintd holds the desk of group <code>",
+          f);
+    html(f, arg);
+    fputs("</code> in this database. This instance takes it over when that one's session ends.</p>\n</body></html>\n",
+          f);
+}
+
+void metrics_standby(Metrics *m, const char *group)
+{
+    if (!m)
+        return;
+    swap_in(m, &m->page, &m->page_len, render_standby_metrics, NULL);
+    swap_in(m, &m->status, &m->status_len, render_standby_status, group);
 }
 
 void metrics_update(Metrics *m, const PipelineCounters *c)

@@ -18,6 +18,9 @@ typedef struct Metrics Metrics;
  * NULL with err filled when it cannot listen. */
 __attribute__((warn_unused_result)) Metrics *metrics_start(const char *listen, char *err, size_t errlen);
 
+/* While waiting as a standby (before the loop runs): /metrics says
+ * complaintd_standby 1, and / says whose desk it waits for. */
+void metrics_standby(Metrics *m, const char *group);
 /* Loop thread only: renders c and makes it the page that scrapes see. */
 void metrics_update(Metrics *m, const PipelineCounters *c);
 

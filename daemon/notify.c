@@ -33,6 +33,12 @@ void notify_status(const char *status)
     SEND("STATUS=%s", status);
 }
 
+void notify_waiting(const char *status, unsigned seconds)
+{
+    (void)status, (void)seconds;
+    SEND("STATUS=%s\nEXTEND_TIMEOUT_USEC=%llu", status, (unsigned long long)seconds * 1000000ULL);
+}
+
 static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)w, (void)revents;

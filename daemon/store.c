@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "jw.h"
 #include "log.h"
 #include "migrations.h"
+#include "notify.h"
 #include "oom.h"
 #include "strmap.h"
 #include "timeutil.h"
@@ -188,8 +190,9 @@ struct Store {
     PGconn *boot;        /* the start-up connection, until the Db takes it */
     char *group_literal; /* group_id quoted as an SQL literal */
     Db *db;
-    bool staged;  /* complaintd_stage() ran on this connection */
-    bool sending; /* a statement of ours is out */
+    bool staged;     /* complaintd_stage() ran on this connection */
+    char *setup_sql; /* complaintd_stage() and the desk again (hold_desk) */
+    bool sending;    /* a statement of ours is out */
     Commit commit;
     Lookup lookup;
     Unsent unsent;
@@ -222,7 +225,75 @@ static void db_ready_cb(void *arg)
     kick(s);
 }
 
-Store *store_open(struct ev_loop *loop, const Config *cfg, char *err, size_t errlen)
+/* The desk of a consumer group belongs to one daemon: its state is the whole
+ * desk's, not its partitions'. A session advisory lock on the group, taken
+ * before the state is loaded and kept by the store's connection, makes a
+ * second instance of the group on the same database wait as a standby. A
+ * reconnected store takes it again before its next statement (setup_done):
+ * when another instance has it by then, this one's memory is no longer the
+ * desk and it exits. */
+#define DESK_LOCK(group) "pg_try_advisory_lock(hashtext('complaintd'), hashtext(" group "))"
+#define STANDBY_POLL 1 /* seconds between two tries */
+
+static volatile sig_atomic_t standby_stop;
+
+static void standby_signal(int sig)
+{
+    (void)sig;
+    standby_stop = 1;
+}
+
+/* 0 once held, 1 when stopped while waiting, -1 on error. */
+static int hold_desk(PGconn *c, const char *group, void (*on_standby)(void *), void *arg, char *err, size_t errlen)
+{
+    const char *p[1] = {group};
+    bool waiting = false;
+    int rc = -1;
+    void (*term)(int) = signal(SIGTERM, standby_signal);
+    void (*intr)(int) = signal(SIGINT, standby_signal);
+    for (;;) {
+        PGresult *r = PQexecParams(c, "SELECT " DESK_LOCK("$1"), 1, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            snprintf(err, errlen, "taking the desk of group %s: %s", group, PQresultErrorMessage(r));
+            PQclear(r);
+            break;
+        }
+        bool held = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        PQclear(r);
+        if (held) {
+            if (waiting)
+                log_info("postgres: the desk of group %s is free: this instance takes it over", group);
+            rc = 0;
+            break;
+        }
+        if (!waiting) {
+            log_warn("postgres: another complaintd holds the desk of group %s in this database; waiting as a "
+                     "standby until its session ends",
+                     group);
+            waiting = true;
+            if (on_standby)
+                on_standby(arg);
+        }
+        char status[300];
+        snprintf(status, sizeof status, "standby: another complaintd holds the desk of group %s", group);
+        /* systemd: still starting, for a while more */
+        notify_waiting(status, 10 * STANDBY_POLL);
+        if (!standby_stop)
+            sleep(STANDBY_POLL);
+        if (standby_stop) {
+            log_info("stopped while waiting as a standby");
+            err[0] = '\0';
+            rc = 1;
+            break;
+        }
+    }
+    signal(SIGTERM, term);
+    signal(SIGINT, intr);
+    return rc;
+}
+
+Store *store_open(struct ev_loop *loop, const Config *cfg, void (*on_standby)(void *), void *arg, char *err,
+                  size_t errlen)
 {
     PGconn *c = db_connect_blocking(cfg->conninfo, err, errlen);
     if (!c)
@@ -240,6 +311,10 @@ Store *store_open(struct ev_loop *loop, const Config *cfg, char *err, size_t err
         PQfinish(c);
         return NULL;
     }
+    if (hold_desk(c, cfg->group_id, on_standby, arg, err, errlen) != 0) {
+        PQfinish(c);
+        return NULL;
+    }
     Store *s = oom_check(calloc(1, sizeof *s));
     s->loop = loop;
     s->cfg = cfg;
@@ -247,6 +322,9 @@ Store *store_open(struct ev_loop *loop, const Config *cfg, char *err, size_t err
     char *lit = oom_check(PQescapeLiteral(c, cfg->group_id, strlen(cfg->group_id)));
     s->group_literal = oom_check(strdup(lit));
     PQfreemem(lit);
+    size_t n_setup = strlen(s->group_literal) + 128;
+    s->setup_sql = oom_check(malloc(n_setup));
+    snprintf(s->setup_sql, n_setup, "SELECT complaintd_stage(), " DESK_LOCK("%s"), s->group_literal);
     s->backoff = RETRY_MIN;
     ev_init(&s->retry, NULL);
     static const double secs[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -286,6 +364,7 @@ void store_free(Store *s)
     commit_clear(&s->commit);
     free(s->lookup.ticket_id);
     free(s->group_literal);
+    free(s->setup_sql);
     free(s->waiting);
     free(s);
 }
@@ -658,7 +737,8 @@ static void kick(Store *s)
     if (!s->db || s->sending || ev_is_active(&s->retry) || !db_ready(s->db))
         return;
     if (!s->staged && (s->commit.active || s->unsent.active || s->lookup.active)) {
-        if (db_send(s->db, "SELECT complaintd_stage()", 0, NULL, setup_done, s) == 0)
+        /* a session of its own again after a reconnect: the desk too */
+        if (db_send(s->db, s->setup_sql, 0, NULL, setup_done, s) == 0)
             s->sending = true;
         return;
     }
@@ -707,6 +787,17 @@ static void setup_done(void *arg, bool ok, PGresult *res, const char *err)
     if (!ok) {
         failed(s, "preparing the staging tables", err);
         return;
+    }
+    if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+        /* Another instance took the desk while the connection was down: it
+         * loaded what was committed and goes on from there. Nothing of
+         * this one's is lost by stopping here (the batch in flight was
+         * rolled back with the connection), but anything it committed from
+         * now on would be the same effects twice. */
+        log_err("postgres: another complaintd took the desk of group %s while the connection was down; stopping "
+                "(this instance's memory is no longer the desk's)",
+                s->cfg->group_id);
+        _exit(1);
     }
     s->staged = true;
     kick(s);

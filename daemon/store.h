@@ -26,8 +26,14 @@ typedef struct Store Store;
 /* `complaintd migrate`: brings the schema up to date (blocking). */
 __attribute__((warn_unused_result)) int store_migrate(const char *conninfo, char *err, size_t errlen);
 
-/* Connects (blocking) and checks that the schema is up to date. */
-Store *store_open(struct ev_loop *loop, const Config *cfg, char *err, size_t errlen);
+/* Connects (blocking), checks that the schema is up to date and takes the
+ * desk of the consumer group: a session advisory lock that the store's
+ * connection keeps. While another daemon of the same group holds it in this
+ * database, waits as a standby (docs/architecture.md, "Scaling"), and calls
+ * on_standby(arg) once when it starts waiting (NULL: none). NULL with
+ * `err` empty: stopped by SIGTERM or SIGINT while waiting. */
+Store *store_open(struct ev_loop *loop, const Config *cfg, void (*on_standby)(void *), void *arg, char *err,
+                  size_t errlen);
 void store_free(Store *s);
 
 /* The next offset to consume of one partition. */

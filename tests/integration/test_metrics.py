@@ -25,7 +25,7 @@ GAUGES = [
     "complaintd_fetched_messages", "complaintd_batch_in_flight", "complaintd_batch_effects_max",
     "complaintd_fold_waiting_rows",
     "complaintd_consumer_paused", "complaintd_postgres_up", "complaintd_up", "complaintd_kafka_up",
-    "complaintd_group_shared",
+    "complaintd_group_shared", "complaintd_standby",
     "complaintd_event_clock_lag_seconds",
 ]
 HISTOGRAMS = ["complaintd_batch_commit_seconds", "complaintd_batch_effects", "complaintd_alert_ack_seconds"]
@@ -156,12 +156,15 @@ def test_dashboard_and_rules_name_exported_metrics(broker, daemon):
 
 
 @pytest.mark.broker(partitions=2)
-def test_a_second_member_of_the_group_is_reported(broker, daemon):
+def test_a_second_member_of_the_group_is_reported(broker, daemon, pg):
     """complaintd keeps the state of every ticket it loaded, not of its
     partitions only, so a second instance in its consumer group doubles the
-    alerts. Each instance sees that the group gave it part of a topic's
-    partitions: it says so in its log and sets complaintd_group_shared, which
-    goes back to 0 once the other has left."""
+    alerts. On the same database the second waits as a standby
+    (test_standby.py); on another one (a copy of the configuration pointed at
+    the wrong database) nothing stops it. Each instance then sees that the
+    group gave it part of a topic's partitions: it says so in its log and
+    sets complaintd_group_shared, which goes back to 0 once the other has
+    left."""
     listens = [f"127.0.0.1:{free_port()}" for _ in range(2)]
 
     def shared(i: int):
@@ -173,7 +176,8 @@ def test_a_second_member_of_the_group_is_reported(broker, daemon):
     assert shared(0) == 0
     assert "another member shares the group" not in first.log
 
-    second = daemon({"daemon": {"metrics_listen": listens[1]}})
+    other_db = pg.create_database()
+    second = daemon({"daemon": {"metrics_listen": listens[1]}, "postgres": {"conninfo": other_db}})
     wait_for(lambda: shared(0) == 1 and shared(1) == 1, timeout=60, what="both instances report the shared group")
     for d in (first, second):
         assert re.search(r"group \S+ assigned 1 of the 2 partitions of \S+ to this instance: another member "
@@ -181,3 +185,4 @@ def test_a_second_member_of_the_group_is_reported(broker, daemon):
 
     assert second.stop() == 0
     wait_for(lambda: shared(0) == 0, timeout=60, what="the gauge back at 0 once the second instance left")
+    pg.drop_database(other_db)

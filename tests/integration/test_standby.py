@@ -1,0 +1,111 @@
+"""One desk, one daemon: a second complaintd of the same consumer group on the
+same database waits as a standby, without joining the group, and takes the
+desk over when the first stops or dies (docs/architecture.md, "Scaling")."""
+
+import pytest
+
+from events import at, complaint, keys, received
+from harness import ALERTS, COMPLAINTS, free_port, produce, query, read_topic, scalar, wait_for
+from test_metrics import get, samples
+
+pytestmark = pytest.mark.broker(partitions=2)
+
+STANDBY = r"another complaintd holds the desk of group \S+ in this database; waiting as a standby"
+
+
+def tickets(prefix: str, n: int, day: int) -> list[dict]:
+    """n tickets received on `day`, each contacted 3 hours later: past its
+    contact warning and breach, which fire and then resolve."""
+    evs = []
+    for i in range(n):
+        t = f"{prefix}-{i}"
+        evs.append(received(t, at(days=day, minutes=5 * i)))
+        evs.append(complaint(t, "contacted", at(days=day, minutes=5 * i, hours=3)))
+    return sorted(evs, key=lambda e: e["occurred_at"])
+
+
+def pairs(prefix: str, n: int) -> set:
+    return {(f"{kind}/{prefix}-{i}/1/contact", st) for i in range(n) for kind in ("sla_warning", "sla_breach")
+            for st in ("firing", "resolved")}
+
+
+def test_a_second_instance_waits_as_a_standby_and_takes_over(broker, daemon, db):
+    first = daemon()
+    listen = f"127.0.0.1:{free_port()}"
+    second = daemon({"daemon": {"metrics_listen": listen}}, wait_ready=False)
+    second.wait_log(STANDBY, timeout=30)
+    assert second.notify.seen(r"^STATUS=standby: another complaintd holds the desk of group ", 0)
+    # its endpoint answers, and says it is a standby
+    wait_for(lambda: samples(get(f"http://{listen}/metrics")[2]).get("complaintd_standby") == 1, timeout=10,
+             what="complaintd_standby 1")
+    status, _, page = get(f"http://{listen}/")
+    assert status == 200 and "Standby: another complaintd holds the desk of group" in page
+
+    a = tickets("A", 6, 0)
+    produce(broker.bootstrap, COMPLAINTS, a, key_field="ticket_id")
+    want = pairs("A", 6)
+    read_topic(broker.bootstrap, ALERTS, until=lambda m: want <= set(keys(m)), timeout=60)
+    # the standby neither started nor joined the group: the first kept every partition
+    assert not second.notify.seen(r"^READY=1$", 0)
+    assert "kafka: assigned" not in second.log
+    assert "shares the group" not in first.log
+
+    # A graceful stop hands the desk over.
+    assert first.stop() == 0
+    second.wait_ready(timeout=60)
+    second.wait_log(r"the desk of group \S+ is free: this instance takes it over")
+    wait_for(lambda: samples(get(f"http://{listen}/metrics")[2]).get("complaintd_standby") == 0, timeout=10,
+             what="complaintd_standby 0 once it holds the desk")
+    b = tickets("B", 6, 1)
+    produce(broker.bootstrap, COMPLAINTS, b, key_field="ticket_id")
+    want |= pairs("B", 6)
+    read_topic(broker.bootstrap, ALERTS, until=lambda m: want <= set(keys(m)), timeout=60)
+
+    # A crash hands it over too, once PostgreSQL has ended the dead session.
+    third = daemon(wait_ready=False)
+    third.wait_log(STANDBY, timeout=30)
+    second.kill()
+    third.wait_ready(timeout=60)
+    c = tickets("C", 6, 2)
+    produce(broker.bootstrap, COMPLAINTS, c, key_field="ticket_id")
+    want |= pairs("C", 6)
+    read_topic(broker.bootstrap, ALERTS, until=lambda m: want <= set(keys(m)), timeout=90)
+
+    # Every event applied once, across the three, and the topic holds what
+    # the alerts table holds (the later days also pass the A and B tickets'
+    # resolve deadlines).
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events") == len(a) + len(b) + len(c), timeout=30,
+             what="every event stored")
+    stored = set(query(db, "SELECT alert_id, status FROM alerts"))
+    assert want <= stored
+    alerts = read_topic(broker.bootstrap, ALERTS, until=lambda m: stored <= set(keys(m)), timeout=60)
+    assert set(keys(alerts)) == stored
+
+    # A standby stops at once on SIGTERM, with success.
+    fourth = daemon(wait_ready=False)
+    fourth.wait_log(STANDBY, timeout=30)
+    assert fourth.stop() == 0
+    assert "stopped while waiting as a standby" in fourth.log
+
+
+def test_an_instance_whose_session_ended_stops_once_a_standby_has_the_desk(broker, daemon, db):
+    """The desk is held by the store's session. When that session ends (a
+    network fault, an administrator) a standby takes the desk; the first
+    instance reconnects, finds the desk taken before its next commit and
+    stops instead of committing over the new owner."""
+    first = daemon()
+    second = daemon(wait_ready=False)
+    second.wait_log(STANDBY, timeout=30)
+    first.exit_expected = True
+    ended = query(db, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+    assert ended == [(True,)]
+    second.wait_ready(timeout=60)
+    evs = tickets("D", 6, 0)
+    produce(broker.bootstrap, COMPLAINTS, evs, key_field="ticket_id")
+    first.proc.wait(60)
+    assert first.proc.returncode == 1
+    assert "another complaintd took the desk of group" in first.log
+    want = pairs("D", 6)
+    read_topic(broker.bootstrap, ALERTS, until=lambda m: want <= set(keys(m)), timeout=90)
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events") == len(evs), timeout=30,
+             what="every event stored once")
