@@ -41,6 +41,8 @@ static const char usage[] =
     "SIGHUP re-reads the configuration and applies its [policy] and log level.\n"
     "With [daemon] metrics_listen = HOST:PORT, GET /metrics there returns counters\n"
     "in the Prometheus text format.\n"
+    "A second complaintd of the same [kafka] group_id on the same database waits\n"
+    "as a standby and takes over when the first stops or dies.\n"
     "See docs/configuration.md for every key.\n";
 
 /* ---- the daemon --------------------------------------------------------- */

@@ -105,8 +105,9 @@ integration_tests() {
 }
 
 # The fault suite (tests/faults, docs/faults.md) at CI size: kill -9,
-# PostgreSQL and broker outages, a deadline storm, hostile input, times from
-# the future, a read-only PostgreSQL. -s: each case prints its figures.
+# standby instances taking over, PostgreSQL and broker outages, a deadline
+# storm, hostile input, times from the future, a read-only PostgreSQL. -s:
+# each case prints its figures.
 fault_tests() {
     local dir=$1
     COMPLAINTD_BUILD="$ROOT/$dir" "$PYTHON" -m pytest -q -s -p no:cacheprovider "$ROOT/tests/faults"

@@ -468,13 +468,13 @@ def finished(conninfo: str, messages: int) -> Callable[[], bool]:
 
 def reference_run(pg: Postgres, broker_factory, workdir: Path, sockdir: Path, complaints: list[dict],
                   scans: list[dict], extra_config: dict | None = None, clock: str = "event",
-                  timeout: float = 180) -> tuple[Outcome, set]:
+                  timeout: float = 180, partitions: int = 1) -> tuple[Outcome, set]:
     """The clean run every case compares with: the same stream through a
     daemon of its own (own broker, database and group), with no fault.
     Returns its outcome in PostgreSQL and the set of (alert_id, status) on
     its alerts topic."""
     from integration_conftest import DaemonFactory
-    rb = broker_factory(partitions=1)
+    rb = broker_factory(partitions=partitions)
     conninfo = pg.create_database()
     workdir.mkdir(parents=True, exist_ok=True)
     sockdir = sockdir / "ref"
