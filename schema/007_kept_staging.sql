@@ -3,7 +3,7 @@
 --
 -- The staging tables of complaintd_stage() were ON COMMIT DELETE ROWS.
 -- PostgreSQL then truncates every such table of the session at each commit
--- that touched any temporary table, which every batch does: eleven tables,
+-- that touched any temporary table, which every batch does: ten tables,
 -- each with its TOAST table and that table's index rebuilt, 3 to 8 ms a
 -- commit whatever the batch held (a batch of 32 events took 9 ms, most of
 -- it its COMMIT). They are now ON COMMIT PRESERVE ROWS, and
