@@ -519,7 +519,7 @@ static void encode_snapshot(Buf *b, const Ticket *t)
 
 static void encode_ticket(Buf *b, const Ticket *t)
 {
-    buf_text(b, t->id), TAB(b);
+    buf_text(b, tkt_id(t)), TAB(b);
     buf_text(b, tkt_status(t)), TAB(b);
     buf_int(b, t->round), TAB(b);
     buf_text(b, t->urgent ? "urgent" : "normal"), TAB(b);
@@ -537,26 +537,26 @@ static void encode_ticket(Buf *b, const Ticket *t)
     buf_text(b, evt_category_name(t->category)), TAB(b);
     buf_bool(b, t->claim), TAB(b);
     buf_bool(b, t->major), TAB(b);
-    buf_text_or_null(b, t->waybill), TAB(b);
-    buf_text_or_null(b, t->site), TAB(b);
-    buf_text_or_null(b, t->region), TAB(b);
-    buf_text_or_null(b, t->customer_ref), TAB(b);
+    buf_text_or_null(b, tkt_waybill(t)), TAB(b);
+    buf_text_or_null(b, tkt_site(t)), TAB(b);
+    buf_text_or_null(b, tkt_region(t)), TAB(b);
+    buf_text_or_null(b, tkt_customer_ref(t)), TAB(b);
     buf_time(b, t->received_at), TAB(b);
     buf_time(b, t->round_start), TAB(b);
     for (int s = 0; s < STG__COUNT; s++)
-        buf_time(b, t->tg[s].done ? t->tg[s].done_at : 0), TAB(b);
+        buf_time(b, t->tg[s].done ? tu32_get(t->tg[s].done_at) : 0), TAB(b);
     for (int s = 0; s < STG__COUNT; s++)
         buf_time(b, t->tg[s].deadline), TAB(b);
     buf_bool(b, tkt_paused(t)), TAB(b);
-    buf_time(b, t->closed ? t->closed_at : 0), TAB(b);
-    buf_time(b, t->last_resolved_at), TAB(b);
+    buf_time(b, t->closed ? tu32_get(t->closed_at) : 0), TAB(b);
+    buf_time(b, tu32_get(t->last_resolved_at)), TAB(b);
     if (tkt_responsible_known(t)) {
         Jw w;
         jw_init(&w);
         jw_obj(&w);
         jw_key(&w, "site");
-        if (t->resp_site[0])
-            jw_str(&w, t->resp_site);
+        if (tkt_resp_site(t)[0])
+            jw_str(&w, tkt_resp_site(t));
         else
             jw_null(&w);
         jw_key(&w, "role");
@@ -564,7 +564,7 @@ static void encode_ticket(Buf *b, const Ticket *t)
             jw_str(&w, evt_role_name((SiteRole)t->resp_role));
         else
             jw_null(&w);
-        jw_key(&w, "rule"), jw_str(&w, t->resp_rule);
+        jw_key(&w, "rule"), jw_str(&w, tkt_resp_rule(t));
         jw_end_obj(&w);
         char *text = oom_check(jw_take(&w, NULL));
         buf_text(b, text);
@@ -904,7 +904,7 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
             tk->stored = true;
         }
         if (!e->ticket_full[i] || tk->unfolded > s->folded) {
-            buf_text(&snaps, tk->id), TAB(&snaps);
+            buf_text(&snaps, tkt_id(tk)), TAB(&snaps);
             buf_int(&snaps, seq), TAB(&snaps);
             encode_snapshot(&snaps, tk);
             EOL(&snaps);

@@ -85,12 +85,12 @@ static int touch(Desk *d, Ticket *t, Effects *out);
 
 static uint64_t ticket_hash(const void *item)
 {
-    return ht_hash_str(((const Ticket *)item)->id, 0);
+    return ht_hash_str(tkt_id((const Ticket *)item), 0);
 }
 
 static bool ticket_match(const void *item, const void *key)
 {
-    return strcmp(((const Ticket *)item)->id, key) == 0;
+    return strcmp(tkt_id((const Ticket *)item), key) == 0;
 }
 
 static Ticket *find_ticket(const Desk *d, const char *id)
@@ -288,13 +288,13 @@ static BulkKey *bulk_key(Desk *d, Category cat, const char *site)
 /* Counts a new ticket in its issue key's window. */
 static int bulk_count(Desk *d, Ticket *t, int64_t now, Effects *out)
 {
-    if (!t->issue_site[0])
+    if (!tkt_issue_site(t)[0])
         return 0;
     const Policy *p = d->policy;
-    BulkKey *bk = bulk_key(d, t->category, t->issue_site);
+    BulkKey *bk = bulk_key(d, t->category, tkt_issue_site(t));
     BulkOutcome oc;
     BulkEpisode ep;
-    if (!bk || bulk_add(bk->w, t->received_at, t->id, p->bulk_threshold, p->bulk_window, &oc, &ep) < 0)
+    if (!bk || bulk_add(bk->w, t->received_at, tkt_id(t), p->bulk_threshold, p->bulk_window, &oc, &ep) < 0)
         return -1;
     if (oc == BULK_STARTED) {
         if (bulk_alert(out, bk, AS_FIRING, &ep, 0) < 0)
@@ -320,17 +320,17 @@ static int bulk_count(Desk *d, Ticket *t, int64_t now, Effects *out)
  * counted in, which a reclassification since may have changed. */
 static int bulk_uncount(Desk *d, const Ticket *t, int64_t now)
 {
-    if (!t->issue_site[0])
+    if (!tkt_issue_site(t)[0])
         return 0;
     char k[EVT_SITE_MAX + 32];
-    snprintf(k, sizeof k, "%s/%s", evt_category_name(t->category), t->issue_site);
+    snprintf(k, sizeof k, "%s/%s", evt_category_name(t->category), tkt_issue_site(t));
     BulkKey *bk = sm_get(d->bulk, k);
-    if (!bk || !bulk_remove(bk->w, t->id)) {
+    if (!bk || !bulk_remove(bk->w, tkt_id(t))) {
         const char *key;
         void *v;
         bk = NULL;
         for (size_t it = 0; !bk && sm_next(d->bulk, &it, &key, &v);)
-            if (strcmp(((BulkKey *)v)->site, t->issue_site) == 0 && bulk_remove(((BulkKey *)v)->w, t->id))
+            if (strcmp(((BulkKey *)v)->site, tkt_issue_site(t)) == 0 && bulk_remove(((BulkKey *)v)->w, tkt_id(t)))
                 bk = v;
     }
     return bk ? bulk_rearm(d, bk, now) : 0;
@@ -348,7 +348,7 @@ static int bulk_end_episode(Desk *d, BulkKey *bk, int64_t at, Effects *out)
 
 static int indic(const Desk *d, Effects *out, int64_t at, const Ticket *t, IndField f, int delta)
 {
-    return indic_add(&out->indic, at, cal_utc_offset(d->policy->cal), t->category, t->site, f, delta);
+    return indic_add(&out->indic, at, cal_utc_offset(d->policy->cal), t->category, tkt_site(t), f, delta);
 }
 
 /* Breaches fired since alert `from` of out, by stage. */
@@ -419,7 +419,7 @@ static int acct_flush(Desk *d, Effects *out)
 static int acct_count(Desk *d, const Ticket *t, const char *site, Effects *out)
 {
     const Policy *p = d->policy;
-    if (acct_add(d->acct, site, t->id, t->received_at, cal_utc_offset(p->cal), p->accountability_month,
+    if (acct_add(d->acct, site, tkt_id(t), t->received_at, cal_utc_offset(p->cal), p->accountability_month,
                  p->accountability_total, p->accountability_window, &d->acct_out) < 0) {
         acct_alert_list_reset(&d->acct_out);
         return -1;
@@ -436,7 +436,7 @@ static int acct_follow(Desk *d, const Ticket *t, const char *old_site, Effects *
     if (old_site && now_site && strcmp(old_site, now_site) == 0)
         return 0;
     if (old_site)
-        acct_remove(d->acct, old_site, t->id);
+        acct_remove(d->acct, old_site, tkt_id(t));
     return now_site ? acct_count(d, t, now_site, out) : 0;
 }
 
@@ -449,11 +449,11 @@ static int update_responsible(Desk *d, Ticket *t)
     if (t->category != CAT_LOSS && t->category != CAT_DELAY)
         return 0;
     LatestScan ls;
-    bool known = t->waybill[0] && ps_latest(d->parcels, t->waybill, &ls);
+    bool known = tkt_waybill(t)[0] && ps_latest(d->parcels, tkt_waybill(t), &ls);
     Responsible r;
-    scan_responsible(known ? &ls : NULL, t->site, &r);
-    if (tkt_responsible_known(t) && strcmp(t->resp_site, r.site) == 0 && t->resp_role == r.role &&
-        strcmp(t->resp_rule, r.rule) == 0)
+    scan_responsible(known ? &ls : NULL, tkt_site(t), &r);
+    if (tkt_responsible_known(t) && strcmp(tkt_resp_site(t), r.site) == 0 && t->resp_role == r.role &&
+        strcmp(tkt_resp_rule(t), r.rule) == 0)
         return 0;
     return tkt_set_responsible(t, &r) < 0 ? -1 : 1;
 }
@@ -462,10 +462,10 @@ static int update_responsible(Desk *d, Ticket *t)
  * signature. */
 static int review(Desk *d, Ticket *t, int64_t now, Effects *out)
 {
-    if (!t->waybill[0] || !tkt_open(t))
+    if (!tkt_waybill(t)[0] || !tkt_open(t))
         return 0;
     LatestScan ls;
-    bool known = ps_latest(d->parcels, t->waybill, &ls);
+    bool known = ps_latest(d->parcels, tkt_waybill(t), &ls);
     tkt_review(t, known ? ls.pickup : 0, known && ls.type == SCAN_SIGNED, d->policy, now, &out->alerts);
     return alerts_failed(out) ? -1 : 0;
 }
@@ -701,7 +701,7 @@ static int apply_to_ticket(Desk *d, Ticket *t, const ComplaintEvent *ev, const c
 /* The ticket's `received` arrived: apply what waited for it, in event-time order. */
 static int release_held(Desk *d, Ticket *t, int64_t now, Effects *out)
 {
-    HeldList *l = sm_del(d->held, t->id);
+    HeldList *l = sm_del(d->held, tkt_id(t));
     if (!l)
         return 0;
     th_remove(&d->held_heap, &l->node);
@@ -730,9 +730,9 @@ static int receive(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int
     }
     /* The bulk issue key: the complaint's site, else its parcel's latest scan. */
     LatestScan ls;
-    const char *issue = t->site[0]                                                           ? t->site
-                        : t->waybill[0] && ps_latest(d->parcels, t->waybill, &ls) && ls.site ? ls.site
-                                                                                             : "";
+    const char *issue = tkt_site(t)[0]                                                               ? tkt_site(t)
+                        : tkt_waybill(t)[0] && ps_latest(d->parcels, tkt_waybill(t), &ls) && ls.site ? ls.site
+                                                                                                     : "";
     if (issue[0] && tkt_set_str(t, TS_ISSUE_SITE, issue) < 0)
         return -1;
     /* The escalation tkt_new raised carries the responsibility too. */
@@ -750,7 +750,7 @@ static int receive(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int
     if (record(t, ev, true, src->topic, src->partition, src->offset, out) < 0)
         return -1;
     const Ticket *prev = rpt_match(d->repeat, t, d->policy->repeat_lookback);
-    if (prev && tkt_mark_repeat(t, prev->id, t->received_at, d->policy, now, &out->alerts) < 0)
+    if (prev && tkt_mark_repeat(t, tkt_id(prev), t->received_at, d->policy, now, &out->alerts) < 0)
         return -1;
     if (indic(d, out, t->received_at, t, IND_RECEIVED, 1) < 0 ||
         (prev && indic(d, out, t->received_at, t, IND_REPEATS, 1) < 0))
@@ -992,7 +992,8 @@ static size_t evict_closed(Desk *d, int64_t before, const Effects *open)
     size_t n = 0, cap = 0;
     Ticket *t;
     for (size_t i = 0; (t = ht_each(&d->tickets, &i));) {
-        int64_t last = t->closed_at > t->last_resolved_at ? t->closed_at : t->last_resolved_at;
+        int64_t last = tu32_get(t->closed_at) > tu32_get(t->last_resolved_at) ? tu32_get(t->closed_at)
+                                                                              : tu32_get(t->last_resolved_at);
         bool listed = open && open->gen != 0 && t->eff_gen == open->gen;
         if (!t->closed || listed || th_queued(&t->node) || last >= before || t->unfolded > d->folded)
             continue;
@@ -1008,7 +1009,7 @@ static size_t evict_closed(Desk *d, int64_t before, const Effects *open)
     for (size_t i = 0; i < n; i++) {
         /* remembered as stored: an event for it reads it back (§12.2); when
          * that cannot be remembered, the ticket stays in memory */
-        if (bloom_add(d->gone, gone[i]->id) < 0)
+        if (bloom_add(d->gone, tkt_id(gone[i])) < 0)
             continue;
         ht_remove(&d->tickets, gone[i]);
         rpt_remove(d->repeat, gone[i]);
@@ -1054,11 +1055,11 @@ int desk_load_ticket(Desk *d, Ticket *t, int64_t base)
         return -1;
     /* Young complaints count in their bulk windows again; the episodes
      * themselves come back with desk_load_bulk. */
-    if (t->issue_site[0] && tkt_valid(t) && t->received_at >= base - BULK_LATE_HORIZON - d->policy->bulk_window) {
-        BulkKey *bk = bulk_key(d, t->category, t->issue_site);
+    if (tkt_issue_site(t)[0] && tkt_valid(t) && t->received_at >= base - BULK_LATE_HORIZON - d->policy->bulk_window) {
+        BulkKey *bk = bulk_key(d, t->category, tkt_issue_site(t));
         BulkOutcome oc;
         BulkEpisode ep;
-        if (!bk || bulk_add(bk->w, t->received_at, t->id, INT_MAX, d->policy->bulk_window, &oc, &ep) < 0)
+        if (!bk || bulk_add(bk->w, t->received_at, tkt_id(t), INT_MAX, d->policy->bulk_window, &oc, &ep) < 0)
             return -1;
     }
     return 0;
@@ -1107,7 +1108,7 @@ int desk_lookup_done(Desk *d, Ticket *t)
 {
     char *id = d->lookup;
     d->lookup = NULL;
-    if (!t || !id || strcmp(t->id, id) != 0 || find_ticket(d, t->id)) {
+    if (!t || !id || strcmp(tkt_id(t), id) != 0 || find_ticket(d, tkt_id(t))) {
         tkt_free(t);
         free(d->absent);
         d->absent = id; /* not stored after all: the event goes on as for any unknown ticket */

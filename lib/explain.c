@@ -218,7 +218,7 @@ static int64_t clock_after(const Calendar *cal, ClockKind k, int shift, int64_t 
 
 static int rule_shift(const SlaRule *r, const Ticket *t, const Policy *p)
 {
-    return r->clock == CLK_BUSINESS ? (int)pol_region_shift(p, t->region) : 0;
+    return r->clock == CLK_BUSINESS ? (int)pol_region_shift(p, tkt_region(t)) : 0;
 }
 
 /* The warn point of rule r with ext seconds of extensions, as lib/tkt's
@@ -249,8 +249,8 @@ int xpl_target(XplTarget *x, const Ticket *t, Stage s, const Policy *p)
         return 0;
     }
     x->state = tg->done ? XPL_DONE : t->closed ? XPL_STOPPED : XPL_OPEN;
-    x->done_at = tg->done ? tg->done_at : 0;
-    x->start = s == STG_REVISIT ? t->tg[STG_RESOLVE].done_at : t->round_start;
+    x->done_at = tg->done ? tu32_get(tg->done_at) : 0;
+    x->start = s == STG_REVISIT ? tu32_get(t->tg[STG_RESOLVE].done_at) : t->round_start;
     x->ext = t->ext[s];
     x->shift = rule_shift(&x->rule, t, p);
     x->warn_explicit = x->rule.warn >= 0;
@@ -261,26 +261,27 @@ int xpl_target(XplTarget *x, const Ticket *t, Stage s, const Policy *p)
     int64_t deadline = xpl_plan(&x->plan, p->cal, x->rule.clock, x->shift, x->start, x->rule.budget + x->ext, pz, npz);
     int64_t warn = clock_after(p->cal, x->rule.clock, x->shift, x->start, x->warn_offset, pz, npz);
 
-    if (t->urgent && t->urgent_at > x->start) {
+    if (t->urgent && tu32_get(t->urgent_at) > x->start) {
         const SlaRule *nr = &p->sla[x->target][VAR_NORMAL];
         int nshift = rule_shift(nr, t, p);
         int64_t nd = clock_after(p->cal, nr->clock, nshift, x->start, nr->budget + x->ext, pz, npz);
         int64_t nw = clock_after(p->cal, nr->clock, nshift, x->start, warn_offset(nr, x->ext, p), pz, npz);
         x->rise = true;
-        x->rise_at = t->urgent_at;
+        x->rise_at = tu32_get(t->urgent_at);
         x->normal_due = nd;
         if (deadline != TU_NEVER)
-            deadline = max64(deadline, min64(nd, t->urgent_at));
+            deadline = max64(deadline, min64(nd, tu32_get(t->urgent_at)));
         if (warn != TU_NEVER)
-            warn = max64(warn, min64(nw, t->urgent_at));
+            warn = max64(warn, min64(nw, tu32_get(t->urgent_at)));
         x->after_rise = deadline;
     }
     if (s == STG_RESOLVE && t->invalid) {
         const SlaRule *ir = &p->invalid_resolve;
         int ishift = rule_shift(ir, t, p);
         x->invalid = true;
-        int64_t id = xpl_plan(&x->invalid_plan, p->cal, ir->clock, ishift, t->invalid_at, ir->budget, pz, npz);
-        int64_t iw = clock_after(p->cal, ir->clock, ishift, t->invalid_at, warn_offset(ir, 0, p), pz, npz);
+        int64_t id =
+            xpl_plan(&x->invalid_plan, p->cal, ir->clock, ishift, tu32_get(t->invalid_at), ir->budget, pz, npz);
+        int64_t iw = clock_after(p->cal, ir->clock, ishift, tu32_get(t->invalid_at), warn_offset(ir, 0, p), pz, npz);
         if (id < deadline) {
             deadline = id;
             warn = min64(warn, iw);

@@ -26,25 +26,25 @@ static uint64_t hash_customer(const char *ref, int category)
 
 static uint64_t waybill_hash(const void *item)
 {
-    return ht_hash_str(((const Ticket *)item)->waybill, 0);
+    return ht_hash_str(tkt_waybill((const Ticket *)item), 0);
 }
 
 static uint64_t customer_hash(const void *item)
 {
     const Ticket *t = item;
-    return hash_customer(t->customer_ref, t->category);
+    return hash_customer(tkt_customer_ref(t), t->category);
 }
 
 static bool waybill_match(const void *item, const void *key)
 {
-    return strcmp(((const Ticket *)item)->waybill, key) == 0;
+    return strcmp(tkt_waybill((const Ticket *)item), key) == 0;
 }
 
 static bool customer_match(const void *item, const void *key)
 {
     const Ticket *t = item;
     const CustomerKey *k = key;
-    return t->category == k->category && strcmp(t->customer_ref, k->ref) == 0;
+    return t->category == k->category && strcmp(tkt_customer_ref(t), k->ref) == 0;
 }
 
 RepeatIndex *rpt_new(void)
@@ -68,9 +68,9 @@ void rpt_free(RepeatIndex *x)
 
 int rpt_add(RepeatIndex *x, Ticket *t)
 {
-    if (t->waybill[0] && !ht_has(&x->by_waybill, t) && ht_add(&x->by_waybill, t) < 0)
+    if (tkt_waybill(t)[0] && !ht_has(&x->by_waybill, t) && ht_add(&x->by_waybill, t) < 0)
         return -1;
-    if (t->customer_ref[0] && !ht_has(&x->by_customer, t) && ht_add(&x->by_customer, t) < 0)
+    if (tkt_customer_ref(t)[0] && !ht_has(&x->by_customer, t) && ht_add(&x->by_customer, t) < 0)
         return -1;
     return 0;
 }
@@ -80,23 +80,23 @@ const Ticket *rpt_match(const RepeatIndex *x, const Ticket *t, int64_t lookback)
     const HTab *tab;
     uint64_t h;
     HtMatch match;
-    CustomerKey ck = {t->customer_ref, t->category};
+    CustomerKey ck = {tkt_customer_ref(t), t->category};
     const void *key;
-    if (t->waybill[0]) {
-        tab = &x->by_waybill, h = ht_hash_str(t->waybill, 0), match = waybill_match, key = t->waybill;
-    } else if (t->customer_ref[0]) {
-        tab = &x->by_customer, h = hash_customer(t->customer_ref, t->category), match = customer_match, key = &ck;
+    if (tkt_waybill(t)[0]) {
+        tab = &x->by_waybill, h = ht_hash_str(tkt_waybill(t), 0), match = waybill_match, key = tkt_waybill(t);
+    } else if (tkt_customer_ref(t)[0]) {
+        tab = &x->by_customer, h = hash_customer(tkt_customer_ref(t), t->category), match = customer_match, key = &ck;
     } else {
         return NULL;
     }
     const Ticket *prev = NULL;
     size_t pos = SIZE_MAX;
     for (const Ticket *c; (c = ht_next(tab, h, match, key, &pos));) {
-        if (c == t || c->last_resolved_at == 0 || c->last_resolved_at > t->received_at ||
-            c->last_resolved_at < t->received_at - lookback)
+        if (c == t || tu32_get(c->last_resolved_at) == 0 || tu32_get(c->last_resolved_at) > t->received_at ||
+            tu32_get(c->last_resolved_at) < t->received_at - lookback)
             continue;
-        if (!prev || c->last_resolved_at > prev->last_resolved_at ||
-            (c->last_resolved_at == prev->last_resolved_at && strcmp(c->id, prev->id) < 0))
+        if (!prev || tu32_get(c->last_resolved_at) > tu32_get(prev->last_resolved_at) ||
+            (tu32_get(c->last_resolved_at) == tu32_get(prev->last_resolved_at) && strcmp(tkt_id(c), tkt_id(prev)) < 0))
             prev = c;
     }
     return prev;
@@ -109,9 +109,9 @@ Ticket *rpt_next_by_waybill(const RepeatIndex *x, const char *waybill, size_t *p
 
 void rpt_remove(RepeatIndex *x, const Ticket *t)
 {
-    if (t->waybill[0])
+    if (tkt_waybill(t)[0])
         ht_remove(&x->by_waybill, t);
-    if (t->customer_ref[0])
+    if (tkt_customer_ref(t)[0])
         ht_remove(&x->by_customer, t);
 }
 

@@ -8,6 +8,31 @@
 /* "never": a deadline that cannot be reached (a paused clock, an empty calendar). */
 #define TU_NEVER INT64_MAX
 
+/* A time remembered in 32 bits, for the ticket's many "when did it happen"
+ * fields: Unix seconds up to 2106, 0 ("never happened") and TU_NEVER kept as
+ * themselves. Contract §12.10 keeps every event time in [2000-01-01, now + 5
+ * minutes], and the times kept this way are event times or deadlines that
+ * have fired; anything outside is clamped (before 1970 to 0, after 2106 to
+ * the last second). A struct, so that no field is read or set without
+ * tu32_get/tu32_of. */
+typedef struct Tu32 {
+    uint32_t v;
+} Tu32;
+
+static inline Tu32 tu32_of(int64_t t)
+{
+    if (t == TU_NEVER)
+        return (Tu32){UINT32_MAX};
+    if (t <= 0)
+        return (Tu32){0};
+    return (Tu32){t >= (int64_t)UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)t};
+}
+
+static inline int64_t tu32_get(Tu32 t)
+{
+    return t.v == UINT32_MAX ? TU_NEVER : (int64_t)t.v;
+}
+
 /* Parses an RFC 3339 date-time with an explicit offset ("Z", "z" or "+hh:mm"),
  * separator 'T', 't' or ' ', optional fractional seconds (truncated toward the
  * past). Returns 0 and stores Unix seconds, or -1 on anything else. */

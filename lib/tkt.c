@@ -28,44 +28,37 @@ static int64_t min64(int64_t a, int64_t b)
 
 /* ---- strings, pauses, event ids ---------------------------------------- */
 
-static const char **str_slot(Ticket *t, TktStr w)
-{
-    switch (w) {
-    case TS_ID: return &t->id;
-    case TS_WAYBILL: return &t->waybill;
-    case TS_SITE: return &t->site;
-    case TS_REGION: return &t->region;
-    case TS_CUSTOMER_REF: return &t->customer_ref;
-    case TS_PREVIOUS_TICKET_ID: return &t->previous_ticket_id;
-    case TS_ISSUE_SITE: return &t->issue_site;
-    case TS_RESP_SITE: return &t->resp_site;
-    default: return &t->resp_rule;
-    }
-}
-
-/* Rebuilds the string block with vals[w] for every w in mask. */
+/* Rebuilds the block with vals[w] for every string w in mask, the other
+ * strings and the event ids as they were. -1 when out of memory (the ticket
+ * keeps its block) or when the strings would not fit the 16-bit offsets
+ * (only a snapshot can carry such strings: events bound every field). */
 static int set_strs(Ticket *t, unsigned mask, const char *const *vals)
 {
     const char *src[TS__COUNT];
     size_t len[TS__COUNT], total = 0;
     for (int w = 0; w < TS__COUNT; w++) {
-        src[w] = (mask & (1u << w)) ? (vals[w] ? vals[w] : "") : *str_slot(t, (TktStr)w);
-        if (!src[w])
-            src[w] = "";
+        src[w] = (mask & (1u << w)) ? (vals[w] ? vals[w] : "") : t->strs ? tkt_str(t, (TktStr)w) : "";
         len[w] = strlen(src[w]);
         total += len[w] + 1;
     }
-    char *blk = malloc(total);
+    if (total > UINT16_MAX)
+        return -1;
+    uint32_t ids = t->strs ? t->strs_len - t->ids_at : 0;
+    char *blk = malloc(total + ids);
     if (!blk)
         return -1;
-    char *p = blk;
+    size_t at = 0;
     for (int w = 0; w < TS__COUNT; w++) {
-        memcpy(p, src[w], len[w] + 1);
-        *str_slot(t, (TktStr)w) = p;
-        p += len[w] + 1;
+        memcpy(blk + at, src[w], len[w] + 1);
+        t->soff[w] = (uint16_t)at;
+        at += len[w] + 1;
     }
+    if (ids)
+        memcpy(blk + at, t->strs + t->ids_at, ids);
     free(t->strs);
     t->strs = blk;
+    t->ids_at = (uint16_t)total;
+    t->strs_len = t->strs_cap = (uint32_t)(total + ids);
     return 0;
 }
 
@@ -94,9 +87,9 @@ void tkt_get_responsible(const Ticket *t, Responsible *out)
     if (!tkt_responsible_known(t))
         return;
     out->known = true;
-    snprintf(out->site, sizeof out->site, "%s", t->resp_site);
+    snprintf(out->site, sizeof out->site, "%s", tkt_resp_site(t));
     out->role = t->resp_role;
-    snprintf(out->rule, sizeof out->rule, "%s", t->resp_rule);
+    snprintf(out->rule, sizeof out->rule, "%s", tkt_resp_rule(t));
 }
 
 Ticket *tkt_blank(const char *id)
@@ -122,8 +115,8 @@ Ticket *tkt_blank(const char *id)
 
 bool tkt_seen(const Ticket *t, const char *event_id)
 {
-    for (uint32_t i = 0; i < t->event_ids_len;) {
-        const char *id = t->event_ids + i;
+    for (uint32_t i = t->ids_at; i < t->strs_len;) {
+        const char *id = t->strs + i;
         if (strcmp(id, event_id) == 0)
             return true;
         i += (uint32_t)strlen(id) + 1;
@@ -136,18 +129,17 @@ int tkt_remember(Ticket *t, const char *event_id)
     if (tkt_seen(t, event_id))
         return 0;
     uint32_t n = (uint32_t)strlen(event_id) + 1;
-    if (t->event_ids_len + n > t->event_ids_cap) {
-        uint32_t cap = t->event_ids_cap ? t->event_ids_cap : 32;
-        while (cap < t->event_ids_len + n)
-            cap *= 2;
-        char *v = realloc(t->event_ids, cap);
+    if (t->strs_len + n > t->strs_cap) {
+        uint32_t cap = t->strs_len + n;
+        cap += cap / 2; /* amortised: a ticket may record many events */
+        char *v = realloc(t->strs, cap);
         if (!v)
             return -1;
-        t->event_ids = v;
-        t->event_ids_cap = cap;
+        t->strs = v;
+        t->strs_cap = cap;
     }
-    memcpy(t->event_ids + t->event_ids_len, event_id, n);
-    t->event_ids_len += n;
+    memcpy(t->strs + t->strs_len, event_id, n);
+    t->strs_len += n;
     return 0;
 }
 
@@ -288,7 +280,7 @@ static void schedule_rule(const Ticket *t, const SlaRule *r, int64_t ext, const 
 {
     int64_t budget = r->budget + ext;
     int64_t warn_off = r->warn >= 0 ? r->warn + ext : budget * p->warn_ratio_pct / 100;
-    int shift = r->clock == CLK_BUSINESS ? (int)pol_region_shift(p, t->region) : 0;
+    int shift = r->clock == CLK_BUSINESS ? (int)pol_region_shift(p, tkt_region(t)) : 0;
 
     *deadline = clock_add(r->clock, p->cal, shift, start, budget, t->pauses, (int)t->n_pauses);
     *warn = clock_add(r->clock, p->cal, shift, start, warn_off, t->pauses, (int)t->n_pauses);
@@ -308,7 +300,7 @@ static void compute_target(Ticket *t, Stage s, const Policy *p)
         return;
     if (s == STG_REVISIT && !t->tg[STG_RESOLVE].done)
         return;
-    int64_t start = s == STG_REVISIT ? t->tg[STG_RESOLVE].done_at : t->round_start;
+    int64_t start = s == STG_REVISIT ? tu32_get(t->tg[STG_RESOLVE].done_at) : t->round_start;
     int64_t deadline, warn;
     schedule(t, s, rule_for(t, s, p), p, start, &deadline, &warn);
     /* A priority rise never moves a deadline before the moment of the rise,
@@ -316,19 +308,19 @@ static void compute_target(Ticket *t, Stage s, const Policy *p)
      * the ticket became urgent stays overdue from its own deadline. Only
      * round 1 gets here (later rounds are urgent from their start), so the
      * priority before the rise was normal. */
-    if (t->urgent && t->urgent_at > start) {
+    if (t->urgent && tu32_get(t->urgent_at) > start) {
         int64_t nd, nw;
         schedule(t, s, rule_at(t, s, p, VAR_NORMAL), p, start, &nd, &nw);
         if (deadline != TU_NEVER)
-            deadline = max64(deadline, min64(nd, t->urgent_at));
+            deadline = max64(deadline, min64(nd, tu32_get(t->urgent_at)));
         if (warn != TU_NEVER)
-            warn = max64(warn, min64(nw, t->urgent_at));
+            warn = max64(warn, min64(nw, tu32_get(t->urgent_at)));
     }
     /* An invalid complaint is closed within its own target from the moment
      * it was found invalid, when that is sooner (§12.6). */
     if (s == STG_RESOLVE && t->invalid) {
         int64_t id, iw;
-        schedule_rule(t, &p->invalid_resolve, 0, p, t->invalid_at, &id, &iw);
+        schedule_rule(t, &p->invalid_resolve, 0, p, tu32_get(t->invalid_at), &id, &iw);
         if (id < deadline) {
             deadline = id;
             warn = min64(warn, iw);
@@ -348,14 +340,14 @@ static void compute_target(Ticket *t, Stage s, const Policy *p)
 
 void tkt_fill_alert(const Ticket *t, Alert *a)
 {
-    snprintf(a->ticket_id, sizeof a->ticket_id, "%s", t->id);
+    snprintf(a->ticket_id, sizeof a->ticket_id, "%s", tkt_id(t));
     a->round = t->round;
     a->priority = t->urgent ? 1 : 0;
     a->reasons = t->reasons;
     a->category = (int)t->category;
-    snprintf(a->site, sizeof a->site, "%s", t->site);
-    snprintf(a->waybill, sizeof a->waybill, "%s", t->waybill);
-    snprintf(a->region, sizeof a->region, "%s", t->region);
+    snprintf(a->site, sizeof a->site, "%s", tkt_site(t));
+    snprintf(a->waybill, sizeof a->waybill, "%s", tkt_waybill(t));
+    snprintf(a->region, sizeof a->region, "%s", tkt_region(t));
     if (tkt_responsible_known(t) && (t->category == CAT_LOSS || t->category == CAT_DELAY))
         tkt_get_responsible(t, &a->responsible);
 }
@@ -390,7 +382,7 @@ static void emit_ticket_n(const Ticket *t, AlertType type, AlertStatus st, int r
     a.condition_at = condition_at;
     a.resolved_at = st == AS_FIRING ? 0 : resolved_at;
     if (type == AL_REPEAT_COMPLAINT)
-        snprintf(a.previous_ticket_id, sizeof a.previous_ticket_id, "%s", t->previous_ticket_id);
+        snprintf(a.previous_ticket_id, sizeof a.previous_ticket_id, "%s", tkt_previous_ticket_id(t));
     if (type == AL_TICKET_ESCALATED && (t->reasons & (RSN_MAJOR | RSN_REOPENED)))
         a.major_because = t->major_because;
     if (type == AL_CATEGORY_REVIEW)
@@ -452,7 +444,7 @@ static void end_progress(Ticket *t, int64_t at, AlertList *out)
     if (t->prog_state != AST_FIRING)
         return;
     t->prog_state = AST_NONE;
-    emit_ticket_n(t, AL_PROGRESS_DUE, AS_RESOLVED, t->round, t->prog_n, t->prog_at, at, out);
+    emit_ticket_n(t, AL_PROGRESS_DUE, AS_RESOLVED, t->round, t->prog_n, tu32_get(t->prog_at), at, out);
 }
 
 /* The n-th response of the schedule (1-based) is due at received + offset. */
@@ -499,7 +491,7 @@ static void customer_facing(Ticket *t, int64_t at, const Policy *p, AlertList *o
 static void end_review(Ticket *t, int64_t at, AlertList *out)
 {
     if (t->review_state == AST_FIRING)
-        emit_ticket_n(t, AL_CATEGORY_REVIEW, AS_RESOLVED, t->round, 0, t->review_at, at, out);
+        emit_ticket_n(t, AL_CATEGORY_REVIEW, AS_RESOLVED, t->round, 0, tu32_get(t->review_at), at, out);
     if (t->review_state != AST_NONE || t->review_due != TU_NEVER)
         t->review_state = AST_ENDED;
     t->review_due = TU_NEVER;
@@ -509,14 +501,14 @@ static void fire_review(Ticket *t, Category suggest, int64_t condition_at, Alert
 {
     t->review_state = AST_FIRING;
     t->review_suggest = (int8_t)suggest;
-    t->review_at = condition_at;
+    t->review_at = tu32_of(condition_at);
     t->review_due = TU_NEVER;
     emit_ticket_n(t, AL_CATEGORY_REVIEW, AS_FIRING, t->round, 0, condition_at, 0, out);
 }
 
 void tkt_review(Ticket *t, int64_t pickup_at, bool parcel_signed, const Policy *p, int64_t now, AlertList *out)
 {
-    if (t->closed || t->review_state == AST_ENDED || !t->waybill[0])
+    if (t->closed || t->review_state == AST_ENDED || !tkt_waybill(t)[0])
         return;
     if (t->review_state == AST_FIRING) {
         /* the suggestion of loss ends when the parcel turns up signed */
@@ -565,14 +557,14 @@ void tkt_advance(Ticket *t, int64_t now, AlertList *out)
         Target *tg = &t->tg[best];
         if (best_breach) {
             tg->breach_state = AST_FIRING;
-            tg->breach_deadline = tg->deadline;
+            tg->breach_deadline = tu32_of(tg->deadline);
             if (tg->breach_n < 255)
                 tg->breach_n++;
             emit_stage(t, AL_SLA_BREACH, AS_FIRING, (Stage)best, tg->breach_n, tg->deadline, tg->deadline, 0, out);
         } else {
             tg->warn_state = AST_FIRING;
-            tg->warn_fired_deadline = tg->deadline;
-            tg->warn_condition_at = tg->warn_at;
+            tg->warn_fired_deadline = tu32_of(tg->deadline);
+            tg->warn_condition_at = tu32_of(tg->warn_at);
             if (tg->warn_n < 255)
                 tg->warn_n++;
             emit_stage(t, AL_SLA_WARNING, AS_FIRING, (Stage)best, tg->warn_n, tg->deadline, tg->warn_at, 0, out);
@@ -599,7 +591,7 @@ static void advance_schedules(Ticket *t, const Policy *p, int64_t now, AlertList
     int64_t due = progress_due_at(t, p);
     if (due <= now) {
         t->prog_state = AST_FIRING;
-        t->prog_at = due;
+        t->prog_at = tu32_of(due);
         if (t->prog_n < UINT16_MAX)
             t->prog_n++;
         emit_ticket_n(t, AL_PROGRESS_DUE, AS_FIRING, t->round, t->prog_n, due, 0, out);
@@ -678,13 +670,13 @@ static void reconcile(Ticket *t, int64_t now, AlertList *out)
             continue;
         if (tg->breach_state == AST_FIRING && tg->deadline > now) {
             tg->breach_state = AST_NONE;
-            emit_stage(t, AL_SLA_BREACH, AS_RESOLVED, (Stage)s, tg->breach_n, tg->breach_deadline,
-                       tg->breach_deadline, now, out);
+            emit_stage(t, AL_SLA_BREACH, AS_RESOLVED, (Stage)s, tg->breach_n, tu32_get(tg->breach_deadline),
+                       tu32_get(tg->breach_deadline), now, out);
         }
         if (tg->warn_state == AST_FIRING && tg->warn_at > now) {
             tg->warn_state = AST_NONE;
-            emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, (Stage)s, tg->warn_n, tg->warn_fired_deadline,
-                       tg->warn_condition_at, now, out);
+            emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, (Stage)s, tg->warn_n, tu32_get(tg->warn_fired_deadline),
+                       tu32_get(tg->warn_condition_at), now, out);
         }
     }
 }
@@ -704,25 +696,25 @@ static void complete(Ticket *t, Stage s, int64_t at, AlertList *out)
     if (tg->done)
         return;
     tg->done = true;
-    tg->done_at = at;
+    tg->done_at = tu32_of(at);
     if (tg->warn_state == AST_FIRING) {
         tg->warn_state = AST_ENDED;
-        emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, s, tg->warn_n, tg->warn_fired_deadline, tg->warn_condition_at,
-                   at, out);
+        emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, s, tg->warn_n, tu32_get(tg->warn_fired_deadline),
+                   tu32_get(tg->warn_condition_at), at, out);
     }
     if (tg->breach_state == AST_FIRING) {
         tg->breach_state = AST_ENDED;
         /* Met or late against the deadline in force now: an extension or a
          * pause reported after the breach fired may have moved it (still
          * before `now`, or the breach would have ended then). */
-        int64_t due = tg->deadline != TU_NEVER ? tg->deadline : tg->breach_deadline;
+        int64_t due = tg->deadline != TU_NEVER ? tg->deadline : tu32_get(tg->breach_deadline);
         Alert a;
         alert_init(&a, AL_SLA_BREACH, at <= due ? AS_RETRACTED : AS_RESOLVED);
         tkt_fill_alert(t, &a);
         a.stage = (int)s;
         a.instance = tg->breach_n;
         a.deadline = due;
-        a.condition_at = tg->breach_deadline;
+        a.condition_at = tu32_get(tg->breach_deadline);
         a.resolved_at = at;
         if (a.status == AS_RESOLVED) {
             a.has_late_by = true;
@@ -741,13 +733,13 @@ static void close_ticket(Ticket *t, int64_t at, AlertList *out)
         Target *tg = &t->tg[s];
         if (tg->warn_state == AST_FIRING) {
             tg->warn_state = AST_ENDED;
-            emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, (Stage)s, tg->warn_n, tg->warn_fired_deadline,
-                       tg->warn_condition_at, at, out);
+            emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, (Stage)s, tg->warn_n, tu32_get(tg->warn_fired_deadline),
+                       tu32_get(tg->warn_condition_at), at, out);
         }
         if (tg->breach_state == AST_FIRING) {
             tg->breach_state = AST_ENDED;
-            emit_stage(t, AL_SLA_BREACH, AS_RESOLVED, (Stage)s, tg->breach_n, tg->breach_deadline,
-                       tg->breach_deadline, at, out);
+            emit_stage(t, AL_SLA_BREACH, AS_RESOLVED, (Stage)s, tg->breach_n, tu32_get(tg->breach_deadline),
+                       tu32_get(tg->breach_deadline), at, out);
         }
         tg->deadline = tg->warn_at = TU_NEVER;
     }
@@ -761,15 +753,16 @@ static void close_ticket(Ticket *t, int64_t at, AlertList *out)
     end_review(t, at, out);
     for (int r = 1; r <= 32; r++) {
         if (t->escalated_rounds & (1u << (r - 1)))
-            emit_ticket(t, AL_TICKET_ESCALATED, AS_RESOLVED, r, r <= 8 ? t->escalated_at[r - 1] : at, at, out);
+            emit_ticket(t, AL_TICKET_ESCALATED, AS_RESOLVED, r, r <= 8 ? tu32_get(t->escalated_at[r - 1]) : at, at,
+                        out);
     }
     t->escalated_rounds = 0;
     if (t->repeat_firing) {
         t->repeat_firing = false;
-        emit_ticket(t, AL_REPEAT_COMPLAINT, AS_RESOLVED, t->round, t->repeat_at, at, out);
+        emit_ticket(t, AL_REPEAT_COMPLAINT, AS_RESOLVED, t->round, tu32_get(t->repeat_at), at, out);
     }
     t->closed = true;
-    t->closed_at = at;
+    t->closed_at = tu32_of(at);
 }
 
 bool tkt_make_urgent(Ticket *t, unsigned reason, int64_t at, const Policy *p, int64_t now, AlertList *out)
@@ -780,14 +773,14 @@ bool tkt_make_urgent(Ticket *t, unsigned reason, int64_t at, const Policy *p, in
     t->reasons |= (uint8_t)reason;
     if (!t->urgent) {
         t->urgent = true;
-        t->urgent_at = at;
+        t->urgent_at = tu32_of(at);
     }
     unsigned bit = t->round <= 32 ? 1u << (t->round - 1) : 0;
     if ((reason & (RSN_MAJOR | RSN_CHANNEL | RSN_REOPENED)) && bit && !(t->escalated_rounds & bit) &&
         (added || reason == RSN_REOPENED)) {
         t->escalated_rounds |= bit;
         if (t->round <= 8)
-            t->escalated_at[t->round - 1] = at;
+            t->escalated_at[t->round - 1] = tu32_of(at);
         emit_ticket(t, AL_TICKET_ESCALATED, AS_FIRING, t->round, at, 0, out);
     }
     tkt_recompute(t, p, now, out);
@@ -866,7 +859,6 @@ void tkt_free(Ticket *t)
     free(t->strs);
     free(t->pauses);
     free(t->pev);
-    free(t->event_ids);
     free(t);
 }
 
@@ -942,7 +934,7 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         if (s == STG_FIRST_REPLY)
             t->last_cf = at;
         if (s == STG_RESOLVE) {
-            t->last_resolved_at = at;
+            t->last_resolved_at = tu32_of(at);
             end_progress(t, at, out);
             end_responses(t, t->resp_firing, at, p, out);
         }
@@ -950,9 +942,7 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         r = TKT_APPLIED;
         break;
     }
-    case CT_PROGRESS:
-        r = TKT_APPLIED;
-        break;
+    case CT_PROGRESS: r = TKT_APPLIED; break;
     case CT_REVISIT:
         if (!t->tg[STG_RESOLVE].done) {
             snprintf(detail, detaillen, "type: revisit before resolved in round %d", t->round);
@@ -981,7 +971,7 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         }
         if (ev->has & EVF_VALIDITY) {
             if (ev->invalid && !t->invalid)
-                t->invalid_at = at;
+                t->invalid_at = tu32_of(at);
             t->invalid = ev->invalid;
         }
         bool was_major = t->major;
@@ -992,9 +982,7 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         r = TKT_APPLIED;
         break;
     }
-    case CT_CLOSED:
-        close_ticket(t, at, out);
-        return TKT_APPLIED;
+    case CT_CLOSED: close_ticket(t, at, out); return TKT_APPLIED;
     case CT_PAUSED:
     case CT_RESUMED: {
         bool resume = ev->type == CT_RESUMED;
@@ -1010,9 +998,8 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         /* history when the intervals did not change (and no overdue pause ended): a second paused while
          * paused, a resumed with nothing to resume (kept: its paused may
          * still arrive, later than itself) */
-        r = (ended || t->n_pauses != n_before || (n_before && t->pauses[n_before - 1].end != last_end))
-                ? TKT_APPLIED
-                : TKT_HISTORY;
+        r = (ended || t->n_pauses != n_before || (n_before && t->pauses[n_before - 1].end != last_end)) ? TKT_APPLIED
+                                                                                                        : TKT_HISTORY;
         break;
     }
     case CT_EXTENDED: {
@@ -1024,8 +1011,7 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         r = TKT_APPLIED;
         break;
     }
-    default:
-        break;
+    default: break;
     }
     /* completing the open stage ends an overdue pause (§12.3) */
     if (open_stage(t) != stage_before)
@@ -1066,13 +1052,13 @@ bool tkt_paused(const Ticket *t)
 
 int tkt_mark_repeat(Ticket *t, const char *previous, int64_t at, const Policy *p, int64_t now, AlertList *out)
 {
-    if (t->closed || t->repeat_firing || t->previous_ticket_id[0])
+    if (t->closed || t->repeat_firing || tkt_previous_ticket_id(t)[0])
         return 0;
     if (tkt_set_str(t, TS_PREVIOUS_TICKET_ID, previous) < 0)
         return -1;
     tkt_make_urgent(t, RSN_REPEAT, at, p, now, out);
     t->repeat_firing = true;
-    t->repeat_at = at;
+    t->repeat_at = tu32_of(at);
     emit_ticket(t, AL_REPEAT_COMPLAINT, AS_FIRING, t->round, at, 0, out);
     return 0;
 }
@@ -1153,7 +1139,7 @@ uint8_t *tkt_pack(const Ticket *t, size_t *len)
     uint8_t v = PACK_VERSION;
     wr_bytes(&w, &v, 1);
     for (int i = 0; i < TS__COUNT; i++)
-        wr_str(&w, *str_slot((Ticket *)t, (TktStr)i));
+        wr_str(&w, tkt_str(t, (TktStr)i));
     wr_u(&w, t->channel);
     wr_u(&w, t->category);
     wr_u(&w, (unsigned)t->claim | (unsigned)t->major << 1 | (unsigned)t->urgent << 2 | (unsigned)t->closed << 3 |
@@ -1164,18 +1150,18 @@ uint8_t *tkt_pack(const Ticket *t, size_t *len)
     int64_t base = t->received_at;
     wr_s(&w, base);
     wr_time(&w, t->round_start, base);
-    wr_time(&w, t->urgent_at, base);
-    wr_time(&w, t->closed_at, base);
-    wr_time(&w, t->last_resolved_at, base);
-    wr_time(&w, t->repeat_at, base);
+    wr_time(&w, tu32_get(t->urgent_at), base);
+    wr_time(&w, tu32_get(t->closed_at), base);
+    wr_time(&w, tu32_get(t->last_resolved_at), base);
+    wr_time(&w, tu32_get(t->repeat_at), base);
     for (int s = 0; s < STG__COUNT; s++) {
         const Target *tg = &t->tg[s];
         wr_time(&w, tg->deadline, base);
         wr_time(&w, tg->warn_at, base);
-        wr_time(&w, tg->done_at, base);
-        wr_time(&w, tg->warn_fired_deadline, base);
-        wr_time(&w, tg->warn_condition_at, base);
-        wr_time(&w, tg->breach_deadline, base);
+        wr_time(&w, tu32_get(tg->done_at), base);
+        wr_time(&w, tu32_get(tg->warn_fired_deadline), base);
+        wr_time(&w, tu32_get(tg->warn_condition_at), base);
+        wr_time(&w, tu32_get(tg->breach_deadline), base);
         wr_u(&w, (unsigned)tg->done | (unsigned)tg->warn_state << 1 | (unsigned)tg->breach_state << 3);
         wr_s(&w, t->ext[s]);
         wr_u(&w, tg->warn_n);
@@ -1190,7 +1176,7 @@ uint8_t *tkt_pack(const Ticket *t, size_t *len)
     }
     wr_u(&w, t->escalated_rounds);
     for (int i = 0; i < 8; i++)
-        wr_time(&w, t->escalated_at[i], base);
+        wr_time(&w, tu32_get(t->escalated_at[i]), base);
     /* §12 */
     int64_t amount;
     memcpy(&amount, &t->claim_amount, sizeof amount);
@@ -1198,20 +1184,22 @@ uint8_t *tkt_pack(const Ticket *t, size_t *len)
     wr_u(&w, (uint64_t)t->complainants);
     wr_u(&w, (unsigned)t->injury | (unsigned)t->vip << 1 | (unsigned)t->executive << 2 | (unsigned)t->invalid << 3);
     wr_u(&w, t->major_because);
-    wr_time(&w, t->invalid_at, base);
+    wr_time(&w, tu32_get(t->invalid_at), base);
     wr_time(&w, t->last_cf, base);
     wr_u(&w, t->prog_n);
     wr_u(&w, t->prog_state);
-    wr_time(&w, t->prog_at, base);
+    wr_time(&w, tu32_get(t->prog_at), base);
     wr_u(&w, t->resp_count);
     wr_u(&w, t->resp_firing);
     wr_u(&w, t->resp_done);
     wr_u(&w, t->review_state);
     wr_s(&w, t->review_suggest);
     wr_time(&w, t->review_due, base);
-    wr_time(&w, t->review_at, base);
-    wr_u(&w, t->event_ids_len);
-    wr_bytes(&w, t->event_ids, t->event_ids_len);
+    wr_time(&w, tu32_get(t->review_at), base);
+    uint32_t il;
+    const char *ids = tkt_event_ids(t, &il);
+    wr_u(&w, il);
+    wr_bytes(&w, ids, il);
     if (w.failed) {
         free(w.p);
         return NULL;
@@ -1287,6 +1275,7 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
     /* the strings, NUL-terminated copies */
     char *copies[TS__COUNT] = {0};
     const char *vals[TS__COUNT];
+    size_t total = 0;
     for (int i = 0; i < TS__COUNT; i++) {
         size_t n;
         const char *s = rd_str(&r, &n);
@@ -1294,7 +1283,10 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
         vals[i] = copies[i] ? copies[i] : "";
         if (!r.bad && (!copies[i] || strlen(copies[i]) != n))
             r.bad = true;
+        total += n + 1;
     }
+    if (total > UINT16_MAX) /* more than any event can give a ticket */
+        r.bad = true;
     Ticket *t = r.bad || !vals[TS_ID][0] ? NULL : tkt_blank(vals[TS_ID]);
     if (t && set_strs(t, (1u << TS__COUNT) - 1, vals) < 0) {
         tkt_free(t);
@@ -1318,18 +1310,18 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
     t->closed = flags >> 3 & 1, t->repeat_firing = flags >> 4 & 1;
     int64_t base = t->received_at = rd_s(&r);
     t->round_start = rd_time(&r, base);
-    t->urgent_at = rd_time(&r, base);
-    t->closed_at = rd_time(&r, base);
-    t->last_resolved_at = rd_time(&r, base);
-    t->repeat_at = rd_time(&r, base);
+    t->urgent_at = tu32_of(rd_time(&r, base));
+    t->closed_at = tu32_of(rd_time(&r, base));
+    t->last_resolved_at = tu32_of(rd_time(&r, base));
+    t->repeat_at = tu32_of(rd_time(&r, base));
     for (int s = 0; s < STG__COUNT; s++) {
         Target *tg = &t->tg[s];
         tg->deadline = rd_time(&r, base);
         tg->warn_at = rd_time(&r, base);
-        tg->done_at = rd_time(&r, base);
-        tg->warn_fired_deadline = rd_time(&r, base);
-        tg->warn_condition_at = rd_time(&r, base);
-        tg->breach_deadline = rd_time(&r, base);
+        tg->done_at = tu32_of(rd_time(&r, base));
+        tg->warn_fired_deadline = tu32_of(rd_time(&r, base));
+        tg->warn_condition_at = tu32_of(rd_time(&r, base));
+        tg->breach_deadline = tu32_of(rd_time(&r, base));
         uint64_t f = rd_u(&r);
         tg->done = f & 1;
         tg->warn_state = (uint8_t)(f >> 1 & 3);
@@ -1366,7 +1358,7 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
     }
     t->escalated_rounds = (uint32_t)rd_u(&r);
     for (int i = 0; i < 8; i++)
-        t->escalated_at[i] = rd_time(&r, base);
+        t->escalated_at[i] = tu32_of(rd_time(&r, base));
     if (version >= 2) {
         uint64_t amount = rd_u(&r);
         memcpy(&t->claim_amount, &amount, sizeof amount);
@@ -1374,18 +1366,18 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
         uint64_t f = rd_u(&r);
         t->injury = f & 1, t->vip = f >> 1 & 1, t->executive = f >> 2 & 1, t->invalid = f >> 3 & 1;
         t->major_because = (uint8_t)rd_u(&r);
-        t->invalid_at = rd_time(&r, base);
+        t->invalid_at = tu32_of(rd_time(&r, base));
         t->last_cf = rd_time(&r, base);
         t->prog_n = (uint16_t)rd_u(&r);
         t->prog_state = (uint8_t)rd_u(&r);
-        t->prog_at = rd_time(&r, base);
+        t->prog_at = tu32_of(rd_time(&r, base));
         t->resp_count = (uint8_t)rd_u(&r);
         t->resp_firing = (uint16_t)rd_u(&r);
         t->resp_done = (uint16_t)rd_u(&r);
         t->review_state = (uint8_t)rd_u(&r);
         t->review_suggest = (int8_t)rd_s(&r);
         t->review_due = rd_time(&r, base);
-        t->review_at = rd_time(&r, base);
+        t->review_at = tu32_of(rd_time(&r, base));
         if (t->claim_amount != t->claim_amount) /* NaN from a corrupt snapshot */
             t->claim_amount = -1;
     } else if (t->major) {
@@ -1395,13 +1387,18 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
     if (!r.bad && il > 0) {
         if (il > r.n - r.i || r.p[r.i + il - 1] != '\0') {
             r.bad = true;
-        } else if (!(t->event_ids = malloc(il))) {
-            tkt_free(t);
-            err_set(err, errlen, "out of memory");
-            return NULL;
+        } else if (il > UINT32_MAX - t->strs_len) {
+            r.bad = true;
         } else {
-            memcpy(t->event_ids, r.p + r.i, il);
-            t->event_ids_len = t->event_ids_cap = (uint32_t)il;
+            char *blk = realloc(t->strs, t->strs_len + il);
+            if (!blk) {
+                tkt_free(t);
+                err_set(err, errlen, "out of memory");
+                return NULL;
+            }
+            memcpy(blk + t->strs_len, r.p + r.i, il);
+            t->strs = blk;
+            t->strs_len = t->strs_cap = t->strs_len + (uint32_t)il;
             r.i += il;
         }
     }
@@ -1478,19 +1475,19 @@ Ticket *tkt_from_json(const json_t *o, char *err, size_t errlen)
         tg->deadline = get_time(x, "deadline");
         tg->warn_at = get_time(x, "warn_at");
         tg->done = json_is_true(json_object_get(x, "done"));
-        tg->done_at = get_int(x, "done_at");
+        tg->done_at = tu32_of(get_int(x, "done_at"));
         tg->warn_state = (uint8_t)get_int(x, "warn_state");
         tg->breach_state = (uint8_t)get_int(x, "breach_state");
-        tg->warn_fired_deadline = get_time(x, "warn_fired_deadline");
-        tg->warn_condition_at = get_int(x, "warn_condition_at");
-        tg->breach_deadline = get_time(x, "breach_deadline");
+        tg->warn_fired_deadline = tu32_of(get_time(x, "warn_fired_deadline"));
+        tg->warn_condition_at = tu32_of(get_int(x, "warn_condition_at"));
+        tg->breach_deadline = tu32_of(get_time(x, "breach_deadline"));
     }
     t->urgent = json_is_true(json_object_get(o, "urgent"));
     t->reasons = (uint8_t)get_int(o, "reasons");
-    t->urgent_at = get_int(o, "urgent_at");
+    t->urgent_at = tu32_of(get_int(o, "urgent_at"));
     t->closed = json_is_true(json_object_get(o, "closed"));
-    t->closed_at = get_int(o, "closed_at");
-    t->last_resolved_at = get_int(o, "last_resolved_at");
+    t->closed_at = tu32_of(get_int(o, "closed_at"));
+    t->last_resolved_at = tu32_of(get_int(o, "last_resolved_at"));
     const json_t *ps = json_object_get(o, "pauses");
     for (size_t i = 0; i < json_array_size(ps); i++) {
         const json_t *pr = json_array_get(ps, i);
@@ -1516,10 +1513,10 @@ Ticket *tkt_from_json(const json_t *o, char *err, size_t errlen)
     const json_t *ea = json_object_get(o, "escalated_at");
     for (int i = 0; i < 8; i++) {
         const json_t *e = json_array_get(ea, (size_t)i);
-        t->escalated_at[i] = json_is_integer(e) ? json_integer_value(e) : 0;
+        t->escalated_at[i] = tu32_of(json_is_integer(e) ? json_integer_value(e) : 0);
     }
     t->repeat_firing = json_is_true(json_object_get(o, "repeat_firing"));
-    t->repeat_at = get_int(o, "repeat_at");
+    t->repeat_at = tu32_of(get_int(o, "repeat_at"));
     for (int s = 0; s < STG__COUNT; s++) {
         t->tg[s].warn_n = t->tg[s].warn_state != AST_NONE;
         t->tg[s].breach_n = t->tg[s].breach_state != AST_NONE;

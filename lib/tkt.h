@@ -20,6 +20,7 @@
 #include "evt.h"
 #include "policy.h"
 #include "theap.h"
+#include "timeutil.h"
 
 typedef enum { STG_CONTACT, STG_FIRST_REPLY, STG_RESOLVE, STG_REVISIT, STG__COUNT } Stage;
 
@@ -31,10 +32,10 @@ typedef enum { AST_NONE = 0, AST_FIRING, AST_ENDED } AlertState;
 typedef struct Target {
     int64_t deadline; /* TU_NEVER: not running (paused, not started, done) */
     int64_t warn_at;  /* TU_NEVER: no warning pending */
-    int64_t done_at;
-    int64_t warn_fired_deadline; /* deadline carried by the firing warning */
-    int64_t warn_condition_at;
-    int64_t breach_deadline; /* deadline at which the breach fired */
+    Tu32 done_at;
+    Tu32 warn_fired_deadline; /* deadline carried by the firing warning */
+    Tu32 warn_condition_at;
+    Tu32 breach_deadline; /* deadline at which the breach fired */
     bool done;
     uint8_t warn_state;   /* AlertState */
     uint8_t breach_state; /* AlertState */
@@ -76,9 +77,17 @@ typedef enum {
 
 typedef struct Ticket {
     ThNode node; /* lib/desk's deadline heap; first, so the heap finds the ticket */
-    const char *id, *waybill, *site, *region, *customer_ref, *previous_ticket_id, *issue_site;
-    const char *resp_site, *resp_rule;
-    char *strs; /* the block the strings point into */
+    /* The ticket's strings and the ids of its events, in one block owned by
+     * the ticket: the strings NUL-terminated in TktStr order (string w at
+     * soff[w]: tkt_str, tkt_id, ...), then from ids_at the ids of the events
+     * recorded for it, NUL-terminated one after the other, for the duplicate
+     * check (an event id is unique, and a copy of an event names the same
+     * ticket). Offsets rather than pointers: 20 bytes instead of 88, and the
+     * block moves freely when it grows. */
+    char *strs;
+    uint32_t strs_len, strs_cap;
+    uint16_t soff[TS__COUNT];
+    uint16_t ids_at;
     /* what the complaint is about; updated by `updated` */
     uint8_t channel;  /* Channel */
     uint8_t category; /* Category */
@@ -90,19 +99,24 @@ typedef struct Ticket {
     int8_t resp_role; /* SiteRole of the responsible site, -1 = null */
     uint8_t reasons;  /* RSN_* */
     bool stored;      /* the store's: it has a row in PostgreSQL (not stored) */
+    uint16_t prog_n;  /* §12.4: progress_due lapses in the round */
 
-    int round;
+    /* The fields are ordered by size, leaving no holes to speak of: one is
+     * kept per open ticket, a million of them on a busy desk. Times the
+     * ticket only remembers are 32-bit (Tu32); the times that move with the
+     * clock (deadlines, the round's start) stay 64-bit. */
     int64_t received_at; /* the first `received` */
     int64_t round_start;
     Target tg[STG__COUNT];
 
-    int64_t urgent_at; /* when priority became urgent */
-    int64_t closed_at;
-    int64_t last_resolved_at; /* latest completion of `resolve` in any round; 0 = never */
+    Tu32 urgent_at; /* when priority became urgent */
+    Tu32 closed_at;
+    Tu32 last_resolved_at; /* latest completion of `resolve` in any round; 0 = never */
+    int32_t round;
 
-    PauseEv *pev; /* the round's paused and resumed events, in occurred_at order */
-    uint32_t n_pev, cap_pev;
+    PauseEv *pev;  /* the round's paused and resumed events, in occurred_at order */
     Pause *pauses; /* the intervals they make (derived; tkt_pauses_changed) */
+    uint32_t n_pev, cap_pev;
     uint32_t n_pauses, cap_pauses;
     int32_t ext[STG__COUNT]; /* approved extensions of the round, seconds on the stage's clock */
 
@@ -113,30 +127,24 @@ typedef struct Ticket {
     uint8_t major_because; /* MB_* */
     /* §12.6 */
     bool invalid;
-    int64_t invalid_at; /* when it was found invalid */
+    /* §12.4, with prog_n above and the rest below */
+    uint8_t prog_state; /* AlertState of the current lapse */
+    Tu32 invalid_at;    /* §12.6: when it was found invalid */
     /* §12.4: progress after the first reply, and the response schedule */
     int64_t last_cf;      /* the latest customer-facing event since the first reply */
-    uint16_t prog_n;      /* progress_due lapses in the round */
-    uint8_t prog_state;   /* AlertState of the current lapse */
-    int64_t prog_at;      /* its condition time */
-    uint8_t resp_count;   /* customer-facing events of round 1 */
+    Tu32 prog_at;         /* its condition time */
     uint16_t resp_firing; /* bit n-1: response_due/<id>/<n> firing */
     uint16_t resp_done;   /* bit n-1: ended, or never to fire */
+    uint8_t resp_count;   /* customer-facing events of round 1 */
     /* §12.7 */
     uint8_t review_state;  /* AlertState of category_review in the round */
     int8_t review_suggest; /* Category suggested, -1 = none */
+    Tu32 review_at;        /* condition time of the firing review */
     int64_t review_due;    /* when the delay ticket's parcel passes loss_after, TU_NEVER when not pending */
-    int64_t review_at;     /* condition time of the firing review */
 
     uint32_t escalated_rounds; /* bit r-1: ticket_escalated/<id>/<r> fired and not yet resolved */
-    int64_t escalated_at[8];   /* condition time of the escalation of rounds 1..8 */
-    int64_t repeat_at;
-
-    /* The ids of the events recorded for this ticket, NUL-terminated one
-     * after the other: the duplicate check (an event id is unique, and a
-     * copy of an event names the same ticket). */
-    char *event_ids;
-    uint32_t event_ids_len, event_ids_cap;
+    Tu32 escalated_at[8];      /* condition time of the escalation of rounds 1..8 */
+    Tu32 repeat_at;
 
     uint32_t eff_gen; /* lib/desk: the Effects that lists this ticket, and where (not stored) */
     uint32_t eff_index;
@@ -145,10 +153,60 @@ typedef struct Ticket {
     int64_t unfolded;
 } Ticket;
 
+/* The ticket's strings: "" when absent, never NULL. A pointer stays valid
+ * until the next tkt_set_str, tkt_set_responsible, tkt_remember or change of
+ * the ticket by an event. */
+static inline const char *tkt_str(const Ticket *t, TktStr w)
+{
+    return t->strs + t->soff[w];
+}
+static inline const char *tkt_id(const Ticket *t)
+{
+    return tkt_str(t, TS_ID);
+}
+static inline const char *tkt_waybill(const Ticket *t)
+{
+    return tkt_str(t, TS_WAYBILL);
+}
+static inline const char *tkt_site(const Ticket *t)
+{
+    return tkt_str(t, TS_SITE);
+}
+static inline const char *tkt_region(const Ticket *t)
+{
+    return tkt_str(t, TS_REGION);
+}
+static inline const char *tkt_customer_ref(const Ticket *t)
+{
+    return tkt_str(t, TS_CUSTOMER_REF);
+}
+static inline const char *tkt_previous_ticket_id(const Ticket *t)
+{
+    return tkt_str(t, TS_PREVIOUS_TICKET_ID);
+}
+static inline const char *tkt_issue_site(const Ticket *t)
+{
+    return tkt_str(t, TS_ISSUE_SITE);
+}
+static inline const char *tkt_resp_site(const Ticket *t)
+{
+    return tkt_str(t, TS_RESP_SITE);
+}
+static inline const char *tkt_resp_rule(const Ticket *t)
+{
+    return tkt_str(t, TS_RESP_RULE);
+}
+/* The recorded event ids: *len bytes of NUL-terminated ids. */
+static inline const char *tkt_event_ids(const Ticket *t, uint32_t *len)
+{
+    *len = t->strs_len - t->ids_at;
+    return t->strs + t->ids_at;
+}
+
 /* The responsibility attached to the ticket, as an alert carries it. */
 static inline bool tkt_responsible_known(const Ticket *t)
 {
-    return t->resp_rule[0] != '\0';
+    return tkt_resp_rule(t)[0] != '\0';
 }
 void tkt_get_responsible(const Ticket *t, Responsible *out);
 
@@ -239,9 +297,9 @@ static inline const char *tkt_acct_site(const Ticket *t)
 {
     if (t->invalid)
         return NULL;
-    if (tkt_responsible_known(t) && t->resp_site[0])
-        return t->resp_site;
-    return t->site[0] ? t->site : NULL;
+    if (tkt_responsible_known(t) && tkt_resp_site(t)[0])
+        return tkt_resp_site(t);
+    return tkt_site(t)[0] ? tkt_site(t) : NULL;
 }
 
 /* Whether the ticket is open (not closed). */

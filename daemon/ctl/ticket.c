@@ -245,7 +245,7 @@ static json_t *stage_json(const Show *s, const XplTarget *x)
         json_object_set_new(o, "stored_deadline", out_jtime(tg->deadline, s->off));
         json_object_set_new(o, "breach", json_string(tg->breach_state == AST_FIRING ? "firing" : "none"));
         if (tg->breach_state == AST_FIRING)
-            json_object_set_new(o, "breach_deadline", out_jtime(tg->breach_deadline, s->off));
+            json_object_set_new(o, "breach_deadline", out_jtime(tu32_get(tg->breach_deadline), s->off));
         json_object_set_new(o, "warning", json_string(tg->warn_state == AST_FIRING ? "firing" : "none"));
     }
     json_object_set_new(o, "start", out_jtime(x->start, s->off));
@@ -262,7 +262,7 @@ static json_t *stage_json(const Show *s, const XplTarget *x)
     if (x->invalid) {
         xpl_format_plan(&x->invalid_plan, "found invalid", s->off, line, sizeof line);
         json_array_append_new(
-            adj, json_pack("{s:s,s:o,s:o,s:s,s:b}", "kind", "invalid", "at", out_jtime(t->invalid_at, s->off), "plan",
+            adj, json_pack("{s:s,s:o,s:o,s:s,s:b}", "kind", "invalid", "at", out_jtime(tu32_get(t->invalid_at), s->off), "plan",
                            plan_json(&x->invalid_plan, s->off), "explanation", line, "applied", x->invalid_applied));
     }
     if (x->statutory)
@@ -323,11 +323,11 @@ static json_t *ticket_json(const Show *s)
 {
     const Ticket *t = s->t;
     const Policy *p = s->p;
-    int64_t shift = pol_region_shift(p, t->region);
+    int64_t shift = pol_region_shift(p, tkt_region(t));
     char win[160];
     windows_of(p, shift, win, sizeof win);
-    const char *rname = xpl_region_name(t->region);
-    json_t *region = t->region[0] ? json_pack("{s:s,s:o,s:b,s:I,s:s}", "code", t->region, "name",
+    const char *rname = xpl_region_name(tkt_region(t));
+    json_t *region = tkt_region(t)[0] ? json_pack("{s:s,s:o,s:b,s:I,s:s}", "code", tkt_region(t), "name",
                                               rname ? json_string(rname) : json_null(), "shifted", shift != 0,
                                               "shift_seconds", (json_int_t)shift, "business_hours", win)
                                   : json_null();
@@ -337,8 +337,8 @@ static json_t *ticket_json(const Show *s)
     json_t *resp = json_null();
     if (tkt_responsible_known(t)) {
         const char *role = t->resp_role >= 0 ? evt_role_name((SiteRole)t->resp_role) : NULL;
-        resp = json_pack("{s:o,s:o,s:s}", "site", t->resp_site[0] ? json_string(t->resp_site) : json_null(), "role",
-                         role ? json_string(role) : json_null(), "rule", t->resp_rule);
+        resp = json_pack("{s:o,s:o,s:s}", "site", tkt_resp_site(t)[0] ? json_string(tkt_resp_site(t)) : json_null(), "role",
+                         role ? json_string(role) : json_null(), "rule", tkt_resp_rule(t));
     }
     const char *acct = tkt_acct_site(t);
     json_t *stages = json_array();
@@ -347,30 +347,30 @@ static json_t *ticket_json(const Show *s)
     json_t *ext = json_pack("{s:I,s:I}", "first_reply_seconds", (json_int_t)t->ext[STG_FIRST_REPLY], "resolve_seconds",
                             (json_int_t)t->ext[STG_RESOLVE]);
     json_t *o = json_object();
-    json_object_set_new(o, "ticket_id", json_string(t->id));
+    json_object_set_new(o, "ticket_id", json_string(tkt_id(t)));
     json_object_set_new(o, "status", json_string(tkt_status(t)));
     json_object_set_new(o, "round", json_integer(t->round));
     json_object_set_new(o, "priority", json_string(t->urgent ? "urgent" : "normal"));
     json_object_set_new(o, "reasons", reasons);
-    json_object_set_new(o, "urgent_since", t->urgent ? out_jtime(t->urgent_at, s->off) : json_null());
+    json_object_set_new(o, "urgent_since", t->urgent ? out_jtime(tu32_get(t->urgent_at), s->off) : json_null());
     json_object_set_new(o, "major", json_boolean(t->major));
     json_object_set_new(o, "major_because", because);
     json_object_set_new(o, "channel", json_string(evt_channel_name((Channel)t->channel)));
     json_object_set_new(o, "category", json_string(evt_category_name((Category)t->category)));
     json_object_set_new(o, "claim", json_boolean(t->claim));
     json_object_set_new(o, "valid", json_boolean(tkt_valid(t)));
-    json_object_set_new(o, "invalid_since", t->invalid ? out_jtime(t->invalid_at, s->off) : json_null());
-    json_object_set_new(o, "waybill", t->waybill[0] ? json_string(t->waybill) : json_null());
-    json_object_set_new(o, "site", t->site[0] ? json_string(t->site) : json_null());
+    json_object_set_new(o, "invalid_since", t->invalid ? out_jtime(tu32_get(t->invalid_at), s->off) : json_null());
+    json_object_set_new(o, "waybill", tkt_waybill(t)[0] ? json_string(tkt_waybill(t)) : json_null());
+    json_object_set_new(o, "site", tkt_site(t)[0] ? json_string(tkt_site(t)) : json_null());
     json_object_set_new(o, "region", region);
     json_object_set_new(o, "received_at", out_jtime(t->received_at, s->off));
     json_object_set_new(o, "round_started_at", out_jtime(t->round_start, s->off));
-    json_object_set_new(o, "closed_at", t->closed ? out_jtime(t->closed_at, s->off) : json_null());
+    json_object_set_new(o, "closed_at", t->closed ? out_jtime(tu32_get(t->closed_at), s->off) : json_null());
     json_object_set_new(o, "paused", json_boolean(tkt_paused(t)));
     json_object_set_new(o, "responsible", resp);
     json_object_set_new(o, "accountability_site", acct ? json_string(acct) : json_null());
     json_object_set_new(o, "previous_ticket_id",
-                        t->previous_ticket_id[0] ? json_string(t->previous_ticket_id) : json_null());
+                        tkt_previous_ticket_id(t)[0] ? json_string(tkt_previous_ticket_id(t)) : json_null());
     json_object_set_new(o, "clock",
                         json_pack("{s:s,s:o}", "mode", s->event_clock ? "event" : "wall", "now",
                                   out_jtime(s->now ? s->now : TU_NEVER, s->off)));
@@ -413,7 +413,7 @@ static void print_stage(const Show *s, const XplTarget *x)
             printf(x->done_at <= x->due ? ", met (%s to spare)" : ", %s late", d);
         }
         break;
-    case XPL_STOPPED: printf(" — not completed: the ticket was closed %s", out_wtime(t->closed_at, off, b)); break;
+    case XPL_STOPPED: printf(" — not completed: the ticket was closed %s", out_wtime(tu32_get(t->closed_at), off, b)); break;
     default:
         printf(" — open");
         if (tg->breach_state == AST_FIRING)
@@ -437,7 +437,7 @@ static void print_stage(const Show *s, const XplTarget *x)
     if (x->rule.clock == CLK_BUSINESS) {
         char win[160], reg[96];
         windows_of(s->p, x->shift, win, sizeof win);
-        region_words(t->region, reg, sizeof reg);
+        region_words(tkt_region(t), reg, sizeof reg);
         if (x->shift) {
             xpl_format_duration(x->shift, d, sizeof d);
             printf(IND "clock    business hours %s: region %s is a shifted region, its windows are %s later\n", win,
@@ -483,8 +483,8 @@ static void print_stage(const Show *s, const XplTarget *x)
         else
             printf(IND "warning  %s (warn_ratio %d%% of the budget)\n", line, s->p->warn_ratio_pct);
     }
-    if (x->state == XPL_OPEN && tg->breach_state == AST_FIRING && tg->breach_deadline != x->due) {
-        xpl_format_when(tg->breach_deadline, x->start, off, line, sizeof line);
+    if (x->state == XPL_OPEN && tg->breach_state == AST_FIRING && tu32_get(tg->breach_deadline) != x->due) {
+        xpl_format_when(tu32_get(tg->breach_deadline), x->start, off, line, sizeof line);
         printf(IND "breach   the firing sla_breach is for the deadline in force when it fired, %s; the deadline "
                    "moved since (a priority rise or a late event)\n",
                line);
@@ -579,33 +579,33 @@ static void print_ticket(const Show *s)
     if (off)
         snprintf(offs, sizeof offs, "%c%02d:%02d", off < 0 ? '-' : '+', abs(off) / 60, abs(off) % 60);
 
-    printf("Ticket %s: %s, round %d%s\n", t->id, tkt_status(t), t->round, tkt_paused(t) ? ", paused" : "");
+    printf("Ticket %s: %s, round %d%s\n", tkt_id(t), tkt_status(t), t->round, tkt_paused(t) ? ", paused" : "");
     printf("  about        %s, %s, channel %s%s%s\n", evt_category_name((Category)t->category),
            t->claim ? "with a claim (理赔)" : "no claim", evt_channel_name((Channel)t->channel),
-           tkt_valid(t) ? "" : ", INVALID since ", tkt_valid(t) ? "" : out_wtime(t->invalid_at, off, a));
-    printf("  waybill      %s\n", t->waybill[0] ? t->waybill : "-");
-    printf("  site         %s\n", t->site[0] ? t->site : "-");
-    region_words(t->region, reg, sizeof reg);
-    int64_t shift = pol_region_shift(p, t->region);
+           tkt_valid(t) ? "" : ", INVALID since ", tkt_valid(t) ? "" : out_wtime(tu32_get(t->invalid_at), off, a));
+    printf("  waybill      %s\n", tkt_waybill(t)[0] ? tkt_waybill(t) : "-");
+    printf("  site         %s\n", tkt_site(t)[0] ? tkt_site(t) : "-");
+    region_words(tkt_region(t), reg, sizeof reg);
+    int64_t shift = pol_region_shift(p, tkt_region(t));
     if (shift) {
         windows_of(p, shift, win, sizeof win);
         xpl_format_duration(shift, d, sizeof d);
         printf("  region       %s: shifted region, business windows %s later (%s)\n", reg, d, win);
     } else {
-        printf("  region       %s%s\n", reg, t->region[0] ? ": not shifted" : "");
+        printf("  region       %s%s\n", reg, tkt_region(t)[0] ? ": not shifted" : "");
     }
     printf("  received     %s (times at UTC%s)\n", out_wtime(t->received_at, off, a), offs);
     if (t->round > 1)
         printf("  round %-2d     began %s (unsatisfied revisit)\n", t->round, out_wtime(t->round_start, off, a));
     if (t->closed)
-        printf("  closed       %s\n", out_wtime(t->closed_at, off, a));
-    if (t->previous_ticket_id[0])
-        printf("  repeats      %s\n", t->previous_ticket_id);
+        printf("  closed       %s\n", out_wtime(tu32_get(t->closed_at), off, a));
+    if (tkt_previous_ticket_id(t)[0])
+        printf("  repeats      %s\n", tkt_previous_ticket_id(t));
 
     printf("\nPriority: %s", t->urgent ? "urgent" : "normal");
     if (t->urgent) {
         reasons_text(b, sizeof b, t->reasons, RSN__COUNT, alert_reason_name);
-        printf(" since %s, because of: %s", out_wtime(t->urgent_at, off, a), b[0] ? b : "-");
+        printf(" since %s, because of: %s", out_wtime(tu32_get(t->urgent_at), off, a), b[0] ? b : "-");
     }
     printf("\n");
     if (t->major_because) {
@@ -616,8 +616,8 @@ static void print_ticket(const Show *s)
     printf("\nResponsible: ");
     if (tkt_responsible_known(t)) {
         const char *role = t->resp_role >= 0 ? evt_role_name((SiteRole)t->resp_role) : NULL;
-        printf("site %s%s%s%s, rule %s\n", t->resp_site[0] ? t->resp_site : "unknown", role ? " (" : "",
-               role ? role : "", role ? ")" : "", t->resp_rule);
+        printf("site %s%s%s%s, rule %s\n", tkt_resp_site(t)[0] ? tkt_resp_site(t) : "unknown", role ? " (" : "",
+               role ? role : "", role ? ")" : "", tkt_resp_rule(t));
     } else {
         printf("none attributed (only delay and loss tickets get one)\n");
     }

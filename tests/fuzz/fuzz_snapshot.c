@@ -18,19 +18,22 @@
 
 static void check_ticket(const Ticket *t)
 {
-    const char *const strs[] = {t->id,         t->waybill,      t->site,
-                                t->region,     t->customer_ref, t->previous_ticket_id,
-                                t->issue_site, t->resp_site,    t->resp_rule};
-    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
-        FUZZ_CHECK(strs[i] != NULL, "string %zu of the ticket is NULL", i);
-    FUZZ_CHECK(t->id[0] != '\0', "a ticket without an id");
+    FUZZ_CHECK(t->strs != NULL && t->ids_at <= t->strs_len && t->strs_len <= t->strs_cap, "the string block is off");
+    for (int w = 0; w < TS__COUNT; w++) {
+        FUZZ_CHECK(t->soff[w] < t->ids_at, "string %d of the ticket starts past the strings", w);
+        FUZZ_CHECK(memchr(tkt_str(t, (TktStr)w), '\0', t->ids_at - t->soff[w]) != NULL,
+                   "string %d of the ticket runs into the event ids", w);
+    }
+    FUZZ_CHECK(tkt_id(t)[0] != '\0', "a ticket without an id");
     FUZZ_CHECK(tkt_status(t) != NULL, "tkt_status is NULL");
     (void)tkt_next_due(t);
     (void)tkt_open(t);
 
-    FUZZ_CHECK(t->event_ids_len == 0 || t->event_ids[t->event_ids_len - 1] == '\0', "event ids not terminated");
-    for (uint32_t i = 0; i < t->event_ids_len;) {
-        const char *id = t->event_ids + i;
+    uint32_t il;
+    const char *ids = tkt_event_ids(t, &il);
+    FUZZ_CHECK(il == 0 || ids[il - 1] == '\0', "event ids not terminated");
+    for (uint32_t i = 0; i < il;) {
+        const char *id = ids + i;
         FUZZ_CHECK(tkt_seen(t, id), "event id at %u not seen", i);
         i += (uint32_t)strlen(id) + 1;
     }

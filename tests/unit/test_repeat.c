@@ -29,7 +29,7 @@ static Ticket *ticket(const char *id, const char *waybill, const char *customer,
     set(t, TS_CUSTOMER_REF, customer);
     t->category = (uint8_t)cat;
     t->received_at = received;
-    t->last_resolved_at = resolved;
+    t->last_resolved_at = tu32_of(resolved);
     return t;
 }
 
@@ -333,7 +333,7 @@ START_TEST(test_many)
     }
     for (int i = 0; i < N; i++) {
         bool found;
-        listed(x, v[i]->waybill, v[i], &found);
+        listed(x, tkt_waybill(v[i]), v[i], &found);
         REQUIRE(found == ((i / 50) % 2 == 1));
     }
     rpt_free(x);

@@ -310,6 +310,25 @@ START_TEST(test_floordiv)
 }
 END_TEST
 
+/* The ticket's 32-bit times: every time from 1970 to 2106 and the two
+ * markers (0, TU_NEVER) come back as they went in; the rest is clamped. */
+START_TEST(test_tu32)
+{
+    const int64_t same[] = {0, 1, 946684800 /* 2000-01-01 */, 1795400000, 2147483648LL /* past 2038 */,
+                            (int64_t)UINT32_MAX - 1, TU_NEVER};
+    for (size_t i = 0; i < NELEM(same); i++)
+        ck_assert_int_eq(tu32_get(tu32_of(same[i])), same[i]);
+    ck_assert_int_eq(tu32_get(tu32_of(-5)), 0);
+    ck_assert_int_eq(tu32_get(tu32_of((int64_t)UINT32_MAX)), (int64_t)UINT32_MAX - 1);
+    ck_assert_int_eq(tu32_get(tu32_of(INT64_MAX - 1)), (int64_t)UINT32_MAX - 1);
+    ck_assert_int_eq(tu32_get(tu32_of(INT64_MIN)), 0);
+    /* clamping is stable: what comes out goes in again unchanged */
+    for (int64_t t = -3; t <= 3; t++)
+        ck_assert_int_eq(tu32_get(tu32_of(tu32_get(tu32_of(t)))), tu32_get(tu32_of(t)));
+    ck_assert_uint_eq(sizeof(Tu32), 4);
+}
+END_TEST
+
 Suite *suite_timeutil(void)
 {
     Suite *s = suite_create("timeutil");
@@ -328,6 +347,7 @@ Suite *suite_timeutil(void)
     tcase_add_test(tc, test_civil_walk);
     tcase_add_test(tc, test_parse_date);
     tcase_add_test(tc, test_floordiv);
+    tcase_add_test(tc, test_tu32);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("duration");

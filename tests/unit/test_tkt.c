@@ -412,12 +412,12 @@ END_TEST
 START_TEST(test_new_ticket)
 {
     Ticket *t = receive((Recv){MON0900, CH_APP, CAT_LOSS, true, false, "65"});
-    ck_assert_str_eq(t->id, TID);
+    ck_assert_str_eq(tkt_id(t), TID);
     ck_assert_int_eq(t->round, 1);
     ck_assert(!t->urgent);
     ck_assert_uint_eq(t->reasons, 0);
     ck_assert(t->claim);
-    ck_assert_str_eq(t->region, "65");
+    ck_assert_str_eq(tkt_region(t), "65");
     ck_time(t->received_at, T(MON0900), "received_at");
     ck_time(t->round_start, T(MON0900), "round_start");
     ck_assert_str_eq(tkt_status(t), "received");
@@ -436,11 +436,11 @@ START_TEST(test_implied_stages)
     step_ok(t, CT_RESOLVED, at);
     for (int s = STG_CONTACT; s <= STG_RESOLVE; s++) {
         ck_assert(t->tg[s].done);
-        ck_time(t->tg[s].done_at, at, tkt_stage_name((Stage)s));
+        ck_time(tu32_get(t->tg[s].done_at), at, tkt_stage_name((Stage)s));
         ck_time(t->tg[s].deadline, TU_NEVER, "deadline of a done stage");
     }
     ck_assert(!t->tg[STG_REVISIT].done);
-    ck_time(t->last_resolved_at, at, "last_resolved_at");
+    ck_time(tu32_get(t->last_resolved_at), at, "last_resolved_at");
     ck_assert_str_eq(tkt_status(t), "resolved");
     /* Met in time: no alert at all. */
     ck_assert_uint_eq(al.n, 0);
@@ -449,7 +449,7 @@ START_TEST(test_implied_stages)
     t = receive_normal();
     step_ok(t, CT_FIRST_REPLY, at);
     ck_assert(t->tg[STG_CONTACT].done && t->tg[STG_FIRST_REPLY].done && !t->tg[STG_RESOLVE].done);
-    ck_time(t->tg[STG_CONTACT].done_at, at, "contact");
+    ck_time(tu32_get(t->tg[STG_CONTACT].done_at), at, "contact");
     ck_assert_str_eq(tkt_status(t), "first_reply");
     tkt_free(t);
 }
@@ -463,7 +463,7 @@ START_TEST(test_completed_stage_is_history)
     step_ok(t, CT_FIRST_REPLY, at);
     ck_assert_int_eq(step(t, CT_CONTACTED, at + 60), TKT_HISTORY);
     ck_assert_int_eq(step(t, CT_FIRST_REPLY, at + 60), TKT_HISTORY);
-    ck_time(t->tg[STG_CONTACT].done_at, at, "contact keeps its first completion");
+    ck_time(tu32_get(t->tg[STG_CONTACT].done_at), at, "contact keeps its first completion");
     step_ok(t, CT_RESOLVED, at + 120);
     ck_assert_int_eq(step(t, CT_RESOLVED, at + 180), TKT_HISTORY);
     ck_assert_int_eq(step(t, CT_CONTACTED, at + 180), TKT_HISTORY);
@@ -500,7 +500,7 @@ START_TEST(test_revisit_satisfied_closes)
     ck_assert_int_eq(revisit(t, true, at, at), TKT_APPLIED);
     ck_assert(!tkt_open(t));
     ck_assert(t->tg[STG_REVISIT].done);
-    ck_time(t->closed_at, at, "closed_at");
+    ck_time(tu32_get(t->closed_at), at, "closed_at");
     ck_assert_str_eq(tkt_status(t), "closed");
     ck_time(tkt_next_due(t), TU_NEVER, "next due of a closed ticket");
     for (int s = 0; s < STG__COUNT; s++)
@@ -651,9 +651,9 @@ START_TEST(test_updated_claim_recomputes)
     strcpy(ev.region, "65");
     ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
     ck_assert_int_eq(t->category, CAT_FEE);
-    ck_assert_str_eq(t->site, "SZ-9");
-    ck_assert_str_eq(t->waybill, "WB-1");
-    ck_assert_str_eq(t->region, "65");
+    ck_assert_str_eq(tkt_site(t), "SZ-9");
+    ck_assert_str_eq(tkt_waybill(t), "WB-1");
+    ck_assert_str_eq(tkt_region(t), "65");
     /* the region shift moves the business contact target: 10:00-12:00 */
     ck_time(t->tg[STG_CONTACT].deadline, T("2026-11-23T12:00:00+08:00"), "shifted contact");
     ck_assert(!t->urgent);
@@ -670,7 +670,7 @@ START_TEST(test_updated_major_escalates_once)
     ck_assert_int_eq(update_major(t, true, at), TKT_APPLIED);
     ck_assert(t->urgent && t->major);
     ck_assert_uint_eq(t->reasons, RSN_MAJOR);
-    ck_time(t->urgent_at, at, "urgent_at");
+    ck_time(tu32_get(t->urgent_at), at, "urgent_at");
     const Alert *a = the_alert(AL_TICKET_ESCALATED, AS_FIRING, -1);
     ck_assert_str_eq(a->alert_id, "ticket_escalated/" TID "/1");
     ck_time(a->condition_at, at, "escalation condition_at");
@@ -685,7 +685,7 @@ START_TEST(test_updated_major_escalates_once)
     ck_assert_int_eq(update_major(t, false, at + 120), TKT_APPLIED);
     ck_assert(t->urgent);
     ck_assert_uint_eq(t->reasons, RSN_MAJOR);
-    ck_time(t->urgent_at, at, "urgent_at keeps the first rise");
+    ck_time(tu32_get(t->urgent_at), at, "urgent_at keeps the first rise");
     ck_assert_int_eq(update_major(t, true, at + 180), TKT_APPLIED);
     ck_assert_int_eq(count_alerts(AL_TICKET_ESCALATED, AS_FIRING), 1);
     ck_assert_uint_eq(al.n, 1);
@@ -1409,15 +1409,15 @@ END_TEST
 
 static void assert_same_ticket(const Ticket *a, const Ticket *b)
 {
-    ck_assert_str_eq(a->id, b->id);
+    ck_assert_str_eq(tkt_id(a), tkt_id(b));
     ck_assert_int_eq(a->channel, b->channel);
     ck_assert_int_eq(a->category, b->category);
     ck_assert_int_eq(a->claim, b->claim);
     ck_assert_int_eq(a->major, b->major);
-    ck_assert_str_eq(a->waybill, b->waybill);
-    ck_assert_str_eq(a->site, b->site);
-    ck_assert_str_eq(a->region, b->region);
-    ck_assert_str_eq(a->customer_ref, b->customer_ref);
+    ck_assert_str_eq(tkt_waybill(a), tkt_waybill(b));
+    ck_assert_str_eq(tkt_site(a), tkt_site(b));
+    ck_assert_str_eq(tkt_region(a), tkt_region(b));
+    ck_assert_str_eq(tkt_customer_ref(a), tkt_customer_ref(b));
     ck_assert_int_eq(a->round, b->round);
     ck_assert_int_eq(a->received_at, b->received_at);
     ck_assert_int_eq(a->round_start, b->round_start);
@@ -1426,19 +1426,19 @@ static void assert_same_ticket(const Ticket *a, const Ticket *b)
         ck_assert_int_eq(x->deadline, y->deadline);
         ck_assert_int_eq(x->warn_at, y->warn_at);
         ck_assert_int_eq(x->done, y->done);
-        ck_assert_int_eq(x->done_at, y->done_at);
+        ck_assert_int_eq(tu32_get(x->done_at), tu32_get(y->done_at));
         ck_assert_int_eq(x->warn_state, y->warn_state);
         ck_assert_int_eq(x->breach_state, y->breach_state);
-        ck_assert_int_eq(x->warn_fired_deadline, y->warn_fired_deadline);
-        ck_assert_int_eq(x->warn_condition_at, y->warn_condition_at);
-        ck_assert_int_eq(x->breach_deadline, y->breach_deadline);
+        ck_assert_int_eq(tu32_get(x->warn_fired_deadline), tu32_get(y->warn_fired_deadline));
+        ck_assert_int_eq(tu32_get(x->warn_condition_at), tu32_get(y->warn_condition_at));
+        ck_assert_int_eq(tu32_get(x->breach_deadline), tu32_get(y->breach_deadline));
     }
     ck_assert_int_eq(a->urgent, b->urgent);
     ck_assert_uint_eq(a->reasons, b->reasons);
-    ck_assert_int_eq(a->urgent_at, b->urgent_at);
+    ck_assert_int_eq(tu32_get(a->urgent_at), tu32_get(b->urgent_at));
     ck_assert_int_eq(a->closed, b->closed);
-    ck_assert_int_eq(a->closed_at, b->closed_at);
-    ck_assert_int_eq(a->last_resolved_at, b->last_resolved_at);
+    ck_assert_int_eq(tu32_get(a->closed_at), tu32_get(b->closed_at));
+    ck_assert_int_eq(tu32_get(a->last_resolved_at), tu32_get(b->last_resolved_at));
     ck_assert_uint_eq(a->n_pauses, b->n_pauses);
     for (uint32_t i = 0; i < a->n_pauses; i++) {
         ck_assert_int_eq(a->pauses[i].start, b->pauses[i].start);
@@ -1448,17 +1448,18 @@ static void assert_same_ticket(const Ticket *a, const Ticket *b)
         ck_assert_int_eq(a->ext[s], b->ext[s]);
     ck_assert_uint_eq(a->escalated_rounds, b->escalated_rounds);
     for (int i = 0; i < 8; i++)
-        ck_assert_int_eq(a->escalated_at[i], b->escalated_at[i]);
+        ck_assert_int_eq(tu32_get(a->escalated_at[i]), tu32_get(b->escalated_at[i]));
     ck_assert_int_eq(a->repeat_firing, b->repeat_firing);
-    ck_assert_int_eq(a->repeat_at, b->repeat_at);
-    ck_assert_str_eq(a->previous_ticket_id, b->previous_ticket_id);
-    ck_assert_str_eq(a->issue_site, b->issue_site);
-    ck_assert_str_eq(a->resp_site, b->resp_site);
+    ck_assert_int_eq(tu32_get(a->repeat_at), tu32_get(b->repeat_at));
+    ck_assert_str_eq(tkt_previous_ticket_id(a), tkt_previous_ticket_id(b));
+    ck_assert_str_eq(tkt_issue_site(a), tkt_issue_site(b));
+    ck_assert_str_eq(tkt_resp_site(a), tkt_resp_site(b));
     ck_assert_int_eq(a->resp_role, b->resp_role);
-    ck_assert_str_eq(a->resp_rule, b->resp_rule);
-    ck_assert_uint_eq(a->event_ids_len, b->event_ids_len);
-    ck_assert_int_eq(memcmp(a->event_ids ? a->event_ids : "", b->event_ids ? b->event_ids : "", a->event_ids_len),
-                     0);
+    ck_assert_str_eq(tkt_resp_rule(a), tkt_resp_rule(b));
+    uint32_t na, nb;
+    const char *ia = tkt_event_ids(a, &na), *ib = tkt_event_ids(b, &nb);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_int_eq(memcmp(ia, ib, na), 0);
 }
 
 /* Through the packed form, as it goes to PostgreSQL and back. */
@@ -1602,18 +1603,18 @@ START_TEST(test_json_state_of_migration_001)
     Ticket *t = tkt_from_json(j, err, sizeof err);
     json_decref(j);
     ck_assert_msg(t != NULL, "%s", err);
-    ck_assert_str_eq(t->id, "T-9");
+    ck_assert_str_eq(tkt_id(t), "T-9");
     ck_assert_int_eq(t->channel, CH_MEDIA);
     ck_assert_int_eq(t->round, 2);
-    ck_assert_str_eq(t->waybill, "SF1");
-    ck_assert_str_eq(t->issue_site, "GZ-1");
-    ck_assert_str_eq(t->resp_rule, "no_scan");
+    ck_assert_str_eq(tkt_waybill(t), "SF1");
+    ck_assert_str_eq(tkt_issue_site(t), "GZ-1");
+    ck_assert_str_eq(tkt_resp_rule(t), "no_scan");
     ck_assert_int_eq(t->resp_role, ROLE_ORIGIN);
     ck_assert_uint_eq(t->n_pauses, 1);
     ck_assert_int_eq(t->pauses[0].end, TU_NEVER);
     ck_assert_int_eq(t->ext[1], 3600);
     ck_assert_int_eq(t->tg[STG_CONTACT].warn_state, AST_FIRING);
-    ck_assert_int_eq(t->escalated_at[1], 1795400000);
+    ck_assert_int_eq(tu32_get(t->escalated_at[1]), 1795400000);
     /* and it packs like any other */
     tkt_free(round_trip(t));
     tkt_free(t);
@@ -2126,6 +2127,66 @@ START_TEST(test_category_review)
 }
 END_TEST
 
+/* The strings and the event ids share one block: recording ids grows it,
+ * setting a string rebuilds it, and neither loses the other. */
+START_TEST(test_string_block)
+{
+    Ticket *t = tkt_blank("T-BLOCK");
+    ck_assert_ptr_nonnull(t);
+    char id[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(id, sizeof id, "ev-%d", i);
+        ck_assert_int_eq(tkt_remember(t, id), 0);
+        if (i % 50 == 0) {
+            char site[16];
+            snprintf(site, sizeof site, "S-%d", i);
+            ck_assert_int_eq(tkt_set_str(t, TS_SITE, site), 0);
+            ck_assert_str_eq(tkt_site(t), site);
+        }
+    }
+    ck_assert_int_eq(tkt_remember(t, "ev-7"), 0); /* already there: nothing added */
+    ck_assert_int_eq(tkt_set_str(t, TS_WAYBILL, "WB-77"), 0);
+    ck_assert_str_eq(tkt_id(t), "T-BLOCK");
+    ck_assert_str_eq(tkt_site(t), "S-150");
+    ck_assert_str_eq(tkt_waybill(t), "WB-77");
+    ck_assert_str_eq(tkt_region(t), "");
+    for (int i = 0; i < 200; i++) {
+        snprintf(id, sizeof id, "ev-%d", i);
+        ck_assert_msg(tkt_seen(t, id), "%s lost", id);
+    }
+    ck_assert(!tkt_seen(t, "ev-200"));
+    ck_assert(!tkt_seen(t, "T-BLOCK")); /* a string is not an event id */
+    uint32_t n;
+    tkt_event_ids(t, &n);
+    ck_assert_uint_eq(n, 10 * 5 + 90 * 6 + 100 * 7);
+
+    size_t len;
+    uint8_t *b = tkt_pack(t, &len);
+    ck_assert_ptr_nonnull(b);
+    char err[128];
+    Ticket *u = tkt_unpack(b, len, err, sizeof err);
+    ck_assert_msg(u != NULL, "%s", err);
+    ck_assert_str_eq(tkt_waybill(u), "WB-77");
+    ck_assert(tkt_seen(u, "ev-199"));
+    ck_assert_int_eq(tkt_remember(u, "ev-200"), 0);
+    ck_assert(tkt_seen(u, "ev-200") && tkt_seen(u, "ev-0"));
+    ck_assert_str_eq(tkt_id(u), "T-BLOCK");
+    free(b);
+    tkt_free(u);
+    tkt_free(t);
+}
+END_TEST
+
+/* One Ticket is kept per open ticket, a million on a busy desk:
+ * docs/performance.md counts on its size. A field that grows it past this
+ * must say so there. */
+START_TEST(test_ticket_size)
+{
+    ck_assert_uint_le(sizeof(Ticket), 416);
+    ck_assert_uint_le(sizeof(Target), 40);
+}
+END_TEST
+
 Suite *suite_tkt(void)
 {
     Suite *s = suite_create("tkt");
@@ -2134,6 +2195,8 @@ Suite *suite_tkt(void)
     tcase_add_loop_test(tc, test_sla_table, 0, NELEM(sla_cases));
     tcase_add_test(tc, test_policy_defaults_cover_table);
     tcase_add_test(tc, test_revisit_not_before_resolved);
+    tcase_add_test(tc, test_ticket_size);
+    tcase_add_test(tc, test_string_block);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("transitions");
