@@ -541,12 +541,12 @@ static void encode_ticket(Buf *b, const Ticket *t)
     buf_text_or_null(b, tkt_site(t)), TAB(b);
     buf_text_or_null(b, tkt_region(t)), TAB(b);
     buf_text_or_null(b, tkt_customer_ref(t)), TAB(b);
-    buf_time(b, t->received_at), TAB(b);
-    buf_time(b, t->round_start), TAB(b);
+    buf_time(b, tu32_get(t->received_at)), TAB(b);
+    buf_time(b, tu32_get(t->round_start)), TAB(b);
     for (int s = 0; s < STG__COUNT; s++)
         buf_time(b, t->tg[s].done ? tu32_get(t->tg[s].done_at) : 0), TAB(b);
     for (int s = 0; s < STG__COUNT; s++)
-        buf_time(b, t->tg[s].deadline), TAB(b);
+        buf_time(b, tu32_get(t->tg[s].deadline)), TAB(b);
     buf_bool(b, tkt_paused(t)), TAB(b);
     buf_time(b, t->closed ? tu32_get(t->closed_at) : 0), TAB(b);
     buf_time(b, tu32_get(t->last_resolved_at)), TAB(b);

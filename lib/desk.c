@@ -294,7 +294,7 @@ static int bulk_count(Desk *d, Ticket *t, int64_t now, Effects *out)
     BulkKey *bk = bulk_key(d, t->category, tkt_issue_site(t));
     BulkOutcome oc;
     BulkEpisode ep;
-    if (!bk || bulk_add(bk->w, t->received_at, tkt_id(t), p->bulk_threshold, p->bulk_window, &oc, &ep) < 0)
+    if (!bk || bulk_add(bk->w, tu32_get(t->received_at), tkt_id(t), p->bulk_threshold, p->bulk_window, &oc, &ep) < 0)
         return -1;
     if (oc == BULK_STARTED) {
         if (bulk_alert(out, bk, AS_FIRING, &ep, 0) < 0)
@@ -308,7 +308,7 @@ static int bulk_count(Desk *d, Ticket *t, int64_t now, Effects *out)
             }
         }
     } else if (oc == BULK_JOINED) {
-        int64_t at = t->received_at > ep.condition_at ? t->received_at : ep.condition_at;
+        int64_t at = tu32_get(t->received_at) > ep.condition_at ? tu32_get(t->received_at) : ep.condition_at;
         tkt_make_urgent(t, RSN_BULK, at, p, now, &out->alerts);
         if (touch(d, t, out) < 0)
             return -1;
@@ -371,7 +371,7 @@ static int indic_breaches(const Desk *d, Effects *out, size_t from)
 static int indic_event(const Desk *d, Effects *out, const Ticket *t, const ComplaintEvent *ev, int round_before,
                        bool resolve_done_before, int64_t resolve_deadline, bool was_valid)
 {
-    if (was_valid != tkt_valid(t) && indic(d, out, t->received_at, t, IND_INVALID, was_valid ? 1 : -1) < 0)
+    if (was_valid != tkt_valid(t) && indic(d, out, tu32_get(t->received_at), t, IND_INVALID, was_valid ? 1 : -1) < 0)
         return -1;
     if (!tkt_valid(t))
         return 0;
@@ -419,7 +419,7 @@ static int acct_flush(Desk *d, Effects *out)
 static int acct_count(Desk *d, const Ticket *t, const char *site, Effects *out)
 {
     const Policy *p = d->policy;
-    if (acct_add(d->acct, site, tkt_id(t), t->received_at, cal_utc_offset(p->cal), p->accountability_month,
+    if (acct_add(d->acct, site, tkt_id(t), tu32_get(t->received_at), cal_utc_offset(p->cal), p->accountability_month,
                  p->accountability_total, p->accountability_window, &d->acct_out) < 0) {
         acct_alert_list_reset(&d->acct_out);
         return -1;
@@ -670,7 +670,7 @@ static int apply_to_ticket(Desk *d, Ticket *t, const ComplaintEvent *ev, const c
     bool was_valid = tkt_valid(t);
     int round_before = t->round;
     bool resolve_done_before = t->tg[STG_RESOLVE].done;
-    int64_t resolve_deadline = t->tg[STG_RESOLVE].deadline;
+    int64_t resolve_deadline = tu32_get(t->tg[STG_RESOLVE].deadline);
     char old[EVT_SITE_MAX + 1];
     const char *o = tkt_acct_site(t);
     if (o)
@@ -750,10 +750,10 @@ static int receive(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int
     if (record(t, ev, true, src->topic, src->partition, src->offset, out) < 0)
         return -1;
     const Ticket *prev = rpt_match(d->repeat, t, d->policy->repeat_lookback);
-    if (prev && tkt_mark_repeat(t, tkt_id(prev), t->received_at, d->policy, now, &out->alerts) < 0)
+    if (prev && tkt_mark_repeat(t, tkt_id(prev), tu32_get(t->received_at), d->policy, now, &out->alerts) < 0)
         return -1;
-    if (indic(d, out, t->received_at, t, IND_RECEIVED, 1) < 0 ||
-        (prev && indic(d, out, t->received_at, t, IND_REPEATS, 1) < 0))
+    if (indic(d, out, tu32_get(t->received_at), t, IND_RECEIVED, 1) < 0 ||
+        (prev && indic(d, out, tu32_get(t->received_at), t, IND_REPEATS, 1) < 0))
         return -1;
     if (alerts_failed(out) || rpt_add(d->repeat, t) < 0 || bulk_count(d, t, now, out) < 0 || alerts_failed(out) ||
         touch(d, t, out) < 0)
@@ -1055,11 +1055,12 @@ int desk_load_ticket(Desk *d, Ticket *t, int64_t base)
         return -1;
     /* Young complaints count in their bulk windows again; the episodes
      * themselves come back with desk_load_bulk. */
-    if (tkt_issue_site(t)[0] && tkt_valid(t) && t->received_at >= base - BULK_LATE_HORIZON - d->policy->bulk_window) {
+    if (tkt_issue_site(t)[0] && tkt_valid(t) &&
+        tu32_get(t->received_at) >= base - BULK_LATE_HORIZON - d->policy->bulk_window) {
         BulkKey *bk = bulk_key(d, t->category, tkt_issue_site(t));
         BulkOutcome oc;
         BulkEpisode ep;
-        if (!bk || bulk_add(bk->w, t->received_at, tkt_id(t), INT_MAX, d->policy->bulk_window, &oc, &ep) < 0)
+        if (!bk || bulk_add(bk->w, tu32_get(t->received_at), tkt_id(t), INT_MAX, d->policy->bulk_window, &oc, &ep) < 0)
             return -1;
     }
     return 0;

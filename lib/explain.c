@@ -250,7 +250,7 @@ int xpl_target(XplTarget *x, const Ticket *t, Stage s, const Policy *p)
     }
     x->state = tg->done ? XPL_DONE : t->closed ? XPL_STOPPED : XPL_OPEN;
     x->done_at = tg->done ? tu32_get(tg->done_at) : 0;
-    x->start = s == STG_REVISIT ? tu32_get(t->tg[STG_RESOLVE].done_at) : t->round_start;
+    x->start = s == STG_REVISIT ? tu32_get(t->tg[STG_RESOLVE].done_at) : tu32_get(t->round_start);
     x->ext = t->ext[s];
     x->shift = rule_shift(&x->rule, t, p);
     x->warn_explicit = x->rule.warn >= 0;
@@ -290,7 +290,7 @@ int xpl_target(XplTarget *x, const Ticket *t, Stage s, const Policy *p)
     }
     if (s == STG_RESOLVE && t->round == 1 && p->statutory_limit > 0) {
         x->statutory = true;
-        x->statutory_cap = t->received_at + p->statutory_limit;
+        x->statutory_cap = tu32_get(t->received_at) + p->statutory_limit;
         x->statutory_applied = x->statutory_cap < deadline;
         deadline = min64(deadline, x->statutory_cap);
         warn = min64(warn, deadline);

@@ -92,8 +92,8 @@ const Ticket *rpt_match(const RepeatIndex *x, const Ticket *t, int64_t lookback)
     const Ticket *prev = NULL;
     size_t pos = SIZE_MAX;
     for (const Ticket *c; (c = ht_next(tab, h, match, key, &pos));) {
-        if (c == t || tu32_get(c->last_resolved_at) == 0 || tu32_get(c->last_resolved_at) > t->received_at ||
-            tu32_get(c->last_resolved_at) < t->received_at - lookback)
+        if (c == t || tu32_get(c->last_resolved_at) == 0 || tu32_get(c->last_resolved_at) > tu32_get(t->received_at) ||
+            tu32_get(c->last_resolved_at) < tu32_get(t->received_at) - lookback)
             continue;
         if (!prev || tu32_get(c->last_resolved_at) > tu32_get(prev->last_resolved_at) ||
             (tu32_get(c->last_resolved_at) == tu32_get(prev->last_resolved_at) && strcmp(tkt_id(c), tkt_id(prev)) < 0))

@@ -8,13 +8,13 @@
 /* "never": a deadline that cannot be reached (a paused clock, an empty calendar). */
 #define TU_NEVER INT64_MAX
 
-/* A time remembered in 32 bits, for the ticket's many "when did it happen"
- * fields: Unix seconds up to 2106, 0 ("never happened") and TU_NEVER kept as
+/* A time kept in 32 bits, for the many times of a ticket: Unix seconds up
+ * to 2106, with 0 ("never happened") and TU_NEVER ("never due") kept as
  * themselves. Contract §12.10 keeps every event time in [2000-01-01, now + 5
- * minutes], and the times kept this way are event times or deadlines that
- * have fired; anything outside is clamped (before 1970 to 0, after 2106 to
- * the last second). A struct, so that no field is read or set without
- * tu32_get/tu32_of. */
+ * minutes], and a deadline is such a time plus a budget of days; anything
+ * outside is clamped (before 1970 to 0, after 2106 to its last second,
+ * which is as good as never). A struct, so that no field is read or set
+ * without tu32_get/tu32_of. */
 typedef struct Tu32 {
     uint32_t v;
 } Tu32;

@@ -107,9 +107,9 @@ Ticket *tkt_blank(const char *id)
     t->resp_role = -1;
     t->claim_amount = -1; /* not given */
     t->review_suggest = -1;
-    t->review_due = TU_NEVER;
+    t->review_due = tu32_of(TU_NEVER);
     for (int s = 0; s < STG__COUNT; s++)
-        t->tg[s].deadline = t->tg[s].warn_at = TU_NEVER;
+        t->tg[s].deadline = t->tg[s].warn_at = tu32_of(TU_NEVER);
     return t;
 }
 
@@ -295,12 +295,12 @@ static void schedule(const Ticket *t, Stage s, const SlaRule *r, const Policy *p
 static void compute_target(Ticket *t, Stage s, const Policy *p)
 {
     Target *tg = &t->tg[s];
-    tg->deadline = tg->warn_at = TU_NEVER;
+    tg->deadline = tg->warn_at = tu32_of(TU_NEVER);
     if (t->closed || tg->done)
         return;
     if (s == STG_REVISIT && !t->tg[STG_RESOLVE].done)
         return;
-    int64_t start = s == STG_REVISIT ? tu32_get(t->tg[STG_RESOLVE].done_at) : t->round_start;
+    int64_t start = s == STG_REVISIT ? tu32_get(t->tg[STG_RESOLVE].done_at) : tu32_get(t->round_start);
     int64_t deadline, warn;
     schedule(t, s, rule_for(t, s, p), p, start, &deadline, &warn);
     /* A priority rise never moves a deadline before the moment of the rise,
@@ -328,12 +328,12 @@ static void compute_target(Ticket *t, Stage s, const Policy *p)
     }
     /* The statutory limit holds whatever pauses and extensions say. */
     if (s == STG_RESOLVE && t->round == 1 && p->statutory_limit > 0) {
-        int64_t cap = t->received_at + p->statutory_limit;
+        int64_t cap = tu32_get(t->received_at) + p->statutory_limit;
         deadline = min64(deadline, cap);
         warn = min64(warn, deadline);
     }
-    tg->deadline = deadline;
-    tg->warn_at = warn;
+    tg->deadline = tu32_of(deadline);
+    tg->warn_at = tu32_of(warn);
 }
 
 /* ---- alerts ------------------------------------------------------------- */
@@ -434,9 +434,9 @@ static int pause_number(const Ticket *t, uint32_t opener)
 static int64_t progress_due_at(const Ticket *t, const Policy *p)
 {
     if (t->closed || p->progress_interval <= 0 || t->prog_state == AST_FIRING || !t->tg[STG_FIRST_REPLY].done ||
-        t->tg[STG_RESOLVE].done || t->last_cf == 0)
+        t->tg[STG_RESOLVE].done || tu32_get(t->last_cf) == 0)
         return TU_NEVER;
-    return clock_add(CLK_CALENDAR, p->cal, 0, t->last_cf, p->progress_interval, t->pauses, (int)t->n_pauses);
+    return clock_add(CLK_CALENDAR, p->cal, 0, tu32_get(t->last_cf), p->progress_interval, t->pauses, (int)t->n_pauses);
 }
 
 static void end_progress(Ticket *t, int64_t at, AlertList *out)
@@ -450,7 +450,7 @@ static void end_progress(Ticket *t, int64_t at, AlertList *out)
 /* The n-th response of the schedule (1-based) is due at received + offset. */
 static int64_t response_due_at(const Ticket *t, const Policy *p, int n)
 {
-    return t->received_at + p->response_schedule[n - 1];
+    return tu32_get(t->received_at) + p->response_schedule[n - 1];
 }
 
 static bool schedule_running(const Ticket *t)
@@ -476,7 +476,7 @@ static void customer_facing(Ticket *t, int64_t at, const Policy *p, AlertList *o
 {
     if (t->tg[STG_FIRST_REPLY].done && !t->tg[STG_RESOLVE].done) {
         end_progress(t, at, out);
-        t->last_cf = max64(t->last_cf, at);
+        t->last_cf = tu32_of(max64(tu32_get(t->last_cf), at));
     }
     if (t->round == 1 && t->resp_count < 255) {
         t->resp_count++;
@@ -492,9 +492,9 @@ static void end_review(Ticket *t, int64_t at, AlertList *out)
 {
     if (t->review_state == AST_FIRING)
         emit_ticket_n(t, AL_CATEGORY_REVIEW, AS_RESOLVED, t->round, 0, tu32_get(t->review_at), at, out);
-    if (t->review_state != AST_NONE || t->review_due != TU_NEVER)
+    if (t->review_state != AST_NONE || tu32_get(t->review_due) != TU_NEVER)
         t->review_state = AST_ENDED;
-    t->review_due = TU_NEVER;
+    t->review_due = tu32_of(TU_NEVER);
 }
 
 static void fire_review(Ticket *t, Category suggest, int64_t condition_at, AlertList *out)
@@ -502,7 +502,7 @@ static void fire_review(Ticket *t, Category suggest, int64_t condition_at, Alert
     t->review_state = AST_FIRING;
     t->review_suggest = (int8_t)suggest;
     t->review_at = tu32_of(condition_at);
-    t->review_due = TU_NEVER;
+    t->review_due = tu32_of(TU_NEVER);
     emit_ticket_n(t, AL_CATEGORY_REVIEW, AS_FIRING, t->round, 0, condition_at, 0, out);
 }
 
@@ -516,7 +516,7 @@ void tkt_review(Ticket *t, int64_t pickup_at, bool parcel_signed, const Policy *
             end_review(t, now, out);
         return;
     }
-    t->review_due = TU_NEVER;
+    t->review_due = tu32_of(TU_NEVER);
     if (pickup_at == 0)
         return;
     int64_t limit = tu_add_sat(pickup_at, p->loss_after);
@@ -524,9 +524,9 @@ void tkt_review(Ticket *t, int64_t pickup_at, bool parcel_signed, const Policy *
         if (limit <= now)
             fire_review(t, CAT_LOSS, limit, out);
         else
-            t->review_due = limit; /* fires at the limit unless signed or reclassified first */
-    } else if (t->category == CAT_LOSS && t->received_at < limit) {
-        fire_review(t, CAT_DELAY, t->received_at, out);
+            t->review_due = tu32_of(limit); /* fires at the limit unless signed or reclassified first */
+    } else if (t->category == CAT_LOSS && tu32_get(t->received_at) < limit) {
+        fire_review(t, CAT_DELAY, tu32_get(t->received_at), out);
     }
 }
 
@@ -545,11 +545,11 @@ void tkt_advance(Ticket *t, int64_t now, AlertList *out)
             Target *tg = &t->tg[s];
             if (tg->done)
                 continue;
-            if (tg->warn_state == AST_NONE && tg->warn_at <= now && tg->warn_at < best_at) {
-                best = s, best_breach = false, best_at = tg->warn_at;
+            if (tg->warn_state == AST_NONE && tu32_get(tg->warn_at) <= now && tu32_get(tg->warn_at) < best_at) {
+                best = s, best_breach = false, best_at = tu32_get(tg->warn_at);
             }
-            if (tg->breach_state == AST_NONE && tg->deadline <= now && tg->deadline < best_at) {
-                best = s, best_breach = true, best_at = tg->deadline;
+            if (tg->breach_state == AST_NONE && tu32_get(tg->deadline) <= now && tu32_get(tg->deadline) < best_at) {
+                best = s, best_breach = true, best_at = tu32_get(tg->deadline);
             }
         }
         if (best < 0)
@@ -557,17 +557,19 @@ void tkt_advance(Ticket *t, int64_t now, AlertList *out)
         Target *tg = &t->tg[best];
         if (best_breach) {
             tg->breach_state = AST_FIRING;
-            tg->breach_deadline = tu32_of(tg->deadline);
+            tg->breach_deadline = tg->deadline;
             if (tg->breach_n < 255)
                 tg->breach_n++;
-            emit_stage(t, AL_SLA_BREACH, AS_FIRING, (Stage)best, tg->breach_n, tg->deadline, tg->deadline, 0, out);
+            emit_stage(t, AL_SLA_BREACH, AS_FIRING, (Stage)best, tg->breach_n, tu32_get(tg->deadline),
+                       tu32_get(tg->deadline), 0, out);
         } else {
             tg->warn_state = AST_FIRING;
-            tg->warn_fired_deadline = tu32_of(tg->deadline);
-            tg->warn_condition_at = tu32_of(tg->warn_at);
+            tg->warn_fired_deadline = tg->deadline;
+            tg->warn_condition_at = tg->warn_at;
             if (tg->warn_n < 255)
                 tg->warn_n++;
-            emit_stage(t, AL_SLA_WARNING, AS_FIRING, (Stage)best, tg->warn_n, tg->deadline, tg->warn_at, 0, out);
+            emit_stage(t, AL_SLA_WARNING, AS_FIRING, (Stage)best, tg->warn_n, tu32_get(tg->deadline),
+                       tu32_get(tg->warn_at), 0, out);
         }
     }
     /* pauses that ended by themselves at their agreed date */
@@ -579,8 +581,8 @@ void tkt_advance(Ticket *t, int64_t now, AlertList *out)
             emit_ticket_n(t, AL_PAUSE_OVERDUE, AS_FIRING, t->round, pause_number(t, pz->opener), pz->end, 0, out);
         }
     }
-    if (t->review_due <= now && t->review_state == AST_NONE)
-        fire_review(t, CAT_LOSS, t->review_due, out);
+    if (tu32_get(t->review_due) <= now && t->review_state == AST_NONE)
+        fire_review(t, CAT_LOSS, tu32_get(t->review_due), out);
 }
 
 /* The §12.4 deadlines need the policy: tkt_advance_policy fires them. */
@@ -626,9 +628,9 @@ static int64_t next_due_of(const Ticket *t, const Policy *p)
         if (tg->done)
             continue;
         if (tg->warn_state == AST_NONE)
-            due = min64(due, tg->warn_at);
+            due = min64(due, tu32_get(tg->warn_at));
         if (tg->breach_state == AST_NONE)
-            due = min64(due, tg->deadline);
+            due = min64(due, tu32_get(tg->deadline));
     }
     for (uint32_t i = 0; i < t->n_pauses; i++) {
         const Pause *pz = &t->pauses[i];
@@ -636,7 +638,7 @@ static int64_t next_due_of(const Ticket *t, const Policy *p)
             due = min64(due, pz->end);
     }
     if (t->review_state == AST_NONE)
-        due = min64(due, t->review_due);
+        due = min64(due, tu32_get(t->review_due));
     if (p) {
         due = min64(due, progress_due_at(t, p));
         if (schedule_running(t))
@@ -668,12 +670,12 @@ static void reconcile(Ticket *t, int64_t now, AlertList *out)
         Target *tg = &t->tg[s];
         if (tg->done)
             continue;
-        if (tg->breach_state == AST_FIRING && tg->deadline > now) {
+        if (tg->breach_state == AST_FIRING && tu32_get(tg->deadline) > now) {
             tg->breach_state = AST_NONE;
             emit_stage(t, AL_SLA_BREACH, AS_RESOLVED, (Stage)s, tg->breach_n, tu32_get(tg->breach_deadline),
                        tu32_get(tg->breach_deadline), now, out);
         }
-        if (tg->warn_state == AST_FIRING && tg->warn_at > now) {
+        if (tg->warn_state == AST_FIRING && tu32_get(tg->warn_at) > now) {
             tg->warn_state = AST_NONE;
             emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, (Stage)s, tg->warn_n, tu32_get(tg->warn_fired_deadline),
                        tu32_get(tg->warn_condition_at), now, out);
@@ -707,7 +709,7 @@ static void complete(Ticket *t, Stage s, int64_t at, AlertList *out)
         /* Met or late against the deadline in force now: an extension or a
          * pause reported after the breach fired may have moved it (still
          * before `now`, or the breach would have ended then). */
-        int64_t due = tg->deadline != TU_NEVER ? tg->deadline : tu32_get(tg->breach_deadline);
+        int64_t due = tu32_get(tg->deadline) != TU_NEVER ? tu32_get(tg->deadline) : tu32_get(tg->breach_deadline);
         Alert a;
         alert_init(&a, AL_SLA_BREACH, at <= due ? AS_RETRACTED : AS_RESOLVED);
         tkt_fill_alert(t, &a);
@@ -724,7 +726,7 @@ static void complete(Ticket *t, Stage s, int64_t at, AlertList *out)
         alert_list_push(out, &a);
         alert_clear(&a);
     }
-    tg->deadline = tg->warn_at = TU_NEVER;
+    tg->deadline = tg->warn_at = tu32_of(TU_NEVER);
 }
 
 static void close_ticket(Ticket *t, int64_t at, AlertList *out)
@@ -741,7 +743,7 @@ static void close_ticket(Ticket *t, int64_t at, AlertList *out)
             emit_stage(t, AL_SLA_BREACH, AS_RESOLVED, (Stage)s, tg->breach_n, tu32_get(tg->breach_deadline),
                        tu32_get(tg->breach_deadline), at, out);
         }
-        tg->deadline = tg->warn_at = TU_NEVER;
+        tg->deadline = tg->warn_at = tu32_of(TU_NEVER);
     }
     end_overdue(t, at, out);
     end_progress(t, at, out);
@@ -843,7 +845,7 @@ Ticket *tkt_new(const ComplaintEvent *ev, const Policy *p, AlertList *out)
     t->category = (uint8_t)ev->category;
     t->claim = (ev->has & EVF_CLAIM) ? ev->claim : false;
     t->major = take_facts(t, ev, p) != 0;
-    t->received_at = t->round_start = ev->occurred_at;
+    t->received_at = t->round_start = tu32_of(ev->occurred_at);
     tkt_recompute(t, p, ev->occurred_at, out);
     /* Both reasons at once, so that the one ticket_escalated names both. */
     unsigned reasons = (t->major ? RSN_MAJOR : 0) | (escalating_channel((Channel)t->channel) ? RSN_CHANNEL : 0);
@@ -870,17 +872,17 @@ static int reopen(Ticket *t, int64_t at, const Policy *p, int64_t now, AlertList
     end_progress(t, at, out);
     end_responses(t, t->resp_firing, at, p, out);
     t->round++;
-    t->round_start = at;
+    t->round_start = tu32_of(at);
     memset(t->tg, 0, sizeof t->tg);
     for (int s = 0; s < STG__COUNT; s++)
-        t->tg[s].deadline = t->tg[s].warn_at = TU_NEVER;
+        t->tg[s].deadline = t->tg[s].warn_at = tu32_of(TU_NEVER);
     memset(t->ext, 0, sizeof t->ext);
     t->n_pev = t->n_pauses = 0;
     t->prog_n = 0;
     t->prog_state = AST_NONE;
-    t->last_cf = 0;
+    t->last_cf = tu32_of(0);
     t->review_state = AST_NONE;
-    t->review_due = TU_NEVER;
+    t->review_due = tu32_of(TU_NEVER);
     /* 004: an unsatisfied revisit turns the complaint into a major one; its
      * escalation names `reopened` among what made it major */
     t->major = true;
@@ -916,7 +918,7 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
     /* Whatever fell due before this event happened fires first. */
     tkt_fire(t, p, at - 1, out);
     int stage_before = open_stage(t);
-    if (customer_facing_type(ev->type) && !(t->round > 1 && at < t->round_start))
+    if (customer_facing_type(ev->type) && !(t->round > 1 && at < tu32_get(t->round_start)))
         customer_facing(t, at, p, out);
     TktResult r = TKT_HISTORY;
 
@@ -927,12 +929,12 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         Stage s = ev->type == CT_CONTACTED ? STG_CONTACT : ev->type == CT_FIRST_REPLY ? STG_FIRST_REPLY : STG_RESOLVE;
         /* A stage already done, or one done before this round began (an
          * earlier round's event arriving late), is history. */
-        if (t->tg[s].done || (t->round > 1 && at < t->round_start))
+        if (t->tg[s].done || (t->round > 1 && at < tu32_get(t->round_start)))
             break;
         for (int i = 0; i <= (int)s; i++)
             complete(t, (Stage)i, at, out);
         if (s == STG_FIRST_REPLY)
-            t->last_cf = at;
+            t->last_cf = tu32_of(at);
         if (s == STG_RESOLVE) {
             t->last_resolved_at = tu32_of(at);
             end_progress(t, at, out);
@@ -1147,17 +1149,17 @@ uint8_t *tkt_pack(const Ticket *t, size_t *len)
     wr_s(&w, t->resp_role);
     wr_u(&w, t->reasons);
     wr_u(&w, (uint64_t)t->round);
-    int64_t base = t->received_at;
+    int64_t base = tu32_get(t->received_at);
     wr_s(&w, base);
-    wr_time(&w, t->round_start, base);
+    wr_time(&w, tu32_get(t->round_start), base);
     wr_time(&w, tu32_get(t->urgent_at), base);
     wr_time(&w, tu32_get(t->closed_at), base);
     wr_time(&w, tu32_get(t->last_resolved_at), base);
     wr_time(&w, tu32_get(t->repeat_at), base);
     for (int s = 0; s < STG__COUNT; s++) {
         const Target *tg = &t->tg[s];
-        wr_time(&w, tg->deadline, base);
-        wr_time(&w, tg->warn_at, base);
+        wr_time(&w, tu32_get(tg->deadline), base);
+        wr_time(&w, tu32_get(tg->warn_at), base);
         wr_time(&w, tu32_get(tg->done_at), base);
         wr_time(&w, tu32_get(tg->warn_fired_deadline), base);
         wr_time(&w, tu32_get(tg->warn_condition_at), base);
@@ -1185,7 +1187,7 @@ uint8_t *tkt_pack(const Ticket *t, size_t *len)
     wr_u(&w, (unsigned)t->injury | (unsigned)t->vip << 1 | (unsigned)t->executive << 2 | (unsigned)t->invalid << 3);
     wr_u(&w, t->major_because);
     wr_time(&w, tu32_get(t->invalid_at), base);
-    wr_time(&w, t->last_cf, base);
+    wr_time(&w, tu32_get(t->last_cf), base);
     wr_u(&w, t->prog_n);
     wr_u(&w, t->prog_state);
     wr_time(&w, tu32_get(t->prog_at), base);
@@ -1194,7 +1196,7 @@ uint8_t *tkt_pack(const Ticket *t, size_t *len)
     wr_u(&w, t->resp_done);
     wr_u(&w, t->review_state);
     wr_s(&w, t->review_suggest);
-    wr_time(&w, t->review_due, base);
+    wr_time(&w, tu32_get(t->review_due), base);
     wr_time(&w, tu32_get(t->review_at), base);
     uint32_t il;
     const char *ids = tkt_event_ids(t, &il);
@@ -1308,16 +1310,17 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
     t->category = (uint8_t)cat;
     t->claim = flags & 1, t->major = flags >> 1 & 1, t->urgent = flags >> 2 & 1;
     t->closed = flags >> 3 & 1, t->repeat_firing = flags >> 4 & 1;
-    int64_t base = t->received_at = rd_s(&r);
-    t->round_start = rd_time(&r, base);
+    t->received_at = tu32_of(rd_s(&r));
+    int64_t base = tu32_get(t->received_at);
+    t->round_start = tu32_of(rd_time(&r, base));
     t->urgent_at = tu32_of(rd_time(&r, base));
     t->closed_at = tu32_of(rd_time(&r, base));
     t->last_resolved_at = tu32_of(rd_time(&r, base));
     t->repeat_at = tu32_of(rd_time(&r, base));
     for (int s = 0; s < STG__COUNT; s++) {
         Target *tg = &t->tg[s];
-        tg->deadline = rd_time(&r, base);
-        tg->warn_at = rd_time(&r, base);
+        tg->deadline = tu32_of(rd_time(&r, base));
+        tg->warn_at = tu32_of(rd_time(&r, base));
         tg->done_at = tu32_of(rd_time(&r, base));
         tg->warn_fired_deadline = tu32_of(rd_time(&r, base));
         tg->warn_condition_at = tu32_of(rd_time(&r, base));
@@ -1367,7 +1370,7 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
         t->injury = f & 1, t->vip = f >> 1 & 1, t->executive = f >> 2 & 1, t->invalid = f >> 3 & 1;
         t->major_because = (uint8_t)rd_u(&r);
         t->invalid_at = tu32_of(rd_time(&r, base));
-        t->last_cf = rd_time(&r, base);
+        t->last_cf = tu32_of(rd_time(&r, base));
         t->prog_n = (uint16_t)rd_u(&r);
         t->prog_state = (uint8_t)rd_u(&r);
         t->prog_at = tu32_of(rd_time(&r, base));
@@ -1376,7 +1379,7 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
         t->resp_done = (uint16_t)rd_u(&r);
         t->review_state = (uint8_t)rd_u(&r);
         t->review_suggest = (int8_t)rd_s(&r);
-        t->review_due = rd_time(&r, base);
+        t->review_due = tu32_of(rd_time(&r, base));
         t->review_at = tu32_of(rd_time(&r, base));
         if (t->claim_amount != t->claim_amount) /* NaN from a corrupt snapshot */
             t->claim_amount = -1;
@@ -1467,13 +1470,13 @@ Ticket *tkt_from_json(const json_t *o, char *err, size_t errlen)
     t->round = (int)get_int(o, "round");
     if (t->round < 1)
         t->round = 1;
-    t->received_at = get_int(o, "received_at");
-    t->round_start = get_int(o, "round_start");
+    t->received_at = tu32_of(get_int(o, "received_at"));
+    t->round_start = tu32_of(get_int(o, "round_start"));
     for (int s = 0; s < STG__COUNT; s++) {
         const json_t *x = json_array_get(tgs, (size_t)s);
         Target *tg = &t->tg[s];
-        tg->deadline = get_time(x, "deadline");
-        tg->warn_at = get_time(x, "warn_at");
+        tg->deadline = tu32_of(get_time(x, "deadline"));
+        tg->warn_at = tu32_of(get_time(x, "warn_at"));
         tg->done = json_is_true(json_object_get(x, "done"));
         tg->done_at = tu32_of(get_int(x, "done_at"));
         tg->warn_state = (uint8_t)get_int(x, "warn_state");

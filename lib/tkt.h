@@ -30,8 +30,8 @@ const char *tkt_stage_name(Stage s);
 typedef enum { AST_NONE = 0, AST_FIRING, AST_ENDED } AlertState;
 
 typedef struct Target {
-    int64_t deadline; /* TU_NEVER: not running (paused, not started, done) */
-    int64_t warn_at;  /* TU_NEVER: no warning pending */
+    Tu32 deadline; /* TU_NEVER: not running (paused, not started, done) */
+    Tu32 warn_at;  /* TU_NEVER: no warning pending */
     Tu32 done_at;
     Tu32 warn_fired_deadline; /* deadline carried by the firing warning */
     Tu32 warn_condition_at;
@@ -102,11 +102,10 @@ typedef struct Ticket {
     uint16_t prog_n;  /* §12.4: progress_due lapses in the round */
 
     /* The fields are ordered by size, leaving no holes to speak of: one is
-     * kept per open ticket, a million of them on a busy desk. Times the
-     * ticket only remembers are 32-bit (Tu32); the times that move with the
-     * clock (deadlines, the round's start) stay 64-bit. */
-    int64_t received_at; /* the first `received` */
-    int64_t round_start;
+     * kept per open ticket, a million of them on a busy desk. Every time a
+     * ticket keeps is a 32-bit Tu32, deadlines included (TU_NEVER kept). */
+    Tu32 received_at; /* the first `received` */
+    Tu32 round_start;
     Target tg[STG__COUNT];
 
     Tu32 urgent_at; /* when priority became urgent */
@@ -131,7 +130,7 @@ typedef struct Ticket {
     uint8_t prog_state; /* AlertState of the current lapse */
     Tu32 invalid_at;    /* §12.6: when it was found invalid */
     /* §12.4: progress after the first reply, and the response schedule */
-    int64_t last_cf;      /* the latest customer-facing event since the first reply */
+    Tu32 last_cf;         /* the latest customer-facing event since the first reply */
     Tu32 prog_at;         /* its condition time */
     uint16_t resp_firing; /* bit n-1: response_due/<id>/<n> firing */
     uint16_t resp_done;   /* bit n-1: ended, or never to fire */
@@ -140,7 +139,7 @@ typedef struct Ticket {
     uint8_t review_state;  /* AlertState of category_review in the round */
     int8_t review_suggest; /* Category suggested, -1 = none */
     Tu32 review_at;        /* condition time of the firing review */
-    int64_t review_due;    /* when the delay ticket's parcel passes loss_after, TU_NEVER when not pending */
+    Tu32 review_due;       /* when the delay ticket's parcel passes loss_after, TU_NEVER when not pending */
 
     uint32_t escalated_rounds; /* bit r-1: ticket_escalated/<id>/<r> fired and not yet resolved */
     Tu32 escalated_at[8];      /* condition time of the escalation of rounds 1..8 */

@@ -242,7 +242,7 @@ static json_t *stage_json(const Show *s, const XplTarget *x)
         }
     }
     if (x->state == XPL_OPEN) {
-        json_object_set_new(o, "stored_deadline", out_jtime(tg->deadline, s->off));
+        json_object_set_new(o, "stored_deadline", out_jtime(tu32_get(tg->deadline), s->off));
         json_object_set_new(o, "breach", json_string(tg->breach_state == AST_FIRING ? "firing" : "none"));
         if (tg->breach_state == AST_FIRING)
             json_object_set_new(o, "breach_deadline", out_jtime(tu32_get(tg->breach_deadline), s->off));
@@ -261,9 +261,10 @@ static json_t *stage_json(const Show *s, const XplTarget *x)
                            out_jtime(x->after_rise, s->off), "applied", x->after_rise != x->plan.due));
     if (x->invalid) {
         xpl_format_plan(&x->invalid_plan, "found invalid", s->off, line, sizeof line);
-        json_array_append_new(
-            adj, json_pack("{s:s,s:o,s:o,s:s,s:b}", "kind", "invalid", "at", out_jtime(tu32_get(t->invalid_at), s->off), "plan",
-                           plan_json(&x->invalid_plan, s->off), "explanation", line, "applied", x->invalid_applied));
+        json_array_append_new(adj, json_pack("{s:s,s:o,s:o,s:s,s:b}", "kind", "invalid", "at",
+                                             out_jtime(tu32_get(t->invalid_at), s->off), "plan",
+                                             plan_json(&x->invalid_plan, s->off), "explanation", line, "applied",
+                                             x->invalid_applied));
     }
     if (x->statutory)
         json_array_append_new(adj, json_pack("{s:s,s:o,s:b}", "kind", "statutory_limit", "cap",
@@ -328,17 +329,17 @@ static json_t *ticket_json(const Show *s)
     windows_of(p, shift, win, sizeof win);
     const char *rname = xpl_region_name(tkt_region(t));
     json_t *region = tkt_region(t)[0] ? json_pack("{s:s,s:o,s:b,s:I,s:s}", "code", tkt_region(t), "name",
-                                              rname ? json_string(rname) : json_null(), "shifted", shift != 0,
-                                              "shift_seconds", (json_int_t)shift, "business_hours", win)
-                                  : json_null();
+                                                  rname ? json_string(rname) : json_null(), "shifted", shift != 0,
+                                                  "shift_seconds", (json_int_t)shift, "business_hours", win)
+                                      : json_null();
     json_t *reasons = json_array(), *because = json_array();
     reasons_json(reasons, t->reasons, RSN__COUNT, alert_reason_name);
     reasons_json(because, t->major_because, MB__COUNT, alert_major_because_name);
     json_t *resp = json_null();
     if (tkt_responsible_known(t)) {
         const char *role = t->resp_role >= 0 ? evt_role_name((SiteRole)t->resp_role) : NULL;
-        resp = json_pack("{s:o,s:o,s:s}", "site", tkt_resp_site(t)[0] ? json_string(tkt_resp_site(t)) : json_null(), "role",
-                         role ? json_string(role) : json_null(), "rule", tkt_resp_rule(t));
+        resp = json_pack("{s:o,s:o,s:s}", "site", tkt_resp_site(t)[0] ? json_string(tkt_resp_site(t)) : json_null(),
+                         "role", role ? json_string(role) : json_null(), "rule", tkt_resp_rule(t));
     }
     const char *acct = tkt_acct_site(t);
     json_t *stages = json_array();
@@ -363,8 +364,8 @@ static json_t *ticket_json(const Show *s)
     json_object_set_new(o, "waybill", tkt_waybill(t)[0] ? json_string(tkt_waybill(t)) : json_null());
     json_object_set_new(o, "site", tkt_site(t)[0] ? json_string(tkt_site(t)) : json_null());
     json_object_set_new(o, "region", region);
-    json_object_set_new(o, "received_at", out_jtime(t->received_at, s->off));
-    json_object_set_new(o, "round_started_at", out_jtime(t->round_start, s->off));
+    json_object_set_new(o, "received_at", out_jtime(tu32_get(t->received_at), s->off));
+    json_object_set_new(o, "round_started_at", out_jtime(tu32_get(t->round_start), s->off));
     json_object_set_new(o, "closed_at", t->closed ? out_jtime(tu32_get(t->closed_at), s->off) : json_null());
     json_object_set_new(o, "paused", json_boolean(tkt_paused(t)));
     json_object_set_new(o, "responsible", resp);
@@ -413,7 +414,9 @@ static void print_stage(const Show *s, const XplTarget *x)
             printf(x->done_at <= x->due ? ", met (%s to spare)" : ", %s late", d);
         }
         break;
-    case XPL_STOPPED: printf(" — not completed: the ticket was closed %s", out_wtime(tu32_get(t->closed_at), off, b)); break;
+    case XPL_STOPPED:
+        printf(" — not completed: the ticket was closed %s", out_wtime(tu32_get(t->closed_at), off, b));
+        break;
     default:
         printf(" — open");
         if (tg->breach_state == AST_FIRING)
@@ -489,8 +492,8 @@ static void print_stage(const Show *s, const XplTarget *x)
                    "moved since (a priority rise or a late event)\n",
                line);
     }
-    if (x->state == XPL_OPEN && tg->deadline != x->due) {
-        xpl_format_when(tg->deadline, x->start, off, line, sizeof line);
+    if (x->state == XPL_OPEN && tu32_get(tg->deadline) != x->due) {
+        xpl_format_when(tu32_get(tg->deadline), x->start, off, line, sizeof line);
         printf(IND "note     the daemon holds %s for this stage: its policy differs from this file's "
                    "(a change not yet applied with SIGHUP?)\n",
                line);
@@ -594,9 +597,10 @@ static void print_ticket(const Show *s)
     } else {
         printf("  region       %s%s\n", reg, tkt_region(t)[0] ? ": not shifted" : "");
     }
-    printf("  received     %s (times at UTC%s)\n", out_wtime(t->received_at, off, a), offs);
+    printf("  received     %s (times at UTC%s)\n", out_wtime(tu32_get(t->received_at), off, a), offs);
     if (t->round > 1)
-        printf("  round %-2d     began %s (unsatisfied revisit)\n", t->round, out_wtime(t->round_start, off, a));
+        printf("  round %-2d     began %s (unsatisfied revisit)\n", t->round,
+               out_wtime(tu32_get(t->round_start), off, a));
     if (t->closed)
         printf("  closed       %s\n", out_wtime(tu32_get(t->closed_at), off, a));
     if (tkt_previous_ticket_id(t)[0])

@@ -545,7 +545,7 @@ START_TEST(test_policy_reload_recomputes_in_chunks)
     ck_assert(!desk_recompute_pending(desk));
     ck_assert_int_eq(total, 50);
     const Ticket *t = desk_ticket(desk, "T0000");
-    ck_assert_int_eq(t->tg[STG_CONTACT].deadline, MON0900 + 4 * H + 2 * H); /* 09:00 + 4 h crosses lunch */
+    ck_assert_int_eq(tu32_get(t->tg[STG_CONTACT].deadline), MON0900 + 4 * H + 2 * H); /* 09:00 + 4 h crosses lunch */
 }
 END_TEST
 

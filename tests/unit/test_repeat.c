@@ -28,7 +28,7 @@ static Ticket *ticket(const char *id, const char *waybill, const char *customer,
     set(t, TS_WAYBILL, waybill);
     set(t, TS_CUSTOMER_REF, customer);
     t->category = (uint8_t)cat;
-    t->received_at = received;
+    t->received_at = tu32_of(received);
     t->last_resolved_at = tu32_of(resolved);
     return t;
 }
