@@ -246,6 +246,9 @@ static void render_metrics(FILE *f, const void *arg)
             c->history);
     counter(f, "complaintd_events_held_total", "Events held because their ticket was not known yet.", c->held_total);
     counter(f, "complaintd_events_duplicate_total", "Events skipped as already applied.", c->duplicates);
+    counter(f, "complaintd_events_off_partition_total",
+            "Complaint events that came on another partition than their ticket's received (applied as usual).",
+            c->off_partition);
     counter(f, "complaintd_dead_letters_total", "Messages sent to the dead-letter topic.", c->dead_letters);
     counter(f, "complaintd_alerts_total", "Alert transitions (firing and resolved) produced.", c->alerts);
     counter(f, "complaintd_scans_total", "Parcel scans consumed.", c->scans);

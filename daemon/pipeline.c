@@ -173,6 +173,8 @@ struct Pipeline {
     ev_tstamp stop_started;
 
     uint64_t n_applied, n_history, n_held, n_duplicates, n_dead, n_alerts, n_scans;
+    uint64_t n_off_partition, off_partition_logged; /* and when the last warning was */
+    ev_tstamp off_partition_warned;
 };
 
 static void pump(Pipeline *p);
@@ -574,6 +576,16 @@ static void count_effects(Pipeline *p, const Effects *e)
     }
     p->n_held += e->n_held;
     p->n_duplicates += e->n_duplicates;
+    p->n_off_partition += e->n_off_partition;
+    if (p->n_off_partition > p->off_partition_logged &&
+        (p->off_partition_logged == 0 || ev_now(p->loop) - p->off_partition_warned >= 60)) {
+        log_warn("%" PRIu64 " complaint event(s) came on another partition than their ticket's received (%" PRIu64
+                 " since the start); they are applied, but a desk spread over several instances would need "
+                 "complaint events keyed by ticket_id (docs/events.md)",
+                 p->n_off_partition - p->off_partition_logged, p->n_off_partition);
+        p->off_partition_logged = p->n_off_partition;
+        p->off_partition_warned = ev_now(p->loop);
+    }
     p->n_dead += e->n_dead;
     p->n_alerts += e->alerts.n;
     p->n_scans += e->n_scans;
@@ -1087,6 +1099,7 @@ void pipeline_counters(const Pipeline *p, PipelineCounters *c)
         .history = p->n_history,
         .held_total = p->n_held,
         .duplicates = p->n_duplicates,
+        .off_partition = p->n_off_partition,
         .dead_letters = p->n_dead,
         .alerts = p->n_alerts,
         .scans = p->n_scans,

@@ -51,6 +51,7 @@ typedef struct PipelineCounters {
     uint64_t applied, history, held_total, duplicates, dead_letters, alerts, scans, batches;
     uint64_t commit_failures, publish_retries, publish_refusals;
     uint64_t merge_waits, merge_waits_expired; /* event mode: waits for a partition behind its end */
+    uint64_t off_partition; /* complaint events on another partition than their ticket's received */
     uint64_t tickets, held, pending_deadlines, parcels, bulk_keys;
     int64_t event_clock;
     uint64_t outbox;  /* committed messages not yet acknowledged by the broker */

@@ -73,7 +73,9 @@ bool desk_time_plausible(const Desk *d, int64_t at, int64_t wall);
  * A complaint: a duplicate event id changes nothing (out->n_duplicates
  * counts it); an event of an unknown ticket other than `received` is held
  * (for hold_timeout of processing time, `wall`); a `received` creates the
- * ticket and applies what was held for it, in event-time order. A scan
+ * ticket and applies what was held for it, in event-time order. An event
+ * of a ticket received in this run on another partition is applied as
+ * usual and counted (out->n_off_partition). A scan
  * updates its parcel (contract §8). Returns -1 when out of memory. */
 __attribute__((warn_unused_result)) int desk_offer(Desk *d, const ComplaintEvent *ev, const ScanEvent *sc,
                                                    const DeskSource *src, int64_t *event_clock, int64_t wall,

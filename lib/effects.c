@@ -59,7 +59,7 @@ void eff_reset(Effects *e)
     indic_reset(&e->indic);
     e->gen = 0;
     e->n_tickets = e->n_events = e->n_held = e->n_released = e->n_dead = e->n_scans = 0;
-    e->n_duplicates = 0;
+    e->n_duplicates = e->n_off_partition = 0;
 }
 
 void eff_free(Effects *e)

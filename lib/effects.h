@@ -76,6 +76,9 @@ typedef struct Effects {
     size_t n_scans, cap_scans;
     /* inputs that changed nothing */
     size_t n_duplicates;
+    /* complaint events that came on another partition than their ticket's
+     * `received` (counted, applied as usual: contract §1) */
+    size_t n_off_partition;
     IndicSet indic; /* indicator counts of the batch (§12.9); not effects of their own */
 } Effects;
 

@@ -104,6 +104,7 @@ Ticket *tkt_blank(const char *id)
         return NULL;
     }
     t->round = 1;
+    t->part = -1;
     t->resp_role = -1;
     t->claim_amount = -1; /* not given */
     t->review_suggest = -1;

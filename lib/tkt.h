@@ -128,6 +128,9 @@ typedef struct Ticket {
     bool invalid;
     /* §12.4, with prog_n above and the rest below */
     uint8_t prog_state; /* AlertState of the current lapse */
+    /* lib/desk: the partition its `received` came on in this run, -1 when
+     * not known (loaded from PostgreSQL); not stored */
+    int16_t part;
     Tu32 invalid_at;    /* §12.6: when it was found invalid */
     /* §12.4: progress after the first reply, and the response schedule */
     Tu32 last_cf;         /* the latest customer-facing event since the first reply */

@@ -237,9 +237,10 @@ class Broker:
 
 
 def produce(bootstrap: str, topic: str, events: Iterable[dict | bytes | str], key_field: str | None = None,
-            timeout: float = 30) -> int:
+            timeout: float = 30, partition: int | None = None) -> int:
     """Produces events in order (dicts as JSON, bytes/str raw), keyed by
-    event[key_field] when present. Waits for every delivery; returns the count."""
+    event[key_field] when present, to `partition` when given (else the
+    partitioner's choice). Waits for every delivery; returns the count."""
     p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
                   "linger.ms": 5})
     errors: list[str] = []
@@ -265,7 +266,10 @@ def produce(bootstrap: str, topic: str, events: Iterable[dict | bytes | str], ke
             value = bytes(ev)
         while True:
             try:
-                p.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                if partition is None:
+                    p.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                else:
+                    p.produce(topic, value=value, key=key, partition=partition, on_delivery=on_delivery)
                 break
             except BufferError:  # local queue full: let deliveries drain
                 p.poll(0.1)

@@ -17,7 +17,7 @@ COUNTERS = [
     "complaintd_events_duplicate_total", "complaintd_dead_letters_total", "complaintd_alerts_total",
     "complaintd_scans_total", "complaintd_batches_committed_total", "complaintd_commit_failures_total",
     "complaintd_publish_retries_total", "complaintd_publish_refusals_total", "complaintd_merge_waits_total",
-    "complaintd_merge_waits_expired_total",
+    "complaintd_merge_waits_expired_total", "complaintd_events_off_partition_total",
 ]
 GAUGES = [
     "complaintd_tickets", "complaintd_held_events", "complaintd_pending_deadlines", "complaintd_parcels",
@@ -186,3 +186,26 @@ def test_a_second_member_of_the_group_is_reported(broker, daemon, pg):
     assert second.stop() == 0
     wait_for(lambda: shared(0) == 0, timeout=60, what="the gauge back at 0 once the second instance left")
     pg.drop_database(other_db)
+
+
+@pytest.mark.broker(partitions=2)
+def test_events_off_their_tickets_partition_are_counted(broker, daemon):
+    """Contract §1: keys only spread load, so an event of a ticket that comes
+    on another partition than the ticket's `received` is applied as usual.
+    It is counted and logged, because a desk spread over several instances
+    would need every event of a ticket on one partition (docs/events.md)."""
+    listen = f"127.0.0.1:{free_port()}"
+    d = daemon({"daemon": {"metrics_listen": listen}})
+    produce(broker.bootstrap, COMPLAINTS, [received("K-1", at(0)), received("K-2", at(0))], partition=0)
+    produce(broker.bootstrap, COMPLAINTS, [complaint("K-1", "contacted", at(minutes=10))], partition=0)
+    produce(broker.bootstrap, COMPLAINTS, [complaint("K-2", "contacted", at(minutes=10)),
+                                           complaint("K-2", "first_reply", at(minutes=20))], partition=1)
+
+    def applied():
+        s = samples(get(f"http://{listen}/metrics")[2])
+        return s if s.get("complaintd_events_applied_total") == 5 else None
+
+    s = wait_for(applied, timeout=30, what="five events applied")
+    assert s["complaintd_events_off_partition_total"] == 2
+    assert s["complaintd_dead_letters_total"] == 0
+    d.wait_log(r"complaint event\(s\) came on another partition than their ticket's received", timeout=10)

@@ -724,12 +724,51 @@ START_TEST(test_category_review_from_scans)
 }
 END_TEST
 
+/* Events of a ticket on another partition than its `received`: applied as
+ * usual (contract §1: keys only spread load) and counted. A ticket read
+ * back from PostgreSQL has no known partition: nothing is counted for it. */
+START_TEST(test_off_partition_counted)
+{
+    ComplaintEvent rcv = ev_of("P", CT_RECEIVED, MON0900);
+    DeskSource src = src_of(1);
+    src.partition = 3;
+    ck_assert_int_eq(desk_offer(desk, &rcv, NULL, &src, &clock_, LATER, BIG, BIG, &eff), DESK_APPLIED);
+    ck_assert_uint_eq(eff.n_off_partition, 0);
+
+    ComplaintEvent same = ev_of("P", CT_CONTACTED, MON0900 + MIN);
+    src.offset = 2;
+    ck_assert_int_eq(desk_offer(desk, &same, NULL, &src, &clock_, LATER, BIG, BIG, &eff), DESK_APPLIED);
+    ck_assert_uint_eq(eff.n_off_partition, 0);
+
+    ComplaintEvent other = ev_of("P", CT_FIRST_REPLY, MON0900 + 2 * MIN);
+    src.partition = 5;
+    ck_assert_int_eq(desk_offer(desk, &other, NULL, &src, &clock_, LATER, BIG, BIG, &eff), DESK_APPLIED);
+    ck_assert_uint_eq(eff.n_off_partition, 1);
+    ck_assert(desk_ticket(desk, "P")->tg[STG_FIRST_REPLY].done); /* applied all the same */
+    /* a duplicate is only a duplicate */
+    ck_assert_int_eq(desk_offer(desk, &other, NULL, &src, &clock_, LATER, BIG, BIG, &eff), DESK_APPLIED);
+    ck_assert_uint_eq(eff.n_off_partition, 1);
+
+    /* loaded from a snapshot: the partition is not known */
+    uint8_t *snap;
+    size_t len;
+    ck_assert_ptr_nonnull(snap = tkt_pack(desk_ticket(desk, "P"), &len));
+    char err[64];
+    Ticket *t = tkt_unpack(snap, len, err, sizeof err);
+    free(snap);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->part, -1);
+    tkt_free(t);
+}
+END_TEST
+
 Suite *suite_desk(void)
 {
     Suite *s = suite_create("desk");
     TCase *tc = tcase_create("desk");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_event_clock_fires_deadlines_before_an_event);
+    tcase_add_test(tc, test_off_partition_counted);
     tcase_add_test(tc, test_event_at_the_deadline_is_met);
     tcase_add_test(tc, test_late_event_does_not_move_the_clock);
     tcase_add_test(tc, test_wall_mode_applies_at_once);
