@@ -233,6 +233,15 @@ static void db_ready_cb(void *arg)
  * when another instance has it by then, this one's memory is no longer the
  * desk and it exits. */
 #define DESK_LOCK(group) "pg_try_advisory_lock(hashtext('complaintd'), hashtext(" group "))"
+
+/* The server ends this session about 30 s after this machine or its network
+ * died (keepalives unanswered, or data unacknowledged), and with it the
+ * desk's lock, so that a standby takes over (docs/operations.md "Standby").
+ * The server's defaults are the kernel's: two hours. Over a Unix socket the
+ * settings do nothing. */
+#define SESSION_KEEPALIVE                                                                                              \
+    "set_config('tcp_keepalives_idle', '15', false), set_config('tcp_keepalives_interval', '5', false), "              \
+    "set_config('tcp_keepalives_count', '3', false), set_config('tcp_user_timeout', '30000', false)"
 #define STANDBY_POLL 1 /* seconds between two tries */
 
 static volatile sig_atomic_t standby_stop;
@@ -311,6 +320,14 @@ Store *store_open(struct ev_loop *loop, const Config *cfg, void (*on_standby)(vo
         PQfinish(c);
         return NULL;
     }
+    PGresult *ka = PQexec(c, "SELECT " SESSION_KEEPALIVE);
+    if (PQresultStatus(ka) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "setting the session's TCP keepalive: %s", PQresultErrorMessage(ka));
+        PQclear(ka);
+        PQfinish(c);
+        return NULL;
+    }
+    PQclear(ka);
     if (hold_desk(c, cfg->group_id, on_standby, arg, err, errlen) != 0) {
         PQfinish(c);
         return NULL;
@@ -322,9 +339,10 @@ Store *store_open(struct ev_loop *loop, const Config *cfg, void (*on_standby)(vo
     char *lit = oom_check(PQescapeLiteral(c, cfg->group_id, strlen(cfg->group_id)));
     s->group_literal = oom_check(strdup(lit));
     PQfreemem(lit);
-    size_t n_setup = strlen(s->group_literal) + 128;
+    size_t n_setup = strlen(s->group_literal) + 512;
     s->setup_sql = oom_check(malloc(n_setup));
-    snprintf(s->setup_sql, n_setup, "SELECT complaintd_stage(), " DESK_LOCK("%s"), s->group_literal);
+    snprintf(s->setup_sql, n_setup, "SELECT complaintd_stage(), " DESK_LOCK("%s") ", " SESSION_KEEPALIVE,
+             s->group_literal);
     s->backoff = RETRY_MIN;
     ev_init(&s->retry, NULL);
     static const double secs[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};

@@ -2,6 +2,8 @@
 same database waits as a standby, without joining the group, and takes the
 desk over when the first stops or dies (docs/architecture.md, "Scaling")."""
 
+import os
+
 import pytest
 
 from events import at, complaint, keys, received
@@ -109,3 +111,39 @@ def test_an_instance_whose_session_ended_stops_once_a_standby_has_the_desk(broke
     read_topic(broker.bootstrap, ALERTS, until=lambda m: want <= set(keys(m)), timeout=90)
     wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events") == len(evs), timeout=30,
              what="every event stored once")
+
+
+def keepalive_timers(port: int, client_port: int) -> list[tuple[int, int]]:
+    """(timer kind, clock ticks to expiry) of the server's end of one local
+    TCP connection, from /proc/net/tcp (kind 2: the keepalive timer)."""
+    out = []
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        f = line.split()
+        local, remote, timer = f[1], f[2], f[5]
+        if int(local.split(":")[1], 16) == port and int(remote.split(":")[1], 16) == client_port:
+            kind, when = timer.split(":")
+            out.append((int(kind, 16), int(when, 16)))
+    return out
+
+
+def test_the_desk_session_ends_soon_after_its_machine_dies(broker, daemon, db, pg):
+    """The desk is held by a PostgreSQL session. When the active instance's
+    machine or network dies, the server ends that session only when TCP
+    notices; its defaults are the kernel's, two hours of idle before the
+    first keepalive. The daemon sets its session to 15 s, then 3 probes 5 s
+    apart (and 30 s for unacknowledged data), so a standby takes over in
+    about half a minute. Seen here as the keepalive timer of the server's
+    end of the daemon's connection."""
+    d = daemon()
+    client_port = scalar(db, "SELECT client_port FROM pg_stat_activity WHERE application_name = 'complaintd' "
+                             "AND datname = current_database()")
+    assert client_port, "the daemon's session is not in pg_stat_activity"
+
+    def armed():
+        t = [when for kind, when in keepalive_timers(pg.port, client_port) if kind == 2]
+        return t or None
+
+    ticks = wait_for(armed, timeout=30, what="the keepalive timer of the daemon's session")
+    hz = os.sysconf("SC_CLK_TCK")
+    assert max(ticks) <= 15 * hz, f"keepalive due in {max(ticks) / hz:.0f} s, not within 15 s"
+    assert d.running
