@@ -131,7 +131,7 @@ typedef struct Ticket {
     /* lib/desk: the partition its `received` came on in this run, -1 when
      * not known (loaded from PostgreSQL); not stored */
     int16_t part;
-    Tu32 invalid_at;    /* §12.6: when it was found invalid */
+    Tu32 invalid_at; /* §12.6: when it was found invalid */
     /* §12.4: progress after the first reply, and the response schedule */
     Tu32 last_cf;         /* the latest customer-facing event since the first reply */
     Tu32 prog_at;         /* its condition time */
@@ -162,42 +162,23 @@ static inline const char *tkt_str(const Ticket *t, TktStr w)
 {
     return t->strs + t->soff[w];
 }
-static inline const char *tkt_id(const Ticket *t)
-{
-    return tkt_str(t, TS_ID);
-}
-static inline const char *tkt_waybill(const Ticket *t)
-{
-    return tkt_str(t, TS_WAYBILL);
-}
-static inline const char *tkt_site(const Ticket *t)
-{
-    return tkt_str(t, TS_SITE);
-}
-static inline const char *tkt_region(const Ticket *t)
-{
-    return tkt_str(t, TS_REGION);
-}
-static inline const char *tkt_customer_ref(const Ticket *t)
-{
-    return tkt_str(t, TS_CUSTOMER_REF);
-}
-static inline const char *tkt_previous_ticket_id(const Ticket *t)
-{
-    return tkt_str(t, TS_PREVIOUS_TICKET_ID);
-}
-static inline const char *tkt_issue_site(const Ticket *t)
-{
-    return tkt_str(t, TS_ISSUE_SITE);
-}
-static inline const char *tkt_resp_site(const Ticket *t)
-{
-    return tkt_str(t, TS_RESP_SITE);
-}
-static inline const char *tkt_resp_rule(const Ticket *t)
-{
-    return tkt_str(t, TS_RESP_RULE);
-}
+/* tkt_id(t), tkt_waybill(t), ... : one accessor a string. */
+#define TKT_STR_ACCESSOR(name, which)                                                                                  \
+    static inline const char *tkt_##name(const Ticket *t)                                                              \
+    {                                                                                                                  \
+        return tkt_str(t, which);                                                                                      \
+    }
+TKT_STR_ACCESSOR(id, TS_ID)
+TKT_STR_ACCESSOR(waybill, TS_WAYBILL)
+TKT_STR_ACCESSOR(site, TS_SITE)
+TKT_STR_ACCESSOR(region, TS_REGION)
+TKT_STR_ACCESSOR(customer_ref, TS_CUSTOMER_REF)
+TKT_STR_ACCESSOR(previous_ticket_id, TS_PREVIOUS_TICKET_ID)
+TKT_STR_ACCESSOR(issue_site, TS_ISSUE_SITE)
+TKT_STR_ACCESSOR(resp_site, TS_RESP_SITE)
+TKT_STR_ACCESSOR(resp_rule, TS_RESP_RULE)
+#undef TKT_STR_ACCESSOR
+
 /* The recorded event ids: *len bytes of NUL-terminated ids. */
 static inline const char *tkt_event_ids(const Ticket *t, uint32_t *len)
 {
