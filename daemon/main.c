@@ -151,10 +151,26 @@ static void on_standby(void *arg)
     metrics_standby(d->metrics, d->cfg->group_id);
 }
 
+/* A stop asked for while the daemon starts (loading its state, joining
+ * Kafka), before the loop's signal watchers exist: kept, and acted on once
+ * they do, so that it drains and exits 0 like any stop. Without it the
+ * signal's default action killed the process (store.c's standby wait has
+ * its own handler, and puts this one back). */
+static volatile sig_atomic_t early_signal;
+
+static void on_early_signal(int sig)
+{
+    if (sig != SIGHUP) /* a reload while starting: the configuration was just read */
+        early_signal = sig;
+}
+
 static int run(const char *path, Config *cfg)
 {
     char err[1024];
     Daemon d = {.loop = EV_DEFAULT, .config_path = path, .cfg = cfg};
+    signal(SIGTERM, on_early_signal);
+    signal(SIGINT, on_early_signal);
+    signal(SIGHUP, on_early_signal);
     /* First: an address in use must not cost a Kafka connection and a
      * group join that another instance would see, nor a standby's wait. A
      * standby serves complaintd_standby 1 there while it waits. */
@@ -199,6 +215,8 @@ static int run(const char *path, Config *cfg)
     ev_signal_start(d.loop, &d.sigterm);
     ev_signal_start(d.loop, &d.sigint);
     ev_signal_start(d.loop, &d.sighup);
+    if (early_signal)
+        ev_feed_signal_event(d.loop, early_signal);
     notify_watchdog_start(d.loop, &d.watchdog);
     ev_timer_init(&d.status, status_cb, 5.0, 5.0);
     d.status.data = &d;

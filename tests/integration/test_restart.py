@@ -2,8 +2,11 @@
 real binary."""
 
 import json
+import signal
 import subprocess
+import time
 
+import psycopg2
 import pytest
 
 from events import at, complaint, has, keys, received, stable
@@ -289,3 +292,34 @@ def test_upgrade_reads_tickets_of_the_json_state(broker, daemon, db):
         with urllib.request.urlopen(f"http://{listen}/metrics", timeout=5) as r:
             return int(re.search(r"^complaintd_events_duplicate_total (\d+)$", r.read().decode(), re.M)[1])
     wait_for(lambda: duplicates() == 1, what="the copy of old-1 counted as a duplicate")
+
+
+def test_a_stop_while_starting_drains_and_exits_0(broker, daemon, db):
+    """SIGTERM while the daemon loads its state (here held up by a lock on
+    the tickets table, after it took the desk) is kept until its loop runs,
+    then stops it like any stop: drained, exit 0. systemd sends it when a
+    unit is stopped during its start; it used to kill the process outright."""
+    first = daemon()
+    produce(broker.bootstrap, COMPLAINTS, [received("S-1", at(0))], key_field="ticket_id")
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM tickets") == 1, timeout=30, what="the ticket stored")
+    assert first.stop() == 0
+
+    blocker = psycopg2.connect(db)
+    try:
+        with blocker.cursor() as cur:
+            cur.execute("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE")
+        d = daemon(wait_ready=False)
+        wait_for(lambda: scalar(db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'complaintd' "
+                                    "AND wait_event_type = 'Lock' AND datname = current_database()") == 1,
+                 timeout=30, what="the start waiting for the tickets table")
+        d.exit_expected = True
+        d.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert d.running, "the signal killed the daemon while it was starting"
+    finally:
+        blocker.rollback()
+        blocker.close()
+    d.proc.wait(30)
+    assert d.stop() == 0, d.log[-2000:]
+    assert "signal 15: draining" in d.log
+    assert "loaded 1 tickets" in d.log
