@@ -160,8 +160,10 @@ static volatile sig_atomic_t early_signal;
 
 static void on_early_signal(int sig)
 {
-    if (sig != SIGHUP) /* a reload while starting: the configuration was just read */
-        early_signal = sig;
+    if (sig == SIGHUP) /* a reload while starting: the configuration was just read */
+        return;
+    early_signal = sig;
+    store_note_stop(); /* a standby wait that has not begun yet ends at once */
 }
 
 static int run(const char *path, Config *cfg)

@@ -252,6 +252,11 @@ static void standby_signal(int sig)
     standby_stop = 1;
 }
 
+void store_note_stop(void)
+{
+    standby_stop = 1;
+}
+
 /* 0 once held, 1 when stopped while waiting, -1 on error. */
 static int hold_desk(PGconn *c, const char *group, void (*on_standby)(void *), void *arg, char *err, size_t errlen)
 {

@@ -34,6 +34,9 @@ __attribute__((warn_unused_result)) int store_migrate(const char *conninfo, char
  * `err` empty: stopped by SIGTERM or SIGINT while waiting. */
 Store *store_open(struct ev_loop *loop, const Config *cfg, void (*on_standby)(void *), void *arg, char *err,
                   size_t errlen);
+/* A stop was asked for before store_open waits (async-signal-safe): if it
+ * must wait as a standby, it stops at once instead. */
+void store_note_stop(void);
 void store_free(Store *s);
 
 /* The next offset to consume of one partition. */

@@ -3,7 +3,10 @@ same database waits as a standby, without joining the group, and takes the
 desk over when the first stops or dies (docs/architecture.md, "Scaling")."""
 
 import os
+import signal
+import time
 
+import psycopg2
 import pytest
 
 from events import at, complaint, keys, received
@@ -147,3 +150,28 @@ def test_the_desk_session_ends_soon_after_its_machine_dies(broker, daemon, db, p
     hz = os.sysconf("SC_CLK_TCK")
     assert max(ticks) <= 15 * hz, f"keepalive due in {max(ticks) / hz:.0f} s, not within 15 s"
     assert d.running
+
+
+def test_a_stop_before_the_standby_wait_is_not_lost(broker, daemon, db):
+    """SIGTERM that comes while a second instance is still checking the
+    schema, before it finds the desk taken, ends the wait that follows at
+    once (exit 0) instead of being forgotten by it."""
+    daemon()
+    blocker = psycopg2.connect(db)
+    try:
+        with blocker.cursor() as cur:
+            cur.execute("LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE")
+        second = daemon(migrate=False, wait_ready=False)  # migrated by the first
+        wait_for(lambda: scalar(db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'complaintd' "
+                                    "AND wait_event_type = 'Lock' AND datname = current_database()") == 1,
+                 timeout=30, what="the second instance waiting for the schema_migrations table")
+        second.exit_expected = True
+        second.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert second.running
+    finally:
+        blocker.rollback()
+        blocker.close()
+    second.proc.wait(30)
+    assert second.stop() == 0, second.log[-2000:]
+    assert "stopped while waiting as a standby" in second.log
