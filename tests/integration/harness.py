@@ -12,6 +12,7 @@ here; sanitizer_errors() finds their reports in the logs.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import json
 import os
 import re
@@ -176,6 +177,32 @@ def scalar(conninfo: str, sql: str, params: Iterable[Any] | dict | None = None) 
     """The first column of the first row, or None."""
     rows = query(conninfo, sql, params)
     return rows[0][0] if rows else None
+
+
+@contextlib.contextmanager
+def table_locked(conninfo: str, table: str):
+    """Holds an ACCESS EXCLUSIVE lock on `table` for the block: whoever reads
+    it waits."""
+    conn = psycopg2.connect(conninfo)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        yield
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def sigterm_while_waiting_for_a_lock(d: "Daemon", conninfo: str, what: str) -> None:
+    """Once the daemon's session waits for a lock (table_locked), sends it
+    SIGTERM and checks that it stays up: the stop is kept for later."""
+    wait_for(lambda: scalar(conninfo, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'complaintd' "
+                                      "AND wait_event_type = 'Lock' AND datname = current_database()") == 1,
+             timeout=30, what=what)
+    d.exit_expected = True
+    d.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert d.running, f"SIGTERM killed the daemon while {what}"
 
 
 # --------------------------------------------------------------------------

@@ -2,16 +2,13 @@
 real binary."""
 
 import json
-import signal
 import subprocess
-import time
 
-import psycopg2
 import pytest
 
 from events import at, complaint, has, keys, received, stable
 from harness import (ALERTS, COMPLAINTS, binary, free_port, produce, query, read_topic, run_complaintd, sanitizer_errors, scalar,
-                     wait_for)
+                     sigterm_while_waiting_for_a_lock, table_locked, wait_for)
 
 pytestmark = pytest.mark.broker(partitions=1)
 
@@ -304,21 +301,9 @@ def test_a_stop_while_starting_drains_and_exits_0(broker, daemon, db):
     wait_for(lambda: scalar(db, "SELECT count(*) FROM tickets") == 1, timeout=30, what="the ticket stored")
     assert first.stop() == 0
 
-    blocker = psycopg2.connect(db)
-    try:
-        with blocker.cursor() as cur:
-            cur.execute("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE")
+    with table_locked(db, "tickets"):
         d = daemon(wait_ready=False)
-        wait_for(lambda: scalar(db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'complaintd' "
-                                    "AND wait_event_type = 'Lock' AND datname = current_database()") == 1,
-                 timeout=30, what="the start waiting for the tickets table")
-        d.exit_expected = True
-        d.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
-        assert d.running, "the signal killed the daemon while it was starting"
-    finally:
-        blocker.rollback()
-        blocker.close()
+        sigterm_while_waiting_for_a_lock(d, db, "the start waits for the tickets table")
     d.proc.wait(30)
     assert d.stop() == 0, d.log[-2000:]
     assert "signal 15: draining" in d.log

@@ -3,14 +3,12 @@ same database waits as a standby, without joining the group, and takes the
 desk over when the first stops or dies (docs/architecture.md, "Scaling")."""
 
 import os
-import signal
-import time
 
-import psycopg2
 import pytest
 
 from events import at, complaint, keys, received
-from harness import ALERTS, COMPLAINTS, free_port, produce, query, read_topic, scalar, wait_for
+from harness import (ALERTS, COMPLAINTS, free_port, produce, query, read_topic, scalar, sigterm_while_waiting_for_a_lock,
+                     table_locked, wait_for)
 from test_metrics import get, samples
 
 pytestmark = pytest.mark.broker(partitions=2)
@@ -157,21 +155,9 @@ def test_a_stop_before_the_standby_wait_is_not_lost(broker, daemon, db):
     schema, before it finds the desk taken, ends the wait that follows at
     once (exit 0) instead of being forgotten by it."""
     daemon()
-    blocker = psycopg2.connect(db)
-    try:
-        with blocker.cursor() as cur:
-            cur.execute("LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE")
+    with table_locked(db, "schema_migrations"):
         second = daemon(migrate=False, wait_ready=False)  # migrated by the first
-        wait_for(lambda: scalar(db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'complaintd' "
-                                    "AND wait_event_type = 'Lock' AND datname = current_database()") == 1,
-                 timeout=30, what="the second instance waiting for the schema_migrations table")
-        second.exit_expected = True
-        second.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
-        assert second.running
-    finally:
-        blocker.rollback()
-        blocker.close()
+        sigterm_while_waiting_for_a_lock(second, db, "the second instance waits for the schema_migrations table")
     second.proc.wait(30)
     assert second.stop() == 0, second.log[-2000:]
     assert "stopped while waiting as a standby" in second.log
