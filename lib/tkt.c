@@ -92,13 +92,13 @@ void tkt_get_responsible(const Ticket *t, Responsible *out)
     snprintf(out->rule, sizeof out->rule, "%s", tkt_resp_rule(t));
 }
 
-Ticket *tkt_blank(const char *id)
+/* A ticket with these strings (NULL: "") and no state. */
+static Ticket *blank_with(const char *const *vals)
 {
     Ticket *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
     th_node_init(&t->node);
-    const char *vals[TS__COUNT] = {[TS_ID] = id};
     if (set_strs(t, (1u << TS__COUNT) - 1, vals) < 0) {
         free(t);
         return NULL;
@@ -112,6 +112,12 @@ Ticket *tkt_blank(const char *id)
     for (int s = 0; s < STG__COUNT; s++)
         t->tg[s].deadline = t->tg[s].warn_at = tu32_of(TU_NEVER);
     return t;
+}
+
+Ticket *tkt_blank(const char *id)
+{
+    const char *vals[TS__COUNT] = {[TS_ID] = id};
+    return blank_with(vals);
 }
 
 bool tkt_seen(const Ticket *t, const char *event_id)
@@ -1290,11 +1296,7 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
     }
     if (total > UINT16_MAX) /* more than any event can give a ticket */
         r.bad = true;
-    Ticket *t = r.bad || !vals[TS_ID][0] ? NULL : tkt_blank(vals[TS_ID]);
-    if (t && set_strs(t, (1u << TS__COUNT) - 1, vals) < 0) {
-        tkt_free(t);
-        t = NULL;
-    }
+    Ticket *t = r.bad || !vals[TS_ID][0] ? NULL : blank_with(vals);
     for (int i = 0; i < TS__COUNT; i++)
         free(copies[i]);
     if (!t) {
