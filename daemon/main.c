@@ -154,8 +154,8 @@ static void on_standby(void *arg)
 /* A stop asked for while the daemon starts (loading its state, joining
  * Kafka), before the loop's signal watchers exist: kept, and acted on once
  * they do, so that it drains and exits 0 like any stop. Without it the
- * signal's default action killed the process (store.c's standby wait has
- * its own handler, and puts this one back). */
+ * signal's default action killed the process. It also ends a standby's
+ * wait (store_note_stop). */
 static volatile sig_atomic_t early_signal;
 
 static void on_early_signal(int sig)
@@ -163,7 +163,7 @@ static void on_early_signal(int sig)
     if (sig == SIGHUP) /* a reload while starting: the configuration was just read */
         return;
     early_signal = sig;
-    store_note_stop(); /* a standby wait that has not begun yet ends at once */
+    store_note_stop(); /* a standby's wait ends, or does not begin */
 }
 
 static int run(const char *path, Config *cfg)

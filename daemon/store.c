@@ -246,12 +246,6 @@ static void db_ready_cb(void *arg)
 
 static volatile sig_atomic_t standby_stop;
 
-static void standby_signal(int sig)
-{
-    (void)sig;
-    standby_stop = 1;
-}
-
 void store_note_stop(void)
 {
     standby_stop = 1;
@@ -263,8 +257,6 @@ static int hold_desk(PGconn *c, const char *group, void (*on_standby)(void *), v
     const char *p[1] = {group};
     bool waiting = false;
     int rc = -1;
-    void (*term)(int) = signal(SIGTERM, standby_signal);
-    void (*intr)(int) = signal(SIGINT, standby_signal);
     for (;;) {
         PGresult *r = PQexecParams(c, "SELECT " DESK_LOCK("$1"), 1, NULL, p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -301,8 +293,6 @@ static int hold_desk(PGconn *c, const char *group, void (*on_standby)(void *), v
             break;
         }
     }
-    signal(SIGTERM, term);
-    signal(SIGINT, intr);
     return rc;
 }
 

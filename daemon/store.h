@@ -31,11 +31,11 @@ __attribute__((warn_unused_result)) int store_migrate(const char *conninfo, char
  * connection keeps. While another daemon of the same group holds it in this
  * database, waits as a standby (docs/architecture.md, "Scaling"), and calls
  * on_standby(arg) once when it starts waiting (NULL: none). NULL with
- * `err` empty: stopped by SIGTERM or SIGINT while waiting. */
+ * `err` empty: stopped while waiting (store_note_stop). */
 Store *store_open(struct ev_loop *loop, const Config *cfg, void (*on_standby)(void *), void *arg, char *err,
                   size_t errlen);
-/* A stop was asked for before store_open waits (async-signal-safe): if it
- * must wait as a standby, it stops at once instead. */
+/* A stop was asked for (async-signal-safe: the caller's SIGTERM and SIGINT
+ * handler calls it): a standby wait ends at once, or does not begin. */
 void store_note_stop(void);
 void store_free(Store *s);
 
