@@ -251,13 +251,13 @@ int xpl_target(XplTarget *x, const Ticket *t, Stage s, const Policy *p)
     x->state = tg->done ? XPL_DONE : t->closed ? XPL_STOPPED : XPL_OPEN;
     x->done_at = tg->done ? tu32_get(tg->done_at) : 0;
     x->start = s == STG_REVISIT ? tu32_get(t->tg[STG_RESOLVE].done_at) : tu32_get(t->round_start);
-    x->ext = t->ext[s];
+    x->ext = tkt_ext(t, s);
     x->shift = rule_shift(&x->rule, t, p);
     x->warn_explicit = x->rule.warn >= 0;
     x->warn_offset = warn_offset(&x->rule, x->ext, p);
 
-    const Pause *pz = t->pauses;
-    uint32_t npz = t->n_pauses;
+    const Pause *pz = tkt_pauses(t);
+    uint32_t npz = tkt_n_pauses(t);
     int64_t deadline = xpl_plan(&x->plan, p->cal, x->rule.clock, x->shift, x->start, x->rule.budget + x->ext, pz, npz);
     int64_t warn = clock_after(p->cal, x->rule.clock, x->shift, x->start, x->warn_offset, pz, npz);
 

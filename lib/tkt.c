@@ -152,39 +152,68 @@ int tkt_remember(Ticket *t, const char *event_id)
 
 /* ---- pauses (§12.3) ----------------------------------------------------- */
 
+/* The ticket's out-of-line part, made at its first use. NULL when out of
+ * memory. */
+static TktRare *rare_of(Ticket *t)
+{
+    if (!t->rare)
+        t->rare = calloc(1, sizeof *t->rare);
+    return t->rare;
+}
+
+/* For loading a ticket: false when out of memory. */
+static bool set_ext(Ticket *t, Stage s, int32_t v)
+{
+    TktRare *x = rare_of(t);
+    if (x)
+        x->ext[s] = v;
+    return x != NULL;
+}
+
+static bool set_escalated_at(Ticket *t, int round, int64_t at)
+{
+    TktRare *x = rare_of(t);
+    if (x)
+        x->escalated_at[round - 1] = tu32_of(at);
+    return x != NULL;
+}
+
 /* Inserts a paused or resumed event in occurred_at order (after events of
  * the same time: arrival order). -1 when out of memory. */
 static int add_pause_ev(Ticket *t, int64_t at, int64_t until, bool resume)
 {
-    if (t->n_pev == t->cap_pev) {
-        uint32_t cap = t->cap_pev ? t->cap_pev * 2 : 2;
-        PauseEv *v = realloc(t->pev, cap * sizeof *v);
+    TktRare *x = rare_of(t);
+    if (!x)
+        return -1;
+    if (x->n_pev == x->cap_pev) {
+        uint32_t cap = x->cap_pev ? x->cap_pev * 2 : 2;
+        PauseEv *v = realloc(x->pev, cap * sizeof *v);
         if (!v)
             return -1;
-        t->pev = v;
-        t->cap_pev = cap;
+        x->pev = v;
+        x->cap_pev = cap;
     }
-    uint32_t i = t->n_pev;
-    while (i > 0 && t->pev[i - 1].at > at) {
-        t->pev[i] = t->pev[i - 1];
+    uint32_t i = x->n_pev;
+    while (i > 0 && x->pev[i - 1].at > at) {
+        x->pev[i] = x->pev[i - 1];
         i--;
     }
-    t->pev[i] = (PauseEv){.at = at, .until = until, .resume = resume, .overdue = AST_NONE};
-    t->n_pev++;
+    x->pev[i] = (PauseEv){.at = at, .until = until, .resume = resume, .overdue = AST_NONE};
+    x->n_pev++;
     return 0;
 }
 
-static int push_pause(Ticket *t, Pause pz)
+static int push_pause(TktRare *x, Pause pz)
 {
-    if (t->n_pauses == t->cap_pauses) {
-        uint32_t cap = t->cap_pauses ? t->cap_pauses * 2 : 2;
-        Pause *v = realloc(t->pauses, cap * sizeof *v);
+    if (x->n_pauses == x->cap_pauses) {
+        uint32_t cap = x->cap_pauses ? x->cap_pauses * 2 : 2;
+        Pause *v = realloc(x->pauses, cap * sizeof *v);
         if (!v)
             return -1;
-        t->pauses = v;
-        t->cap_pauses = cap;
+        x->pauses = v;
+        x->cap_pauses = cap;
     }
-    t->pauses[t->n_pauses++] = pz;
+    x->pauses[x->n_pauses++] = pz;
     return 0;
 }
 
@@ -193,13 +222,16 @@ static int push_pause(Ticket *t, Pause pz)
  * paused's agreed date (or pause_max) when no resumed comes first. */
 static int rebuild_pauses(Ticket *t)
 {
-    t->n_pauses = 0;
+    TktRare *x = t->rare;
+    if (!x)
+        return 0;
+    x->n_pauses = 0;
     bool open = false;
     Pause cur = {0};
-    for (uint32_t i = 0; i < t->n_pev; i++) {
-        const PauseEv *e = &t->pev[i];
+    for (uint32_t i = 0; i < x->n_pev; i++) {
+        const PauseEv *e = &x->pev[i];
         if (open && cur.end != TU_NEVER && e->at > cur.end) {
-            if (push_pause(t, cur) < 0)
+            if (push_pause(x, cur) < 0)
                 return -1;
             open = false;
         }
@@ -209,22 +241,22 @@ static int rebuild_pauses(Ticket *t)
         } else if (e->resume && open) {
             cur.end = max64(e->at, cur.start);
             cur.by_itself = false;
-            if (push_pause(t, cur) < 0)
+            if (push_pause(x, cur) < 0)
                 return -1;
             open = false;
         }
     }
-    return open ? push_pause(t, cur) : 0;
+    return open ? push_pause(x, cur) : 0;
 }
 
 /* Paused now: the last interval has no resumed and has not yet ended by
  * itself (its pause_overdue has not fired). */
 static bool is_paused(const Ticket *t)
 {
-    if (t->n_pauses == 0)
+    if (tkt_n_pauses(t) == 0)
         return false;
-    const Pause *pz = &t->pauses[t->n_pauses - 1];
-    return pz->by_itself && t->pev[pz->opener].overdue == AST_NONE;
+    const Pause *pz = &t->rare->pauses[t->rare->n_pauses - 1];
+    return pz->by_itself && t->rare->pev[pz->opener].overdue == AST_NONE;
 }
 
 /* ---- deadlines ---------------------------------------------------------- */
@@ -289,14 +321,14 @@ static void schedule_rule(const Ticket *t, const SlaRule *r, int64_t ext, const 
     int64_t warn_off = r->warn >= 0 ? r->warn + ext : budget * p->warn_ratio_pct / 100;
     int shift = r->clock == CLK_BUSINESS ? (int)pol_region_shift(p, tkt_region(t)) : 0;
 
-    *deadline = clock_add(r->clock, p->cal, shift, start, budget, t->pauses, (int)t->n_pauses);
-    *warn = clock_add(r->clock, p->cal, shift, start, warn_off, t->pauses, (int)t->n_pauses);
+    *deadline = clock_add(r->clock, p->cal, shift, start, budget, tkt_pauses(t), (int)tkt_n_pauses(t));
+    *warn = clock_add(r->clock, p->cal, shift, start, warn_off, tkt_pauses(t), (int)tkt_n_pauses(t));
 }
 
 static void schedule(const Ticket *t, Stage s, const SlaRule *r, const Policy *p, int64_t start, int64_t *deadline,
                      int64_t *warn)
 {
-    schedule_rule(t, r, t->ext[s], p, start, deadline, warn);
+    schedule_rule(t, r, tkt_ext(t, s), p, start, deadline, warn);
 }
 
 static void compute_target(Ticket *t, Stage s, const Policy *p)
@@ -414,8 +446,8 @@ static bool end_overdue(Ticket *t, int64_t at, AlertList *out)
 {
     int n = 0;
     bool ended = false;
-    for (uint32_t i = 0; i < t->n_pev; i++) {
-        PauseEv *e = &t->pev[i];
+    for (uint32_t i = 0; i < tkt_n_pause_evs(t); i++) {
+        PauseEv *e = &t->rare->pev[i];
         if (e->resume)
             continue;
         n++;
@@ -432,8 +464,8 @@ static bool end_overdue(Ticket *t, int64_t at, AlertList *out)
 static int pause_number(const Ticket *t, uint32_t opener)
 {
     int n = 0;
-    for (uint32_t i = 0; i <= opener && i < t->n_pev; i++)
-        n += !t->pev[i].resume;
+    for (uint32_t i = 0; i <= opener && i < tkt_n_pause_evs(t); i++)
+        n += !t->rare->pev[i].resume;
     return n;
 }
 
@@ -443,7 +475,8 @@ static int64_t progress_due_at(const Ticket *t, const Policy *p)
     if (t->closed || p->progress_interval <= 0 || t->prog_state == AST_FIRING || !t->tg[STG_FIRST_REPLY].done ||
         t->tg[STG_RESOLVE].done || tu32_get(t->last_cf) == 0)
         return TU_NEVER;
-    return clock_add(CLK_CALENDAR, p->cal, 0, tu32_get(t->last_cf), p->progress_interval, t->pauses, (int)t->n_pauses);
+    return clock_add(CLK_CALENDAR, p->cal, 0, tu32_get(t->last_cf), p->progress_interval, tkt_pauses(t),
+                     (int)tkt_n_pauses(t));
 }
 
 static void end_progress(Ticket *t, int64_t at, AlertList *out)
@@ -580,9 +613,9 @@ void tkt_advance(Ticket *t, int64_t now, AlertList *out)
         }
     }
     /* pauses that ended by themselves at their agreed date */
-    for (uint32_t i = 0; i < t->n_pauses; i++) {
-        const Pause *pz = &t->pauses[i];
-        PauseEv *e = &t->pev[pz->opener];
+    for (uint32_t i = 0; i < tkt_n_pauses(t); i++) {
+        const Pause *pz = &t->rare->pauses[i];
+        PauseEv *e = &t->rare->pev[pz->opener];
         if (pz->by_itself && pz->end != TU_NEVER && pz->end <= now && e->overdue == AST_NONE) {
             e->overdue = AST_FIRING;
             emit_ticket_n(t, AL_PAUSE_OVERDUE, AS_FIRING, t->round, pause_number(t, pz->opener), pz->end, 0, out);
@@ -639,9 +672,9 @@ static int64_t next_due_of(const Ticket *t, const Policy *p)
         if (tg->breach_state == AST_NONE)
             due = min64(due, tu32_get(tg->deadline));
     }
-    for (uint32_t i = 0; i < t->n_pauses; i++) {
-        const Pause *pz = &t->pauses[i];
-        if (pz->by_itself && t->pev[pz->opener].overdue == AST_NONE)
+    for (uint32_t i = 0; i < tkt_n_pauses(t); i++) {
+        const Pause *pz = &t->rare->pauses[i];
+        if (pz->by_itself && t->rare->pev[pz->opener].overdue == AST_NONE)
             due = min64(due, pz->end);
     }
     if (t->review_state == AST_NONE)
@@ -762,8 +795,7 @@ static void close_ticket(Ticket *t, int64_t at, AlertList *out)
     end_review(t, at, out);
     for (int r = 1; r <= 32; r++) {
         if (t->escalated_rounds & (1u << (r - 1)))
-            emit_ticket(t, AL_TICKET_ESCALATED, AS_RESOLVED, r, r <= 8 ? tu32_get(t->escalated_at[r - 1]) : at, at,
-                        out);
+            emit_ticket(t, AL_TICKET_ESCALATED, AS_RESOLVED, r, r <= 8 ? tkt_escalated_at(t, r) : at, at, out);
     }
     t->escalated_rounds = 0;
     if (t->repeat_firing) {
@@ -788,8 +820,14 @@ bool tkt_make_urgent(Ticket *t, unsigned reason, int64_t at, const Policy *p, in
     if ((reason & (RSN_MAJOR | RSN_CHANNEL | RSN_REOPENED)) && bit && !(t->escalated_rounds & bit) &&
         (added || reason == RSN_REOPENED)) {
         t->escalated_rounds |= bit;
-        if (t->round <= 8)
-            t->escalated_at[t->round - 1] = tu32_of(at);
+        if (t->round <= 8) {
+            TktRare *x = rare_of(t);
+            if (!x) {
+                out->failed = true; /* lib/desk treats it as out of memory */
+                return added;
+            }
+            x->escalated_at[t->round - 1] = tu32_of(at);
+        }
         emit_ticket(t, AL_TICKET_ESCALATED, AS_FIRING, t->round, at, 0, out);
     }
     tkt_recompute(t, p, now, out);
@@ -866,15 +904,18 @@ void tkt_free(Ticket *t)
     if (!t)
         return;
     free(t->strs);
-    free(t->pauses);
-    free(t->pev);
+    if (t->rare) {
+        free(t->rare->pauses);
+        free(t->rare->pev);
+        free(t->rare);
+    }
     free(t);
 }
 
 static int reopen(Ticket *t, int64_t at, const Policy *p, int64_t now, AlertList *out)
 {
     bool paused = is_paused(t);
-    int64_t until = paused ? t->pev[t->pauses[t->n_pauses - 1].opener].until : TU_NEVER;
+    int64_t until = paused ? t->rare->pev[t->rare->pauses[t->rare->n_pauses - 1].opener].until : TU_NEVER;
     end_overdue(t, at, out);
     end_progress(t, at, out);
     end_responses(t, t->resp_firing, at, p, out);
@@ -883,8 +924,10 @@ static int reopen(Ticket *t, int64_t at, const Policy *p, int64_t now, AlertList
     memset(t->tg, 0, sizeof t->tg);
     for (int s = 0; s < STG__COUNT; s++)
         t->tg[s].deadline = t->tg[s].warn_at = tu32_of(TU_NEVER);
-    memset(t->ext, 0, sizeof t->ext);
-    t->n_pev = t->n_pauses = 0;
+    if (t->rare) {
+        memset(t->rare->ext, 0, sizeof t->rare->ext);
+        t->rare->n_pev = t->rare->n_pauses = 0;
+    }
     t->prog_n = 0;
     t->prog_state = AST_NONE;
     t->last_cf = tu32_of(0);
@@ -998,8 +1041,8 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         int64_t until = TU_NEVER;
         if (!resume)
             until = (ev->has & EVF_UNTIL) ? ev->until : p->pause_max > 0 ? tu_add_sat(at, p->pause_max) : TU_NEVER;
-        uint32_t n_before = t->n_pauses;
-        int64_t last_end = n_before ? t->pauses[n_before - 1].end : 0;
+        uint32_t n_before = tkt_n_pauses(t);
+        int64_t last_end = n_before ? t->rare->pauses[n_before - 1].end : 0;
         if (add_pause_ev(t, at, until, resume) < 0 || rebuild_pauses(t) < 0)
             return TKT_NOMEM;
         bool ended = end_overdue(t, at, out);
@@ -1007,15 +1050,19 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         /* history when the intervals did not change (and no overdue pause ended): a second paused while
          * paused, a resumed with nothing to resume (kept: its paused may
          * still arrive, later than itself) */
-        r = (ended || t->n_pauses != n_before || (n_before && t->pauses[n_before - 1].end != last_end)) ? TKT_APPLIED
-                                                                                                        : TKT_HISTORY;
+        r = (ended || t->rare->n_pauses != n_before || (n_before && t->rare->pauses[n_before - 1].end != last_end))
+                ? TKT_APPLIED
+                : TKT_HISTORY;
         break;
     }
     case CT_EXTENDED: {
         Stage s = ev->ext_stage == EXT_FIRST_REPLY ? STG_FIRST_REPLY : STG_RESOLVE;
         if (t->tg[s].done)
             break;
-        t->ext[s] += ev->ext_hours * 3600;
+        TktRare *x = rare_of(t);
+        if (!x)
+            return TKT_NOMEM;
+        x->ext[s] += ev->ext_hours * 3600;
         tkt_recompute(t, p, now, out);
         r = TKT_APPLIED;
         break;
@@ -1047,8 +1094,8 @@ void tkt_count_firing(const Ticket *t, unsigned counts[AL__COUNT])
     }
     counts[AL_TICKET_ESCALATED] += (unsigned)__builtin_popcount(t->escalated_rounds);
     counts[AL_REPEAT_COMPLAINT] += t->repeat_firing;
-    for (uint32_t i = 0; i < t->n_pev; i++)
-        counts[AL_PAUSE_OVERDUE] += !t->pev[i].resume && t->pev[i].overdue == AST_FIRING;
+    for (uint32_t i = 0; i < tkt_n_pause_evs(t); i++)
+        counts[AL_PAUSE_OVERDUE] += !t->rare->pev[i].resume && t->rare->pev[i].overdue == AST_FIRING;
     counts[AL_PROGRESS_DUE] += t->prog_state == AST_FIRING;
     counts[AL_RESPONSE_DUE] += (unsigned)__builtin_popcount(t->resp_firing);
     counts[AL_CATEGORY_REVIEW] += t->review_state == AST_FIRING;
@@ -1172,20 +1219,20 @@ uint8_t *tkt_pack(const Ticket *t, size_t *len)
         wr_time(&w, tu32_get(tg->warn_condition_at), base);
         wr_time(&w, tu32_get(tg->breach_deadline), base);
         wr_u(&w, (unsigned)tg->done | (unsigned)tg->warn_state << 1 | (unsigned)tg->breach_state << 3);
-        wr_s(&w, t->ext[s]);
+        wr_s(&w, tkt_ext(t, (Stage)s));
         wr_u(&w, tg->warn_n);
         wr_u(&w, tg->breach_n);
     }
-    wr_u(&w, t->n_pev);
-    for (uint32_t i = 0; i < t->n_pev; i++) {
-        const PauseEv *e = &t->pev[i];
+    wr_u(&w, tkt_n_pause_evs(t));
+    for (uint32_t i = 0; i < tkt_n_pause_evs(t); i++) {
+        const PauseEv *e = &t->rare->pev[i];
         wr_time(&w, e->at, base);
         wr_time(&w, e->until, base);
         wr_u(&w, (unsigned)e->resume | (unsigned)e->overdue << 1);
     }
     wr_u(&w, t->escalated_rounds);
     for (int i = 0; i < 8; i++)
-        wr_time(&w, tu32_get(t->escalated_at[i]), base);
+        wr_time(&w, tkt_escalated_at(t, i + 1), base);
     /* §12 */
     int64_t amount;
     memcpy(&amount, &t->claim_amount, sizeof amount);
@@ -1320,6 +1367,7 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
     t->closed_at = tu32_of(rd_time(&r, base));
     t->last_resolved_at = tu32_of(rd_time(&r, base));
     t->repeat_at = tu32_of(rd_time(&r, base));
+    bool nomem = false;
     for (int s = 0; s < STG__COUNT; s++) {
         Target *tg = &t->tg[s];
         tg->deadline = tu32_of(rd_time(&r, base));
@@ -1332,7 +1380,9 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
         tg->done = f & 1;
         tg->warn_state = (uint8_t)(f >> 1 & 3);
         tg->breach_state = (uint8_t)(f >> 3 & 3);
-        t->ext[s] = (int32_t)rd_s(&r);
+        int32_t ext = (int32_t)rd_s(&r);
+        if (ext && !set_ext(t, (Stage)s, ext))
+            nomem = true;
         if (version >= 2) {
             tg->warn_n = (uint8_t)rd_u(&r);
             tg->breach_n = (uint8_t)rd_u(&r);
@@ -1344,14 +1394,13 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
     uint64_t np = rd_u(&r);
     if (np > r.n)
         r.bad = true;
-    bool nomem = false;
     for (uint64_t i = 0; i < np && !r.bad && !nomem; i++) {
         int64_t a = rd_time(&r, base), b = rd_time(&r, base);
         if (version >= 2) {
             uint64_t f = rd_u(&r);
             nomem = add_pause_ev(t, a, b, f & 1) < 0;
             if (!nomem)
-                t->pev[t->n_pev - 1].overdue = (uint8_t)(f >> 1 & 3);
+                t->rare->pev[t->rare->n_pev - 1].overdue = (uint8_t)(f >> 1 & 3);
         } else {
             /* an interval: its paused, and its resumed when it ended */
             nomem = add_pause_ev(t, a, TU_NEVER, false) < 0 || (b != TU_NEVER && add_pause_ev(t, b, 0, true) < 0);
@@ -1363,8 +1412,14 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
         return NULL;
     }
     t->escalated_rounds = (uint32_t)rd_u(&r);
-    for (int i = 0; i < 8; i++)
-        t->escalated_at[i] = tu32_of(rd_time(&r, base));
+    for (int i = 0; i < 8; i++) {
+        int64_t at = rd_time(&r, base);
+        if (at && !set_escalated_at(t, i + 1, at)) {
+            tkt_free(t);
+            err_set(err, errlen, "out of memory");
+            return NULL;
+        }
+    }
     if (version >= 2) {
         uint64_t amount = rd_u(&r);
         memcpy(&t->claim_amount, &amount, sizeof amount);
@@ -1513,13 +1568,23 @@ Ticket *tkt_from_json(const json_t *o, char *err, size_t errlen)
     const json_t *ext = json_object_get(o, "ext");
     for (int s = 0; s < STG__COUNT; s++) {
         const json_t *e = json_array_get(ext, (size_t)s);
-        t->ext[s] = (int32_t)(json_is_integer(e) ? json_integer_value(e) : 0);
+        int32_t secs = (int32_t)(json_is_integer(e) ? json_integer_value(e) : 0);
+        if (secs && !set_ext(t, (Stage)s, secs)) {
+            tkt_free(t);
+            err_set(err, errlen, "out of memory");
+            return NULL;
+        }
     }
     t->escalated_rounds = (uint32_t)get_int(o, "escalated_rounds");
     const json_t *ea = json_object_get(o, "escalated_at");
     for (int i = 0; i < 8; i++) {
         const json_t *e = json_array_get(ea, (size_t)i);
-        t->escalated_at[i] = tu32_of(json_is_integer(e) ? json_integer_value(e) : 0);
+        int64_t at = json_is_integer(e) ? json_integer_value(e) : 0;
+        if (at && !set_escalated_at(t, i + 1, at)) {
+            tkt_free(t);
+            err_set(err, errlen, "out of memory");
+            return NULL;
+        }
     }
     t->repeat_firing = json_is_true(json_object_get(o, "repeat_firing"));
     t->repeat_at = tu32_of(get_int(o, "repeat_at"));

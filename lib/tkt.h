@@ -75,6 +75,19 @@ typedef enum {
     TS__COUNT
 } TktStr;
 
+/* What most tickets never have, kept out of line so that the many tickets
+ * without it do not pay for it: the round's pauses, its approved
+ * extensions, and the condition times of fired escalations. A ticket gets it
+ * with its first paused or resumed event, extension or escalation. */
+typedef struct TktRare {
+    PauseEv *pev;  /* the round's paused and resumed events, in occurred_at order */
+    Pause *pauses; /* the intervals they make (derived from pev) */
+    uint32_t n_pev, cap_pev;
+    uint32_t n_pauses, cap_pauses;
+    int32_t ext[STG__COUNT]; /* approved extensions of the round, seconds on the stage's clock */
+    Tu32 escalated_at[8];    /* condition time of the escalation of rounds 1..8 */
+} TktRare;
+
 typedef struct Ticket {
     ThNode node; /* lib/desk's deadline heap; first, so the heap finds the ticket */
     /* The ticket's strings and the ids of its events, in one block owned by
@@ -113,11 +126,7 @@ typedef struct Ticket {
     Tu32 last_resolved_at; /* latest completion of `resolve` in any round; 0 = never */
     int32_t round;
 
-    PauseEv *pev;  /* the round's paused and resumed events, in occurred_at order */
-    Pause *pauses; /* the intervals they make (derived; tkt_pauses_changed) */
-    uint32_t n_pev, cap_pev;
-    uint32_t n_pauses, cap_pauses;
-    int32_t ext[STG__COUNT]; /* approved extensions of the round, seconds on the stage's clock */
+    TktRare *rare; /* pauses, extensions, escalation times; NULL: none */
 
     /* §12.5: what the complaint says about itself */
     double claim_amount;
@@ -145,7 +154,6 @@ typedef struct Ticket {
     Tu32 review_due;       /* when the delay ticket's parcel passes loss_after, TU_NEVER when not pending */
 
     uint32_t escalated_rounds; /* bit r-1: ticket_escalated/<id>/<r> fired and not yet resolved */
-    Tu32 escalated_at[8];      /* condition time of the escalation of rounds 1..8 */
     Tu32 repeat_at;
 
     uint32_t eff_gen; /* lib/desk: the Effects that lists this ticket, and where (not stored) */
@@ -154,6 +162,34 @@ typedef struct Ticket {
      * snapshot is stored only where it waits to be folded (not stored). */
     int64_t unfolded;
 } Ticket;
+
+/* The round's pause intervals (NULL when none) and paused/resumed events. */
+static inline uint32_t tkt_n_pauses(const Ticket *t)
+{
+    return t->rare ? t->rare->n_pauses : 0;
+}
+static inline const Pause *tkt_pauses(const Ticket *t)
+{
+    return t->rare ? t->rare->pauses : NULL;
+}
+static inline uint32_t tkt_n_pause_evs(const Ticket *t)
+{
+    return t->rare ? t->rare->n_pev : 0;
+}
+static inline const PauseEv *tkt_pause_evs(const Ticket *t)
+{
+    return t->rare ? t->rare->pev : NULL;
+}
+/* The round's approved extension of stage s, seconds. */
+static inline int32_t tkt_ext(const Ticket *t, Stage s)
+{
+    return t->rare ? t->rare->ext[s] : 0;
+}
+/* The condition time of the escalation of round r (1..8); 0 when none. */
+static inline int64_t tkt_escalated_at(const Ticket *t, int r)
+{
+    return t->rare && r >= 1 && r <= 8 ? tu32_get(t->rare->escalated_at[r - 1]) : 0;
+}
 
 /* The ticket's strings: "" when absent, never NULL. A pointer stays valid
  * until the next tkt_set_str, tkt_set_responsible, tkt_remember or change of

@@ -277,9 +277,9 @@ static json_t *pauses_json(const Show *s)
 {
     const Ticket *t = s->t;
     json_t *a = json_array();
-    for (uint32_t i = 0; i < t->n_pauses; i++) {
-        const Pause *pz = &t->pauses[i];
-        const PauseEv *e = &t->pev[pz->opener];
+    for (uint32_t i = 0; i < tkt_n_pauses(t); i++) {
+        const Pause *pz = &tkt_pauses(t)[i];
+        const PauseEv *e = &tkt_pause_evs(t)[pz->opener];
         const char *how = !pz->by_itself           ? "resumed"
                           : pz->end == TU_NEVER    ? "open"
                           : e->overdue != AST_NONE ? "ended_by_itself"
@@ -345,8 +345,8 @@ static json_t *ticket_json(const Show *s)
     json_t *stages = json_array();
     for (int i = 0; i < STG__COUNT; i++)
         json_array_append_new(stages, stage_json(s, &s->x[i]));
-    json_t *ext = json_pack("{s:I,s:I}", "first_reply_seconds", (json_int_t)t->ext[STG_FIRST_REPLY], "resolve_seconds",
-                            (json_int_t)t->ext[STG_RESOLVE]);
+    json_t *ext = json_pack("{s:I,s:I}", "first_reply_seconds", (json_int_t)tkt_ext(t, STG_FIRST_REPLY),
+                            "resolve_seconds", (json_int_t)tkt_ext(t, STG_RESOLVE));
     json_t *o = json_object();
     json_object_set_new(o, "ticket_id", json_string(tkt_id(t)));
     json_object_set_new(o, "status", json_string(tkt_status(t)));
@@ -636,13 +636,13 @@ static void print_ticket(const Show *s)
         print_stage(s, &s->x[i]);
 
     printf("\nPauses of round %d:", t->round);
-    if (t->n_pauses == 0)
+    if (tkt_n_pauses(t) == 0)
         printf(" none\n");
     else
         printf("\n");
-    for (uint32_t i = 0; i < t->n_pauses; i++) {
-        const Pause *pz = &t->pauses[i];
-        const PauseEv *e = &t->pev[pz->opener];
+    for (uint32_t i = 0; i < tkt_n_pauses(t); i++) {
+        const Pause *pz = &tkt_pauses(t)[i];
+        const PauseEv *e = &tkt_pause_evs(t)[pz->opener];
         printf("  %u. %s", i + 1, out_wtime(pz->start, off, a));
         if (pz->end == TU_NEVER) {
             printf(" – not resumed, no agreed date\n");
@@ -670,11 +670,11 @@ static void print_ticket(const Show *s)
         n_ext++;
     }
     printf("%s\n", n_ext ? "" : " none");
-    if (t->ext[STG_FIRST_REPLY] || t->ext[STG_RESOLVE]) {
+    if (tkt_ext(t, STG_FIRST_REPLY) || tkt_ext(t, STG_RESOLVE)) {
         printf("  in force this round:");
         for (int st = STG_FIRST_REPLY; st <= STG_RESOLVE; st++)
-            if (t->ext[st]) {
-                xpl_format_duration(t->ext[st], d, sizeof d);
+            if (tkt_ext(t, (Stage)st)) {
+                xpl_format_duration(tkt_ext(t, (Stage)st), d, sizeof d);
                 printf(" %s +%s", tkt_stage_name((Stage)st), d);
             }
         printf("\n");

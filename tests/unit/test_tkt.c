@@ -854,7 +854,7 @@ START_TEST(test_pause_resume_calendar_and_lunch)
     step_ok(t, CT_PAUSED, T("2026-11-24T08:00:00+08:00"));
     step_ok(t, CT_RESUMED, T("2026-11-24T09:00:00+08:00"));
     ck_time(tu32_get(t->tg[STG_FIRST_REPLY].deadline), T("2026-11-25T13:00:00+08:00"), "first_reply +4 h");
-    ck_assert_int_eq(t->n_pauses, 2);
+    ck_assert_int_eq(tkt_n_pauses(t), 2);
     tkt_free(t);
 
     /* Pause across lunch only: received 11:00, paused 11:30-14:30. */
@@ -1439,16 +1439,16 @@ static void assert_same_ticket(const Ticket *a, const Ticket *b)
     ck_assert_int_eq(a->closed, b->closed);
     ck_assert_int_eq(tu32_get(a->closed_at), tu32_get(b->closed_at));
     ck_assert_int_eq(tu32_get(a->last_resolved_at), tu32_get(b->last_resolved_at));
-    ck_assert_uint_eq(a->n_pauses, b->n_pauses);
-    for (uint32_t i = 0; i < a->n_pauses; i++) {
-        ck_assert_int_eq(a->pauses[i].start, b->pauses[i].start);
-        ck_assert_int_eq(a->pauses[i].end, b->pauses[i].end);
+    ck_assert_uint_eq(tkt_n_pauses(a), tkt_n_pauses(b));
+    for (uint32_t i = 0; i < tkt_n_pauses(a); i++) {
+        ck_assert_int_eq(tkt_pauses(a)[i].start, tkt_pauses(b)[i].start);
+        ck_assert_int_eq(tkt_pauses(a)[i].end, tkt_pauses(b)[i].end);
     }
     for (int s = 0; s < STG__COUNT; s++)
-        ck_assert_int_eq(a->ext[s], b->ext[s]);
+        ck_assert_int_eq(tkt_ext(a, (Stage)s), tkt_ext(b, (Stage)s));
     ck_assert_uint_eq(a->escalated_rounds, b->escalated_rounds);
     for (int i = 0; i < 8; i++)
-        ck_assert_int_eq(tu32_get(a->escalated_at[i]), tu32_get(b->escalated_at[i]));
+        ck_assert_int_eq(tkt_escalated_at(a, i + 1), tkt_escalated_at(b, i + 1));
     ck_assert_int_eq(a->repeat_firing, b->repeat_firing);
     ck_assert_int_eq(tu32_get(a->repeat_at), tu32_get(b->repeat_at));
     ck_assert_str_eq(tkt_previous_ticket_id(a), tkt_previous_ticket_id(b));
@@ -1514,7 +1514,7 @@ START_TEST(test_pack_round_trip)
     step_ok(t, CT_PAUSED, T("2026-11-24T17:00:00+08:00")); /* left open */
     tkt_advance(t, T("2026-11-25T20:00:00+08:00"), &al);
     ck_assert_int_eq(t->round, 2);
-    ck_assert_int_eq(t->n_pauses, 1);
+    ck_assert_int_eq(tkt_n_pauses(t), 1);
     ck_assert_int_eq(t->tg[STG_CONTACT].warn_state, AST_NONE); /* contacted in time in round 2 */
 
     u = round_trip(t);
@@ -1610,11 +1610,11 @@ START_TEST(test_json_state_of_migration_001)
     ck_assert_str_eq(tkt_issue_site(t), "GZ-1");
     ck_assert_str_eq(tkt_resp_rule(t), "no_scan");
     ck_assert_int_eq(t->resp_role, ROLE_ORIGIN);
-    ck_assert_uint_eq(t->n_pauses, 1);
-    ck_assert_int_eq(t->pauses[0].end, TU_NEVER);
-    ck_assert_int_eq(t->ext[1], 3600);
+    ck_assert_uint_eq(tkt_n_pauses(t), 1);
+    ck_assert_int_eq(tkt_pauses(t)[0].end, TU_NEVER);
+    ck_assert_int_eq(tkt_ext(t, STG_FIRST_REPLY), 3600);
     ck_assert_int_eq(t->tg[STG_CONTACT].warn_state, AST_FIRING);
-    ck_assert_int_eq(tu32_get(t->escalated_at[1]), 1795400000);
+    ck_assert_int_eq(tkt_escalated_at(t, 2), 1795400000);
     /* and it packs like any other */
     tkt_free(round_trip(t));
     tkt_free(t);
@@ -2182,8 +2182,49 @@ END_TEST
  * must say so there. */
 START_TEST(test_ticket_size)
 {
-    ck_assert_uint_le(sizeof(Ticket), 368);
+    ck_assert_uint_le(sizeof(Ticket), 296);
     ck_assert_uint_le(sizeof(Target), 32);
+}
+END_TEST
+
+/* Pauses, extensions and escalation times live out of line, made only for
+ * the tickets that have them, kept through a snapshot, and the round's part
+ * of them cleared when a revisit reopens the ticket. */
+START_TEST(test_rare_part)
+{
+    Ticket *t = receive((Recv){MON0900, CH_HOTLINE, CAT_LOSS, true, false, NULL});
+    ck_assert_ptr_null(t->rare);
+    step_ok(t, CT_CONTACTED, T("2026-11-23T09:30:00+08:00"));
+    Ticket *u = round_trip(t);
+    ck_assert_ptr_null(u->rare); /* loading a plain ticket does not make one */
+    tkt_free(u);
+
+    ck_assert_int_eq(extend(t, EXT_RESOLVE, 24, T("2026-11-23T10:00:00+08:00"), T("2026-11-23T10:00:00+08:00")),
+                     TKT_APPLIED);
+    ck_assert_ptr_nonnull(t->rare);
+    ck_assert_int_eq(tkt_ext(t, STG_RESOLVE), 24 * 3600);
+    ck_assert_uint_eq(tkt_n_pauses(t), 0);
+    step_ok(t, CT_PAUSED, T("2026-11-23T11:00:00+08:00"));
+    step_ok(t, CT_RESUMED, T("2026-11-23T12:00:00+08:00"));
+    ck_assert_uint_eq(tkt_n_pauses(t), 1);
+    ck_assert_uint_eq(tkt_n_pause_evs(t), 2);
+    u = round_trip(t);
+    ck_assert_int_eq(tkt_ext(u, STG_RESOLVE), 24 * 3600);
+    ck_assert_uint_eq(tkt_n_pause_evs(u), 2);
+    tkt_free(u);
+
+    step_ok(t, CT_RESOLVED, T("2026-11-23T15:00:00+08:00"));
+    int64_t v = T(REOPEN_AT);
+    ck_assert_int_eq(revisit(t, false, v, v), TKT_APPLIED);
+    ck_assert_uint_eq(tkt_n_pauses(t), 0);
+    ck_assert_uint_eq(tkt_n_pause_evs(t), 0);
+    ck_assert_int_eq(tkt_ext(t, STG_RESOLVE), 0);
+    ck_time(tkt_escalated_at(t, 2), v, "escalation of round 2");
+    ck_assert_int_eq(tkt_escalated_at(t, 1), 0);
+    u = round_trip(t);
+    ck_time(tkt_escalated_at(u, 2), v, "escalation of round 2 after a load");
+    tkt_free(u);
+    tkt_free(t);
 }
 END_TEST
 
@@ -2196,6 +2237,7 @@ Suite *suite_tkt(void)
     tcase_add_test(tc, test_policy_defaults_cover_table);
     tcase_add_test(tc, test_revisit_not_before_resolved);
     tcase_add_test(tc, test_ticket_size);
+    tcase_add_test(tc, test_rare_part);
     tcase_add_test(tc, test_string_block);
     suite_add_tcase(s, tc);
 
