@@ -192,7 +192,10 @@ struct Store {
     Db *db;
     bool staged;     /* complaintd_stage() ran on this connection */
     char *setup_sql; /* complaintd_stage() and the desk again (hold_desk) */
-    bool sending;    /* a statement of ours is out */
+    /* The server session of the connection, as pg_backend_pid() and its
+     * backend_start in microseconds: what a reconnect may end (SESSION_RETAKE). */
+    char session_pid[24], session_start[24];
+    bool sending; /* a statement of ours is out */
     Commit commit;
     Lookup lookup;
     Unsent unsent;
@@ -243,6 +246,28 @@ static void db_ready_cb(void *arg)
     "set_config('tcp_keepalives_idle', '15', false), set_config('tcp_keepalives_interval', '5', false), "              \
     "set_config('tcp_keepalives_count', '3', false), set_config('tcp_user_timeout', '30000', false)"
 #define STANDBY_POLL 1 /* seconds between two tries */
+
+/* This session's identity: its server process and when it started (a
+ * process id alone may be reused by a later session). */
+#define SESSION_ID                                                                                                     \
+    "pg_backend_pid()::text, (SELECT (extract(epoch FROM backend_start) * 1000000)::bigint::text "                     \
+    "FROM pg_stat_activity WHERE pid = pg_backend_pid())"
+
+/* When a reconnected store finds the desk taken, the holder may be its own
+ * previous session: the connection broke on this side (a NAT or firewall
+ * dropped it, a proxy restarted) while the server's end lives on, holding
+ * the desk until TCP gives up on it. That session ($1, started at $2; see
+ * SESSION_ID) is ended, waiting up to 10 s for it to go, and the desk taken
+ * again. Another instance's session is never ended: the pid and start must
+ * both match. CASE keeps the order: first the lock, then the end, then the
+ * lock again. 'held', 'retaken' or 'other'. */
+#define OWN_OLD_SESSION_ENDED                                                                                          \
+    "(SELECT bool_or(pg_terminate_backend(o.pid, 10000)) FROM (SELECT pid FROM pg_stat_activity "                      \
+    "WHERE pid = $1::integer AND pid <> pg_backend_pid() "                                                             \
+    "AND (extract(epoch FROM backend_start) * 1000000)::bigint = $2::bigint OFFSET 0) o)"
+#define SESSION_RETAKE(group)                                                                                          \
+    "CASE WHEN " DESK_LOCK(group) " THEN 'held' WHEN (CASE WHEN " OWN_OLD_SESSION_ENDED                                \
+                                  " THEN " DESK_LOCK(group) " ELSE false END) THEN 'retaken' ELSE 'other' END"
 
 static volatile sig_atomic_t standby_stop;
 
@@ -315,29 +340,35 @@ Store *store_open(struct ev_loop *loop, const Config *cfg, void (*on_standby)(vo
         PQfinish(c);
         return NULL;
     }
-    PGresult *ka = PQexec(c, "SELECT " SESSION_KEEPALIVE);
+    PGresult *ka = PQexec(c, "SELECT " SESSION_ID ", " SESSION_KEEPALIVE);
     if (PQresultStatus(ka) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "setting the session's TCP keepalive: %s", PQresultErrorMessage(ka));
         PQclear(ka);
         PQfinish(c);
         return NULL;
     }
+    char pid[24], start[24];
+    snprintf(pid, sizeof pid, "%s", PQgetvalue(ka, 0, 0));
+    snprintf(start, sizeof start, "%s", PQgetvalue(ka, 0, 1));
     PQclear(ka);
     if (hold_desk(c, cfg->group_id, on_standby, arg, err, errlen) != 0) {
         PQfinish(c);
         return NULL;
     }
     Store *s = oom_check(calloc(1, sizeof *s));
+    memcpy(s->session_pid, pid, sizeof pid);
+    memcpy(s->session_start, start, sizeof start);
     s->loop = loop;
     s->cfg = cfg;
     s->boot = c;
     char *lit = oom_check(PQescapeLiteral(c, cfg->group_id, strlen(cfg->group_id)));
     s->group_literal = oom_check(strdup(lit));
     PQfreemem(lit);
-    size_t n_setup = strlen(s->group_literal) + 512;
+#define SETUP_SQL "SELECT complaintd_stage(), " SESSION_RETAKE("%s") ", " SESSION_ID ", " SESSION_KEEPALIVE
+    size_t n_setup = sizeof SETUP_SQL + 2 * strlen(s->group_literal);
     s->setup_sql = oom_check(malloc(n_setup));
-    snprintf(s->setup_sql, n_setup, "SELECT complaintd_stage(), " DESK_LOCK("%s") ", " SESSION_KEEPALIVE,
-             s->group_literal);
+    snprintf(s->setup_sql, n_setup, SETUP_SQL, s->group_literal, s->group_literal);
+#undef SETUP_SQL
     s->backoff = RETRY_MIN;
     ev_init(&s->retry, NULL);
     static const double secs[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -751,7 +782,8 @@ static void kick(Store *s)
         return;
     if (!s->staged && (s->commit.active || s->unsent.active || s->lookup.active)) {
         /* a session of its own again after a reconnect: the desk too */
-        if (db_send(s->db, s->setup_sql, 0, NULL, setup_done, s) == 0)
+        const char *p[2] = {s->session_pid[0] ? s->session_pid : NULL, s->session_start[0] ? s->session_start : NULL};
+        if (db_send(s->db, s->setup_sql, 2, p, setup_done, s) == 0)
             s->sending = true;
         return;
     }
@@ -801,7 +833,8 @@ static void setup_done(void *arg, bool ok, PGresult *res, const char *err)
         failed(s, "preparing the staging tables", err);
         return;
     }
-    if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+    const char *desk = PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "";
+    if (strcmp(desk, "held") != 0 && strcmp(desk, "retaken") != 0) {
         /* Another instance took the desk while the connection was down: it
          * loaded what was committed and goes on from there. Nothing of
          * this one's is lost by stopping here (the batch in flight was
@@ -812,6 +845,12 @@ static void setup_done(void *arg, bool ok, PGresult *res, const char *err)
                 s->cfg->group_id);
         _exit(1);
     }
+    if (strcmp(desk, "retaken") == 0)
+        log_warn("postgres: this instance's previous session (server process %s) still held the desk of group %s "
+                 "after its connection broke; ended it and took the desk again",
+                 s->session_pid, s->cfg->group_id);
+    snprintf(s->session_pid, sizeof s->session_pid, "%s", PQgetvalue(res, 0, 2));
+    snprintf(s->session_start, sizeof s->session_start, "%s", PQgetvalue(res, 0, 3));
     s->staged = true;
     kick(s);
 }

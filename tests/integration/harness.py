@@ -205,6 +205,59 @@ def sigterm_while_waiting_for_a_lock(d: "Daemon", conninfo: str, what: str) -> N
     assert d.running, f"SIGTERM killed the daemon while {what}"
 
 
+class HalfOpenProxy:
+    """A TCP relay to 127.0.0.1:`port` on a port of its own. cut() closes
+    the client's side of every relayed connection and keeps the server's
+    side open: the client sees its connection broken while the server's
+    end lives on, as when a NAT or firewall between them forgets the
+    connection. Later connections are relayed as usual."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.pairs: list[tuple[socket.socket, socket.socket]] = []
+        self.kept: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            with self.lock:
+                self.pairs.append((client, server))
+            threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def cut(self) -> None:
+        with self.lock:
+            pairs, self.pairs = self.pairs, []
+        for client, server in pairs:
+            self.kept.append(server)
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_RDWR)
+            client.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        with self.lock:
+            pairs, self.pairs = self.pairs, []
+        for sock in [s for pair in pairs for s in pair] + self.kept:
+            sock.close()
+
+
 # --------------------------------------------------------------------------
 # Kafka: the dev broker and small producer/consumer helpers
 

@@ -7,8 +7,8 @@ import os
 import pytest
 
 from events import at, complaint, keys, received
-from harness import (ALERTS, COMPLAINTS, free_port, produce, query, read_topic, scalar, sigterm_while_waiting_for_a_lock,
-                     table_locked, wait_for)
+from harness import (ALERTS, COMPLAINTS, HalfOpenProxy, free_port, produce, query, read_topic, scalar,
+                     sigterm_while_waiting_for_a_lock, table_locked, wait_for)
 from test_metrics import get, samples
 
 pytestmark = pytest.mark.broker(partitions=2)
@@ -112,6 +112,44 @@ def test_an_instance_whose_session_ended_stops_once_a_standby_has_the_desk(broke
     read_topic(broker.bootstrap, ALERTS, until=lambda m: want <= set(keys(m)), timeout=90)
     wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events") == len(evs), timeout=30,
              what="every event stored once")
+
+
+def test_a_reconnect_ends_its_own_stale_session_and_keeps_the_desk(broker, daemon, db, pg):
+    """The connection to PostgreSQL breaks on the daemon's side only (a NAT
+    or firewall between them forgot it): the server's end of it lives on,
+    holding the desk. The reconnected daemon ends that session, its own,
+    takes the desk again and goes on, instead of exiting to wait as a
+    standby behind itself until TCP gives up on the old session."""
+    proxy = HalfOpenProxy(pg.port)
+    try:
+        conninfo = db.replace(f"port={pg.port}", f"port={proxy.port}")
+        d = daemon({"postgres": {"conninfo": conninfo}})
+        a = tickets("H", 3, 0)
+        produce(broker.bootstrap, COMPLAINTS, a, key_field="ticket_id")
+        wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events") == len(a), timeout=30,
+                 what="the first events stored")
+        holder = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        old = query(db, holder)
+        assert len(old) == 1
+
+        proxy.cut()
+        b = tickets("J", 3, 1)
+        produce(broker.bootstrap, COMPLAINTS, b, key_field="ticket_id")
+        d.wait_log(r"previous session \(server process \d+\) still held the desk of group \S+ after its connection "
+                   r"broke; ended it and took the desk again", timeout=60)
+        wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events") == len(a) + len(b), timeout=30,
+                 what="the events after the break stored once")
+        assert d.running
+        new = query(db, holder)
+        assert len(new) == 1 and new != old, "the desk is held by the new session"
+        assert scalar(db, "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", old[0]) == 0
+        want = pairs("H", 3) | pairs("J", 3)
+        alerts = read_topic(broker.bootstrap, ALERTS, until=lambda m: want <= set(keys(m)), timeout=60)
+        assert sorted(keys(alerts)) == sorted(set(keys(alerts))), "an alert published twice"
+        assert d.stop() == 0
+        assert "another complaintd took the desk" not in d.log
+    finally:
+        proxy.close()
 
 
 def keepalive_timers(port: int, client_port: int) -> list[tuple[int, int]]:
