@@ -24,14 +24,16 @@ comparable message for message (with two topics a pause could let one topic
 run ahead of the other).
 """
 
+import contextlib
 import re
 import time
 
+import psycopg2
 import pytest
 
 import faultlib as fl
 from events import mixed_stream
-from harness import ALERTS, COMPLAINTS, DLQ, free_port, produce, read_records, wait_for
+from harness import ALERTS, COMPLAINTS, DLQ, free_port, produce, read_records, scalar, wait_for
 
 pytestmark = pytest.mark.broker(partitions=1)
 
@@ -80,14 +82,21 @@ def test_postgres_outage(broker, broker_factory, daemon, db, pg, private_pg, tmp
 def outage_cycles(d, db, broker, private_pg, listen, outages, parts, figures):
     done = 0
     for outage, applying, part in zip(outages, parts, parts[1:]):
-        # stop the server halfway through the part being applied, right
-        # after a batch went out: a commit is in flight
+        # stop the server halfway through the part being applied, while a
+        # commit is in flight: held up by a lock on the events' table, so
+        # that it has not finished by the time the server stops
         wait_for(lambda: fl.consumed(db) >= done + len(applying) // 2, timeout=60, interval=0.02,
                  what="half of the part applied")
         log_off = fl.log_size(d)
-        fl.wait_log_from(d, log_off, r"committing batch", timeout=10)
+        lock = psycopg2.connect(db)
+        lock.cursor().execute("LOCK TABLE ticket_events IN ACCESS EXCLUSIVE MODE")
+        wait_for(lambda: scalar(db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'complaintd' "
+                                    "AND wait_event_type = 'Lock' AND datname = current_database()") == 1,
+                 timeout=30, what="a commit waiting for the lock")
         t_down = time.monotonic()
         private_pg.stop()
+        with contextlib.suppress(psycopg2.Error):
+            lock.close()
         done += len(applying)
         before = fl.metrics(listen)
         since = d.notify.count()
