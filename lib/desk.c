@@ -710,6 +710,8 @@ static int release_held(Desk *d, Ticket *t, int64_t now, Effects *out)
     int rc = 0;
     for (size_t i = 0; i < l->n && rc == 0; i++) {
         Held *h = l->v[i];
+        if (t->part >= 0 && h->partition != t->part)
+            out->n_off_partition++; /* as in apply_complaint */
         if (eff_released(out, h->ev.event_id) < 0)
             rc = -1;
         else

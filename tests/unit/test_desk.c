@@ -749,6 +749,20 @@ START_TEST(test_off_partition_counted)
     ck_assert_int_eq(desk_offer(desk, &other, NULL, &src, &clock_, LATER, BIG, BIG, &eff), DESK_APPLIED);
     ck_assert_uint_eq(eff.n_off_partition, 1);
 
+    /* held until their received: counted when released */
+    ComplaintEvent early = ev_of("Q", CT_CONTACTED, MON0900 + MIN), early2 = ev_of("Q", CT_RESOLVED, MON0900 + H);
+    src.partition = 2;
+    ck_assert_int_eq(desk_offer(desk, &early, NULL, &src, &clock_, LATER, BIG, BIG, &eff), DESK_APPLIED);
+    src.partition = 4;
+    ck_assert_int_eq(desk_offer(desk, &early2, NULL, &src, &clock_, LATER, BIG, BIG, &eff), DESK_APPLIED);
+    ck_assert_uint_eq(eff.n_held, 2);
+    ck_assert_uint_eq(eff.n_off_partition, 1);
+    ComplaintEvent rq = ev_of("Q", CT_RECEIVED, MON0900);
+    ck_assert_int_eq(desk_offer(desk, &rq, NULL, &src, &clock_, LATER, BIG, BIG, &eff), DESK_APPLIED);
+    ck_assert_uint_eq(eff.n_released, 2);
+    ck_assert_uint_eq(eff.n_off_partition, 2); /* the contacted, on 2; the resolved came on 4, as the received */
+    ck_assert(desk_ticket(desk, "Q")->tg[STG_RESOLVE].done);
+
     /* loaded from a snapshot: the partition is not known */
     uint8_t *snap;
     size_t len;
