@@ -137,8 +137,13 @@ int tkt_remember(Ticket *t, const char *event_id)
         return 0;
     uint32_t n = (uint32_t)strlen(event_id) + 1;
     if (t->strs_len + n > t->strs_cap) {
+        /* A small block grows to the end of malloc's chunk (16-byte steps,
+         * 8 of header) and no further: most tickets record a few events,
+         * and spare room would be kept by every one of them. A large one
+         * grows by half, so that a ticket with many events costs amortised
+         * linear time. */
         uint32_t cap = t->strs_len + n;
-        cap += cap / 2; /* amortised: a ticket may record many events */
+        cap = cap < 256 ? ((cap + 8 + 15) & ~15u) - 8 : cap + cap / 2;
         char *v = realloc(t->strs, cap);
         if (!v)
             return -1;
