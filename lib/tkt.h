@@ -36,10 +36,11 @@ typedef struct Target {
     Tu32 warn_fired_deadline; /* deadline carried by the firing warning */
     Tu32 warn_condition_at;
     Tu32 breach_deadline; /* deadline at which the breach fired */
-    bool done;
-    uint8_t warn_state;   /* AlertState */
-    uint8_t breach_state; /* AlertState */
-    uint8_t warn_n;       /* warnings fired in the round: the id of the 2nd ends in /2 (§12.1) */
+    /* bit-fields: the three share a byte, and a ticket keeps four Targets */
+    unsigned done : 1;
+    unsigned warn_state : 2;   /* AlertState */
+    unsigned breach_state : 2; /* AlertState */
+    uint8_t warn_n;            /* warnings fired in the round: the id of the 2nd ends in /2 (§12.1) */
     uint8_t breach_n;
 } Target;
 
