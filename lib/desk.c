@@ -663,6 +663,11 @@ static int apply_to_ticket(Desk *d, Ticket *t, const ComplaintEvent *ev, const c
                            int64_t offset, const char *key, const char *payload, size_t len, int64_t now, Effects *out)
 {
     char detail[EVT_DETAIL_MAX];
+    /* One partition a ticket is what a desk spread over several instances
+     * would need (docs/events.md): counted, never refused; a held event
+     * when its received releases it. */
+    if (t->part >= 0 && partition != t->part)
+        out->n_off_partition++;
     /* A reclassified ticket is indexed for repeats under its new keys only. */
     bool reindex = ev->type == CT_UPDATED;
     if (reindex)
@@ -710,8 +715,6 @@ static int release_held(Desk *d, Ticket *t, int64_t now, Effects *out)
     int rc = 0;
     for (size_t i = 0; i < l->n && rc == 0; i++) {
         Held *h = l->v[i];
-        if (t->part >= 0 && h->partition != t->part)
-            out->n_off_partition++; /* as in apply_complaint */
         if (eff_released(out, h->ev.event_id) < 0)
             rc = -1;
         else
@@ -791,10 +794,6 @@ static int apply_complaint(Desk *d, const ComplaintEvent *ev, const DeskSource *
         return 0;
     }
     if (t) {
-        /* One partition a ticket is what a desk spread over several
-         * instances would need (docs/events.md): counted, never refused. */
-        if (t->part >= 0 && src->partition != t->part)
-            out->n_off_partition++;
         return apply_to_ticket(d, t, ev, src->topic, src->partition, src->offset, src->key, src->payload, src->len, now,
                                out);
     }
