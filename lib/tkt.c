@@ -28,10 +28,28 @@ static int64_t min64(int64_t a, int64_t b)
 
 /* ---- strings, pauses, event ids ---------------------------------------- */
 
+/* The size of a string block holding len bytes: small blocks end where
+ * malloc's chunk ends (16-byte steps, 8 of header), so that a few more
+ * event ids fit without a copy and no room is kept beyond the chunk; from
+ * 256 bytes the size steps by half (256, 384, 512, 768, ...), so that a
+ * ticket with many events costs amortised linear time. A block is always
+ * allocated at exactly this size: its capacity is a function of its length.
+ * 0 when len has no such size in 32 bits. */
+static uint32_t strs_room(uint64_t len)
+{
+    if (len + 8 < 256)
+        return (uint32_t)(((len + 8 + 15) & ~(uint64_t)15) - 8);
+    uint64_t room = 256;
+    while (room < len)
+        room = (room & (room - 1)) ? (room / 3) * 4 : room + room / 2; /* 2^k -> 1.5 * 2^k -> 2^(k+1) */
+    return room <= UINT32_MAX ? (uint32_t)room : 0;
+}
+
 /* Rebuilds the block with vals[w] for every string w in mask, the other
  * strings and the event ids as they were. -1 when out of memory (the ticket
- * keeps its block) or when the strings would not fit the 16-bit offsets
- * (only a snapshot can carry such strings: events bound every field). */
+ * keeps its block) or when the strings would not fit the 16-bit offset of
+ * the ids (only a snapshot can carry such strings: events bound every
+ * field). */
 static int set_strs(Ticket *t, unsigned mask, const char *const *vals)
 {
     const char *src[TS__COUNT];
@@ -44,13 +62,13 @@ static int set_strs(Ticket *t, unsigned mask, const char *const *vals)
     if (total > UINT16_MAX)
         return -1;
     uint32_t ids = t->strs ? t->strs_len - t->ids_at : 0;
-    char *blk = malloc(total + ids);
+    uint32_t room = strs_room(total + ids);
+    char *blk = room ? malloc(room) : NULL;
     if (!blk)
         return -1;
     size_t at = 0;
     for (int w = 0; w < TS__COUNT; w++) {
         memcpy(blk + at, src[w], len[w] + 1);
-        t->soff[w] = (uint16_t)at;
         at += len[w] + 1;
     }
     if (ids)
@@ -58,7 +76,7 @@ static int set_strs(Ticket *t, unsigned mask, const char *const *vals)
     free(t->strs);
     t->strs = blk;
     t->ids_at = (uint16_t)total;
-    t->strs_len = t->strs_cap = (uint32_t)(total + ids);
+    t->strs_len = (uint32_t)(total + ids);
     return 0;
 }
 
@@ -136,19 +154,13 @@ int tkt_remember(Ticket *t, const char *event_id)
     if (tkt_seen(t, event_id))
         return 0;
     uint32_t n = (uint32_t)strlen(event_id) + 1;
-    if (t->strs_len + n > t->strs_cap) {
-        /* A small block grows to the end of malloc's chunk (16-byte steps,
-         * 8 of header) and no further: most tickets record a few events,
-         * and spare room would be kept by every one of them. A large one
-         * grows by half, so that a ticket with many events costs amortised
-         * linear time. */
-        uint32_t cap = t->strs_len + n;
-        cap = cap < 256 ? ((cap + 8 + 15) & ~15u) - 8 : cap + cap / 2;
-        char *v = realloc(t->strs, cap);
+    uint64_t len = (uint64_t)t->strs_len + n;
+    if (len > strs_room(t->strs_len)) {
+        uint32_t room = strs_room(len);
+        char *v = room ? realloc(t->strs, room) : NULL;
         if (!v)
             return -1;
         t->strs = v;
-        t->strs_cap = cap;
     }
     memcpy(t->strs + t->strs_len, event_id, n);
     t->strs_len += n;
@@ -1453,10 +1465,10 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
     if (!r.bad && il > 0) {
         if (il > r.n - r.i || r.p[r.i + il - 1] != '\0') {
             r.bad = true;
-        } else if (il > UINT32_MAX - t->strs_len) {
+        } else if (!strs_room(t->strs_len + il)) {
             r.bad = true;
         } else {
-            char *blk = realloc(t->strs, t->strs_len + il);
+            char *blk = realloc(t->strs, strs_room(t->strs_len + il));
             if (!blk) {
                 tkt_free(t);
                 err_set(err, errlen, "out of memory");
@@ -1464,7 +1476,7 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
             }
             memcpy(blk + t->strs_len, r.p + r.i, il);
             t->strs = blk;
-            t->strs_len = t->strs_cap = t->strs_len + (uint32_t)il;
+            t->strs_len += (uint32_t)il;
             r.i += il;
         }
     }

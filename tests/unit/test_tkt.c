@@ -2133,7 +2133,7 @@ START_TEST(test_string_block)
 {
     Ticket *t = tkt_blank("T-BLOCK");
     ck_assert_ptr_nonnull(t);
-    char id[32];
+    char id[64];
     for (int i = 0; i < 200; i++) {
         snprintf(id, sizeof id, "ev-%d", i);
         ck_assert_int_eq(tkt_remember(t, id), 0);
@@ -2174,6 +2174,28 @@ START_TEST(test_string_block)
     free(b);
     tkt_free(u);
     tkt_free(t);
+
+    /* Ids of every length from 1 to 60 bytes, the block passing each of
+     * its sizes (chunk ends, then steps by half) in small steps: with
+     * no capacity field, each write must land inside the block (ASan). */
+    t = tkt_blank("T");
+    ck_assert_ptr_nonnull(t);
+    uint32_t want = 0;
+    for (int k = 1; k <= 60; k++) {
+        snprintf(id, sizeof id, "%0*d", k, k); /* "1", "02", "003", ... */
+        ck_assert_int_eq(tkt_remember(t, id), 0);
+        want += (uint32_t)k + 1;
+        tkt_event_ids(t, &n);
+        ck_assert_uint_eq(n, want);
+        if (k % 20 == 0)
+            ck_assert_int_eq(tkt_set_str(t, TS_REGION, k == 40 ? "" : "a region"), 0);
+    }
+    ck_assert_str_eq(tkt_id(t), "T");
+    ck_assert_str_eq(tkt_region(t), "a region");
+    snprintf(id, sizeof id, "%0*d", 60, 60);
+    ck_assert(tkt_seen(t, "1") && tkt_seen(t, "02") && tkt_seen(t, id));
+    ck_assert(!tkt_seen(t, "01") && !tkt_seen(t, "61"));
+    tkt_free(t);
 }
 END_TEST
 
@@ -2182,7 +2204,7 @@ END_TEST
  * must say so there. */
 START_TEST(test_ticket_size)
 {
-    ck_assert_uint_le(sizeof(Ticket), 280);
+    ck_assert_uint_le(sizeof(Ticket), 248);
     ck_assert_uint_le(sizeof(Target), 28);
 }
 END_TEST
