@@ -18,12 +18,17 @@
 
 static void check_ticket(const Ticket *t)
 {
-    FUZZ_CHECK(t->strs != NULL && t->ids_at <= t->strs_len && t->strs_len <= t->strs_cap, "the string block is off");
+    FUZZ_CHECK(t->strs != NULL && t->ids_at <= t->strs_len, "the string block is off");
+    /* the strings, walked, end exactly where the event ids begin */
+    uint32_t at = 0;
     for (int w = 0; w < TS__COUNT; w++) {
-        FUZZ_CHECK(t->soff[w] < t->ids_at, "string %d of the ticket starts past the strings", w);
-        FUZZ_CHECK(memchr(tkt_str(t, (TktStr)w), '\0', t->ids_at - t->soff[w]) != NULL,
-                   "string %d of the ticket runs into the event ids", w);
+        FUZZ_CHECK(at < t->ids_at, "string %d of the ticket starts past the strings", w);
+        FUZZ_CHECK(tkt_str(t, (TktStr)w) == t->strs + at, "string %d is not where the walk finds it", w);
+        const char *end = memchr(t->strs + at, '\0', t->ids_at - at);
+        FUZZ_CHECK(end != NULL, "string %d of the ticket runs into the event ids", w);
+        at = (uint32_t)(end - t->strs) + 1;
     }
+    FUZZ_CHECK(at == t->ids_at, "the strings end at %u, the event ids begin at %u", at, t->ids_at);
     FUZZ_CHECK(tkt_id(t)[0] != '\0', "a ticket without an id");
     FUZZ_CHECK(tkt_status(t) != NULL, "tkt_status is NULL");
     (void)tkt_next_due(t);
