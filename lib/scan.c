@@ -149,8 +149,8 @@ enum { PF_STALLED = 1u << 0 };
 
 struct Parcel {
     ThNode node;        /* the stall deadline */
-    int64_t at;         /* occurred_at of the latest scan */
-    int64_t pickup;     /* occurred_at of the earliest pickup scan, 0 when none */
+    Tu32 at;            /* occurred_at of the latest scan (32-bit, as a ticket's times) */
+    Tu32 pickup;        /* occurred_at of the earliest pickup scan, 0 when none */
     uint32_t waybill;   /* arena offset; FREE_REC when the record is free */
     uint32_t site;      /* interned; the next free record when free */
     uint32_t next_site; /* interned, NONE when none */
@@ -211,7 +211,6 @@ static uint64_t hash_str(const char *s)
     h ^= h >> 33;
     return h;
 }
-
 
 static inline Parcel *rec_at(const ParcelSet *s, uint32_t rec)
 {
@@ -475,7 +474,7 @@ static int set_latest(ParcelSet *s, Parcel *p, const ScanEvent *sc, bool stalled
         th_remove(&s->heap, &p->node);
     else if (th_set(&s->heap, &p->node, tu_add_sat(sc->occurred_at, stall_after)) < 0)
         return -1;
-    p->at = sc->occurred_at;
+    p->at = tu32_of(sc->occurred_at);
     p->site = site;
     p->next_site = next;
     p->type = (uint8_t)sc->scan_type;
@@ -501,7 +500,7 @@ static int insert_new(ParcelSet *s, const char *wb, uint64_t h, const ScanEvent 
         goto fail;
     th_node_init(&p->node);
     p->flags = 0;
-    p->pickup = sc->scan_type == SCAN_PICKUP ? sc->occurred_at : 0;
+    p->pickup = tu32_of(sc->scan_type == SCAN_PICKUP ? sc->occurred_at : 0);
     if (set_latest(s, p, sc, stalled, stall_after) < 0) {
         /* Take the waybill back unless a block was started for it: then the
          * block stays, empty, for the next one. */
@@ -529,12 +528,13 @@ int ps_apply(ParcelSet *s, const ScanEvent *sc, int64_t stall_after, PsResult *r
         *res = PS_LATEST;
         return 0;
     }
-    if (sc->scan_type == SCAN_PICKUP && (p->pickup == 0 || sc->occurred_at < p->pickup))
-        p->pickup = sc->occurred_at;
-    if (!scan_later(sc->scan_type, sc->site_role, sc->occurred_at, (ScanType)p->type, (SiteRole)p->role, p->at))
+    if (sc->scan_type == SCAN_PICKUP && (p->pickup.v == 0 || sc->occurred_at < tu32_get(p->pickup)))
+        p->pickup = tu32_of(sc->occurred_at);
+    if (!scan_later(sc->scan_type, sc->site_role, sc->occurred_at, (ScanType)p->type, (SiteRole)p->role,
+                    tu32_get(p->at)))
         return 0;
     bool stalled = p->flags & PF_STALLED;
-    int64_t prev = p->at;
+    int64_t prev = tu32_get(p->at);
     if (set_latest(s, p, sc, false, stall_after) < 0)
         return -1;
     *res = PS_LATEST;
@@ -554,7 +554,7 @@ int ps_restore(ParcelSet *s, const ScanEvent *latest, int64_t pickup, bool stall
     } else if (set_latest(s, p, latest, stalled, stall_after) < 0) {
         return -1;
     }
-    p->pickup = pickup;
+    p->pickup = tu32_of(pickup);
     return 0;
 }
 
@@ -563,10 +563,10 @@ static void fill_latest(const ParcelSet *s, const Parcel *p, LatestScan *out)
     out->type = (ScanType)p->type;
     out->role = (SiteRole)p->role;
     out->next_role = (SiteRole)p->next_role;
-    out->at = p->at;
+    out->at = tu32_get(p->at);
     out->site = s->sites.names[p->site];
     out->next_site = p->next_site == NONE ? NULL : s->sites.names[p->next_site];
-    out->pickup = p->pickup;
+    out->pickup = tu32_get(p->pickup);
 }
 
 bool ps_latest(const ParcelSet *s, const char *waybill, LatestScan *out)
@@ -649,7 +649,7 @@ size_t ps_prune_signed(ParcelSet *s, int64_t before)
     size_t dropped = 0;
     for (uint32_t rec = 0; rec < s->n_recs; rec++) {
         Parcel *p = rec_at(s, rec);
-        if (p->waybill == FREE_REC || p->type != SCAN_SIGNED || p->at >= before)
+        if (p->waybill == FREE_REC || p->type != SCAN_SIGNED || tu32_get(p->at) >= before)
             continue;
         s->arena_garbage += strlen(arena_at(s, p->waybill)) + 1;
         th_remove(&s->heap, &p->node); /* signed: never queued, but be sure */
