@@ -519,7 +519,8 @@ static int apply_scan(Desk *d, const ScanEvent *sc, const DeskSource *src, int64
     }
     if (res != PS_LATEST)
         return 0;
-    if (was_stalled && stall_alert(d, sc->waybill, AS_RESOLVED, NULL, prev_at, sc->occurred_at, out) < 0)
+    /* the resolved stall names the scan it was about, as its firing did */
+    if (was_stalled && stall_alert(d, sc->waybill, AS_RESOLVED, &before, prev_at, sc->occurred_at, out) < 0)
         return -1;
     /* Open loss/delay tickets of this parcel follow its scan chain. */
     size_t pos = SIZE_MAX;

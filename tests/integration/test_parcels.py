@@ -68,7 +68,13 @@ def test_stalled_parcels_per_rule_and_resolution(broker, daemon, db):
                                       scan("W99", "arrive", "H9", "hub", at(hours=2 * WEEK + 3))])
     later = stall_id("W5", at(hours=WEEK + 2))
     alerts = read_topic(broker.bootstrap, ALERTS, until=has((want["W5"], "resolved"), (later, "firing")))
-    assert find(alerts, want["W5"], "resolved")["resolved_at"] == iso(at(hours=WEEK + 2))
+    resolved = find(alerts, want["W5"], "resolved")
+    assert resolved["resolved_at"] == iso(at(hours=WEEK + 2))
+    # it names the scan it was about, as its firing did
+    fired = find(alerts, want["W5"], "firing")
+    for k in ("responsible", "site", "condition_at", "last_scan"):
+        assert resolved.get(k) == fired.get(k), k
+    assert resolved["responsible"] == {"site": "H3", "role": "hub", "rule": "hub_arrive_no_depart"}
     assert find(alerts, later, "firing")["responsible"] == {"site": "D7", "role": None,
                                                             "rule": "hub_depart_no_arrive"}
     assert scalar(db, "SELECT count(*) FROM parcel_scans") == len(evs) + 2
