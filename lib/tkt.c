@@ -457,33 +457,31 @@ static void emit_ticket(const Ticket *t, AlertType type, AlertStatus st, int rou
 
 /* ---- §12.3, §12.4, §12.7: the other alerts of a ticket ------------------- */
 
+/* The number in the round (§12.3) of the pause opened by pev[opener]: the
+ * intervals opened at or before it. A paused that opened none (a second
+ * paused while paused, kept as history) is not a pause of its own. */
+static int pause_number(const Ticket *t, uint32_t opener)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < tkt_n_pauses(t) && t->rare->pauses[i].opener <= opener; i++)
+        n++;
+    return n;
+}
+
 /* Ends every firing pause_overdue of the round (a resumed, a paused, the
  * completion of a stage, the close). */
 static bool end_overdue(Ticket *t, int64_t at, AlertList *out)
 {
-    int n = 0;
     bool ended = false;
     for (uint32_t i = 0; i < tkt_n_pause_evs(t); i++) {
         PauseEv *e = &t->rare->pev[i];
-        if (e->resume)
+        if (e->resume || e->overdue != AST_FIRING)
             continue;
-        n++;
-        if (e->overdue == AST_FIRING) {
-            e->overdue = AST_ENDED;
-            emit_ticket_n(t, AL_PAUSE_OVERDUE, AS_RESOLVED, t->round, n, e->until, at, out);
-            ended = true;
-        }
+        e->overdue = AST_ENDED;
+        emit_ticket_n(t, AL_PAUSE_OVERDUE, AS_RESOLVED, t->round, pause_number(t, i), e->until, at, out);
+        ended = true;
     }
     return ended;
-}
-
-/* The pause number of the interval opened by pev[opener]. */
-static int pause_number(const Ticket *t, uint32_t opener)
-{
-    int n = 0;
-    for (uint32_t i = 0; i <= opener && i < tkt_n_pause_evs(t); i++)
-        n += !t->rare->pev[i].resume;
-    return n;
 }
 
 /* progress_due: the next lapse, TU_NEVER when none is pending. */
@@ -523,8 +521,10 @@ static void end_responses(Ticket *t, uint16_t mask, int64_t at, const Policy *p,
             continue;
         t->resp_firing &= (uint16_t)~bit;
         t->resp_done |= bit;
-        emit_ticket_n(t, AL_RESPONSE_DUE, AS_RESOLVED, 1, n, n <= p->n_response_schedule ? response_due_at(t, p, n) : 0,
-                      at, out);
+        /* a reload that shortened the schedule took the offset: its
+         * condition time is then given as the start of the schedule */
+        emit_ticket_n(t, AL_RESPONSE_DUE, AS_RESOLVED, 1, n,
+                      n <= p->n_response_schedule ? response_due_at(t, p, n) : tu32_get(t->received_at), at, out);
     }
 }
 
@@ -556,6 +556,9 @@ static void end_review(Ticket *t, int64_t at, AlertList *out)
 
 static void fire_review(Ticket *t, Category suggest, int64_t condition_at, AlertList *out)
 {
+    /* in a reopened round, a condition that already held holds from the round's start */
+    if (t->round > 1)
+        condition_at = max64(condition_at, tu32_get(t->round_start));
     t->review_state = AST_FIRING;
     t->review_suggest = (int8_t)suggest;
     t->review_at = tu32_of(condition_at);
@@ -786,7 +789,7 @@ static void complete(Ticket *t, Stage s, int64_t at, AlertList *out)
     tg->deadline = tg->warn_at = tu32_of(TU_NEVER);
 }
 
-static void close_ticket(Ticket *t, int64_t at, AlertList *out)
+static void close_ticket(Ticket *t, int64_t at, const Policy *p, AlertList *out)
 {
     for (int s = 0; s < STG__COUNT; s++) {
         Target *tg = &t->tg[s];
@@ -804,11 +807,7 @@ static void close_ticket(Ticket *t, int64_t at, AlertList *out)
     }
     end_overdue(t, at, out);
     end_progress(t, at, out);
-    for (int n = 1; n <= POL_MAX_SCHEDULE; n++)
-        if (t->resp_firing & (1u << (n - 1))) {
-            t->resp_firing &= (uint16_t) ~(1u << (n - 1));
-            emit_ticket_n(t, AL_RESPONSE_DUE, AS_RESOLVED, 1, n, 0, at, out);
-        }
+    end_responses(t, t->resp_firing, at, p, out);
     end_review(t, at, out);
     for (int r = 1; r <= 32; r++) {
         if (t->escalated_rounds & (1u << (r - 1)))
@@ -933,9 +932,12 @@ static int reopen(Ticket *t, int64_t at, const Policy *p, int64_t now, AlertList
 {
     bool paused = is_paused(t);
     int64_t until = paused ? t->rare->pev[t->rare->pauses[t->rare->n_pauses - 1].opener].until : TU_NEVER;
+    /* the round's alerts end with it, as at a close; the new round's are
+     * its own (ids with the new round) */
     end_overdue(t, at, out);
     end_progress(t, at, out);
     end_responses(t, t->resp_firing, at, p, out);
+    end_review(t, at, out);
     t->round++;
     t->round_start = tu32_of(at);
     memset(t->tg, 0, sizeof t->tg);
@@ -948,7 +950,7 @@ static int reopen(Ticket *t, int64_t at, const Policy *p, int64_t now, AlertList
     t->prog_n = 0;
     t->prog_state = AST_NONE;
     t->last_cf = tu32_of(0);
-    t->review_state = AST_NONE;
+    t->review_state = AST_NONE; /* looked at again for the new round (tkt_review) */
     t->review_due = tu32_of(TU_NEVER);
     /* 004: an unsatisfied revisit turns the complaint into a major one; its
      * escalation names `reopened` among what made it major */
@@ -980,6 +982,12 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
     int64_t at = ev->occurred_at;
     if (detaillen)
         detail[0] = '\0';
+    /* §4: a revisit before any resolved is invalid, also once the ticket was
+     * closed without one */
+    if (t->closed && ev->type == CT_REVISIT && !t->tg[STG_RESOLVE].done && tu32_get(t->last_resolved_at) == 0) {
+        snprintf(detail, detaillen, "type: revisit of a ticket closed before it was ever resolved");
+        return TKT_INVALID;
+    }
     if (t->closed || ev->type == CT_RECEIVED)
         return TKT_HISTORY;
     /* Whatever fell due before this event happened fires first. */
@@ -1019,7 +1027,7 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         }
         complete(t, STG_REVISIT, at, out);
         if (ev->satisfied)
-            close_ticket(t, at, out);
+            close_ticket(t, at, p, out);
         else if (reopen(t, at, p, now, out) < 0)
             return TKT_NOMEM;
         return TKT_APPLIED;
@@ -1051,7 +1059,7 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         r = TKT_APPLIED;
         break;
     }
-    case CT_CLOSED: close_ticket(t, at, out); return TKT_APPLIED;
+    case CT_CLOSED: close_ticket(t, at, p, out); return TKT_APPLIED;
     case CT_PAUSED:
     case CT_RESUMED: {
         bool resume = ev->type == CT_RESUMED;

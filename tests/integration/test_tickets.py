@@ -205,10 +205,20 @@ def test_dead_letters_keep_the_daemon_running(broker, daemon, db):
     assert dl[0]["payload"] == "{not json" and dl[0]["offset"] == 0
     assert dl[7]["offset"] == 8
     assert d.running
-    # the daemon still works after all that
-    produce(broker.bootstrap, COMPLAINTS, [received("T-23", at(hours=1)), received("T-24", at(hours=9))])
+    # the daemon still works after all that; a ticket closed before it was
+    # ever resolved still takes no revisit (§4)
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("T-23", at(hours=1)),
+        received("T-25", at(hours=1)),
+        complaint("T-25", "closed", at(hours=1, minutes=5)),
+        complaint("T-25", "revisit", at(hours=1, minutes=10), satisfied=False),
+        received("T-24", at(hours=9)),
+    ])
     read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/T-23/1/contact", "firing")))
-    assert scalar(db, "SELECT count(*) FROM dead_letters") == 8
+    dl = read_topic(broker.bootstrap, DLQ, until=lambda m: len(m) >= 9, timeout=30)
+    assert dl[8]["reason"] == "invalid_transition" and '"T-25"' in dl[8]["payload"]
+    assert scalar(db, "SELECT count(*) FROM dead_letters") == 9
+    assert scalar(db, "SELECT round FROM tickets WHERE ticket_id = 'T-25'") == 1
 
 
 @pytest.mark.broker(partitions=4)

@@ -488,6 +488,23 @@ START_TEST(test_revisit_before_resolved_invalid)
     ck_assert_int_eq(t->round, 1);
     ck_assert_str_eq(tkt_status(t), "first_reply");
     tkt_free(t);
+
+    /* closed without ever being resolved: still no revisit */
+    t = receive_normal();
+    step_ok(t, CT_CLOSED, T("2026-11-23T10:00:00+08:00"));
+    ev = mk(CT_REVISIT, T("2026-11-23T11:00:00+08:00"));
+    ev.has = EVF_SATISFIED;
+    ck_assert_int_eq(tkt_apply(t, &ev, pol, ev.occurred_at, &al, detail, sizeof detail), TKT_INVALID);
+    ck_assert(strstr(detail, "revisit") != NULL);
+    tkt_free(t);
+    /* resolved, then closed: a revisit is history, as any event of a closed ticket */
+    t = receive_normal();
+    step_ok(t, CT_RESOLVED, T("2026-11-23T10:00:00+08:00"));
+    step_ok(t, CT_CLOSED, T("2026-11-23T10:30:00+08:00"));
+    ev = mk(CT_REVISIT, T("2026-11-23T11:00:00+08:00"));
+    ev.has = EVF_SATISFIED;
+    ck_assert_int_eq(tkt_apply(t, &ev, pol, ev.occurred_at, &al, detail, sizeof detail), TKT_HISTORY);
+    tkt_free(t);
 }
 END_TEST
 
@@ -1859,6 +1876,22 @@ START_TEST(test_pause_overdue)
     by_id("pause_overdue/" TID "/1/2", AS_RESOLVED);
     tkt_free(t);
 
+    /* A paused while paused is history, not a pause of its own: the next
+     * pause of the round is the 2nd (§12.3: n = the pause's number). */
+    alert_list_reset(&al);
+    t = receive_normal();
+    ck_assert_int_eq(pause_until(t, T("2026-11-23T10:00:00+08:00"), T("2026-11-23T11:00:00+08:00")), TKT_APPLIED);
+    ck_assert_int_eq(pause_until(t, T("2026-11-23T10:10:00+08:00"), T("2026-11-23T10:50:00+08:00")), TKT_HISTORY);
+    step_ok(t, CT_RESUMED, T("2026-11-23T10:20:00+08:00"));
+    ck_assert_int_eq(pause_until(t, T("2026-11-23T10:30:00+08:00"), T("2026-11-23T11:00:00+08:00")), TKT_APPLIED);
+    tkt_fire(t, pol, T("2026-11-23T11:00:00+08:00"), &al);
+    ck_assert_int_eq(count_alerts(AL_PAUSE_OVERDUE, AS_FIRING), 1);
+    by_id("pause_overdue/" TID "/1/2", AS_FIRING);
+    alert_list_reset(&al);
+    step_ok(t, CT_RESUMED, T("2026-11-23T11:10:00+08:00"));
+    by_id("pause_overdue/" TID "/1/2", AS_RESOLVED);
+    tkt_free(t);
+
     /* A resumed before the agreed date: nothing fires. */
     alert_list_reset(&al);
     t = receive_normal();
@@ -1937,6 +1970,12 @@ START_TEST(test_response_schedule)
     tkt_fire(t, pol, T("2026-11-28T09:00:00+08:00"), &al); /* the 4th is due at received + 5 d */
     by_id("response_due/" TID "/4", AS_FIRING);
     ck_assert_int_eq(count_alerts(AL_RESPONSE_DUE, AS_FIRING), 1);
+    /* the close ends it, with the condition time it fired with */
+    alert_list_reset(&al);
+    step_ok(t, CT_CLOSED, T("2026-11-28T10:00:00+08:00"));
+    a = by_id("response_due/" TID "/4", AS_RESOLVED);
+    ck_time(a->condition_at, T("2026-11-28T09:00:00+08:00"), "received + 5 d");
+    ck_time(a->resolved_at, T("2026-11-28T10:00:00+08:00"), "the close");
     tkt_free(t);
 
     /* bad schedules are refused */
@@ -2115,6 +2154,29 @@ START_TEST(test_category_review)
     ev.category = CAT_DELAY;
     ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
     by_id("category_review/" TID "/1", AS_RESOLVED);
+    tkt_free(t);
+
+    /* An unsatisfied revisit ends the round's review with the round; the
+     * new round's review fires with the round's id, from its start. */
+    alert_list_reset(&al);
+    t = receive_waybill(CAT_DELAY, MON0900);
+    tkt_review(t, pickup, false, pol, now, &al);
+    tkt_fire(t, pol, T("2026-11-25T09:00:00+08:00"), &al);
+    by_id("category_review/" TID "/1", AS_FIRING);
+    step_ok(t, CT_RESOLVED, T("2026-11-25T10:00:00+08:00"));
+    alert_list_reset(&al);
+    ck_assert_int_eq(revisit(t, false, T("2026-11-26T10:00:00+08:00"), T("2026-11-26T10:00:00+08:00")), TKT_APPLIED);
+    a = by_id("category_review/" TID "/1", AS_RESOLVED);
+    ck_time(a->resolved_at, T("2026-11-26T10:00:00+08:00"), "the reopening");
+    ck_assert_int_eq(t->round, 2);
+    alert_list_reset(&al);
+    tkt_review(t, pickup, false, pol, T("2026-11-26T10:00:00+08:00"), &al);
+    a = by_id("category_review/" TID "/2", AS_FIRING);
+    ck_time(a->condition_at, T("2026-11-26T10:00:00+08:00"), "the start of round 2");
+    alert_list_reset(&al);
+    step_ok(t, CT_CLOSED, T("2026-11-27T10:00:00+08:00"));
+    by_id("category_review/" TID "/2", AS_RESOLVED);
+    ck_assert_int_eq(count_alerts(AL_CATEGORY_REVIEW, AS_RESOLVED), 1);
     tkt_free(t);
 
     /* loss received after the 168 h: no review; no pickup known: none */
