@@ -373,10 +373,11 @@ static void compute_target(Ticket *t, Stage s, const Policy *p)
             warn = max64(warn, min64(nw, tu32_get(t->urgent_at)));
     }
     /* An invalid complaint is closed within its own target from the moment
-     * it was found invalid, when that is sooner (§12.6). */
+     * it was found invalid, when that is sooner (§12.6). In a reopened round
+     * that target, like the others, starts no earlier than the round. */
     if (s == STG_RESOLVE && t->invalid) {
         int64_t id, iw;
-        schedule_rule(t, &p->invalid_resolve, 0, p, tu32_get(t->invalid_at), &id, &iw);
+        schedule_rule(t, &p->invalid_resolve, 0, p, max64(tu32_get(t->invalid_at), start), &id, &iw);
         if (id < deadline) {
             deadline = id;
             warn = min64(warn, iw);

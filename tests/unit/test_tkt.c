@@ -2100,6 +2100,23 @@ START_TEST(test_invalid_resolve)
     ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
     ck_assert(tkt_valid(t));
     tkt_free(t);
+
+    /* Reopened, an invalid ticket's target runs from the new round's start,
+     * not from the updated of round 1 (which would put it before the round) */
+    t = receive_normal();
+    ev = mk(CT_UPDATED, T("2026-11-23T10:00:00+08:00"));
+    ev.has = EVF_VALIDITY;
+    ev.invalid = true;
+    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    step_ok(t, CT_RESOLVED, T("2026-11-23T11:00:00+08:00"));
+    alert_list_reset(&al);
+    ck_assert_int_eq(revisit(t, false, T("2026-11-25T09:00:00+08:00"), T("2026-11-25T09:00:00+08:00")), TKT_APPLIED);
+    ck_assert_int_eq(t->round, 2);
+    /* Wednesday 09-12, 14-20, Thursday 08-09: 10 business hours */
+    ck_time(tu32_get(t->tg[STG_RESOLVE].deadline), T("2026-11-26T09:00:00+08:00"), "10 business hours of round 2");
+    for (size_t i = 0; i < al.n; i++) /* (the revisit came late: its own breach fired) */
+        ck_assert_msg(al.v[i].round != 2 || al.v[i].stage != STG_RESOLVE, "%s fired at the reopening", al.v[i].alert_id);
+    tkt_free(t);
 }
 END_TEST
 
