@@ -279,9 +279,9 @@ int xpl_target(XplTarget *x, const Ticket *t, Stage s, const Policy *p)
         const SlaRule *ir = &p->invalid_resolve;
         int ishift = rule_shift(ir, t, p);
         x->invalid = true;
-        int64_t id =
-            xpl_plan(&x->invalid_plan, p->cal, ir->clock, ishift, tu32_get(t->invalid_at), ir->budget, pz, npz);
-        int64_t iw = clock_after(p->cal, ir->clock, ishift, tu32_get(t->invalid_at), warn_offset(ir, 0, p), pz, npz);
+        int64_t from = max64(tu32_get(t->invalid_at), x->start); /* as lib/tkt: not before the round */
+        int64_t id = xpl_plan(&x->invalid_plan, p->cal, ir->clock, ishift, from, ir->budget, pz, npz);
+        int64_t iw = clock_after(p->cal, ir->clock, ishift, from, warn_offset(ir, 0, p), pz, npz);
         if (id < deadline) {
             deadline = id;
             warn = min64(warn, iw);
