@@ -535,10 +535,15 @@ int ps_apply(ParcelSet *s, const ScanEvent *sc, int64_t stall_after, PsResult *r
         return 0;
     bool stalled = p->flags & PF_STALLED;
     int64_t prev = tu32_get(p->at);
-    if (set_latest(s, p, sc, false, stall_after) < 0)
+    /* A later row of the same second (a tie that arrived late) does not end
+     * a stall: the parcel still has no scan after that second, which the
+     * stall's id names, and ending it would fire the same id again. A
+     * signature does end it. */
+    bool keep = stalled && sc->occurred_at == prev && sc->scan_type != SCAN_SIGNED;
+    if (set_latest(s, p, sc, keep, stall_after) < 0)
         return -1;
     *res = PS_LATEST;
-    *was_stalled = stalled;
+    *was_stalled = stalled && !keep;
     *prev_at = prev;
     return 0;
 }

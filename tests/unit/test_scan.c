@@ -388,6 +388,28 @@ START_TEST(test_stall_then_move)
     ck_assert(!ws);
     ck_assert(ps_stalled(p));
 
+    /* A later row of the same second as the stalled scan (a tie arriving
+     * late) becomes the latest scan but does not end the stall: its id
+     * would fire again. */
+    ScanEvent tie = mk("C", SCAN_DEPART, "H1", H, "H2", H, T0);
+    apply(s, &tie, NULL, NULL);
+    Parcel *c = ps_next_due(s, &due);
+    ck_assert_str_eq(ps_waybill(s, c), "C");
+    ps_mark_stalled(s, c);
+    tie = mk("C", SCAN_ARRIVE, "H2", H, NULL, ROLE_NONE, T0);
+    ck_assert_int_eq(apply(s, &tie, &ws, &prev), PS_LATEST);
+    ck_assert(!ws);
+    ck_assert(ps_stalled(c));
+    ck_assert_ptr_null(ps_next_due(s, &due));
+    ps_parcel_latest(s, c, &l);
+    ck_assert_int_eq(l.type, SCAN_ARRIVE);
+    /* a signature of the same second does end it */
+    tie = mk("C", SCAN_SIGNED, "H2", H, NULL, ROLE_NONE, T0);
+    ck_assert_int_eq(apply(s, &tie, &ws, &prev), PS_LATEST);
+    ck_assert(ws);
+    ck_assert_int_eq(prev, T0);
+    ck_assert(!ps_stalled(c));
+
     /* Eight days later A moves again: the stall alert of the old scan is to
      * be resolved (its id used T0), the deadline is armed anew. */
     e = mk("A", SCAN_DEPART, "H1", H, "D1", D, T0 + 8 * 24 * HOUR);
