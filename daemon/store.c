@@ -1396,16 +1396,19 @@ static int load_bulk(PGconn *c, Desk *d, int64_t base, char *err, size_t errlen)
     }
     PQclear(r);
     r = load_query(c,
-                   "SELECT payload->>'category', payload->>'site', max(payload->>'window_start') FROM alerts "
+                   "SELECT payload->>'category', payload->>'site', max(payload->>'window_start'), "
+                   "COALESCE(max(payload->>'resolved_at'), '') FROM alerts "
                    "WHERE type = 'bulk_complaint' AND status = 'resolved' GROUP BY 1, 2",
                    0, NULL, err, errlen);
     if (!r)
         return -1;
     for (int i = 0; i < PQntuples(r); i++) {
         int ci = evt_category_from_name(PQgetvalue(r, i, 0));
-        int64_t ws;
+        int64_t ws, ended = 0;
+        if (tu_parse_rfc3339(PQgetvalue(r, i, 3), &ended) != 0)
+            ended = 0;
         if (ci >= 0 && tu_parse_rfc3339(PQgetvalue(r, i, 2), &ws) == 0)
-            oom_rc(desk_load_bulk(d, (Category)ci, PQgetvalue(r, i, 1), ws, 0, NULL, 0, true, base));
+            oom_rc(desk_load_bulk(d, (Category)ci, PQgetvalue(r, i, 1), ws, ended, NULL, 0, true, base));
     }
     PQclear(r);
     return 0;

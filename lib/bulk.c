@@ -32,14 +32,21 @@ struct BulkWin {
     int64_t ep_start;     /* window start of the running episode */
     int64_t ep_condition; /* its condition_at */
     /* Window start of the latest episode, running or ended: a new episode
-     * needs a later one, so one window never fires twice. */
+     * needs a later one, so one window never fires twice. And when that
+     * episode ended: a new one needs its threshold-th complaint after it,
+     * so a late complaint inside a burst already reported does not report
+     * it again. */
     bool has_last;
     int64_t last_start;
+    int64_t last_end; /* INT64_MIN: not known (running, or none) */
 };
 
 BulkWin *bulk_new(void)
 {
-    return calloc(1, sizeof(BulkWin));
+    BulkWin *w = calloc(1, sizeof(BulkWin));
+    if (w)
+        w->last_end = INT64_MIN;
+    return w;
 }
 
 void bulk_free(BulkWin *w)
@@ -110,14 +117,16 @@ static void describe(BulkWin *w, int64_t window, int count, BulkEpisode *ep)
     ep->count = count >= 0 ? count : ep->n_ids > INT_MAX ? INT_MAX : (int)ep->n_ids;
 }
 
-/* The earliest window [s, s+window) with s a complaint time, s after the
- * last episode's start, s <= at < s+window, holding threshold complaints.
- * Returns the index of its first complaint and sets *end past its last, or
- * returns w->n when there is none. */
-static size_t find_window(const BulkWin *w, int64_t at, int threshold, int64_t window, size_t *end)
+/* The earliest window [s, s+window) with s a complaint time,
+ * s <= at < s+window, holding threshold complaints; for a new episode
+ * (`fresh`) also s after the last episode's start and its threshold-th
+ * complaint after that episode's end. Returns the index of its first
+ * complaint and sets *end past its last, or returns w->n when there is
+ * none. */
+static size_t find_window(const BulkWin *w, int64_t at, int threshold, int64_t window, bool fresh, size_t *end)
 {
     size_t i = upper(w, tu_add_sat(at, -window));
-    if (w->has_last) {
+    if (fresh && w->has_last) {
         size_t j = upper(w, w->last_start);
         if (j > i)
             i = j;
@@ -129,7 +138,7 @@ static size_t find_window(const BulkWin *w, int64_t at, int threshold, int64_t w
         int64_t lim = tu_add_sat(w->v[i].at, window);
         while (j < w->n && w->v[j].at < lim)
             j++;
-        if (j - i >= (size_t)threshold) {
+        if (j - i >= (size_t)threshold && (!fresh || w->v[i + (size_t)threshold - 1].at > w->last_end)) {
             *end = j;
             return i;
         }
@@ -173,17 +182,23 @@ int bulk_add(BulkWin *w, int64_t at, const char *ticket_id, int threshold, int64
 
     size_t k = upper(w, at);
     memmove(&w->v[k + 1], &w->v[k], (w->n - k) * sizeof *w->v);
-    w->v[k] = (Complaint){.at = at, .id = id, .member = w->active};
+    w->v[k] = (Complaint){.at = at, .id = id, .member = false};
     w->n++;
 
+    size_t end;
     if (w->active) {
+        /* It joins the running episode when it is in a window that holds
+         * the threshold (§7: "every open ticket in the window"); one dated
+         * far from the burst (a late arrival) is only counted. */
+        if (find_window(w, at, threshold, window, false, &end) == w->n)
+            return 0;
+        w->v[k].member = true;
         *outcome = BULK_JOINED;
         describe(w, window, -1, ep);
         return 0;
     }
 
-    size_t end;
-    size_t first = find_window(w, at, threshold, window, &end);
+    size_t first = find_window(w, at, threshold, window, true, &end);
     if (first == w->n)
         return 0;
     for (size_t i = first; i < end; i++)
@@ -193,6 +208,7 @@ int bulk_add(BulkWin *w, int64_t at, const char *ticket_id, int threshold, int64
     w->ep_condition = w->v[first + (size_t)threshold - 1].at;
     w->has_last = true;
     w->last_start = w->ep_start;
+    w->last_end = INT64_MIN;
     *outcome = BULK_STARTED;
     describe(w, window, (int)(end - first), ep);
     return 0;
@@ -251,6 +267,7 @@ void bulk_end(BulkWin *w, int64_t at, int64_t window, BulkEpisode *ep)
     for (size_t i = 0; i < w->n; i++)
         w->v[i].member = false;
     w->active = false;
+    w->last_end = at;
 }
 
 int bulk_restore(BulkWin *w, int64_t window_start, int64_t condition_at, const char *const *ids, size_t n_ids)
@@ -268,6 +285,7 @@ int bulk_restore(BulkWin *w, int64_t window_start, int64_t condition_at, const c
         w->has_last = true;
         w->last_start = window_start;
     }
+    w->last_end = INT64_MIN;
     return 0;
 }
 
@@ -278,12 +296,14 @@ bool bulk_last_start(const BulkWin *w, int64_t *window_start)
     return w->has_last;
 }
 
-void bulk_restore_last_start(BulkWin *w, int64_t window_start)
+void bulk_restore_last(BulkWin *w, int64_t window_start, int64_t ended_at)
 {
     if (!w->has_last || w->last_start < window_start) {
         w->has_last = true;
         w->last_start = window_start;
     }
+    if (ended_at > w->last_end)
+        w->last_end = ended_at;
 }
 
 void bulk_prune(BulkWin *w, int64_t before)

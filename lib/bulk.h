@@ -7,10 +7,13 @@
  * (s is a complaint's time; the earliest such s is the episode's window
  * start); it lasts while the trailing count — complaints in (now-window, now]
  * — stays at or above the threshold. While it lasts every new complaint of
- * the key joins it. After it ends, a new episode needs a window starting
- * after the previous episode's window start, so one window never fires twice.
- * Late complaints are inserted at their time and count in the windows they
- * belong to. */
+ * the key that is in a window holding the threshold joins it (a late one
+ * dated far from the burst is only counted). After it ends, a new episode
+ * needs a window starting after the previous episode's window start, so one
+ * window never fires twice, and its threshold-th complaint after the
+ * previous episode's end, so a late complaint inside a burst already
+ * reported does not report it again. Late complaints are inserted at their
+ * time and count in the windows they belong to. */
 #ifndef COMPLAINTD_BULK_H
 #define COMPLAINTD_BULK_H
 
@@ -73,12 +76,14 @@ void bulk_end(BulkWin *w, int64_t at, int64_t window, BulkEpisode *ep);
 int bulk_restore(BulkWin *w, int64_t window_start, int64_t condition_at, const char *const *ids, size_t n_ids);
 
 /* The window start of the latest episode of the key, running or ended; false
- * when there was none. Persist it with an ended episode: after a restart,
- * bulk_restore_last_start keeps the same window from firing a second time
- * (its alert id, bulk_complaint/<category>/<site>/<window_start>, was already
- * resolved). */
+ * when there was none. Persist it with an ended episode, and when it ended
+ * (its resolved_at): after a restart, bulk_restore_last keeps the same
+ * window from firing a second time (its alert id,
+ * bulk_complaint/<category>/<site>/<window_start>, was already resolved), and
+ * a late complaint inside that burst from reporting it again. ended_at 0:
+ * not known. */
 bool bulk_last_start(const BulkWin *w, int64_t *window_start);
-void bulk_restore_last_start(BulkWin *w, int64_t window_start);
+void bulk_restore_last(BulkWin *w, int64_t window_start, int64_t ended_at);
 
 /* Forgets complaints before `before` (not those of a running episode). Keep
  * before <= now - window, or trailing counts (bulk_end_at) lose complaints

@@ -1082,10 +1082,9 @@ int desk_load_bulk(Desk *d, Category cat, const char *site, int64_t window_start
     if (!bk)
         return -1;
     if (ended) {
-        /* A window whose episode already ended must not fire again. */
-        int64_t cur;
-        if (!bulk_last_start(bk->w, &cur) || cur < window_start)
-            bulk_restore_last_start(bk->w, window_start);
+        /* A window whose episode already ended must not fire again, nor
+         * the burst it reported. */
+        bulk_restore_last(bk->w, window_start, condition_at);
         return 0;
     }
     if (bulk_restore(bk->w, window_start, condition_at, ids, n_ids) < 0)

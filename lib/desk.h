@@ -142,7 +142,8 @@ void desk_set_folded(Desk *d, int64_t folded);
  * events. `base` is the
  * clock at start. */
 __attribute__((warn_unused_result)) int desk_load_ticket(Desk *d, Ticket *t, int64_t base); /* takes t */
-/* A bulk episode still firing, or the latest ended one (ended = true). */
+/* A bulk episode still firing, or the latest ended one (ended = true; its
+ * condition_at is then when it ended, its resolved_at, 0 when not known). */
 __attribute__((warn_unused_result)) int desk_load_bulk(Desk *d, Category cat, const char *site, int64_t window_start,
                                                        int64_t condition_at, const char *const *ids, size_t n_ids,
                                                        bool ended, int64_t base);

@@ -58,6 +58,35 @@ def test_nine_complaints_are_not_bulk_and_late_ones_count(broker, daemon):
     assert "B-late" in find(alerts, aid, "firing")["ticket_ids"]
 
 
+def test_late_complaints_far_from_or_inside_a_reported_burst(broker, daemon, db):
+    d = daemon()
+    aid = f"bulk_complaint/damage/SZ01/{int(at(0).timestamp())}"
+    produce(broker.bootstrap, COMPLAINTS, bulk_stream(10))                     # 09:00 .. 09:45
+    read_topic(broker.bootstrap, ALERTS, until=has((aid, "firing")))
+    # dated two hours before the burst, sent while it runs: in no window of
+    # ten, so it does not join it (§7: "every open ticket in the window")
+    produce(broker.bootstrap, COMPLAINTS, [received("L-far", at(minutes=-120), category="damage", site="SZ01"),
+                                           received("Z-1", at(hours=2), category="fee", site="SZ09")])
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has((aid, "resolved")))
+    r = find(alerts, aid, "resolved")
+    assert r["resolved_at"] == iso(at(minutes=60)) and "L-far" not in r["ticket_ids"]
+    # dated inside the burst, after it was reported and ended: [09:05, 10:05)
+    # now holds ten, but that is the same burst, not a new one
+    produce(broker.bootstrap, COMPLAINTS, [received("L-in", at(minutes=7), category="damage", site="SZ01"),
+                                           received("Z-2", at(hours=3), category="fee", site="SZ09")])
+    read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/Z-1/1/contact", "firing")))
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM unsent_alerts") == 0)
+    # ...also after a restart, which reads when the episode ended back
+    assert d.stop() == 0
+    produce(broker.bootstrap, COMPLAINTS, [received("L-in2", at(minutes=8), category="damage", site="SZ01"),
+                                           received("Z-3", at(hours=4), category="fee", site="SZ09")])
+    d.restart()
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/Z-2/1/contact", "firing")))
+    assert [k for k in keys(alerts) if k[0].startswith("bulk_complaint/")] == [(aid, "firing"), (aid, "resolved")]
+    rows = dict(query(db, "SELECT ticket_id, reasons FROM tickets"))
+    assert rows["B-0"] == ["bulk"] and rows["L-far"] == [] and rows["L-in"] == [] and rows["L-in2"] == []
+
+
 def test_bulk_survives_a_restart_mid_episode(broker, daemon, db):
     d = daemon()
     evs = bulk_stream(12)

@@ -318,12 +318,16 @@ START_TEST(test_joins_extend_episode)
     ck_assert_str_eq(r.ep.ids[12], "T-11");
     /* ...and leaves before the third: the end does not move. */
     ck_assert_int_eq(bulk_end_at(w, TH, W, T0 + 3500), T0 + 120 + W);
-    /* A join far later than the window still joins while the episode runs. */
+    /* A complaint in no window that holds ten (dated far from the burst)
+     * is counted but does not join, though the episode runs (§7: "every
+     * open ticket in the window"). */
     r = addn(w, T0 + 3 * W, 13);
-    ck_assert_int_eq(r.out, BULK_JOINED);
+    ck_assert_int_eq(r.out, BULK_NONE);
+    r = addn(w, T0 - 2 * W, 14);
+    ck_assert_int_eq(r.out, BULK_NONE);
     BulkEpisode ep;
     bulk_end(w, T0 + 120 + W, W, &ep);
-    ck_assert_uint_eq(ep.n_ids, 14);
+    ck_assert_uint_eq(ep.n_ids, 13);
     ck_assert_int_eq(ep.count, 9);
     ck_assert_int_eq(ep.window_start, T0);
     bulk_free(w);
@@ -525,8 +529,8 @@ START_TEST(test_restore_last_start)
         snprintf(id, sizeof id, "T-%d", i);
         ck_assert_int_eq(bulk_add(w, T0 + i, id, INT_MAX, W, &out, &ep), 0);
     }
-    bulk_restore_last_start(w, T0);
-    bulk_restore_last_start(w, T0 - 5); /* an older one changes nothing */
+    bulk_restore_last(w, T0, 0);
+    bulk_restore_last(w, T0 - 5, 0); /* an older one changes nothing */
     int64_t last;
     ck_assert(bulk_last_start(w, &last));
     ck_assert_int_eq(last, T0);
@@ -534,6 +538,45 @@ START_TEST(test_restore_last_start)
     /* Windows after T0: T0+1.. holds 9 + this one = 10: fires at T0+1. */
     ck_assert_int_eq(r.out, BULK_STARTED);
     ck_assert_int_eq(r.ep.window_start, T0 + 1);
+    bulk_free(w);
+
+    /* Knowing when it ended (its resolved_at), the same late complaint is
+     * inside the burst already reported: nothing fires. */
+    w = bulk_new();
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof id, "T-%d", i);
+        ck_assert_int_eq(bulk_add(w, T0 + i, id, INT_MAX, W, &out, &ep), 0);
+    }
+    bulk_restore_last(w, T0, T0 + W);
+    r = addn(w, T0 + 5, 10);
+    ck_assert_int_eq(r.out, BULK_NONE);
+    bulk_free(w);
+}
+END_TEST
+
+/* A late complaint dated inside a burst whose episode already ended makes a
+ * window of ten that starts after the episode's; it is the same burst, not
+ * a new one: no second alert. A burst after the end is a new one. */
+START_TEST(test_late_complaint_in_ended_burst)
+{
+    BulkWin *w = bulk_new();
+    for (int i = 0; i < 10; i++)
+        addn(w, T0 + i * 120, i); /* 10th at T0+1080 */
+    ck_assert(bulk_active(w));
+    int64_t end = bulk_end_at(w, TH, W, T0 + 1080);
+    ck_assert_int_eq(end, T0 + W); /* the first leaves */
+    BulkEpisode ep;
+    bulk_end(w, end, W, &ep);
+    /* 20 minutes later a complaint dated T0+300 arrives: [T0+120, T0+W+120)
+     * now holds ten, its 10th at T0+1080, before the end */
+    Added r = addn(w, T0 + 300, 10);
+    ck_assert_int_eq(r.out, BULK_NONE);
+    ck_assert(!bulk_active(w));
+    /* ten more from T0+2W on: a new burst, after the end */
+    for (int i = 0; i < 10; i++)
+        r = addn(w, T0 + 2 * W + i * 60, 20 + i);
+    ck_assert_int_eq(r.out, BULK_STARTED);
+    ck_assert_int_eq(r.ep.window_start, T0 + 2 * W);
     bulk_free(w);
 }
 END_TEST
@@ -550,8 +593,11 @@ typedef struct Model {
     bool member[MN];
     int n;
     bool active, has_last;
-    int64_t start, cond, last;
+    int64_t start, cond, last, last_end;
 } Model;
+
+/* The time of the MTH-th complaint of [s, s + MW). */
+static int64_t model_cond(const Model *m, int64_t s);
 
 static int model_count(const Model *m, int64_t lo, int64_t hi) /* [lo, hi) */
 {
@@ -559,6 +605,26 @@ static int model_count(const Model *m, int64_t lo, int64_t hi) /* [lo, hi) */
     for (int i = 0; i < m->n; i++)
         c += m->at[i] >= lo && m->at[i] < hi;
     return c;
+}
+
+static int64_t model_cond(const Model *m, int64_t s)
+{
+    int c = 0;
+    for (int64_t t = s;; t++) {
+        c += model_count(m, t, t + 1);
+        if (c >= MTH)
+            return t;
+    }
+}
+
+/* Whether some window [s, s + MW) with s a complaint's time holds `at` and
+ * MTH complaints. */
+static bool model_in_full_window(const Model *m, int64_t at)
+{
+    for (int64_t s = at - MW + 1; s <= at; s++)
+        if (model_count(m, s, s + 1) > 0 && model_count(m, s, s + MW) >= MTH)
+            return true;
+    return false;
 }
 
 static uint32_t lcg(uint32_t *s)
@@ -574,6 +640,7 @@ START_TEST(test_model)
         BulkWin *w = bulk_new();
         Model m;
         memset(&m, 0, sizeof m);
+        m.last_end = INT64_MIN;
         int64_t now = 0;
         for (int k = 0; k < MN; k++) {
             int64_t at = (int64_t)(lcg(&seed) % 60);
@@ -583,12 +650,15 @@ START_TEST(test_model)
             BulkEpisode ep;
             ck_assert_int_eq(bulk_add(w, at, id, MTH, MW, &out, &ep), 0);
             m.at[m.n] = at;
-            m.member[m.n] = m.active;
+            m.member[m.n] = false;
             m.n++;
 
             BulkOutcome want = BULK_NONE;
             if (m.active) {
-                want = BULK_JOINED;
+                if (model_in_full_window(&m, at)) {
+                    want = BULK_JOINED;
+                    m.member[m.n - 1] = true;
+                }
             } else {
                 /* every second s that is a complaint's time, earliest first */
                 for (int64_t s = at - MW + 1; s <= at; s++) {
@@ -596,17 +666,12 @@ START_TEST(test_model)
                         continue;
                     if (model_count(&m, s, s + 1) == 0 || model_count(&m, s, s + MW) < MTH)
                         continue;
+                    if (model_cond(&m, s) <= m.last_end)
+                        continue; /* inside the burst the last episode reported */
                     want = BULK_STARTED;
                     m.active = m.has_last = true;
                     m.start = m.last = s;
-                    int c = 0;
-                    for (int64_t t = s;; t++) {
-                        c += model_count(&m, t, t + 1);
-                        if (c >= MTH) {
-                            m.cond = t;
-                            break;
-                        }
-                    }
+                    m.cond = model_cond(&m, s);
                     for (int i = 0; i < m.n; i++)
                         m.member[i] = m.at[i] >= s && m.at[i] < s + MW;
                     ck_assert_int_eq(ep.count, model_count(&m, s, s + MW));
@@ -641,6 +706,7 @@ START_TEST(test_model)
                 ck_assert_int_eq(ep.count, model_count(&m, end - MW + 1, end + 1));
                 ck_assert_int_eq(ep.window_start, m.start);
                 m.active = false;
+                m.last_end = end;
                 memset(m.member, 0, sizeof m.member);
             }
         }
@@ -673,6 +739,7 @@ Suite *suite_bulk(void)
     tcase_add_test(tc, test_prune);
     tcase_add_test(tc, test_restore);
     tcase_add_test(tc, test_restore_last_start);
+    tcase_add_test(tc, test_late_complaint_in_ended_burst);
     tcase_add_test(tc, test_model);
     suite_add_tcase(s, tc);
     return s;
