@@ -291,7 +291,7 @@ static int bulk_count(Desk *d, Ticket *t, int64_t now, Effects *out)
     if (!tkt_issue_site(t)[0])
         return 0;
     const Policy *p = d->policy;
-    BulkKey *bk = bulk_key(d, t->category, tkt_issue_site(t));
+    BulkKey *bk = bulk_key(d, (Category)t->issue_category, tkt_issue_site(t));
     BulkOutcome oc;
     BulkEpisode ep;
     if (!bk || bulk_add(bk->w, tu32_get(t->received_at), tkt_id(t), p->bulk_threshold, p->bulk_window, &oc, &ep) < 0)
@@ -317,13 +317,15 @@ static int bulk_count(Desk *d, Ticket *t, int64_t now, Effects *out)
 }
 
 /* An invalid complaint leaves its bulk window (§12.6): under the key it was
- * counted in, which a reclassification since may have changed. */
+ * counted in (a ticket loaded from a snapshot older than issue_category may
+ * have been counted under a category since changed: then any key of its
+ * site that holds it). */
 static int bulk_uncount(Desk *d, const Ticket *t, int64_t now)
 {
     if (!tkt_issue_site(t)[0])
         return 0;
     char k[EVT_SITE_MAX + 32];
-    snprintf(k, sizeof k, "%s/%s", evt_category_name(t->category), tkt_issue_site(t));
+    snprintf(k, sizeof k, "%s/%s", evt_category_name((Category)t->issue_category), tkt_issue_site(t));
     BulkKey *bk = sm_get(d->bulk, k);
     if (!bk || !bulk_remove(bk->w, tkt_id(t))) {
         const char *key;
@@ -1066,7 +1068,7 @@ int desk_load_ticket(Desk *d, Ticket *t, int64_t base)
      * themselves come back with desk_load_bulk. */
     if (tkt_issue_site(t)[0] && tkt_valid(t) &&
         tu32_get(t->received_at) >= base - BULK_LATE_HORIZON - d->policy->bulk_window) {
-        BulkKey *bk = bulk_key(d, t->category, tkt_issue_site(t));
+        BulkKey *bk = bulk_key(d, (Category)t->issue_category, tkt_issue_site(t));
         BulkOutcome oc;
         BulkEpisode ep;
         if (!bk || bulk_add(bk->w, tu32_get(t->received_at), tkt_id(t), INT_MAX, d->policy->bulk_window, &oc, &ep) < 0)

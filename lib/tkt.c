@@ -904,7 +904,7 @@ Ticket *tkt_new(const ComplaintEvent *ev, const Policy *p, AlertList *out)
         return NULL;
     }
     t->channel = (uint8_t)ev->channel;
-    t->category = (uint8_t)ev->category;
+    t->category = t->issue_category = (uint8_t)ev->category;
     t->claim = (ev->has & EVF_CLAIM) ? ev->claim : false;
     t->major = take_facts(t, ev, p) != 0;
     t->received_at = t->round_start = tu32_of(ev->occurred_at);
@@ -1151,7 +1151,7 @@ int tkt_mark_repeat(Ticket *t, const char *previous, int64_t at, const Policy *p
  * Integers are LEB128 varints, signed ones zig-zagged; times are relative
  * to received_at, with TU_NEVER and 0 ("none") as their own codes, so a
  * ticket packs into ~100-200 bytes. */
-#define PACK_VERSION 2 /* 1: before §12 (read still) */
+#define PACK_VERSION 3 /* 1: before §12, 2: before issue_category (both read still) */
 
 typedef struct Wr {
     uint8_t *p;
@@ -1278,6 +1278,7 @@ uint8_t *tkt_pack(const Ticket *t, size_t *len)
     wr_s(&w, t->review_suggest);
     wr_time(&w, tu32_get(t->review_due), base);
     wr_time(&w, tu32_get(t->review_at), base);
+    wr_u(&w, t->issue_category);
     uint32_t il;
     const char *ids = tkt_event_ids(t, &il);
     wr_u(&w, il);
@@ -1348,7 +1349,7 @@ static const char *rd_str(Rd *r, size_t *len)
 Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
 {
     Rd r = {.p = data, .n = len};
-    if (len < 1 || (r.p[0] != PACK_VERSION && r.p[0] != 1)) {
+    if (len < 1 || r.p[0] < 1 || r.p[0] > PACK_VERSION) {
         err_set(err, errlen, "ticket state: unknown format %d", len ? r.p[0] : -1);
         return NULL;
     }
@@ -1470,6 +1471,11 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
     } else if (t->major) {
         t->major_because = MB_FLAG;
     }
+    /* before version 3 the key's category was not kept: the current one */
+    uint64_t icat = version >= 3 ? rd_u(&r) : t->category;
+    if (icat >= CAT__COUNT)
+        r.bad = true;
+    t->issue_category = (uint8_t)icat;
     uint64_t il = rd_u(&r);
     if (!r.bad && il > 0) {
         if (il > r.n - r.i || r.p[r.i + il - 1] != '\0') {
@@ -1548,7 +1554,7 @@ Ticket *tkt_from_json(const json_t *o, char *err, size_t errlen)
     }
     t->resp_role = (int8_t)(json_is_object(r) ? get_int(r, "role") : -1);
     t->channel = (uint8_t)ch;
-    t->category = (uint8_t)cat;
+    t->category = t->issue_category = (uint8_t)cat;
     t->claim = json_is_true(json_object_get(o, "claim"));
     t->major = json_is_true(json_object_get(o, "major"));
     t->round = (int)get_int(o, "round");

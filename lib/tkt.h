@@ -142,7 +142,8 @@ typedef struct Ticket {
     /* §12.5: what the complaint says about itself */
     double claim_amount;
     int32_t complainants;
-    int8_t review_suggest; /* §12.7: Category suggested, -1 = none */
+    int8_t review_suggest;  /* §12.7: Category suggested, -1 = none */
+    uint8_t issue_category; /* the category of its bulk issue key: as received, whatever updated says since */
     /* lib/desk: the partition its `received` came on in this run, -1 when
      * not known (loaded from PostgreSQL); not stored */
     int16_t part;

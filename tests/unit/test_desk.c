@@ -676,6 +676,38 @@ START_TEST(test_invalid_leaves_bulk)
     ck_assert_int_ge(r, 0);
     ck_assert_int_eq(eff.alerts.v[r].count, 9);
     ck_assert_int_eq(eff.alerts.v[r].resolved_at, MON0900 + 20 * MIN);
+
+    /* Reclassified, then valid again: it counts again under the key it was
+     * received with (damage/SZ), not its new category's: nine loss
+     * complaints at SZ stay nine. */
+    ComplaintEvent rc = ev_of("B3", CT_UPDATED, MON0900 + 21 * MIN);
+    rc.has = EVF_CATEGORY;
+    rc.category = CAT_LOSS;
+    offer(&rc, rc.occurred_at);
+    rc = ev_of("B3", CT_UPDATED, MON0900 + 22 * MIN);
+    rc.has = EVF_VALIDITY;
+    rc.invalid = false;
+    offer(&rc, rc.occurred_at);
+    for (int i = 0; i < 9; i++) {
+        snprintf(id, sizeof id, "L%d", i);
+        ComplaintEvent ev = received_at_site(id, MON0900 + (23 + i) * MIN, "SZ");
+        ev.category = CAT_LOSS;
+        offer(&ev, ev.occurred_at);
+    }
+    for (size_t i = 0; i < eff.alerts.n; i++)
+        ck_assert_msg(strncmp(eff.alerts.v[i].alert_id, "bulk_complaint/loss/", 20) != 0, "%s fired",
+                      eff.alerts.v[i].alert_id);
+    /* ...and a snapshot keeps the key's category */
+    size_t len;
+    uint8_t *b = tkt_pack(desk_ticket(desk, "B3"), &len);
+    ck_assert_ptr_nonnull(b);
+    char err[128];
+    Ticket *u = tkt_unpack(b, len, err, sizeof err);
+    ck_assert_msg(u != NULL, "%s", err);
+    ck_assert_int_eq(u->category, CAT_LOSS);
+    ck_assert_int_eq(u->issue_category, CAT_DAMAGE);
+    tkt_free(u);
+    free(b);
 }
 END_TEST
 
