@@ -910,15 +910,17 @@ int desk_offer(Desk *d, const ComplaintEvent *ev, const ScanEvent *sc, const Des
                int64_t wall, size_t max_effects, size_t fire_step, Effects *out)
 {
     int64_t at = ev ? ev->occurred_at : sc->occurred_at;
+    /* an event within a second (a fraction) comes after that second's deadlines */
+    int64_t before = at - 1 + (ev ? ev->occurred_frac : sc->occurred_frac);
     if (!eff_empty(out) && eff_size(out) + 1 > max_effects)
         return DESK_FULL;
     int bad = implausible(d, at, wall, src, out);
     if (bad != 0)
         return bad < 0 ? -1 : DESK_APPLIED;
     bool moves = event_clock && at > *event_clock;
-    if (moves && desk_next_due(d) <= at - 1) {
+    if (moves && desk_next_due(d) <= before) {
         size_t step = eff_size(out) + fire_step;
-        int n = desk_fire_due(d, at - 1, step < max_effects ? step : max_effects, out); /* counts its breaches */
+        int n = desk_fire_due(d, before, step < max_effects ? step : max_effects, out); /* counts its breaches */
         return n < 0 ? -1 : n > 0 ? DESK_FIRED : DESK_FULL;
     }
     if (!eff_empty(out) && eff_size(out) + desk_event_effects_max(d) > max_effects)

@@ -357,13 +357,14 @@ static EvtStatus get_opt_time(Dec *d, const char *field, int64_t *out, bool *pre
     return time_of(d, field, v, out);
 }
 
-static EvtStatus get_time(Dec *d, const char *field, int64_t *out)
+/* occurred_at, and whether it had a fraction of a second. */
+static EvtStatus get_occurred(Dec *d, int64_t *out, bool *frac)
 {
     json_t *v;
-    EvtStatus st = lookup(d, field, true, &v);
-    if (st != EVT_OK)
-        return st;
-    return time_of(d, field, v, out);
+    EvtStatus st = lookup(d, "occurred_at", true, &v);
+    if (st == EVT_OK && (st = time_of(d, "occurred_at", v, out)) == EVT_OK)
+        *frac = tu_rfc3339_has_fraction(json_string_value(v));
+    return st;
 }
 
 /* Writes the schema name seen, printable ASCII only and cut short: it comes
@@ -579,7 +580,7 @@ EvtStatus evt_decode_complaint(const char *buf, size_t len, size_t max_bytes, Co
     if ((st = get_enum(&d, "type", true, type_names, CT__COUNT, type_rule, &i)) != EVT_OK)
         goto done;
     ev->type = (ComplaintType)i;
-    if ((st = get_time(&d, "occurred_at", &ev->occurred_at)) != EVT_OK)
+    if ((st = get_occurred(&d, &ev->occurred_at, &ev->occurred_frac)) != EVT_OK)
         goto done;
 
     switch (ev->type) {
@@ -777,7 +778,10 @@ bool evt_decode_scan_fast(const char *buf, size_t len, ScanEvent *ev)
         return false;
     memcpy(ts, t->v, t->vn);
     ts[t->vn] = '\0';
-    return tu_parse_rfc3339(ts, &ev->occurred_at) == 0;
+    if (tu_parse_rfc3339(ts, &ev->occurred_at) != 0)
+        return false;
+    ev->occurred_frac = tu_rfc3339_has_fraction(ts);
+    return true;
 }
 
 EvtStatus evt_decode_scan(const char *buf, size_t len, size_t max_bytes, ScanEvent *ev, char *detail, size_t detaillen)
@@ -824,7 +828,7 @@ EvtStatus evt_decode_scan_tree(const char *buf, size_t len, size_t max_bytes, Sc
     if ((st = get_enum(&d, "next_site_role", false, role_names, ROLE__COUNT, role_rule, &i)) != EVT_OK)
         goto done;
     ev->next_site_role = (SiteRole)i;
-    st = get_time(&d, "occurred_at", &ev->occurred_at);
+    st = get_occurred(&d, &ev->occurred_at, &ev->occurred_frac);
 
 done:
     json_decref(d.root);

@@ -102,7 +102,8 @@ typedef struct ComplaintEvent {
     char event_id[EVT_ID_MAX + 1];
     char ticket_id[EVT_TICKET_MAX + 1];
     ComplaintType type;
-    int64_t occurred_at; /* Unix seconds */
+    int64_t occurred_at; /* Unix seconds, the fraction dropped */
+    bool occurred_frac;  /* it had one: the event is after occurred_at, in that second */
     unsigned has;        /* EVF_* */
     Channel channel;
     Category category;
@@ -132,6 +133,7 @@ typedef struct ScanEvent {
     char next_site[EVT_SITE_MAX + 1];  /* "" when absent */
     SiteRole next_site_role;           /* ROLE_NONE when absent */
     int64_t occurred_at;
+    bool occurred_frac; /* as ComplaintEvent's */
 } ScanEvent;
 
 /* Decode one message. len > max_bytes gives EVT_TOO_LARGE before parsing.

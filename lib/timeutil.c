@@ -7,6 +7,7 @@
 #include "timeutil.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 #define SECS_PER_DAY 86400
 
@@ -89,6 +90,17 @@ int tu_parse_date(const char *s, int64_t *days)
         return -1;
     *days = v;
     return 0;
+}
+
+bool tu_rfc3339_has_fraction(const char *s)
+{
+    /* "YYYY-MM-DDThh:mm:ss" is 19 bytes; the fraction, if any, follows */
+    if (s == NULL || strnlen(s, 20) < 20 || s[19] != '.')
+        return false;
+    for (const char *p = s + 20; *p >= '0' && *p <= '9'; p++)
+        if (*p != '0')
+            return true;
+    return false;
 }
 
 int tu_parse_rfc3339(const char *s, int64_t *out)

@@ -2,6 +2,7 @@
 #ifndef COMPLAINTD_TIMEUTIL_H
 #define COMPLAINTD_TIMEUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,9 @@ static inline int64_t tu32_get(Tu32 t)
  * separator 'T', 't' or ' ', optional fractional seconds (truncated toward the
  * past). Returns 0 and stores Unix seconds, or -1 on anything else. */
 __attribute__((warn_unused_result)) int tu_parse_rfc3339(const char *s, int64_t *out);
+/* Whether a time tu_parse_rfc3339 accepted carries a fraction of a second
+ * other than zero: the instant is then after the second it was truncated to. */
+bool tu_rfc3339_has_fraction(const char *s);
 
 /* Formats t as "YYYY-MM-DDThh:mm:ss+hh:mm" at the given UTC offset in minutes
  * ("Z" when the offset is 0). buf must hold TU_RFC3339_LEN bytes. */

@@ -753,7 +753,10 @@ void tkt_recompute(Ticket *t, const Policy *p, int64_t now, AlertList *out)
 
 /* ---- transitions -------------------------------------------------------- */
 
-static void complete(Ticket *t, Stage s, int64_t at, AlertList *out)
+/* frac: the completing event's time had a fraction of a second, so it is
+ * after `at`: late when `at` is the deadline itself (§6: met only at or
+ * before it), by one second as late_by_seconds counts. */
+static void complete(Ticket *t, Stage s, int64_t at, bool frac, AlertList *out)
 {
     Target *tg = &t->tg[s];
     if (tg->done)
@@ -772,7 +775,8 @@ static void complete(Ticket *t, Stage s, int64_t at, AlertList *out)
          * before `now`, or the breach would have ended then). */
         int64_t due = tu32_get(tg->deadline) != TU_NEVER ? tu32_get(tg->deadline) : tu32_get(tg->breach_deadline);
         Alert a;
-        alert_init(&a, AL_SLA_BREACH, at <= due ? AS_RETRACTED : AS_RESOLVED);
+        int64_t when = at + frac;
+        alert_init(&a, AL_SLA_BREACH, when <= due ? AS_RETRACTED : AS_RESOLVED);
         tkt_fill_alert(t, &a);
         a.stage = (int)s;
         a.instance = tg->breach_n;
@@ -781,7 +785,7 @@ static void complete(Ticket *t, Stage s, int64_t at, AlertList *out)
         a.resolved_at = at;
         if (a.status == AS_RESOLVED) {
             a.has_late_by = true;
-            a.late_by_seconds = at - due;
+            a.late_by_seconds = when - due;
         }
         alert_make_id(&a);
         alert_list_push(out, &a);
@@ -991,8 +995,9 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
     }
     if (t->closed || ev->type == CT_RECEIVED)
         return TKT_HISTORY;
-    /* Whatever fell due before this event happened fires first. */
-    tkt_fire(t, p, at - 1, out);
+    /* Whatever fell due before this event happened fires first (an event
+     * within a second has that second's deadlines behind it). */
+    tkt_fire(t, p, at - 1 + ev->occurred_frac, out);
     int stage_before = open_stage(t);
     if (customer_facing_type(ev->type) && !(t->round > 1 && at < tu32_get(t->round_start)))
         customer_facing(t, at, p, out);
@@ -1008,7 +1013,7 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         if (t->tg[s].done || (t->round > 1 && at < tu32_get(t->round_start)))
             break;
         for (int i = 0; i <= (int)s; i++)
-            complete(t, (Stage)i, at, out);
+            complete(t, (Stage)i, at, ev->occurred_frac, out);
         if (s == STG_FIRST_REPLY)
             t->last_cf = tu32_of(at);
         if (s == STG_RESOLVE) {
@@ -1026,7 +1031,7 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
             snprintf(detail, detaillen, "type: revisit before resolved in round %d", t->round);
             return TKT_INVALID;
         }
-        complete(t, STG_REVISIT, at, out);
+        complete(t, STG_REVISIT, at, ev->occurred_frac, out);
         if (ev->satisfied)
             close_ticket(t, at, p, out);
         else if (reopen(t, at, p, now, out) < 0)

@@ -66,6 +66,30 @@ def test_retracted_when_completion_arrives_late(broker, daemon):
         keys(alerts).index(("sla_breach/T-2/1/contact", "retracted"))
 
 
+def frac(t, digits: str = "500") -> str:
+    """iso(t) with a fraction of a second."""
+    s = iso(t)
+    return s[:19] + "." + digits + s[19:]
+
+
+def test_a_fraction_of_a_second_after_the_deadline_is_late(broker, daemon):
+    daemon()
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("F-1", at(0)),                                            # contact due 11:00:00
+        received("F-2", at(0)),
+        complaint("F-2", "contacted", at(hours=2), occurred_at=frac(at(hours=2), "000")),  # 11:00:00.000: met
+        complaint("F-1", "contacted", at(hours=2), occurred_at=frac(at(hours=2))),       # 11:00:00.500
+        received("F-3", at(hours=3)),
+    ])
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/F-1/1/contact", "resolved"),
+                                                            ("sla_breach/F-3/1/contact", "firing")))
+    r = find(alerts, "sla_breach/F-1/1/contact", "resolved")
+    assert r["late_by_seconds"] == 1 and r["deadline"] == iso(at(hours=2))
+    assert keys(alerts).index(("sla_breach/F-1/1/contact", "firing")) < \
+        keys(alerts).index(("sla_breach/F-1/1/contact", "resolved"))
+    assert not [k for k in keys(alerts) if k[0] == "sla_breach/F-2/1/contact"]
+
+
 def test_implied_stages_revisit_reopen_and_escalation(broker, daemon, db):
     daemon()
     produce(broker.bootstrap, COMPLAINTS, [

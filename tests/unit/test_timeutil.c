@@ -27,6 +27,7 @@ static const struct {
     {"2026-11-23T09:15:00.5+08:00", 1795396500},
     {"2026-11-23T01:15:00.000000001Z", 1795396500},
     {"2026-11-23T01:15:00.999999999999999999999Z", 1795396500},
+    {"2026-11-23T01:15:00.000Z", 1795396500}, /* a zero fraction is none */
     /* ...also before the epoch, where plain integer truncation would round up. */
     {"1969-12-31T23:59:59Z", -1},
     {"1969-12-31T23:59:59.5Z", -1},
@@ -50,6 +51,10 @@ START_TEST(test_rfc3339_ok)
     ck_assert_msg(rc == 0, "rejected %s", rfc_ok[_i].in);
     ck_assert_msg(t == rfc_ok[_i].want, "%s: got %lld, want %lld", rfc_ok[_i].in, (long long)t,
                   (long long)rfc_ok[_i].want);
+    /* a fraction other than zero puts the instant after that second */
+    const char *dot = strchr(rfc_ok[_i].in, '.');
+    bool frac = dot && strspn(dot + 1, "0") < strspn(dot + 1, "0123456789");
+    ck_assert_msg(tu_rfc3339_has_fraction(rfc_ok[_i].in) == frac, "%s: fraction %d", rfc_ok[_i].in, !frac);
 }
 END_TEST
 

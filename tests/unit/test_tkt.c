@@ -2120,6 +2120,31 @@ START_TEST(test_invalid_resolve)
 }
 END_TEST
 
+/* §6: met only at or before the deadline. A completion a fraction of a
+ * second after it (11:00:00.5 for 11:00:00) is late: the breach fires before
+ * it and resolves with late_by_seconds 1 (whole seconds, rounded up). */
+START_TEST(test_fraction_after_the_deadline)
+{
+    Ticket *t = receive_normal(); /* contact due 11:00 */
+    alert_list_reset(&al);
+    ComplaintEvent ev = mk(CT_CONTACTED, T("2026-11-23T11:00:00+08:00"));
+    ev.occurred_frac = true;
+    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    by_id("sla_breach/" TID "/1/contact", AS_FIRING);
+    const Alert *a = by_id("sla_breach/" TID "/1/contact", AS_RESOLVED);
+    ck_assert(a->has_late_by);
+    ck_assert_int_eq(a->late_by_seconds, 1);
+    tkt_free(t);
+    /* at the deadline's very second, no fraction: met, nothing fires */
+    t = receive_normal();
+    alert_list_reset(&al);
+    ev = mk(CT_CONTACTED, T("2026-11-23T11:00:00+08:00"));
+    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    ck_assert_int_eq(count_alerts(AL_SLA_BREACH, AS_FIRING), 0);
+    tkt_free(t);
+}
+END_TEST
+
 static Ticket *receive_waybill(Category cat, const char *at)
 {
     Ticket *t = receive((Recv){at, CH_HOTLINE, cat, false, false, NULL});
@@ -2384,6 +2409,7 @@ Suite *suite_tkt(void)
     tcase_add_test(tc, test_response_schedule);
     tcase_add_test(tc, test_major_from_facts);
     tcase_add_test(tc, test_invalid_resolve);
+    tcase_add_test(tc, test_fraction_after_the_deadline);
     tcase_add_test(tc, test_category_review);
     suite_add_tcase(s, tc);
 
