@@ -1483,12 +1483,11 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
     t->issue_category = (uint8_t)icat;
     uint64_t il = rd_u(&r);
     if (!r.bad && il > 0) {
-        if (il > r.n - r.i || r.p[r.i + il - 1] != '\0') {
-            r.bad = true;
-        } else if (!strs_room(t->strs_len + il)) {
+        uint32_t room = il <= r.n - r.i ? strs_room(t->strs_len + il) : 0;
+        if (!room || r.p[r.i + il - 1] != '\0') {
             r.bad = true;
         } else {
-            char *blk = realloc(t->strs, strs_room(t->strs_len + il));
+            char *blk = realloc(t->strs, room);
             if (!blk) {
                 tkt_free(t);
                 err_set(err, errlen, "out of memory");
