@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds a release and a sanitizer
 # (ASan + UBSan) variant, runs the unit tests and the integration tests
-# against both, the fault suite (tests/faults) against the first, the ticket
+# against both (the two integration runs side by side: each mostly waits on
+# the dev broker), the fault suite (tests/faults) against the first, the ticket
 # tests under valgrind (smoke and tickets), fuzzes the
 # decoders and parsers for FUZZ_SECONDS (default 30) per target
 # (deploy/fuzz.sh), builds and lints the Debian package and tests installing
@@ -55,6 +56,42 @@ run_stage() {
         FAILED=1
     fi
     return "$rc"
+}
+
+# run_stage_bg NAME CMD...: starts a stage in the background with its output
+# kept in its log only; wait_stages then waits for every such stage, shows
+# each log in the order they were started and records their results.
+declare -a BG_NAMES=() BG_PIDS=() BG_LOGS=() BG_STARTS=()
+run_stage_bg() {
+    local name=$1
+    shift
+    local log
+    log="$LOGDIR/$(tr -c 'A-Za-z0-9\n' '_' <<<"$name").log"
+    printf '\n==> %s (started in the background)\n' "$name"
+    "$@" >"$log" 2>&1 &
+    BG_NAMES+=("$name")
+    BG_PIDS+=("$!")
+    BG_LOGS+=("$log")
+    BG_STARTS+=("$SECONDS")
+}
+
+wait_stages() {
+    local i rc secs note
+    for i in "${!BG_PIDS[@]}"; do
+        rc=0
+        wait "${BG_PIDS[$i]}" || rc=$?
+        secs=$((SECONDS - BG_STARTS[i]))
+        printf '\n==> %s (output)\n' "${BG_NAMES[$i]}"
+        cat "${BG_LOGS[$i]}"
+        note=$(summary_of "${BG_LOGS[$i]}")
+        if [[ $rc -eq 0 ]]; then
+            RESULTS+=("PASS  ${BG_NAMES[$i]} (${secs}s)${note:+  $note}")
+        else
+            RESULTS+=("FAIL  ${BG_NAMES[$i]} (exit $rc, ${secs}s)${note:+  $note}")
+            FAILED=1
+        fi
+    done
+    BG_NAMES=() BG_PIDS=() BG_LOGS=() BG_STARTS=()
 }
 
 skip_stage() {
@@ -127,30 +164,50 @@ run_stage "install dependencies" bash "$ROOT/deploy/install-deps.sh" || {
     exit 1
 }
 
-if run_stage "build (RelWithDebInfo)" build_tree build; then
+# Both trees first: their two integration runs then go side by side. Each
+# run is mostly waiting (the dev broker takes about 3 s for every group
+# join), and each test has its own PostgreSQL database, broker and ports.
+PLAIN_OK=0 ASAN_OK=0
+if run_stage "build (RelWithDebInfo)" build_tree build; then PLAIN_OK=1; fi
+if run_stage "build (ASan+UBSan)" build_tree build-asan -DCOMPLAINTD_SANITIZE=ON; then ASAN_OK=1; fi
+
+if [[ $PLAIN_OK -eq 1 ]]; then
     run_stage "unit tests (build)" unit_tests build || true
-    run_stage "integration tests (build)" integration_tests build || true
-    run_stage "fault suite (build)" fault_tests build || true
-    run_stage "valgrind smoke (build)" valgrind_smoke build || true
-    run_stage "status page (headless chromium)" bash "$ROOT/deploy/check-status-page.sh" build || true
 else
     skip_stage "unit tests (build)" "build failed"
-    skip_stage "integration tests (build)" "build failed"
-    skip_stage "fault suite (build)" "build failed"
-    skip_stage "valgrind smoke (build)" "build failed"
-    skip_stage "status page (headless chromium)" "build failed"
 fi
-
-if run_stage "build (ASan+UBSan)" build_tree build-asan -DCOMPLAINTD_SANITIZE=ON; then
+if [[ $ASAN_OK -eq 1 ]]; then
     # CK_FORK=no: one process for every test. A forked child of an ASan
     # process costs about 0.2 s, two minutes for the suite; lib/ has no
     # globals for one test to leave to the next, and a leak of any test is
     # still reported when the process exits.
     run_stage "unit tests (build-asan)" with_sanitizers env CK_FORK=no "$ROOT/build-asan/unit_tests" || true
-    run_stage "integration tests (build-asan)" with_sanitizers integration_tests build-asan || true
 else
     skip_stage "unit tests (build-asan)" "build failed"
+fi
+
+if [[ $PLAIN_OK -eq 1 ]]; then
+    run_stage_bg "integration tests (build)" integration_tests build
+else
+    skip_stage "integration tests (build)" "build failed"
+fi
+if [[ $ASAN_OK -eq 1 ]]; then
+    run_stage_bg "integration tests (build-asan)" with_sanitizers integration_tests build-asan
+else
     skip_stage "integration tests (build-asan)" "build failed"
+fi
+wait_stages
+
+# The fault suite measures recovery times and kills processes: it runs
+# alone.
+if [[ $PLAIN_OK -eq 1 ]]; then
+    run_stage "fault suite (build)" fault_tests build || true
+    run_stage "valgrind smoke (build)" valgrind_smoke build || true
+    run_stage "status page (headless chromium)" bash "$ROOT/deploy/check-status-page.sh" build || true
+else
+    skip_stage "fault suite (build)" "build failed"
+    skip_stage "valgrind smoke (build)" "build failed"
+    skip_stage "status page (headless chromium)" "build failed"
 fi
 
 # The Prometheus alert rules, checked and unit-tested with promtool.
