@@ -557,7 +557,10 @@ static void end_review(Ticket *t, int64_t at, AlertList *out)
 
 static void fire_review(Ticket *t, Category suggest, int64_t condition_at, AlertList *out)
 {
-    /* in a reopened round, a condition that already held holds from the round's start */
+    /* a condition about the ticket holds from its receipt at the earliest
+     * (the parcel may have passed pickup + 168 h before the complaint), and
+     * in a reopened round from the round's start */
+    condition_at = max64(condition_at, tu32_get(t->received_at));
     if (t->round > 1)
         condition_at = max64(condition_at, tu32_get(t->round_start));
     t->review_state = AST_FIRING;

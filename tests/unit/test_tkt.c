@@ -2221,6 +2221,15 @@ START_TEST(test_category_review)
     ck_assert_int_eq(count_alerts(AL_CATEGORY_REVIEW, AS_RESOLVED), 1);
     tkt_free(t);
 
+    /* delay received after pickup + 168 h: the review fires at once, its
+     * condition true from the receipt, not from the limit before it */
+    alert_list_reset(&al);
+    t = receive_waybill(CAT_DELAY, "2026-11-26T09:00:00+08:00");
+    tkt_review(t, pickup, false, pol, T("2026-11-26T09:00:00+08:00"), &al);
+    a = by_id("category_review/" TID "/1", AS_FIRING);
+    ck_time(a->condition_at, T("2026-11-26T09:00:00+08:00"), "the receipt");
+    tkt_free(t);
+
     /* loss received after the 168 h: no review; no pickup known: none */
     alert_list_reset(&al);
     t = receive_waybill(CAT_LOSS, "2026-11-25T09:00:00+08:00");
