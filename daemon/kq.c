@@ -516,13 +516,12 @@ fail:
     return NULL;
 }
 
-KqProduceResult kq_produce(KqProducer *p, const char *topic, const char *key, const char *payload, size_t len,
-                           void *opaque)
+KqProduceResult kq_produce(KqProducer *p, const char *topic, const char *key, size_t key_len, const char *payload,
+                           size_t len, void *opaque)
 {
-    rd_kafka_resp_err_t e =
-        rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                          RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? key_len : 0), RD_KAFKA_V_VALUE((void *)payload, len),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return KQ_QUEUED;
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)

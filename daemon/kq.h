@@ -99,8 +99,8 @@ typedef enum {
 } KqProduceResult;
 
 /* Copies payload and key; opaque comes back in the delivery report. */
-KqProduceResult kq_produce(KqProducer *p, const char *topic, const char *key, const char *payload, size_t len,
-                           void *opaque);
+KqProduceResult kq_produce(KqProducer *p, const char *topic, const char *key, size_t key_len, const char *payload,
+                           size_t len, void *opaque);
 /* Messages not yet acknowledged by the broker. */
 int kq_outq_len(KqProducer *p);
 /* Serves delivery reports (never blocks). */

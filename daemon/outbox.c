@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlq.h"
 #include "kq.h"
 #include "log.h"
 #include "oom.h"
@@ -46,6 +47,7 @@ OutMsg *out_alert(const Alert *a, int utc_offset_min)
     m->len = strlen(m->payload);
     m->alert_id = dup_or_null(a->alert_id);
     m->key = dup_or_null(a->alert_id);
+    m->key_len = strlen(m->key);
     m->status = a->status;
     m->type = a->type;
     m->ticket_id = a->ticket_id[0] ? dup_or_null(a->ticket_id) : NULL;
@@ -54,13 +56,23 @@ OutMsg *out_alert(const Alert *a, int utc_offset_min)
     return m;
 }
 
+/* The key of a dead letter: its bytes again, from the text the table and
+ * the effects hold (dlq_key_text). */
+static void set_dead_key(OutMsg *m, const char *text)
+{
+    m->key_text = dup_or_null(text);
+    m->key = dup_or_null(text);
+    if (m->key)
+        m->key_len = dlq_key_bytes(m->key);
+}
+
 OutMsg *out_dead(const EffDead *d)
 {
     OutMsg *m = oom_check(calloc(1, sizeof *m));
     m->kind = OUT_DLQ;
     m->payload = dup_or_null(d->record);
     m->len = strlen(m->payload);
-    m->key = dup_or_null(d->key);
+    set_dead_key(m, d->key);
     m->src_topic = dup_or_null(d->src.topic);
     m->src_partition = d->src.partition;
     m->src_offset = d->src.offset;
@@ -76,6 +88,7 @@ OutMsg *out_alert_row(int64_t seq, const char *alert_id, const char *status, con
     m->kind = OUT_ALERT;
     m->alert_id = dup_or_null(alert_id);
     m->key = dup_or_null(alert_id);
+    m->key_len = strlen(m->key);
     m->status = strcmp(status, "firing") == 0     ? AS_FIRING
                 : strcmp(status, "resolved") == 0 ? AS_RESOLVED
                                                   : AS_RETRACTED;
@@ -93,7 +106,7 @@ OutMsg *out_dead_row(int64_t seq, const char *topic, int32_t partition, int64_t 
     m->src_topic = dup_or_null(topic);
     m->src_partition = partition;
     m->src_offset = offset;
-    m->key = dup_or_null(key);
+    set_dead_key(m, key);
     m->payload = dup_or_null(payload);
     m->len = strlen(payload);
     return m;
@@ -104,6 +117,7 @@ void out_free(OutMsg *m)
     if (!m)
         return;
     free(m->key);
+    free(m->key_text);
     free(m->payload);
     free(m->alert_id);
     free(m->ticket_id);
@@ -208,7 +222,7 @@ static void pump(Outbox *o)
         return;
     while (o->send_head) {
         OutMsg *m = o->send_head;
-        KqProduceResult r = kq_produce(o->kp, topic_of(o, m), m->key, m->payload, m->len, m);
+        KqProduceResult r = kq_produce(o->kp, topic_of(o, m), m->key, m->key_len, m->payload, m->len, m);
         if (r == KQ_FULL) {
             if (!o->full)
                 log_debug("outbox: the producer's queue is full; %zu messages wait", o->n_send);

@@ -33,6 +33,8 @@ typedef struct OutMsg {
     int64_t seq;
     OutKind kind;
     char *key;     /* NULL: no key */
+    size_t key_len; /* its bytes (a dead letter's may hold NUL) */
+    char *key_text; /* a dead letter's key as the table keeps it (dlq_key_text) */
     char *payload; /* NUL-terminated */
     size_t len;
     /* alert */

@@ -700,7 +700,7 @@ static void encode_out(Buf *alerts, Buf *dead, const OutList *out)
             buf_text(dead, m->src_topic), TAB(dead);
             buf_int(dead, m->src_partition), TAB(dead);
             buf_int(dead, m->src_offset), TAB(dead);
-            buf_text_or_null(dead, m->key), TAB(dead);
+            buf_text_or_null(dead, m->key_text), TAB(dead);
             buf_text(dead, m->reason ? m->reason : ""), TAB(dead);
             buf_text(dead, m->detail ? m->detail : ""), TAB(dead);
             buf_text(dead, m->payload);

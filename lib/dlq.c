@@ -131,3 +131,57 @@ fail:
     json_decref(o);
     return res;
 }
+
+size_t dlq_key_text(const void *key, size_t len, char *out, size_t cap)
+{
+    const unsigned char *k = key;
+    bool plain = true;
+    for (size_t i = 0, c; plain && i < len; i += c) {
+        c = k[i] == 0 || k[i] == '\\' ? 0 : utf8_char_len(k + i, len - i);
+        plain = c > 0;
+    }
+    size_t need = plain ? len : 2 + 2 * len;
+    if (cap == 0)
+        return need;
+    if (need >= cap) {
+        out[0] = '\0'; /* never a cut key: the caller asks again with room */
+        return need;
+    }
+    if (plain) {
+        memcpy(out, k, len);
+    } else {
+        static const char hex[] = "0123456789abcdef";
+        out[0] = '\\';
+        out[1] = 'x';
+        for (size_t i = 0; i < len; i++) {
+            out[2 + 2 * i] = hex[k[i] >> 4];
+            out[3 + 2 * i] = hex[k[i] & 15];
+        }
+    }
+    out[need] = '\0';
+    return need;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+size_t dlq_key_bytes(char *text)
+{
+    size_t n = strlen(text);
+    if (n < 2 || text[0] != '\\' || text[1] != 'x' || n % 2 != 0)
+        return n;
+    for (size_t i = 2; i < n; i++)
+        if (hex_digit(text[i]) < 0)
+            return n;
+    size_t m = (n - 2) / 2;
+    for (size_t i = 0; i < m; i++)
+        text[i] = (char)(hex_digit(text[2 + 2 * i]) << 4 | hex_digit(text[3 + 2 * i]));
+    text[m] = '\0';
+    return m;
+}

@@ -16,4 +16,17 @@
 char *dlq_encode(const char *reason, const char *detail, const char *topic, int32_t partition, int64_t offset,
                  const void *payload, size_t len);
 
+/* A message key as text, for the dead_letters table (a text column) and the
+ * logs: the key itself when it is well-formed UTF-8 without NUL or
+ * backslash, else "\\x" and two lowercase hex digits per byte (PostgreSQL's
+ * bytea hex form). The two never collide: a key with a backslash is always
+ * written in hex. Writes at most cap bytes with the NUL; returns the length
+ * the whole text needs (without the NUL), as snprintf does. */
+size_t dlq_key_text(const void *key, size_t len, char *out, size_t cap);
+
+/* The key bytes of a text made by dlq_key_text, decoded in place (the bytes
+ * are never longer than the text); returns their length. A text that is not
+ * in the hex form is its own key. */
+size_t dlq_key_bytes(char *text);
+
 #endif

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "dlq.h"
 #include "kc.h"
 #include "oom.h"
 #include "out.h"
@@ -193,6 +194,8 @@ typedef struct Letter {
     int32_t part;
     int64_t off;
     char *reason, *key; /* key NULL: none */
+    char *key_bytes;    /* the key decoded (dlq_key_bytes) */
+    size_t key_len;
     RplMessage msg;
     LetterState state;
     char why[512];
@@ -245,6 +248,9 @@ static void take_rows(Replay *rp, PGresult *r)
         l->off = ctl_int(r, i, 2, 0);
         l->reason = oom_check(strdup(PQgetvalue(r, i, 3)));
         l->key = PQgetisnull(r, i, 4) ? NULL : oom_check(strdup(PQgetvalue(r, i, 4)));
+        /* the bytes the producer sent; l->key stays the text shown */
+        l->key_bytes = l->key ? oom_check(strdup(l->key)) : NULL;
+        l->key_len = l->key_bytes ? dlq_key_bytes(l->key_bytes) : 0;
         if (!PQgetisnull(r, i, 6)) {
             char w[OUT_TIME_LEN];
             set_why(l, L_REFUSED, "already replayed %s by %s (the copy is at %s:%s:%s): a dead letter is replayed once",
@@ -427,7 +433,7 @@ static int replay_chunk(Replay *rp, Letter *v, size_t n, const int *partitions)
         for (;;) {
             rd_kafka_resp_err_t e = rd_kafka_producev(
                 rp->rk, RD_KAFKA_V_TOPIC(l->topic), RD_KAFKA_V_PARTITION(part),
-                RD_KAFKA_V_KEY(l->key, l->key ? strlen(l->key) : 0), RD_KAFKA_V_VALUE(l->msg.payload, l->msg.len),
+                RD_KAFKA_V_KEY(l->key_bytes, l->key_len), RD_KAFKA_V_VALUE(l->msg.payload, l->msg.len),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(l), RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 rd_kafka_poll(rp->rk, 100);
@@ -601,6 +607,7 @@ out:
         rpl_message_free(&rp.v[i].msg);
         free(rp.v[i].reason);
         free(rp.v[i].key);
+        free(rp.v[i].key_bytes);
     }
     free(rp.v);
     free(partitions);

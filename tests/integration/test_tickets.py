@@ -6,10 +6,12 @@ Most run in clock.mode = event with one partition, so the stream's order is
 the order of event time and the expected alerts are exact.
 """
 
+import json
+
 import pytest
 
 from events import at, complaint, find, has, iso, keys, received, stable
-from harness import ALERTS, COMPLAINTS, DLQ, produce, query, read_topic, scalar
+from harness import ALERTS, COMPLAINTS, DLQ, produce, query, read_records, read_topic, scalar
 
 pytestmark = pytest.mark.broker(partitions=1)
 
@@ -243,6 +245,27 @@ def test_dead_letters_keep_the_daemon_running(broker, daemon, db):
     assert dl[8]["reason"] == "invalid_transition" and '"T-25"' in dl[8]["payload"]
     assert scalar(db, "SELECT count(*) FROM dead_letters") == 9
     assert scalar(db, "SELECT round FROM tickets WHERE ticket_id = 'T-25'") == 1
+
+
+def test_dead_letters_keep_any_key(broker, daemon, db):
+    # Keys are bytes: one that is not UTF-8 (PostgreSQL's text would refuse
+    # it), one with a NUL, one longer than 255 bytes. Each dead letter goes
+    # out with its original key, and the batch behind it still commits.
+    from confluent_kafka import Producer
+    d = daemon()
+    odd_keys = [b"\xff", b"k\x00z", b"K" * 300, b"a\\b"]
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    for k in odd_keys:
+        p.produce(COMPLAINTS, value=b"garbage", key=k, partition=0)
+    p.produce(COMPLAINTS, value=json.dumps(received("T-26", at(0))).encode(), key=b"\xfe", partition=0)
+    p.produce(COMPLAINTS, value=json.dumps(received("T-27", at(hours=9))).encode(), key=b"T-27", partition=0)
+    assert p.flush(30) == 0
+    dl = read_records(broker.bootstrap, DLQ, until=lambda m: len(m) >= 4, timeout=30)
+    assert [r.key for r in dl] == odd_keys
+    read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/T-26/1/contact", "firing")))
+    assert scalar(db, "SELECT key FROM dead_letters WHERE source_offset = 0") == "\\xff"
+    assert scalar(db, "SELECT count(*) FROM dead_letters") == 4
+    assert d.running
 
 
 @pytest.mark.broker(partitions=4)

@@ -249,6 +249,60 @@ START_TEST(test_worst_case_size)
 }
 END_TEST
 
+/* Message keys as text: plain UTF-8 as it is, anything else in hex, and
+ * back to the same bytes. */
+static const struct {
+    const char *key;
+    size_t len;
+    const char *text;
+} key_cases[] = {
+    {"T-1", 3, "T-1"},
+    {"", 0, ""},
+    {"\xe5\xb9\xbf\xe5\xb7\x9e", 6, "\xe5\xb9\xbf\xe5\xb7\x9e"}, /* 广州: UTF-8, as it is */
+    {"\xff", 1, "\\xff"},
+    {"k\0z", 3, "\\x6b007a"},
+    {"a\\b", 3, "\\x615c62"},    /* a backslash: always hex, so never read as hex */
+    {"\\xff", 4, "\\x5c786666"}, /* the text of another key, as a key */
+    {"\xe5\xb9", 2, "\\xe5b9"},  /* a character cut short */
+};
+
+START_TEST(test_key_text)
+{
+    const char *key = key_cases[_i].key, *want = key_cases[_i].text;
+    size_t len = key_cases[_i].len;
+    char buf[64];
+    ck_assert_uint_eq(dlq_key_text(key, len, buf, sizeof buf), strlen(want));
+    ck_assert_str_eq(buf, want);
+    ck_assert_uint_eq(dlq_key_bytes(buf), len);
+    ck_assert_mem_eq(buf, key, len);
+    /* no room: nothing cut, the length needed */
+    char small[3] = "zz";
+    ck_assert_uint_eq(dlq_key_text(key, len, small, strlen(want) > 0 ? strlen(want) : 1), strlen(want));
+    if (strlen(want) > 0)
+        ck_assert_str_eq(small, "");
+}
+END_TEST
+
+START_TEST(test_key_long)
+{
+    /* a 300-byte key is kept whole */
+    char key[300], text[700];
+    for (size_t i = 0; i < sizeof key; i++)
+        key[i] = (char)('a' + i % 26);
+    ck_assert_uint_eq(dlq_key_text(key, sizeof key, text, sizeof text), sizeof key);
+    ck_assert_uint_eq(dlq_key_bytes(text), sizeof key);
+    ck_assert_mem_eq(text, key, sizeof key);
+    key[150] = '\0';
+    ck_assert_uint_eq(dlq_key_text(key, sizeof key, text, sizeof text), 2 + 2 * sizeof key);
+    ck_assert_uint_eq(dlq_key_bytes(text), sizeof key);
+    ck_assert_mem_eq(text, key, sizeof key);
+    /* text that is not hex is its own key */
+    char odd[] = "\\xabc", nothex[] = "\\xzz";
+    ck_assert_uint_eq(dlq_key_bytes(odd), 5);
+    ck_assert_uint_eq(dlq_key_bytes(nothex), 4);
+}
+END_TEST
+
 #define NCASES(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 Suite *suite_dlq(void)
@@ -263,6 +317,8 @@ Suite *suite_dlq(void)
     tcase_add_loop_test(tc, test_truncation, 0, NCASES(cut_cases));
     tcase_add_test(tc, test_truncated_key_last);
     tcase_add_test(tc, test_worst_case_size);
+    tcase_add_loop_test(tc, test_key_text, 0, NCASES(key_cases));
+    tcase_add_test(tc, test_key_long);
     suite_add_tcase(s, tc);
     return s;
 }
