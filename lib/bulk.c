@@ -74,6 +74,22 @@ static size_t upper(const BulkWin *w, int64_t t)
     return lo;
 }
 
+/* Where a complaint at t goes: after the earlier ones, and among those of
+ * its second in the order of their ticket ids, so that an episode lists
+ * them the same way whatever order they arrived or were loaded in. */
+static size_t slot(const BulkWin *w, int64_t t, const char *id)
+{
+    size_t lo = 0, hi = w->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w->v[mid].at < t || (w->v[mid].at == t && strcmp(w->v[mid].id, id) < 0))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* Complaints in (t - window, t]. */
 static int trailing(const BulkWin *w, int64_t t, int64_t window)
 {
@@ -180,7 +196,7 @@ int bulk_add(BulkWin *w, int64_t at, const char *ticket_id, int threshold, int64
     if (!id)
         return -1;
 
-    size_t k = upper(w, at);
+    size_t k = slot(w, at, ticket_id);
     memmove(&w->v[k + 1], &w->v[k], (w->n - k) * sizeof *w->v);
     w->v[k] = (Complaint){.at = at, .id = id, .member = false};
     w->n++;
@@ -287,6 +303,15 @@ int bulk_restore(BulkWin *w, int64_t window_start, int64_t condition_at, const c
     }
     w->last_end = INT64_MIN;
     return 0;
+}
+
+void bulk_restore_joined(BulkWin *w, int64_t since, bool (*joined)(void *arg, const char *id), void *arg)
+{
+    if (!w->active)
+        return;
+    for (size_t i = upper(w, tu_add_sat(since, -1)); i < w->n; i++)
+        if (!w->v[i].member && joined(arg, w->v[i].id))
+            w->v[i].member = true;
 }
 
 bool bulk_last_start(const BulkWin *w, int64_t *window_start)

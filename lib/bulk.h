@@ -83,6 +83,16 @@ int bulk_restore(BulkWin *w, int64_t window_start, int64_t condition_at, const c
  * a late complaint inside that burst from reporting it again. ended_at 0:
  * not known. */
 bool bulk_last_start(const BulkWin *w, int64_t *window_start);
+
+/* After bulk_restore: also marks as members the complaints dated at or
+ * after `since` (the episode's window start) for which joined(arg, id) is
+ * true, the ones that joined the running episode after it fired (the
+ * caller knows them by the reason bulk of their ticket). A complaint dated
+ * there that is not a member now never had that reason from an earlier
+ * episode: that one ended before this one's threshold-th complaint, so its
+ * members dated there are in this one's window and were members when it
+ * fired. */
+void bulk_restore_joined(BulkWin *w, int64_t since, bool (*joined)(void *arg, const char *id), void *arg);
 void bulk_restore_last(BulkWin *w, int64_t window_start, int64_t ended_at);
 
 /* Forgets complaints before `before` (not those of a running episode). Keep

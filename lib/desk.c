@@ -1079,6 +1079,12 @@ int desk_load_ticket(Desk *d, Ticket *t, int64_t base)
     return 0;
 }
 
+static bool joined_bulk(void *arg, const char *id)
+{
+    const Ticket *t = find_ticket(arg, id);
+    return t && (t->reasons & RSN_BULK);
+}
+
 int desk_load_bulk(Desk *d, Category cat, const char *site, int64_t window_start, int64_t condition_at,
                    const char *const *ids, size_t n_ids, bool ended, int64_t base)
 {
@@ -1093,6 +1099,9 @@ int desk_load_bulk(Desk *d, Category cat, const char *site, int64_t window_start
     }
     if (bulk_restore(bk->w, window_start, condition_at, ids, n_ids) < 0)
         return -1;
+    /* the firing alert lists the members it had; those that joined later
+     * are known by their tickets */
+    bulk_restore_joined(bk->w, window_start, joined_bulk, d);
     return bulk_rearm(d, bk, base);
 }
 
