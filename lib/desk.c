@@ -444,14 +444,25 @@ static int acct_follow(Desk *d, const Ticket *t, const char *old_site, Effects *
 
 /* ---- parcels (contract §8) ---------------------------------------------- */
 
+/* A parcel's latest scan as the ticket rules see it at `now`. A parcel
+ * signed longer than the look-back ago is forgotten: desk_housekeep drops
+ * it from memory hourly, and this keeps the answer from depending on when
+ * that last ran (or whether the daemon restarted since), so that a replay
+ * gives what the live run gave. */
+static bool parcel_seen(const Desk *d, const char *waybill, int64_t now, LatestScan *ls)
+{
+    return waybill[0] && ps_latest(d->parcels, waybill, ls) &&
+           !(ls->type == SCAN_SIGNED && ls->at < tu_add_sat(now, -d->policy->repeat_lookback));
+}
+
 /* Responsibility of a loss or delay ticket from its parcel's latest scan:
  * 1 when it changed, 0 when not, -1 when out of memory. */
-static int update_responsible(Desk *d, Ticket *t)
+static int update_responsible(Desk *d, Ticket *t, int64_t now)
 {
     if (t->category != CAT_LOSS && t->category != CAT_DELAY)
         return 0;
     LatestScan ls;
-    bool known = tkt_waybill(t)[0] && ps_latest(d->parcels, tkt_waybill(t), &ls);
+    bool known = parcel_seen(d, tkt_waybill(t), now, &ls);
     Responsible r;
     scan_responsible(known ? &ls : NULL, tkt_site(t), &r);
     if (tkt_responsible_known(t) && strcmp(tkt_resp_site(t), r.site) == 0 && t->resp_role == r.role &&
@@ -467,7 +478,7 @@ static int review(Desk *d, Ticket *t, int64_t now, Effects *out)
     if (!tkt_waybill(t)[0] || !tkt_open(t))
         return 0;
     LatestScan ls;
-    bool known = ps_latest(d->parcels, tkt_waybill(t), &ls);
+    bool known = parcel_seen(d, tkt_waybill(t), now, &ls);
     tkt_review(t, known ? ls.pickup : 0, known && ls.type == SCAN_SIGNED, d->policy, now, &out->alerts);
     return alerts_failed(out) ? -1 : 0;
 }
@@ -533,7 +544,7 @@ static int apply_scan(Desk *d, const ScanEvent *sc, const DeskSource *src, int64
         const char *o = tkt_acct_site(t);
         if (o)
             snprintf(old, sizeof old, "%s", o);
-        int changed = update_responsible(d, t);
+        int changed = update_responsible(d, t, now);
         if (changed < 0 || (changed && (acct_follow(d, t, o ? old : NULL, out) < 0 || touch(d, t, out) < 0)))
             return -1;
     }
@@ -699,7 +710,7 @@ static int apply_to_ticket(Desk *d, Ticket *t, const ComplaintEvent *ev, const c
     if (record(t, ev, r == TKT_APPLIED, topic, partition, offset, out) < 0)
         return -1;
     if (r == TKT_APPLIED && ev->type == CT_UPDATED &&
-        (update_responsible(d, t) < 0 || acct_follow(d, t, o ? old : NULL, out) < 0))
+        (update_responsible(d, t, now) < 0 || acct_follow(d, t, o ? old : NULL, out) < 0))
         return -1;
     if (r == TKT_APPLIED && (ev->type == CT_UPDATED || ev->type == CT_REVISIT) && review(d, t, now, out) < 0)
         return -1;
@@ -740,13 +751,13 @@ static int receive(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int
         t->part = (int16_t)src->partition;
     /* The bulk issue key: the complaint's site, else its parcel's latest scan. */
     LatestScan ls;
-    const char *issue = tkt_site(t)[0]                                                               ? tkt_site(t)
-                        : tkt_waybill(t)[0] && ps_latest(d->parcels, tkt_waybill(t), &ls) && ls.site ? ls.site
-                                                                                                     : "";
+    const char *issue = tkt_site(t)[0]                                        ? tkt_site(t)
+                        : parcel_seen(d, tkt_waybill(t), now, &ls) && ls.site ? ls.site
+                                                                              : "";
     if (issue[0] && tkt_set_str(t, TS_ISSUE_SITE, issue) < 0)
         return -1;
     /* The escalation tkt_new raised carries the responsibility too. */
-    int changed = update_responsible(d, t);
+    int changed = update_responsible(d, t, now);
     if (changed < 0)
         return -1;
     if (changed)

@@ -756,6 +756,31 @@ START_TEST(test_category_review_from_scans)
 }
 END_TEST
 
+/* A parcel signed longer than the look-back ago is forgotten by the ticket
+ * rules whether or not the hourly sweep dropped it yet (a fast replay may
+ * not run one in between): the same complaint sees the same parcel in a
+ * live run, a replay and after a restart. */
+START_TEST(test_old_signed_parcel_forgotten_without_a_sweep)
+{
+    int64_t lookback = desk_policy(desk)->repeat_lookback;
+    scan("s-9", "W9", SCAN_SIGNED, MON0900);
+    ComplaintEvent ev = ev_of("L", CT_RECEIVED, MON0900 + lookback + DAY);
+    ev.category = CAT_LOSS;
+    ev.has |= EVF_WAYBILL;
+    snprintf(ev.waybill, sizeof ev.waybill, "W9");
+    offer(&ev, MON0900 + lookback + DAY);
+    ck_assert_str_eq(tkt_resp_rule(desk_ticket(desk, "L")), "no_scan");
+    /* within the look-back it is still the signed parcel */
+    scan("s-8", "W8", SCAN_SIGNED, MON0900 + lookback);
+    ComplaintEvent ev2 = ev_of("M", CT_RECEIVED, MON0900 + lookback + DAY);
+    ev2.category = CAT_LOSS;
+    ev2.has |= EVF_WAYBILL;
+    snprintf(ev2.waybill, sizeof ev2.waybill, "W8");
+    offer(&ev2, MON0900 + lookback + DAY);
+    ck_assert_str_eq(tkt_resp_rule(desk_ticket(desk, "M")), "signed");
+}
+END_TEST
+
 /* Events of a ticket on another partition than its `received`: applied as
  * usual (contract §1: keys only spread load) and counted. A ticket read
  * back from PostgreSQL has no known partition: nothing is counted for it. */
@@ -833,6 +858,7 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_implausible_times_are_dead_lettered);
     tcase_add_test(tc, test_invalid_leaves_bulk);
     tcase_add_test(tc, test_category_review_from_scans);
+    tcase_add_test(tc, test_old_signed_parcel_forgotten_without_a_sweep);
     suite_add_tcase(s, tc);
     return s;
 }
