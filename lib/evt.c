@@ -16,12 +16,14 @@
 
 #include "timeutil.h"
 
-/* `reason` of closed/paused: not stored, but bounded so free text cannot grow
- * without limit through a field that looks harmless. */
-#define REASON_MAX 1024
-/* Longest occurred_at worth handing to the parser: a date-time with
- * nanoseconds and an offset is 35 bytes. */
-#define TIME_MAX 64
+/* `reason` of closed/paused: free text, never stored or logged, so any
+ * length is taken (max_event_bytes bounds the message): a close must not be
+ * lost for a long explanation. */
+#define REASON_MAX SIZE_MAX
+/* Longest occurred_at handed to the parser: a date-time with nanoseconds
+ * and an offset is 35 bytes; the rest is room for producers that write
+ * more fraction digits (dropped after the second, contract §1). */
+#define TIME_MAX 256
 /* How much of an unknown schema name goes into the detail. */
 #define SCHEMA_SHOWN_MAX 40
 
@@ -220,7 +222,7 @@ static const StrRule R_CUSTOMER_REF = {"customer_ref", 1, EVT_REF_MAX, CS_TEXT,
                                        "must be 1..128 bytes without control characters"};
 static const StrRule R_APPROVED_BY = {"approved_by", 1, EVT_REF_MAX, CS_TEXT,
                                       "must be 1..128 bytes without control characters"};
-static const StrRule R_REASON = {"reason", 0, REASON_MAX, CS_ANY, "must be at most 1024 bytes"};
+static const StrRule R_REASON = {"reason", 0, REASON_MAX, CS_ANY, "must be a string"};
 
 static bool is_alnum(unsigned char c)
 {
