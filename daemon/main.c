@@ -269,8 +269,16 @@ int main(int argc, char **argv)
         }
     }
     const char *command = optind < argc ? argv[optind] : NULL;
-    if (command && (strcmp(command, "migrate") != 0 || optind + 1 < argc)) {
+    if (command && strcmp(command, "migrate") != 0) {
         fprintf(stderr, "complaintd: unknown command '%s'\n%s", command, usage);
+        return EXIT_CONFIG;
+    }
+    if (command && optind + 1 < argc) {
+        fprintf(stderr, "complaintd: unexpected argument '%s' after '%s'\n%s", argv[optind + 1], command, usage);
+        return EXIT_CONFIG;
+    }
+    if (command && check) {
+        fprintf(stderr, "complaintd: --check-config and '%s' do not go together\n%s", command, usage);
         return EXIT_CONFIG;
     }
 

@@ -181,6 +181,12 @@ def test_bad_config_is_refused_with_file_and_line(tmp_path, daemon):
     assert res.returncode == 2 and f"{bad}:{line}:" in res.stderr
     res = run_complaintd("-c", str(path), "--check-config")
     assert res.returncode == 0, res.stderr
+    # the command line: each mistake named, exit 2
+    for args, said in ((["frobnicate"], "unknown command 'frobnicate'"),
+                       (["migrate", "extra"], "unexpected argument 'extra' after 'migrate'"),
+                       (["--check-config", "migrate"], "--check-config and 'migrate' do not go together")):
+        res = run_complaintd("-c", str(path), *args)
+        assert res.returncode == 2 and said in res.stderr, res.stderr
 
 
 def test_schema_behind_is_refused(daemon):
