@@ -214,6 +214,10 @@ static const StrRule R_EVENT_ID = {"event_id", 1, EVT_ID_MAX, CS_TEXT,
                                    "must be 1..128 bytes without control characters"};
 static const StrRule R_TICKET_ID = {"ticket_id", 1, EVT_TICKET_MAX, CS_TICKET, "must be 1..64 of [A-Za-z0-9._:-]"};
 static const StrRule R_WAYBILL = {"waybill", 1, EVT_WAYBILL_MAX, CS_WAYBILL, "must be 1..64 of [A-Za-z0-9-]"};
+/* A scan's waybill: contract §3 gives only "string", and a scan refused is a
+ * parcel's history lost, so any text of the length the parcel set keeps. */
+static const StrRule R_SCAN_WAYBILL = {"waybill", 1, EVT_WAYBILL_MAX, CS_TEXT,
+                                       "must be 1..64 bytes without control characters"};
 static const StrRule R_SITE = {"site", 1, EVT_SITE_MAX, CS_TEXT, "must be 1..64 bytes without control characters"};
 static const StrRule R_NEXT_SITE = {"next_site", 1, EVT_SITE_MAX, CS_TEXT,
                                     "must be 1..64 bytes without control characters"};
@@ -761,7 +765,7 @@ bool evt_decode_scan_fast(const char *buf, size_t len, ScanEvent *ev)
     if (!schema || schema->vn != 7 || memcmp(schema->v, "scan.v1", 7) != 0)
         return false;
     memset(ev, 0, sizeof(*ev));
-    if (!fast_string(kv, n, &R_EVENT_ID, true, ev->event_id) || !fast_string(kv, n, &R_WAYBILL, true, ev->waybill))
+    if (!fast_string(kv, n, &R_EVENT_ID, true, ev->event_id) || !fast_string(kv, n, &R_SCAN_WAYBILL, true, ev->waybill))
         return false;
     if (!fast_enum(kv, n, "scan_type", true, scan_type_names, SCAN__COUNT, &i))
         return false;
@@ -813,7 +817,7 @@ EvtStatus evt_decode_scan_tree(const char *buf, size_t len, size_t max_bytes, Sc
         goto done;
     if ((st = get_string(&d, &R_EVENT_ID, true, ev->event_id, &present)) != EVT_OK)
         goto done;
-    if ((st = get_string(&d, &R_WAYBILL, true, ev->waybill, &present)) != EVT_OK)
+    if ((st = get_string(&d, &R_SCAN_WAYBILL, true, ev->waybill, &present)) != EVT_OK)
         goto done;
     if ((st = get_enum(&d, "scan_type", true, scan_type_names, SCAN__COUNT, scan_rule, &i)) != EVT_OK)
         goto done;

@@ -324,7 +324,9 @@ static const FieldCase scan_cases[] = {
     {SCAN, "waybill", NULL, EVT_MISSING_FIELD},
     {SCAN, "waybill", "null", EVT_MISSING_FIELD},
     {SCAN, "waybill", "\"\"", EVT_INVALID_FIELD},
-    {SCAN, "waybill", "\"SF 1\"", EVT_INVALID_FIELD},
+    {SCAN, "waybill", "\"SF 1\"", EVT_OK}, /* §3: any string (a complaint's is narrower) */
+    {SCAN, "waybill", "\"SF_1/\u5e7f\"", EVT_OK},
+    {SCAN, "waybill", "\"SF\\u00011\"", EVT_INVALID_FIELD},
     {SCAN, "waybill", "\"" N64 "0\"", EVT_INVALID_FIELD},
     {SCAN, "waybill", "\"" N64 "\"", EVT_OK},
     {SCAN, "waybill", "123", EVT_INVALID_FIELD},
@@ -856,6 +858,8 @@ static const struct {
     {"{\"schema\":\"scan.v2\",\"event_id\":\"s-1\",\"waybill\":\"SF123\",\"scan_type\":\"arrive\","
      "\"site\":\"HUB-SH\",\"site_role\":\"hub\"," S_TIME, 0},
     {"{\"schema\":\"scan.v1\",\"event_id\":\"s-1\",\"waybill\":\"SF 123\",\"scan_type\":\"arrive\","
+     "\"site\":\"HUB-SH\",\"site_role\":\"hub\"," S_TIME, 1},
+    {"{\"schema\":\"scan.v1\",\"event_id\":\"s-1\",\"waybill\":\"SF\\u0001\",\"scan_type\":\"arrive\","
      "\"site\":\"HUB-SH\",\"site_role\":\"hub\"," S_TIME, 0},
     {"{\"schema\":\"scan.v1\",\"waybill\":\"SF123\",\"scan_type\":\"arrive\","
      "\"site\":\"HUB-SH\",\"site_role\":\"hub\"," S_TIME, 0},
