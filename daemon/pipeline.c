@@ -12,7 +12,6 @@
 
 #include "cal.h"
 #include "desk.h"
-#include "dlq.h"
 #include "effects.h"
 #include "evt.h"
 #include "kq.h"
@@ -462,22 +461,6 @@ static void drop_pending(Pipeline *p, const rd_kafka_topic_partition_list_t *par
 
 /* ---- applying ----------------------------------------------------------- */
 
-/* The message's key as text (dlq_key_text: itself, or its bytes in hex when
- * they are not plain UTF-8), or NULL when it had none. A short key is
- * written into key[len]; a longer one into *heap, which the caller frees.
- * The outbox turns the text back into the key's bytes (out_dead). */
-static const char *message_key(const rd_kafka_message_t *m, char *key, size_t len, char **heap)
-{
-    if (!m->key)
-        return NULL;
-    size_t need = dlq_key_text(m->key, m->key_len, key, len);
-    if (need < len)
-        return key;
-    *heap = oom_check(malloc(need + 1));
-    dlq_key_text(m->key, m->key_len, *heap, need + 1);
-    return *heap;
-}
-
 static bool backlog_pending(const Pipeline *p)
 {
     return p->backlog_after < p->backlog_upto;
@@ -497,35 +480,25 @@ static void looked_up(void *arg, Ticket *t)
     pump(p);
 }
 
-static Step apply_source(Pipeline *p, size_t max, Pending *x, const DeskSource src);
-
 /* Offers the next fetched message to the desk, or dead-letters it. */
 static Step apply_next(Pipeline *p, size_t max)
 {
     Pending *x = (Pending *)merge_peek(p->fetched);
     const rd_kafka_message_t *m = x->m;
-    char key[256], *heap = NULL;
     DeskSource src = {
         .topic = rd_kafka_topic_name(m->rkt),
         .partition = m->partition,
         .offset = m->offset,
-        .key = message_key(m, key, sizeof key, &heap),
+        .key = m->key,
+        .key_len = m->key_len,
         .payload = m->payload ? (const char *)m->payload : "",
         .len = m->len,
     };
-    Step st = apply_source(p, max, x, src);
-    free(heap);
-    return st;
-}
-
-static Step apply_source(Pipeline *p, size_t max, Pending *x, const DeskSource src)
-{
-    const rd_kafka_message_t *m = x->m;
     if (x->st != EVT_OK) {
         if (!eff_empty(&p->eff) && eff_size(&p->eff) + 1 > max)
             return STEP_FULL;
         oom_rc(eff_dead_letter(&p->eff, evt_status_name(x->st), x->detail, src.topic, src.partition, src.offset,
-                               src.key, src.payload, src.len));
+                               src.key, src.key_len, src.payload, src.len));
     } else {
         int64_t *clock = p->cfg->clock_mode == CLOCK_EVENT ? &p->event_clock : NULL;
         int r = oom_rc(desk_offer(p->desk, x->scan ? NULL : &x->u.c, x->scan ? &x->u.s : NULL, &src, clock, wall_now(p),

@@ -1585,6 +1585,7 @@ int store_load(Store *s, Desk *d, int64_t base, StoreLoaded *out, char *err, siz
                           .partition = (int32_t)atoi(PQgetvalue(r, i, 3)),
                           .offset = strtoll(PQgetvalue(r, i, 4), NULL, 10),
                           .key = ev.ticket_id,
+                          .key_len = strlen(ev.ticket_id),
                           .payload = p,
                           .len = len};
         oom_rc(desk_load_held(d, &ev, &src, strtoll(PQgetvalue(r, i, 1), NULL, 10)));

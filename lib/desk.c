@@ -644,7 +644,7 @@ int desk_expire_held(Desk *d, int64_t wall, size_t max_effects, Effects *out)
                      (long long)timeout);
             if (eff_released(out, h->ev.event_id) < 0 ||
                 eff_dead_letter(out, "unknown_ticket", detail, h->topic, h->partition, h->offset, h->ev.ticket_id,
-                                h->payload, h->len) < 0)
+                                strlen(h->ev.ticket_id), h->payload, h->len) < 0)
                 return -1;
             held_free(h);
             d->n_held--;
@@ -673,14 +673,14 @@ static int record(Ticket *t, const ComplaintEvent *ev, bool applied, const char 
     return tkt_remember(t, ev->event_id);
 }
 
-static int apply_to_ticket(Desk *d, Ticket *t, const ComplaintEvent *ev, const char *topic, int32_t partition,
-                           int64_t offset, const char *key, const char *payload, size_t len, int64_t now, Effects *out)
+static int apply_to_ticket(Desk *d, Ticket *t, const ComplaintEvent *ev, const DeskSource *src, int64_t now,
+                           Effects *out)
 {
     char detail[EVT_DETAIL_MAX];
     /* One partition a ticket is what a desk spread over several instances
      * would need (docs/events.md): counted, never refused; a held event
      * when its received releases it. */
-    if (t->part >= 0 && partition != t->part)
+    if (t->part >= 0 && src->partition != t->part)
         out->n_off_partition++;
     /* A reclassified ticket is indexed for repeats under its new keys only. */
     bool reindex = ev->type == CT_UPDATED;
@@ -703,11 +703,12 @@ static int apply_to_ticket(Desk *d, Ticket *t, const ComplaintEvent *ev, const c
     if (!was_valid && tkt_valid(t) && bulk_count(d, t, now, out) < 0)
         return -1;
     if (r == TKT_INVALID)
-        return eff_dead_letter(out, "invalid_transition", detail, topic, partition, offset, key, payload, len);
+        return eff_dead_letter(out, "invalid_transition", detail, src->topic, src->partition, src->offset, src->key,
+                               src->key_len, src->payload, src->len);
     if (r == TKT_APPLIED &&
         indic_event(d, out, t, ev, round_before, resolve_done_before, resolve_deadline, was_valid) < 0)
         return -1;
-    if (record(t, ev, r == TKT_APPLIED, topic, partition, offset, out) < 0)
+    if (record(t, ev, r == TKT_APPLIED, src->topic, src->partition, src->offset, out) < 0)
         return -1;
     if (r == TKT_APPLIED && ev->type == CT_UPDATED &&
         (update_responsible(d, t, now) < 0 || acct_follow(d, t, o ? old : NULL, out) < 0))
@@ -732,7 +733,14 @@ static int release_held(Desk *d, Ticket *t, int64_t now, Effects *out)
         if (eff_released(out, h->ev.event_id) < 0)
             rc = -1;
         else
-            rc = apply_to_ticket(d, t, &h->ev, h->topic, h->partition, h->offset, h->ev.ticket_id, h->payload, h->len,
+            rc = apply_to_ticket(d, t, &h->ev,
+                                 &(DeskSource){.topic = h->topic,
+                                               .partition = h->partition,
+                                               .offset = h->offset,
+                                               .key = h->ev.ticket_id, /* its own key is not kept */
+                                               .key_len = strlen(h->ev.ticket_id),
+                                               .payload = h->payload,
+                                               .len = h->len},
                                  now, out);
     }
     held_list_free(l);
@@ -808,8 +816,7 @@ static int apply_complaint(Desk *d, const ComplaintEvent *ev, const DeskSource *
         return 0;
     }
     if (t) {
-        return apply_to_ticket(d, t, ev, src->topic, src->partition, src->offset, src->key, src->payload, src->len, now,
-                               out);
+        return apply_to_ticket(d, t, ev, src, now, out);
     }
     if (ev->type == CT_RECEIVED)
         return receive(d, ev, src, now, out);
@@ -911,8 +918,8 @@ static int implausible(const Desk *d, int64_t at, int64_t wall, const DeskSource
                  (long long)(at - wall), (long long)skew);
     else
         return 0;
-    if (eff_dead_letter(out, "invalid_field", detail, src->topic, src->partition, src->offset, src->key, src->payload,
-                        src->len) < 0)
+    if (eff_dead_letter(out, "invalid_field", detail, src->topic, src->partition, src->offset, src->key, src->key_len,
+                        src->payload, src->len) < 0)
         return -1;
     return 1;
 }

@@ -35,7 +35,8 @@ typedef struct DeskSource {
     const char *topic;
     int32_t partition;
     int64_t offset;
-    const char *key;     /* NULL when the message had none */
+    const char *key; /* its bytes, NULL when the message had none */
+    size_t key_len;
     const char *payload; /* the original bytes */
     size_t len;
 } DeskSource;

@@ -147,7 +147,7 @@ int eff_released(Effects *e, const char *event_id)
 }
 
 int eff_dead_letter(Effects *e, const char *reason, const char *detail, const char *topic, int32_t partition,
-                    int64_t offset, const char *key, const void *payload, size_t len)
+                    int64_t offset, const void *key, size_t key_len, const void *payload, size_t len)
 {
     if (GROW(e, dead, n_dead, cap_dead) < 0)
         return -1;
@@ -155,7 +155,14 @@ int eff_dead_letter(Effects *e, const char *reason, const char *detail, const ch
     memset(d, 0, sizeof *d);
     d->reason = strdup(reason);
     d->detail = strdup(detail ? detail : "");
-    d->key = key ? strdup(key) : NULL;
+    if (key) {
+        /* as text: the column it goes to is text, and the outbox turns it
+         * back into the bytes (dlq_key_text) */
+        size_t n = dlq_key_text(key, key_len, NULL, 0) + 1;
+        d->key = malloc(n);
+        if (d->key)
+            dlq_key_text(key, key_len, d->key, n);
+    }
     d->record = dlq_encode(reason, detail ? detail : "", topic, partition, offset, payload, len);
     if (set_source(&d->src, topic, partition, offset) < 0 || !d->reason || !d->detail || (key && !d->key) ||
         !d->record) {

@@ -106,7 +106,8 @@ __attribute__((warn_unused_result)) int eff_released(Effects *e, const char *eve
 /* Builds the dlq.v1 record from the original bytes. */
 __attribute__((warn_unused_result)) int eff_dead_letter(Effects *e, const char *reason, const char *detail,
                                                         const char *topic, int32_t partition, int64_t offset,
-                                                        const char *key, const void *payload, size_t len);
+                                                        const void *key, size_t key_len, const void *payload,
+                                                        size_t len);
 __attribute__((warn_unused_result)) int eff_scan(Effects *e, const ScanEvent *sc, const char *topic, int32_t partition,
                                                  int64_t offset);
 

@@ -24,7 +24,7 @@ START_TEST(test_size_counts_every_kind)
     ck_assert_int_eq(eff_event(&e, &ev, true, "complaints.events", 1, 7), 0);
     ck_assert_int_eq(eff_held(&e, &ev, 100, "complaints.events", 1, 8, "{\"a\":1}", 7), 0);
     ck_assert_int_eq(eff_released(&e, "e0"), 0);
-    ck_assert_int_eq(eff_dead_letter(&e, "malformed_json", "at 1", "complaints.events", 2, 9, "k", "{x", 2), 0);
+    ck_assert_int_eq(eff_dead_letter(&e, "malformed_json", "at 1", "complaints.events", 2, 9, "k", 1, "{x", 2), 0);
     ck_assert_int_eq(eff_scan(&e, &sc, "parcels.scans", 0, 3), 0);
     Alert a;
     alert_init(&a, AL_SLA_BREACH, AS_FIRING);
@@ -43,10 +43,13 @@ START_TEST(test_size_counts_every_kind)
     ck_assert(eff_empty(&e));
     ck_assert_uint_eq(e.gen, 0);
     /* reusable after a reset */
-    ck_assert_int_eq(eff_dead_letter(&e, "too_large", NULL, "t", 0, 1, NULL, "", 0), 0);
+    ck_assert_int_eq(eff_dead_letter(&e, "too_large", NULL, "t", 0, 1, NULL, 0, "", 0), 0);
     ck_assert_ptr_null(e.dead[0].key);
     ck_assert_str_eq(e.dead[0].detail, "");
     ck_assert_uint_eq(eff_size(&e), 1);
+    /* a key that is not UTF-8 is kept as its text (the table's column) */
+    ck_assert_int_eq(eff_dead_letter(&e, "malformed_json", "x", "t", 0, 2, "\xffk\0", 3, "", 0), 0);
+    ck_assert_str_eq(e.dead[1].key, "\\xff6b00");
     eff_free(&e);
 }
 END_TEST
