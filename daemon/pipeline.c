@@ -272,17 +272,24 @@ static void on_message(void *arg, rd_kafka_message_t *m)
     x->scan = scan;
     const char *payload = m->payload ? (const char *)m->payload : "";
     size_t max = (size_t)p->cfg->max_event_bytes;
+    /* The merge's order: event time to the nanosecond, then at one instant
+     * everything before a `received`, so that a stage completed, a ticket
+     * resolved or a scan made at that instant is seen by the new ticket
+     * (and its deadlines) whatever partitions they came on. */
     if (scan) {
         x->st = evt_decode_scan(payload, m->len, max, &x->u.s, x->detail, sizeof x->detail);
         x->item.at = x->st == EVT_OK ? x->u.s.occurred_at : INT64_MIN;
+        x->item.ns = x->st == EVT_OK ? x->u.s.occurred_ns : 0;
     } else {
         x->st = evt_decode_complaint(payload, m->len, max, &x->u.c, x->detail, sizeof x->detail);
         x->item.at = x->st == EVT_OK ? x->u.c.occurred_at : INT64_MIN;
+        x->item.ns = x->st == EVT_OK ? x->u.c.occurred_ns : 0;
+        x->item.rank = x->st == EVT_OK && x->u.c.type == CT_RECEIVED;
     }
     /* what will be dead-lettered goes first: an event dated 2099 must not
      * hold its partition back behind every other partition's events */
     if (x->st == EVT_OK && !desk_time_plausible(p->desk, x->item.at, wall_now(p)))
-        x->item.at = INT64_MIN;
+        x->item = (MergeItem){.at = INT64_MIN};
     oom_rc(merge_push(p->fetched, topic, m->partition, &x->item));
     if (m->offset + 1 > f->fetched)
         f->fetched = m->offset + 1;

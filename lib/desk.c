@@ -929,7 +929,7 @@ int desk_offer(Desk *d, const ComplaintEvent *ev, const ScanEvent *sc, const Des
 {
     int64_t at = ev ? ev->occurred_at : sc->occurred_at;
     /* an event within a second (a fraction) comes after that second's deadlines */
-    int64_t before = at - 1 + (ev ? ev->occurred_frac : sc->occurred_frac);
+    int64_t before = at - 1 + ((ev ? ev->occurred_ns : sc->occurred_ns) != 0);
     if (!eff_empty(out) && eff_size(out) + 1 > max_effects)
         return DESK_FULL;
     int bad = implausible(d, at, wall, src, out);

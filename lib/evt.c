@@ -363,13 +363,13 @@ static EvtStatus get_opt_time(Dec *d, const char *field, int64_t *out, bool *pre
     return time_of(d, field, v, out);
 }
 
-/* occurred_at, and whether it had a fraction of a second. */
-static EvtStatus get_occurred(Dec *d, int64_t *out, bool *frac)
+/* occurred_at, and its fraction of a second in nanoseconds. */
+static EvtStatus get_occurred(Dec *d, int64_t *out, uint32_t *ns)
 {
     json_t *v;
     EvtStatus st = lookup(d, "occurred_at", true, &v);
     if (st == EVT_OK && (st = time_of(d, "occurred_at", v, out)) == EVT_OK)
-        *frac = tu_rfc3339_has_fraction(json_string_value(v));
+        *ns = tu_rfc3339_fraction_ns(json_string_value(v));
     return st;
 }
 
@@ -586,7 +586,7 @@ EvtStatus evt_decode_complaint(const char *buf, size_t len, size_t max_bytes, Co
     if ((st = get_enum(&d, "type", true, type_names, CT__COUNT, type_rule, &i)) != EVT_OK)
         goto done;
     ev->type = (ComplaintType)i;
-    if ((st = get_occurred(&d, &ev->occurred_at, &ev->occurred_frac)) != EVT_OK)
+    if ((st = get_occurred(&d, &ev->occurred_at, &ev->occurred_ns)) != EVT_OK)
         goto done;
 
     switch (ev->type) {
@@ -786,7 +786,7 @@ bool evt_decode_scan_fast(const char *buf, size_t len, ScanEvent *ev)
     ts[t->vn] = '\0';
     if (tu_parse_rfc3339(ts, &ev->occurred_at) != 0)
         return false;
-    ev->occurred_frac = tu_rfc3339_has_fraction(ts);
+    ev->occurred_ns = tu_rfc3339_fraction_ns(ts);
     return true;
 }
 
@@ -834,7 +834,7 @@ EvtStatus evt_decode_scan_tree(const char *buf, size_t len, size_t max_bytes, Sc
     if ((st = get_enum(&d, "next_site_role", false, role_names, ROLE__COUNT, role_rule, &i)) != EVT_OK)
         goto done;
     ev->next_site_role = (SiteRole)i;
-    st = get_occurred(&d, &ev->occurred_at, &ev->occurred_frac);
+    st = get_occurred(&d, &ev->occurred_at, &ev->occurred_ns);
 
 done:
     json_decref(d.root);

@@ -103,7 +103,7 @@ typedef struct ComplaintEvent {
     char ticket_id[EVT_TICKET_MAX + 1];
     ComplaintType type;
     int64_t occurred_at; /* Unix seconds, the fraction dropped */
-    bool occurred_frac;  /* it had one: the event is after occurred_at, in that second */
+    uint32_t occurred_ns; /* its fraction in ns, 0: none; with one the event is after occurred_at, in that second */
     unsigned has;        /* EVF_* */
     Channel channel;
     Category category;
@@ -133,7 +133,7 @@ typedef struct ScanEvent {
     char next_site[EVT_SITE_MAX + 1];  /* "" when absent */
     SiteRole next_site_role;           /* ROLE_NONE when absent */
     int64_t occurred_at;
-    bool occurred_frac; /* as ComplaintEvent's */
+    uint32_t occurred_ns; /* as ComplaintEvent's */
 } ScanEvent;
 
 /* Decode one message. len > max_bytes gives EVT_TOO_LARGE before parsing.

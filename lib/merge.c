@@ -70,12 +70,21 @@ int merge_push(Merge *m, const char *topic, int32_t partition, MergeItem *it)
     return 0;
 }
 
+static bool before(const MergeItem *a, const MergeItem *b)
+{
+    if (a->at != b->at)
+        return a->at < b->at;
+    if (a->ns != b->ns)
+        return a->ns < b->ns;
+    return a->rank < b->rank;
+}
+
 static Queue *best(const Merge *m)
 {
     Queue *b = NULL;
     for (size_t i = 0; i < m->n_q; i++) {
         Queue *q = &m->q[i];
-        if (q->head && (!b || q->head->at < b->head->at))
+        if (q->head && (!b || before(q->head, b->head)))
             b = q;
     }
     return b;

@@ -13,9 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Items go in the order of (at, ns, rank); among equals, the queue pushed to
+ * first goes first. */
 typedef struct MergeItem {
     struct MergeItem *next;
-    int64_t at; /* INT64_MIN: goes before everything (a message to dead-letter) */
+    int64_t at;   /* INT64_MIN: goes before everything (a message to dead-letter) */
+    uint32_t ns;  /* the fraction of its second */
+    uint8_t rank; /* at one instant, lower first */
 } MergeItem;
 
 typedef struct Merge Merge;

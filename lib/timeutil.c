@@ -92,6 +92,19 @@ int tu_parse_date(const char *s, int64_t *days)
     return 0;
 }
 
+uint32_t tu_rfc3339_fraction_ns(const char *s)
+{
+    if (s == NULL || strnlen(s, 20) < 20 || s[19] != '.')
+        return 0;
+    uint32_t ns = 0;
+    const char *p = s + 20;
+    for (int i = 0; i < 9; i++)
+        ns = ns * 10 + (*p >= '0' && *p <= '9' ? (uint32_t)(*p++ - '0') : 0);
+    if (ns == 0 && tu_rfc3339_has_fraction(s))
+        ns = 1;
+    return ns;
+}
+
 bool tu_rfc3339_has_fraction(const char *s)
 {
     /* "YYYY-MM-DDThh:mm:ss" is 19 bytes; the fraction, if any, follows */

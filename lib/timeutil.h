@@ -41,6 +41,10 @@ __attribute__((warn_unused_result)) int tu_parse_rfc3339(const char *s, int64_t 
 /* Whether a time tu_parse_rfc3339 accepted carries a fraction of a second
  * other than zero: the instant is then after the second it was truncated to. */
 bool tu_rfc3339_has_fraction(const char *s);
+/* That fraction in nanoseconds (its first nine digits), 0 when there is
+ * none; 1 for a fraction smaller than a nanosecond, so that it is never 0
+ * when tu_rfc3339_has_fraction is true. */
+uint32_t tu_rfc3339_fraction_ns(const char *s);
 
 /* Formats t as "YYYY-MM-DDThh:mm:ss+hh:mm" at the given UTC offset in minutes
  * ("Z" when the offset is 0). buf must hold TU_RFC3339_LEN bytes. */

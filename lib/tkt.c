@@ -1000,7 +1000,7 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         return TKT_HISTORY;
     /* Whatever fell due before this event happened fires first (an event
      * within a second has that second's deadlines behind it). */
-    tkt_fire(t, p, at - 1 + ev->occurred_frac, out);
+    tkt_fire(t, p, at - 1 + (ev->occurred_ns != 0), out);
     int stage_before = open_stage(t);
     if (customer_facing_type(ev->type) && !(t->round > 1 && at < tu32_get(t->round_start)))
         customer_facing(t, at, p, out);
@@ -1016,7 +1016,7 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         if (t->tg[s].done || (t->round > 1 && at < tu32_get(t->round_start)))
             break;
         for (int i = 0; i <= (int)s; i++)
-            complete(t, (Stage)i, at, ev->occurred_frac, out);
+            complete(t, (Stage)i, at, ev->occurred_ns != 0, out);
         if (s == STG_FIRST_REPLY)
             t->last_cf = tu32_of(at);
         if (s == STG_RESOLVE) {
@@ -1034,7 +1034,7 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
             snprintf(detail, detaillen, "type: revisit before resolved in round %d", t->round);
             return TKT_INVALID;
         }
-        complete(t, STG_REVISIT, at, ev->occurred_frac, out);
+        complete(t, STG_REVISIT, at, ev->occurred_ns != 0, out);
         if (ev->satisfied)
             close_ticket(t, at, p, out);
         else if (reopen(t, at, p, now, out) < 0)

@@ -7,6 +7,7 @@ the order of event time and the expected alerts are exact.
 """
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -282,3 +283,27 @@ def test_partitions_fetched_together_are_merged_by_event_time(broker, daemon):
     daemon({"daemon": {"batch_linger_ms": "1000"}})
     alerts = read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/T-31/1/contact", "firing")))
     assert not [k for k in keys(alerts) if "/T-30/" in k[0]]
+
+
+@pytest.mark.broker(partitions=2)
+def test_merge_orders_one_second_by_fraction_then_received_last(broker, daemon):
+    # The events that must go second are on partition 0, which wins a tie
+    # of queues: the merge must order them by the fraction of the second,
+    # and at one instant put a received after the rest.
+    ms = lambda n: timedelta(milliseconds=n)  # noqa: E731
+    first = [received("M-A", at(0)), complaint("M-A", "contacted", at(hours=2)),       # due 11:00: met
+             received("M-X1", at(hours=3), waybill="W77"), complaint("M-X1", "resolved", at(hours=4) + ms(300)),
+             received("M-Y1", at(hours=5), waybill="W78"), complaint("M-Y1", "resolved", at(hours=6))]
+    second = [received("M-B", at(hours=2) + ms(500)),                                    # 11:00:00.5
+              received("M-X2", at(hours=4) + ms(600), waybill="W77"),                    # after X1's resolution
+              received("M-Y2", at(hours=6), waybill="W78"),                              # the same instant
+              received("M-Z", at(hours=9))]
+    produce(broker.bootstrap, COMPLAINTS, first, partition=1)
+    produce(broker.bootstrap, COMPLAINTS, second, partition=0)
+    daemon({"daemon": {"batch_linger_ms": "1000"}})
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/M-Z/1/contact", "firing"),
+                                                            ("repeat_complaint/M-X2", "firing"),
+                                                            ("repeat_complaint/M-Y2", "firing")))
+    assert not [k for k in keys(alerts) if k[0].startswith("sla_breach/M-A/")]
+    assert find(alerts, "repeat_complaint/M-X2", "firing")["previous_ticket_id"] == "M-X1"
+    assert find(alerts, "repeat_complaint/M-Y2", "firing")["previous_ticket_id"] == "M-Y1"

@@ -27,11 +27,18 @@ static void teardown(void)
     merge_free(mg);
 }
 
-static void push(int i, const char *topic, int32_t part, int64_t at)
+static void push_at(int i, const char *topic, int32_t part, int64_t at, uint32_t ns, uint8_t rank)
 {
     items[i].id = i;
     items[i].m.at = at;
+    items[i].m.ns = ns;
+    items[i].m.rank = rank;
     ck_assert_int_eq(merge_push(mg, topic, part, &items[i].m), 0);
+}
+
+static void push(int i, const char *topic, int32_t part, int64_t at)
+{
+    push_at(i, topic, part, at, 0, 0);
 }
 
 static int pop(void)
@@ -63,6 +70,21 @@ START_TEST(test_partition_order_is_kept)
     push(1, "c", 0, 10);
     push(2, "c", 1, 20);
     int want[] = {2, 0, 1};
+    for (int i = 0; i < NELEM(want); i++)
+        ck_assert_int_eq(pop(), want[i]);
+}
+END_TEST
+
+START_TEST(test_fraction_then_rank)
+{
+    /* 10.6 s, 10.3 s, 10 s (a received) and 10 s: by the fraction, then
+     * at one instant the lower rank, whatever partition each came on */
+    push_at(0, "c", 0, 10, 600000000, 0);
+    push_at(1, "c", 1, 10, 300000000, 1);
+    push_at(2, "c", 2, 10, 0, 1);
+    push_at(3, "c", 3, 10, 0, 0);
+    push_at(4, "c", 4, 9, 999999999, 1);
+    int want[] = {4, 3, 2, 1, 0};
     for (int i = 0; i < NELEM(want); i++)
         ck_assert_int_eq(pop(), want[i]);
 }
@@ -201,6 +223,7 @@ Suite *suite_merge(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_earliest_head_first);
     tcase_add_test(tc, test_partition_order_is_kept);
+    tcase_add_test(tc, test_fraction_then_rank);
     tcase_add_test(tc, test_ties_and_dead_letters);
     tcase_add_test(tc, test_take_a_partition);
     tcase_add_test(tc, test_blocker_is_an_empty_tracked_partition_behind_its_end);

@@ -55,6 +55,19 @@ START_TEST(test_rfc3339_ok)
     const char *dot = strchr(rfc_ok[_i].in, '.');
     bool frac = dot && strspn(dot + 1, "0") < strspn(dot + 1, "0123456789");
     ck_assert_msg(tu_rfc3339_has_fraction(rfc_ok[_i].in) == frac, "%s: fraction %d", rfc_ok[_i].in, !frac);
+    ck_assert_msg((tu_rfc3339_fraction_ns(rfc_ok[_i].in) != 0) == frac, "%s: ns", rfc_ok[_i].in);
+}
+END_TEST
+
+START_TEST(test_fraction_ns)
+{
+    ck_assert_uint_eq(tu_rfc3339_fraction_ns("2026-11-23T09:15:00Z"), 0);
+    ck_assert_uint_eq(tu_rfc3339_fraction_ns("2026-11-23T09:15:00.000Z"), 0);
+    ck_assert_uint_eq(tu_rfc3339_fraction_ns("2026-11-23T09:15:00.5Z"), 500000000);
+    ck_assert_uint_eq(tu_rfc3339_fraction_ns("2026-11-23T09:15:00.3+08:00"), 300000000);
+    ck_assert_uint_eq(tu_rfc3339_fraction_ns("2026-11-23T09:15:00.123456789123Z"), 123456789);
+    ck_assert_uint_eq(tu_rfc3339_fraction_ns("2026-11-23T09:15:00.0000000001Z"), 1); /* below 1 ns: still after */
+    ck_assert_uint_eq(tu_rfc3339_fraction_ns(NULL), 0);
 }
 END_TEST
 
@@ -342,6 +355,7 @@ Suite *suite_timeutil(void)
     tcase_add_loop_test(tc, test_rfc3339_ok, 0, NELEM(rfc_ok));
     tcase_add_loop_test(tc, test_rfc3339_bad, 0, NELEM(rfc_bad));
     tcase_add_test(tc, test_rfc3339_null);
+    tcase_add_test(tc, test_fraction_ns);
     tcase_add_test(tc, test_format);
     tcase_add_test(tc, test_format_clamps);
     tcase_add_test(tc, test_format_roundtrip);

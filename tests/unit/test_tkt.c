@@ -2128,7 +2128,7 @@ START_TEST(test_fraction_after_the_deadline)
     Ticket *t = receive_normal(); /* contact due 11:00 */
     alert_list_reset(&al);
     ComplaintEvent ev = mk(CT_CONTACTED, T("2026-11-23T11:00:00+08:00"));
-    ev.occurred_frac = true;
+    ev.occurred_ns = 500000000;
     ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
     by_id("sla_breach/" TID "/1/contact", AS_FIRING);
     const Alert *a = by_id("sla_breach/" TID "/1/contact", AS_RESOLVED);
