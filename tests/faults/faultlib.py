@@ -440,6 +440,10 @@ class Outcome:
         self.tickets = query(conninfo, f"SELECT {TICKET_COLUMNS} FROM tickets ORDER BY ticket_id")
         self.events = query(conninfo, "SELECT event_id, ticket_id, type, effect FROM ticket_events ORDER BY event_id")
         self.alerts = set(query(conninfo, "SELECT alert_id, status FROM alerts"))
+        # every transition's whole body but its processing time: a restart
+        # must not change what an alert says (a bulk episode's ticket_ids)
+        self.bodies = dict(((r[0], r[1]), r[2]) for r in query(
+            conninfo, "SELECT alert_id, status, (payload::jsonb - 'emitted_at')::text FROM alerts"))
         self.n_alert_rows = scalar(conninfo, "SELECT count(*) FROM alerts")
         self.dead = query(conninfo, "SELECT source_topic, reason, detail FROM dead_letters ORDER BY 1, 2, 3")
         self.scans = scalar(conninfo, "SELECT count(*) FROM parcel_scans")
@@ -518,7 +522,7 @@ def diff(a: list | set, b: list | set, n: int = 5) -> str:
 
 
 def assert_same_as_reference(conninfo: str, topic_keys: set, ref: Outcome, ref_topic: set,
-                             compare_snapshots: bool = False) -> Outcome:
+                             compare_snapshots: bool = False, compare_bodies: bool = True) -> Outcome:
     """The closing checks of a case: every effect present, nothing doubled."""
     out = Outcome(conninfo)
     assert_no_doubles(conninfo)
@@ -526,6 +530,10 @@ def assert_same_as_reference(conninfo: str, topic_keys: set, ref: Outcome, ref_t
     assert out.tickets == ref.tickets, "ticket rows differ: " + diff(out.tickets, ref.tickets, 3)
     assert out.alerts == ref.alerts, "alerts table differs: " + diff(out.alerts, ref.alerts)
     assert out.n_alert_rows == len(ref.alerts)
+    if compare_bodies:
+        changed = sorted(k for k in ref.bodies if out.bodies.get(k) != ref.bodies[k])
+        assert not changed, "alert bodies differ: " + "; ".join(
+            f"{k}: run {out.bodies.get(k)} reference {ref.bodies[k]}" for k in changed[:3])
     assert topic_keys == ref_topic, "alerts topic differs: " + diff(topic_keys, ref_topic)
     assert out.dead == ref.dead, "dead letters differ: " + diff(out.dead, ref.dead)
     assert out.scans == ref.scans and out.held == ref.held
