@@ -139,6 +139,10 @@ struct Pipeline {
     int32_t last_partition;
     struct Part *last_part;
     uint64_t n_merge_waits, n_merge_wait_expired;
+    /* Held events expire once the backlog found at the start was read
+     * (holds_may_expire), or at the latest from: */
+    bool holds_open;
+    int64_t holds_open_at; /* wall time, 0: not set yet */
 
     int64_t event_clock;
     Effects eff; /* the open batch */
@@ -529,6 +533,31 @@ static Step apply_next(Pipeline *p, size_t max)
     return STEP_DONE;
 }
 
+/* Whether held events may expire now. Their hold_timeout is processing
+ * time, but the time the daemon was stopped is not: a `received` produced
+ * meanwhile waits in the backlog and must release them, not find them
+ * dead-lettered as unknown_ticket (contract 12.2). So after a start they
+ * expire only once the partitions are assigned and what was fetched is
+ * applied, and then every partition is at its end, or one hold_timeout has
+ * passed since the first such moment (a partition whose end stays beyond
+ * its last message). From then on they expire as they fall due. */
+static bool holds_may_expire(Pipeline *p)
+{
+    if (p->holds_open)
+        return true;
+    if (p->assigned[0] + p->assigned[1] == 0 || merge_count(p->fetched) > 0)
+        return false;
+    int64_t now = wall_now(p);
+    if (p->holds_open_at == 0)
+        p->holds_open_at = tu_add_sat(now, desk_policy(p->desk)->hold_timeout);
+    int32_t part;
+    if (now >= p->holds_open_at || !merge_blocker(p->fetched, part_behind, p, &part)) {
+        p->holds_open = true;
+        log_debug("held events may expire: %s", now >= p->holds_open_at ? "hold_timeout passed" : "caught up");
+    }
+    return p->holds_open;
+}
+
 /* Puts the next piece of work into the open batch, in this order: a policy
  * reload's recompute, deadlines due on the rule clock, expired held events,
  * then the next fetched message (in event mode after the deadlines that fall
@@ -550,7 +579,7 @@ static Step build_step(Pipeline *p)
     }
     if (!(wall && p->stopping) && desk_next_due(p->desk) <= now)
         return oom_rc(desk_fire_due(p->desk, now, fire_max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
-    if (!p->stopping && desk_next_hold_expiry(p->desk) <= wall_now(p))
+    if (!p->stopping && desk_next_hold_expiry(p->desk) <= wall_now(p) && holds_may_expire(p))
         return oom_rc(desk_expire_held(p->desk, wall_now(p), max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
     if (!pending_ready(p))
         return STEP_NONE;

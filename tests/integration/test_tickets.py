@@ -7,12 +7,13 @@ the order of event time and the expected alerts are exact.
 """
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
 
 from events import at, complaint, find, has, iso, keys, received, stable
-from harness import ALERTS, COMPLAINTS, DLQ, produce, query, read_records, read_topic, scalar
+from harness import ALERTS, COMPLAINTS, DLQ, produce, query, read_records, read_topic, scalar, wait_for
 
 pytestmark = pytest.mark.broker(partitions=1)
 
@@ -197,6 +198,23 @@ def test_held_events_and_duplicates(broker, daemon, db):
     assert scalar(db, "SELECT count(*) FROM ticket_events WHERE ticket_id = 'T-11'") == 3
     assert scalar(db, "SELECT count(*) FROM held_events") == 0
     assert scalar(db, "SELECT contacted_at FROM tickets WHERE ticket_id = 'T-11'") == at(minutes=20)
+
+
+def test_a_stop_does_not_expire_held_events(broker, daemon, db):
+    # A contact held for its received; the daemon is stopped, the received
+    # is produced, and the hold_timeout passes before the start: the
+    # backlog is read before any hold expires, so the received releases it.
+    d = daemon({"policy": {"hold_timeout": "4s"}})
+    produce(broker.bootstrap, COMPLAINTS, [complaint("T-14", "contacted", at(minutes=20))])
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM held_events") == 1)
+    assert d.stop() == 0
+    produce(broker.bootstrap, COMPLAINTS, [received("T-14", at(0)), received("T-15", at(hours=5))])
+    time.sleep(5)
+    d.restart()
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events WHERE ticket_id = 'T-14'") == 2)
+    assert scalar(db, "SELECT contacted_at FROM tickets WHERE ticket_id = 'T-14'") == at(minutes=20)
+    assert scalar(db, "SELECT count(*) FROM held_events") == 0
+    assert scalar(db, "SELECT count(*) FROM dead_letters") == 0
 
 
 def test_dead_letters_keep_the_daemon_running(broker, daemon, db):
