@@ -62,9 +62,13 @@ struct Desk {
     size_t n_held;          /* held events (in every HeldList) */
     uint32_t gen;           /* the last generation handed to an Effects */
     int64_t folded;         /* a ticket with unfolded above this is not evicted */
-    /* A policy reload in progress: the tickets still to recompute. */
+    /* A policy reload in progress: the tickets still to recompute, then
+     * the parcels' stall timers when stall_after changed; the tickets'
+     * 12.7 reviews are looked at again when loss_after changed. */
     bool recompute;
     size_t recompute_iter;
+    bool rearm_parcels, review_again;
+    uint32_t rearm_iter;
 };
 
 /* Complaints up to this much older than the clock still count in their site
@@ -77,6 +81,8 @@ struct Desk {
  * for each stage, an overdue pause, a progress and a response lapse, the
  * delay/loss review, and its row. */
 #define FIRE_ITEM_MAX (2 * STG__COUNT + 4 + 1)
+/* Parcels re-armed in one step after stall_after changed. */
+#define REARM_SLICE 65536
 /* The most site accountability alerts one complaint fires: its month, and
  * a total for each month of the window it completes (a late complaint). */
 #define ACCT_EVENT_MAX 14
@@ -962,6 +968,9 @@ int desk_offer(Desk *d, const ComplaintEvent *ev, const ScanEvent *sc, const Des
 
 void desk_set_policy(Desk *d, Policy *p)
 {
+    d->rearm_parcels |= p->stall_after != d->policy->stall_after;
+    d->rearm_iter = 0;
+    d->review_again |= p->loss_after != d->policy->loss_after;
     pol_free(d->policy);
     d->policy = p;
     d->recompute = true;
@@ -970,7 +979,7 @@ void desk_set_policy(Desk *d, Policy *p)
 
 bool desk_recompute_pending(const Desk *d)
 {
-    return d->recompute;
+    return d->recompute || d->rearm_parcels;
 }
 
 static int recompute(Desk *d, int64_t now, size_t max_effects, Effects *out);
@@ -985,6 +994,7 @@ int desk_recompute(Desk *d, int64_t now, size_t max_effects, Effects *out)
 static int recompute(Desk *d, int64_t now, size_t max_effects, Effects *out)
 {
     int done = 0;
+    bool finished = false;
     const char *k;
     void *v;
     while (d->recompute) {
@@ -993,22 +1003,35 @@ static int recompute(Desk *d, int64_t now, size_t max_effects, Effects *out)
         Ticket *t = ht_each(&d->tickets, &d->recompute_iter);
         if (!t) {
             d->recompute = false;
+            finished = true;
             break;
         }
         if (!tkt_open(t))
             continue;
         tkt_recompute(t, d->policy, now, &out->alerts);
-        if (alerts_failed(out) || touch(d, t, out) < 0)
+        if (alerts_failed(out) || (d->review_again && review(d, t, now, out) < 0) || touch(d, t, out) < 0)
             return -1;
         done++;
     }
-    /* Hold expiry and bulk episode ends follow the new values. */
-    for (size_t it = 0; sm_next(d->held, &it, &k, &v);)
-        if (held_rearm(d, v) < 0)
+    if (finished) {
+        d->review_again = false;
+        /* Hold expiry and bulk episode ends follow the new values. */
+        for (size_t it = 0; sm_next(d->held, &it, &k, &v);)
+            if (held_rearm(d, v) < 0)
+                return -1;
+        for (size_t it = 0; sm_next(d->bulk, &it, &k, &v);)
+            if (bulk_active(((BulkKey *)v)->w) && bulk_rearm(d, v, now) < 0)
+                return -1;
+    }
+    /* then the parcels' stall timers, a slice a step: no effects, only the
+     * heap (a stall that falls due fires as any deadline does) */
+    if (!d->recompute && d->rearm_parcels) {
+        int more = ps_rearm(d->parcels, d->policy->stall_after, &d->rearm_iter, REARM_SLICE);
+        if (more < 0)
             return -1;
-    for (size_t it = 0; sm_next(d->bulk, &it, &k, &v);)
-        if (bulk_active(((BulkKey *)v)->w) && bulk_rearm(d, v, now) < 0)
-            return -1;
+        d->rearm_parcels = more > 0;
+        done++;
+    }
     return done;
 }
 

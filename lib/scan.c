@@ -649,6 +649,18 @@ static void arena_compact(ParcelSet *s)
     free(offs);
 }
 
+int ps_rearm(ParcelSet *s, int64_t stall_after, uint32_t *iter, size_t max)
+{
+    for (size_t n = 0; *iter < s->n_recs && n < max; (*iter)++, n++) {
+        Parcel *p = rec_at(s, *iter);
+        if (p->waybill == FREE_REC || p->type == SCAN_SIGNED || (p->flags & PF_STALLED))
+            continue;
+        if (th_set(&s->heap, &p->node, tu_add_sat(tu32_get(p->at), stall_after)) < 0)
+            return -1;
+    }
+    return *iter < s->n_recs;
+}
+
 size_t ps_prune_signed(ParcelSet *s, int64_t before)
 {
     size_t dropped = 0;

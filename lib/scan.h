@@ -96,6 +96,13 @@ size_t ps_stalled_count(const ParcelSet *s);
  * (its alert already fired); `stalled` is ignored for a signed scan. */
 int ps_restore(ParcelSet *s, const ScanEvent *latest, int64_t pickup, bool stalled, int64_t stall_after);
 
+/* After stall_after changed (a policy reload): re-arms the stall timers of
+ * the parcels that are neither signed nor stalled, from record *iter on, at
+ * most max records; returns 1 while records remain, 0 when the last was
+ * done, -1 when out of memory. A stall already firing stays (it ends with a
+ * new scan). */
+__attribute__((warn_unused_result)) int ps_rearm(ParcelSet *s, int64_t stall_after, uint32_t *iter, size_t max);
+
 /* Forgets parcels whose latest scan is `signed` and older than `before`;
  * without it every parcel ever scanned stays in memory. Signed parcels have
  * no timer, so no alert is lost, but a later complaint about one finds no

@@ -549,6 +549,44 @@ START_TEST(test_policy_reload_recomputes_in_chunks)
 }
 END_TEST
 
+static void scan(const char *id, const char *waybill, ScanType type, int64_t at);
+
+/* A reload that shortens stall_after and loss_after reaches the parcel
+ * already tracked and the ticket already reviewed: both fire at the new
+ * times, not at the old ones. */
+START_TEST(test_policy_reload_rearms_stalls_and_reviews)
+{
+    scan("s-1", "W1", SCAN_PICKUP, MON0900);
+    ComplaintEvent ev = ev_of("D", CT_RECEIVED, MON0900 + H);
+    ev.category = CAT_DELAY;
+    ev.has |= EVF_WAYBILL;
+    snprintf(ev.waybill, sizeof ev.waybill, "W1");
+    offer(&ev, MON0900 + H);
+    eff_reset(&eff);
+    Policy *p = pol_new();
+    char err[128];
+    ck_assert_int_eq(pol_set(p, "stall_after", "2h", err, sizeof err), 0);
+    ck_assert_int_eq(pol_set(p, "loss_after", "3h", err, sizeof err), 0);
+    ck_assert_int_eq(pol_set(p, "sla.contact.normal", "5d calendar", err, sizeof err), 0); /* out of the way */
+    ck_assert_int_eq(pol_set(p, "sla.first_reply.normal", "5d calendar", err, sizeof err), 0);
+    ck_assert_int_eq(pol_set(p, "sla.resolve.normal", "5d calendar", err, sizeof err), 0);
+    desk_set_policy(desk, p);
+    for (int guard = 0; guard < 100 && desk_recompute_pending(desk); guard++) {
+        ck_assert_int_ge(desk_recompute(desk, MON0900 + H, BIG, &eff), 0);
+        eff_reset(&eff);
+    }
+    ck_assert(!desk_recompute_pending(desk));
+    ck_assert_int_eq(desk_next_due(desk), MON0900 + 2 * H); /* the stall, on the new timer */
+    size_t seen = 0;
+    char *s = fire_all(MON0900 + 3 * H, BIG, &seen);
+    char stall[64];
+    snprintf(stall, sizeof stall, "parcel_stalled/W1/%lld:%d\n", (long long)MON0900, (int)AS_FIRING);
+    ck_assert_msg(strstr(s, stall) != NULL, "%s", s);
+    ck_assert_msg(strstr(s, "category_review/D/1:0\n") != NULL, "%s", s);
+    free(s);
+}
+END_TEST
+
 /* ---- the merge feeding the desk ----------------------------------------- */
 
 typedef struct Msg {
@@ -854,6 +892,7 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_forgotten_ticket_is_read_back);
     tcase_add_test(tc, test_summary);
     tcase_add_test(tc, test_policy_reload_recomputes_in_chunks);
+    tcase_add_test(tc, test_policy_reload_rearms_stalls_and_reviews);
     tcase_add_test(tc, test_merge_orders_partitions_for_the_event_clock);
     tcase_add_test(tc, test_implausible_times_are_dead_lettered);
     tcase_add_test(tc, test_invalid_leaves_bulk);
