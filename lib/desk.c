@@ -1143,7 +1143,12 @@ int desk_load_bulk(Desk *d, Category cat, const char *site, int64_t window_start
     /* the firing alert lists the members it had; those that joined later
      * are known by their tickets */
     bulk_restore_joined(bk->w, window_start, joined_bulk, d);
-    return bulk_rearm(d, bk, base);
+    /* Its end is the first time after its condition that the trailing
+     * count falls below the threshold, which may have passed while the
+     * daemon was stopped: it then ends at once, at that time, not at the
+     * start. (Its complaints are loaded back for BULK_LATE_HORIZON; an
+     * older episode ends at the start.) */
+    return bulk_rearm(d, bk, condition_at >= base - BULK_LATE_HORIZON ? condition_at : base);
 }
 
 int desk_load_parcel(Desk *d, const ScanEvent *latest, int64_t pickup, bool stalled)

@@ -587,6 +587,45 @@ START_TEST(test_policy_reload_rearms_stalls_and_reviews)
 }
 END_TEST
 
+/* A bulk episode whose end passed while the daemon was stopped ends, at the
+ * start, at the time its trailing count fell below the threshold. */
+START_TEST(test_bulk_end_passed_while_stopped)
+{
+    char ids[10][8];
+    const char *idv[10];
+    for (int i = 0; i < 10; i++) {
+        snprintf(ids[i], sizeof ids[i], "K%d", i);
+        idv[i] = ids[i];
+        ComplaintEvent ev = ev_of(ids[i], CT_RECEIVED, MON0900 + i * MIN);
+        ev.category = CAT_DAMAGE;
+        ev.has |= EVF_SITE;
+        snprintf(ev.site, sizeof ev.site, "S1");
+        offer(&ev, MON0900 + i * MIN);
+    }
+    ck_assert_int_ge(find("bulk_complaint/damage/S1/1795395600", AS_FIRING), 0);
+    /* the start, three hours on: the tickets and the running episode back */
+    int64_t base = MON0900 + 3 * H;
+    Desk *b = desk_new(pol_new());
+    for (int i = 0; i < 10; i++) {
+        size_t len;
+        uint8_t *snap = tkt_pack(desk_ticket(desk, ids[i]), &len);
+        char err[128];
+        Ticket *t = tkt_unpack(snap, len, err, sizeof err);
+        free(snap);
+        ck_assert_int_eq(desk_load_ticket(b, t, base), 0);
+    }
+    ck_assert_int_eq(desk_load_bulk(b, CAT_DAMAGE, "S1", MON0900, MON0900 + 9 * MIN, idv, 10, false, base), 0);
+    eff_reset(&eff);
+    ck_assert_int_ge(desk_fire_due(b, base, BIG, &eff), 1);
+    int r = find("bulk_complaint/damage/S1/1795395600", AS_RESOLVED);
+    ck_assert_int_ge(r, 0);
+    /* K0 leaves the window at 10:00: nine are left */
+    ck_assert_int_eq(eff.alerts.v[r].resolved_at, MON0900 + H);
+    ck_assert_int_eq(eff.alerts.v[r].n_ticket_ids, 10);
+    desk_free(b);
+}
+END_TEST
+
 /* ---- the merge feeding the desk ----------------------------------------- */
 
 typedef struct Msg {
@@ -893,6 +932,7 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_summary);
     tcase_add_test(tc, test_policy_reload_recomputes_in_chunks);
     tcase_add_test(tc, test_policy_reload_rearms_stalls_and_reviews);
+    tcase_add_test(tc, test_bulk_end_passed_while_stopped);
     tcase_add_test(tc, test_merge_orders_partitions_for_the_event_clock);
     tcase_add_test(tc, test_implausible_times_are_dead_lettered);
     tcase_add_test(tc, test_invalid_leaves_bulk);
