@@ -99,6 +99,16 @@ static void offer_new(const char *ticket, ComplaintType type, int64_t at)
     offer(&ev, at);
 }
 
+/* A complaint of `cat` about a parcel, received at `at`. */
+static void offer_about(const char *ticket, Category cat, const char *waybill, int64_t at)
+{
+    ComplaintEvent ev = ev_of(ticket, CT_RECEIVED, at);
+    ev.category = cat;
+    ev.has |= EVF_WAYBILL;
+    snprintf(ev.waybill, sizeof ev.waybill, "%s", waybill);
+    offer(&ev, at);
+}
+
 /* Index of an alert transition in eff, -1 when absent. */
 static int find(const char *id, AlertStatus st)
 {
@@ -557,11 +567,7 @@ static void scan(const char *id, const char *waybill, ScanType type, int64_t at)
 START_TEST(test_policy_reload_rearms_stalls_and_reviews)
 {
     scan("s-1", "W1", SCAN_PICKUP, MON0900);
-    ComplaintEvent ev = ev_of("D", CT_RECEIVED, MON0900 + H);
-    ev.category = CAT_DELAY;
-    ev.has |= EVF_WAYBILL;
-    snprintf(ev.waybill, sizeof ev.waybill, "W1");
-    offer(&ev, MON0900 + H);
+    offer_about("D", CAT_DELAY, "W1", MON0900 + H);
     eff_reset(&eff);
     Policy *p = pol_new();
     char err[128];
@@ -816,11 +822,7 @@ START_TEST(test_category_review_from_scans)
     int64_t pickup = MON0900 - 6 * DAY;
     scan("s-2", "W7", SCAN_DEPART, pickup + H);
     scan("s-1", "W7", SCAN_PICKUP, pickup); /* late: not the latest, still the pickup */
-    ComplaintEvent ev = ev_of("D", CT_RECEIVED, MON0900);
-    ev.category = CAT_DELAY;
-    ev.has |= EVF_WAYBILL;
-    snprintf(ev.waybill, sizeof ev.waybill, "W7");
-    offer(&ev, MON0900);
+    offer_about("D", CAT_DELAY, "W7", MON0900);
     ck_assert_int_lt(find("category_review/D/1", AS_FIRING), 0);
     /* a day later the event clock passes pickup + 168 h */
     offer_new("X", CT_RECEIVED, MON0900 + DAY + MIN);
@@ -841,19 +843,11 @@ START_TEST(test_old_signed_parcel_forgotten_without_a_sweep)
 {
     int64_t lookback = desk_policy(desk)->repeat_lookback;
     scan("s-9", "W9", SCAN_SIGNED, MON0900);
-    ComplaintEvent ev = ev_of("L", CT_RECEIVED, MON0900 + lookback + DAY);
-    ev.category = CAT_LOSS;
-    ev.has |= EVF_WAYBILL;
-    snprintf(ev.waybill, sizeof ev.waybill, "W9");
-    offer(&ev, MON0900 + lookback + DAY);
+    offer_about("L", CAT_LOSS, "W9", MON0900 + lookback + DAY);
     ck_assert_str_eq(tkt_resp_rule(desk_ticket(desk, "L")), "no_scan");
     /* within the look-back it is still the signed parcel */
     scan("s-8", "W8", SCAN_SIGNED, MON0900 + lookback);
-    ComplaintEvent ev2 = ev_of("M", CT_RECEIVED, MON0900 + lookback + DAY);
-    ev2.category = CAT_LOSS;
-    ev2.has |= EVF_WAYBILL;
-    snprintf(ev2.waybill, sizeof ev2.waybill, "W8");
-    offer(&ev2, MON0900 + lookback + DAY);
+    offer_about("M", CAT_LOSS, "W8", MON0900 + lookback + DAY);
     ck_assert_str_eq(tkt_resp_rule(desk_ticket(desk, "M")), "signed");
 }
 END_TEST
