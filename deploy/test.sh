@@ -34,64 +34,63 @@ trap 'rm -rf "$LOGDIR"' EXIT
 declare -a RESULTS=()
 FAILED=0
 
-# run_stage NAME CMD...: runs CMD with its output shown and kept; records the
-# result instead of stopping, so one failure does not hide the others.
-run_stage() {
-    local name=$1
-    shift
-    local log
-    log="$LOGDIR/$(tr -c 'A-Za-z0-9\n' '_' <<<"$name").log"
-    printf '\n==> %s\n' "$name"
-    local start=$SECONDS rc
-    set +e
-    "$@" 2>&1 | tee "$log"
-    rc=${PIPESTATUS[0]}
-    set -e
-    local secs=$((SECONDS - start)) note
-    note=$(summary_of "$log")
+# The log a stage's output is kept in.
+stage_log() {
+    printf '%s/%s.log' "$LOGDIR" "$(tr -c 'A-Za-z0-9\n' '_' <<<"$1")"
+}
+
+# record_result NAME RC SECONDS LOG: the stage's line of the summary.
+record_result() {
+    local name=$1 rc=$2 secs=$3 note
+    note=$(summary_of "$4")
     if [[ $rc -eq 0 ]]; then
         RESULTS+=("PASS  $name (${secs}s)${note:+  $note}")
     else
         RESULTS+=("FAIL  $name (exit $rc, ${secs}s)${note:+  $note}")
         FAILED=1
     fi
+}
+
+# run_stage NAME CMD...: runs CMD with its output shown and kept; records the
+# result instead of stopping, so one failure does not hide the others.
+run_stage() {
+    local name=$1
+    shift
+    local log start=$SECONDS rc
+    log=$(stage_log "$name")
+    printf '\n==> %s\n' "$name"
+    set +e
+    "$@" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    record_result "$name" "$rc" $((SECONDS - start)) "$log"
     return "$rc"
 }
 
 # run_stage_bg NAME CMD...: starts a stage in the background with its output
 # kept in its log only; wait_stages then waits for every such stage, shows
 # each log in the order they were started and records their results.
-declare -a BG_NAMES=() BG_PIDS=() BG_LOGS=() BG_STARTS=()
+declare -a BG_NAMES=() BG_PIDS=() BG_STARTS=()
 run_stage_bg() {
     local name=$1
     shift
-    local log
-    log="$LOGDIR/$(tr -c 'A-Za-z0-9\n' '_' <<<"$name").log"
     printf '\n==> %s (started in the background)\n' "$name"
-    "$@" >"$log" 2>&1 &
+    "$@" >"$(stage_log "$name")" 2>&1 &
     BG_NAMES+=("$name")
     BG_PIDS+=("$!")
-    BG_LOGS+=("$log")
     BG_STARTS+=("$SECONDS")
 }
 
 wait_stages() {
-    local i rc secs note
+    local i rc
     for i in "${!BG_PIDS[@]}"; do
         rc=0
         wait "${BG_PIDS[$i]}" || rc=$?
-        secs=$((SECONDS - BG_STARTS[i]))
         printf '\n==> %s (output)\n' "${BG_NAMES[$i]}"
-        cat "${BG_LOGS[$i]}"
-        note=$(summary_of "${BG_LOGS[$i]}")
-        if [[ $rc -eq 0 ]]; then
-            RESULTS+=("PASS  ${BG_NAMES[$i]} (${secs}s)${note:+  $note}")
-        else
-            RESULTS+=("FAIL  ${BG_NAMES[$i]} (exit $rc, ${secs}s)${note:+  $note}")
-            FAILED=1
-        fi
+        cat "$(stage_log "${BG_NAMES[$i]}")"
+        record_result "${BG_NAMES[$i]}" "$rc" $((SECONDS - BG_STARTS[i])) "$(stage_log "${BG_NAMES[$i]}")"
     done
-    BG_NAMES=() BG_PIDS=() BG_LOGS=() BG_STARTS=()
+    BG_NAMES=() BG_PIDS=() BG_STARTS=()
 }
 
 skip_stage() {
