@@ -94,26 +94,21 @@ int tu_parse_date(const char *s, int64_t *days)
 
 uint32_t tu_rfc3339_fraction_ns(const char *s)
 {
+    /* "YYYY-MM-DDThh:mm:ss" is 19 bytes; the fraction, if any, follows */
     if (s == NULL || strnlen(s, 20) < 20 || s[19] != '.')
         return 0;
     uint32_t ns = 0;
-    const char *p = s + 20;
-    for (int i = 0; i < 9; i++)
-        ns = ns * 10 + (*p >= '0' && *p <= '9' ? (uint32_t)(*p++ - '0') : 0);
-    if (ns == 0 && tu_rfc3339_has_fraction(s))
-        ns = 1;
-    return ns;
-}
-
-bool tu_rfc3339_has_fraction(const char *s)
-{
-    /* "YYYY-MM-DDThh:mm:ss" is 19 bytes; the fraction, if any, follows */
-    if (s == NULL || strnlen(s, 20) < 20 || s[19] != '.')
-        return false;
-    for (const char *p = s + 20; *p >= '0' && *p <= '9'; p++)
-        if (*p != '0')
-            return true;
-    return false;
+    bool beyond = false; /* a digit other than 0 after the ninth */
+    int i = 0;
+    for (const char *p = s + 20; *p >= '0' && *p <= '9'; p++, i++) {
+        if (i < 9)
+            ns = ns * 10 + (uint32_t)(*p - '0');
+        else
+            beyond |= *p != '0';
+    }
+    for (; i < 9; i++)
+        ns *= 10;
+    return ns == 0 && beyond ? 1 : ns;
 }
 
 int tu_parse_rfc3339(const char *s, int64_t *out)

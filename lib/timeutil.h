@@ -38,12 +38,10 @@ static inline int64_t tu32_get(Tu32 t)
  * separator 'T', 't' or ' ', optional fractional seconds (truncated toward the
  * past). Returns 0 and stores Unix seconds, or -1 on anything else. */
 __attribute__((warn_unused_result)) int tu_parse_rfc3339(const char *s, int64_t *out);
-/* Whether a time tu_parse_rfc3339 accepted carries a fraction of a second
- * other than zero: the instant is then after the second it was truncated to. */
-bool tu_rfc3339_has_fraction(const char *s);
-/* That fraction in nanoseconds (its first nine digits), 0 when there is
- * none; 1 for a fraction smaller than a nanosecond, so that it is never 0
- * when tu_rfc3339_has_fraction is true. */
+/* The fraction of a second of a time tu_parse_rfc3339 accepted, in
+ * nanoseconds (its first nine digits); 0 when it has none other than zero,
+ * and 1 for one smaller than a nanosecond. Not 0: the instant is after the
+ * second it was truncated to. */
 uint32_t tu_rfc3339_fraction_ns(const char *s);
 
 /* Formats t as "YYYY-MM-DDThh:mm:ss+hh:mm" at the given UTC offset in minutes
