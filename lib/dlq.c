@@ -132,7 +132,7 @@ fail:
     return res;
 }
 
-size_t dlq_key_text(const void *key, size_t len, char *out, size_t cap)
+char *dlq_key_text(const void *key, size_t len)
 {
     const unsigned char *k = key;
     bool plain = true;
@@ -141,12 +141,9 @@ size_t dlq_key_text(const void *key, size_t len, char *out, size_t cap)
         plain = c > 0;
     }
     size_t need = plain ? len : 2 + 2 * len;
-    if (cap == 0)
-        return need;
-    if (need >= cap) {
-        out[0] = '\0'; /* never a cut key: the caller asks again with room */
-        return need;
-    }
+    char *out = malloc(need + 1);
+    if (!out)
+        return NULL;
     if (plain) {
         memcpy(out, k, len);
     } else {
@@ -159,7 +156,7 @@ size_t dlq_key_text(const void *key, size_t len, char *out, size_t cap)
         }
     }
     out[need] = '\0';
-    return need;
+    return out;
 }
 
 static int hex_digit(char c)

@@ -20,9 +20,8 @@ char *dlq_encode(const char *reason, const char *detail, const char *topic, int3
  * logs: the key itself when it is well-formed UTF-8 without NUL or
  * backslash, else "\\x" and two lowercase hex digits per byte (PostgreSQL's
  * bytea hex form). The two never collide: a key with a backslash is always
- * written in hex. Writes at most cap bytes with the NUL; returns the length
- * the whole text needs (without the NUL), as snprintf does. */
-size_t dlq_key_text(const void *key, size_t len, char *out, size_t cap);
+ * written in hex. Malloc'd; NULL only when out of memory. */
+char *dlq_key_text(const void *key, size_t len);
 
 /* The key bytes of a text made by dlq_key_text, decoded in place (the bytes
  * are never longer than the text); returns their length. A text that is not

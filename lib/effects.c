@@ -155,14 +155,9 @@ int eff_dead_letter(Effects *e, const char *reason, const char *detail, const ch
     memset(d, 0, sizeof *d);
     d->reason = strdup(reason);
     d->detail = strdup(detail ? detail : "");
-    if (key) {
-        /* as text: the column it goes to is text, and the outbox turns it
-         * back into the bytes (dlq_key_text) */
-        size_t n = dlq_key_text(key, key_len, NULL, 0) + 1;
-        d->key = malloc(n);
-        if (d->key)
-            dlq_key_text(key, key_len, d->key, n);
-    }
+    /* as text: the column it goes to is text, and the outbox turns it back
+     * into the bytes (dlq_key_bytes) */
+    d->key = key ? dlq_key_text(key, key_len) : NULL;
     d->record = dlq_encode(reason, detail ? detail : "", topic, partition, offset, payload, len);
     if (set_source(&d->src, topic, partition, offset) < 0 || !d->reason || !d->detail || (key && !d->key) ||
         !d->record) {
