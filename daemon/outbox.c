@@ -337,11 +337,6 @@ size_t outbox_depth(const Outbox *o)
     return o->pending.n;
 }
 
-bool outbox_over(const Outbox *o)
-{
-    return outbox_depth(o) >= (size_t)o->cfg->outbox_max;
-}
-
 size_t outbox_room(const Outbox *o)
 {
     size_t d = outbox_depth(o), max = (size_t)o->cfg->outbox_max;

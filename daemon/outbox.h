@@ -7,9 +7,10 @@
  * message up to outbox_acked() is on the broker. The watermark goes to
  * PostgreSQL with a later batch, and a start republishes what lies above it.
  *
- * Back-pressure: outbox_over() is true while `outbox_max` or more messages
- * are not yet acknowledged by the broker; the pipeline then builds no new
- * batch, and so stops consuming, until the outbox drains below it. */
+ * Back-pressure: outbox_room() is the number of places below `outbox_max`
+ * (messages not yet acknowledged by the broker); the pipeline builds no new
+ * batch, and so stops consuming, while the messages of the batches it has
+ * built would fill them. */
 #ifndef COMPLAINTD_OUTBOX_H
 #define COMPLAINTD_OUTBOX_H
 
@@ -94,7 +95,6 @@ void outbox_free(Outbox *o);
 void outbox_push(Outbox *o, OutList *msgs);
 /* Messages not yet acknowledged: queued here or in the producer. */
 size_t outbox_depth(const Outbox *o);
-bool outbox_over(const Outbox *o);
 /* Free places below outbox_max (0 when over). */
 size_t outbox_room(const Outbox *o);
 /* Every message with seq <= this is acknowledged by the broker. */

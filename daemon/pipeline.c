@@ -558,15 +558,23 @@ static bool holds_may_expire(Pipeline *p)
     return p->holds_open;
 }
 
+/* Alerts and dead letters not yet in the outbox: those of the batch being
+ * committed and of the open batch. */
+static size_t msgs_ahead(const Pipeline *p)
+{
+    return p->inflight.out.n + p->eff.alerts.n + p->eff.n_dead;
+}
+
 /* Puts the next piece of work into the open batch, in this order: a policy
  * reload's recompute, deadlines due on the rule clock, expired held events,
  * then the next fetched message (in event mode after the deadlines that fall
  * before it). */
 static Step build_step(Pipeline *p)
 {
-    /* New effects wait while the outbox is full, and until what an earlier
-     * run left unsent is queued ahead of them. */
-    if (outbox_over(p->outbox) || backlog_pending(p))
+    /* New effects wait while the outbox is full, counting the messages of
+     * the batch being committed and of this one, which it will take, and
+     * until what an earlier run left unsent is queued ahead of them. */
+    if (outbox_room(p->outbox) <= msgs_ahead(p) || backlog_pending(p))
         return STEP_NONE;
     size_t max = (size_t)p->cfg->batch_max;
     /* a firing step adds at most STEP_EFFECTS, so that the loop gets its turns */

@@ -6,7 +6,8 @@
  * store, outbox (and kq's consumer); none of them calls back up except
  * through the callbacks the pipeline hands them.
  *
- * Back-pressure, from the far end back: an outbox above outbox_max, or a
+ * Back-pressure, from the far end back: an outbox that the messages of the
+ * batches built so far would take above outbox_max, or a
  * batch full while the previous one is still being committed, stops the
  * building of batches; fetched messages then pile up to a bound, and the
  * consumer is paused until they are applied. */
