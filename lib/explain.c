@@ -275,6 +275,14 @@ int xpl_target(XplTarget *x, const Ticket *t, Stage s, const Policy *p)
             warn = max64(warn, min64(nw, tu32_get(t->urgent_at)));
         x->after_rise = deadline;
     }
+    /* as lib/tkt: the limit first, then the invalid target against it */
+    if (s == STG_RESOLVE && t->round == 1 && p->statutory_limit > 0) {
+        x->statutory = true;
+        x->statutory_cap = tu32_get(t->received_at) + p->statutory_limit;
+        x->statutory_applied = x->statutory_cap < deadline;
+        deadline = min64(deadline, x->statutory_cap);
+        warn = min64(warn, deadline);
+    }
     if (s == STG_RESOLVE && t->invalid) {
         const SlaRule *ir = &p->invalid_resolve;
         int ishift = rule_shift(ir, t, p);
@@ -287,13 +295,6 @@ int xpl_target(XplTarget *x, const Ticket *t, Stage s, const Policy *p)
             warn = min64(warn, iw);
             x->invalid_applied = true;
         }
-    }
-    if (s == STG_RESOLVE && t->round == 1 && p->statutory_limit > 0) {
-        x->statutory = true;
-        x->statutory_cap = tu32_get(t->received_at) + p->statutory_limit;
-        x->statutory_applied = x->statutory_cap < deadline;
-        deadline = min64(deadline, x->statutory_cap);
-        warn = min64(warn, deadline);
     }
     x->due = deadline;
     x->warn_at = warn;

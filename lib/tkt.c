@@ -372,9 +372,16 @@ static void compute_target(Ticket *t, Stage s, const Policy *p)
         if (warn != TU_NEVER)
             warn = max64(warn, min64(nw, tu32_get(t->urgent_at)));
     }
+    /* The statutory limit holds whatever pauses and extensions say. */
+    if (s == STG_RESOLVE && t->round == 1 && p->statutory_limit > 0) {
+        int64_t cap = tu32_get(t->received_at) + p->statutory_limit;
+        deadline = min64(deadline, cap);
+        warn = min64(warn, deadline);
+    }
     /* An invalid complaint is closed within its own target from the moment
-     * it was found invalid, when that is sooner (§12.6). In a reopened round
-     * that target, like the others, starts no earlier than the round. */
+     * it was found invalid, when that is sooner than the deadline in force,
+     * the statutory limit included (§12.6). In a reopened round that
+     * target, like the others, starts no earlier than the round. */
     if (s == STG_RESOLVE && t->invalid) {
         int64_t id, iw;
         schedule_rule(t, &p->invalid_resolve, 0, p, max64(tu32_get(t->invalid_at), start), &id, &iw);
@@ -382,12 +389,6 @@ static void compute_target(Ticket *t, Stage s, const Policy *p)
             deadline = id;
             warn = min64(warn, iw);
         }
-    }
-    /* The statutory limit holds whatever pauses and extensions say. */
-    if (s == STG_RESOLVE && t->round == 1 && p->statutory_limit > 0) {
-        int64_t cap = tu32_get(t->received_at) + p->statutory_limit;
-        deadline = min64(deadline, cap);
-        warn = min64(warn, deadline);
     }
     tg->deadline = tu32_of(deadline);
     tg->warn_at = tu32_of(warn);
@@ -759,6 +760,13 @@ void tkt_recompute(Ticket *t, const Policy *p, int64_t now, AlertList *out)
 /* frac: the completing event's time had a fraction of a second, so it is
  * after `at`: late when `at` is the deadline itself (§6: met only at or
  * before it), by one second as late_by_seconds counts. */
+/* The deadline a stage's alert ending now carries: the one in force, or the
+ * one it fired with when none is (a policy reload may leave none). */
+static int64_t in_force(const Target *tg, Tu32 fired)
+{
+    return tu32_get(tg->deadline) != TU_NEVER ? tu32_get(tg->deadline) : tu32_get(fired);
+}
+
 static void complete(Ticket *t, Stage s, int64_t at, bool frac, AlertList *out)
 {
     Target *tg = &t->tg[s];
@@ -766,17 +774,18 @@ static void complete(Ticket *t, Stage s, int64_t at, bool frac, AlertList *out)
         return;
     tg->done = true;
     tg->done_at = tu32_of(at);
+    /* Both alerts carry the deadline in force now: an extension, a pause or
+     * a rise reported after they fired may have moved it (still before
+     * `now` for a breach, or it would have ended then). */
     if (tg->warn_state == AST_FIRING) {
         tg->warn_state = AST_ENDED;
-        emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, s, tg->warn_n, tu32_get(tg->warn_fired_deadline),
+        emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, s, tg->warn_n, in_force(tg, tg->warn_fired_deadline),
                    tu32_get(tg->warn_condition_at), at, out);
     }
     if (tg->breach_state == AST_FIRING) {
         tg->breach_state = AST_ENDED;
-        /* Met or late against the deadline in force now: an extension or a
-         * pause reported after the breach fired may have moved it (still
-         * before `now`, or the breach would have ended then). */
-        int64_t due = tu32_get(tg->deadline) != TU_NEVER ? tu32_get(tg->deadline) : tu32_get(tg->breach_deadline);
+        /* met or late against that deadline */
+        int64_t due = in_force(tg, tg->breach_deadline);
         Alert a;
         int64_t when = at + frac;
         alert_init(&a, AL_SLA_BREACH, when <= due ? AS_RETRACTED : AS_RESOLVED);
@@ -803,12 +812,12 @@ static void close_ticket(Ticket *t, int64_t at, const Policy *p, AlertList *out)
         Target *tg = &t->tg[s];
         if (tg->warn_state == AST_FIRING) {
             tg->warn_state = AST_ENDED;
-            emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, (Stage)s, tg->warn_n, tu32_get(tg->warn_fired_deadline),
+            emit_stage(t, AL_SLA_WARNING, AS_RESOLVED, (Stage)s, tg->warn_n, in_force(tg, tg->warn_fired_deadline),
                        tu32_get(tg->warn_condition_at), at, out);
         }
         if (tg->breach_state == AST_FIRING) {
             tg->breach_state = AST_ENDED;
-            emit_stage(t, AL_SLA_BREACH, AS_RESOLVED, (Stage)s, tg->breach_n, tu32_get(tg->breach_deadline),
+            emit_stage(t, AL_SLA_BREACH, AS_RESOLVED, (Stage)s, tg->breach_n, in_force(tg, tg->breach_deadline),
                        tu32_get(tg->breach_deadline), at, out);
         }
         tg->deadline = tg->warn_at = tu32_of(TU_NEVER);
@@ -936,10 +945,26 @@ void tkt_free(Ticket *t)
     free(t);
 }
 
+/* The pause running at `at` by event time, NULL when none. */
+static const Pause *pause_at(const Ticket *t, int64_t at)
+{
+    for (uint32_t i = 0; i < tkt_n_pauses(t); i++) {
+        const Pause *pz = &t->rare->pauses[i];
+        if (pz->start <= at && (pz->end == TU_NEVER || pz->end > at))
+            return pz;
+    }
+    return NULL;
+}
+
 static int reopen(Ticket *t, int64_t at, const Policy *p, int64_t now, AlertList *out)
 {
-    bool paused = is_paused(t);
-    int64_t until = paused ? t->rare->pev[t->rare->pauses[t->rare->n_pauses - 1].opener].until : TU_NEVER;
+    /* A pause running at the revisit goes on in the new round, with its
+     * agreed date, and with its resumed if one came already: told by
+     * occurred_at, whatever order the events arrived in. */
+    const Pause *pz = pause_at(t, at);
+    bool paused = pz != NULL;
+    int64_t until = paused ? t->rare->pev[pz->opener].until : TU_NEVER;
+    int64_t resumed = paused && !pz->by_itself ? pz->end : TU_NEVER;
     /* the round's alerts end with it, as at a close; the new round's are
      * its own (ids with the new round) */
     end_overdue(t, at, out);
@@ -964,7 +989,8 @@ static int reopen(Ticket *t, int64_t at, const Policy *p, int64_t now, AlertList
      * escalation names `reopened` among what made it major */
     t->major = true;
     t->major_because |= MB_REOPENED;
-    if (paused && (add_pause_ev(t, at, until, false) < 0 || rebuild_pauses(t) < 0))
+    if (paused && (add_pause_ev(t, at, until, false) < 0 ||
+                   (resumed != TU_NEVER && add_pause_ev(t, resumed, TU_NEVER, true) < 0) || rebuild_pauses(t) < 0))
         return -1;
     tkt_make_urgent(t, RSN_REOPENED, at, p, now, out);
     return 0;
@@ -1060,9 +1086,11 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
                 t->invalid_at = tu32_of(at);
             t->invalid = ev->invalid;
         }
-        bool was_major = t->major;
-        t->major = take_facts(t, ev, p) != 0 || t->major;
-        if (t->major && !was_major)
+        /* A reopen made the ticket major (§12.5) without the reason
+         * `major`; a fact that makes it major still adds that reason. */
+        bool facts = (take_facts(t, ev, p) & ~(unsigned)MB_REOPENED) != 0;
+        t->major = t->major || facts;
+        if (facts && !(t->reasons & RSN_MAJOR))
             tkt_make_urgent(t, RSN_MAJOR, at, p, now, out);
         tkt_recompute(t, p, now, out);
         r = TKT_APPLIED;

@@ -466,18 +466,18 @@ static void print_stage(const Show *s, const XplTarget *x)
         xpl_format_when(x->after_rise, x->start, off, line, sizeof line);
         printf(" → %s\n", line);
     }
+    if (x->statutory) {
+        pol_get(s->p, "statutory_limit", val, sizeof val);
+        xpl_format_when(x->statutory_cap, x->start, off, line, sizeof line);
+        printf(IND "limit    statutory_limit: received + %s = %s (%s)\n", val, line,
+               x->statutory_applied ? "sooner: it applies" : "later: not reached");
+    }
     if (x->invalid) {
         char plan[2048];
         xpl_format_plan(&x->invalid_plan, "found invalid", off, plan, sizeof plan);
         pol_get(s->p, "invalid_resolve", val, sizeof val);
         printf(IND "invalid  invalid_resolve = %s: %s (%s)\n", val, plan,
                x->invalid_applied ? "sooner: it applies" : "later: the own target stays");
-    }
-    if (x->statutory) {
-        pol_get(s->p, "statutory_limit", val, sizeof val);
-        xpl_format_when(x->statutory_cap, x->start, off, line, sizeof line);
-        printf(IND "limit    statutory_limit: received + %s = %s (%s)\n", val, line,
-               x->statutory_applied ? "sooner: it applies" : "later: not reached");
     }
     if (x->warn_at != TU_NEVER && x->state != XPL_DONE) {
         xpl_format_when(x->warn_at, x->start, off, line, sizeof line);

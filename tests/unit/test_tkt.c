@@ -2153,6 +2153,108 @@ static Ticket *receive_waybill(Category cat, const char *at)
 }
 
 /* §12.7: delay or loss, 7 days from pickup. */
+/* A pause running at an unsatisfied revisit goes on in the new round, told
+ * by occurred_at: the same round-2 deadline whether the revisit and the
+ * resumed come in time, late (after the pause's agreed date passed on the
+ * clock), or the resumed before the revisit. Round 2 starts 12:00, paused
+ * until the resumed at 15:00; 2 business hours of contact: 15:00-17:00. */
+START_TEST(test_reopen_carries_pause_by_event_time)
+{
+    int64_t paused = T("2026-11-23T11:00:00+08:00"), until = T("2026-11-23T20:00:00+08:00");
+    int64_t rv = T("2026-11-23T12:00:00+08:00"), res = T("2026-11-23T15:00:00+08:00");
+    int64_t late = T("2026-11-23T21:00:00+08:00");
+    for (int order = 0; order < 3; order++) {
+        Ticket *t = receive_normal();
+        step_ok(t, CT_RESOLVED, T("2026-11-23T10:00:00+08:00"));
+        ck_assert_int_eq(pause_until(t, paused, until), TKT_APPLIED);
+        ComplaintEvent r = mk(CT_RESUMED, res);
+        if (order == 0) { /* in time */
+            ck_assert_int_eq(revisit(t, false, rv, rv), TKT_APPLIED);
+            ck_assert_int_eq(apply_at(t, &r, res), TKT_APPLIED);
+        } else if (order == 1) { /* both after the clock passed `until` */
+            tkt_advance(t, late, &al);
+            ck_assert_int_eq(revisit(t, false, rv, late), TKT_APPLIED);
+            ck_assert_int_eq(apply_at(t, &r, late), TKT_APPLIED);
+        } else { /* the resumed first */
+            ck_assert_int_eq(apply_at(t, &r, res), TKT_APPLIED);
+            ck_assert_int_eq(revisit(t, false, rv, res), TKT_APPLIED);
+        }
+        ck_assert_int_eq(t->round, 2);
+        ck_assert_uint_eq(tkt_n_pauses(t), 1);
+        ck_time(tu32_get(t->tg[STG_CONTACT].deadline), T("2026-11-23T17:00:00+08:00"), "round 2 contact");
+        ck_assert(!tkt_paused(t));
+        tkt_free(t);
+    }
+}
+END_TEST
+
+/* An unsatisfied revisit makes the ticket major without the reason `major`;
+ * a major fact later adds it, and `flag` to major_because, without a second
+ * escalation of the round. */
+START_TEST(test_major_fact_after_reopen)
+{
+    Ticket *t = receive_normal();
+    step_ok(t, CT_RESOLVED, T("2026-11-23T15:00:00+08:00"));
+    ck_assert_int_eq(revisit(t, false, T(REOPEN_AT), T(REOPEN_AT)), TKT_APPLIED);
+    ck_assert_uint_eq(t->reasons, RSN_REOPENED);
+    ck_assert_uint_eq(t->major_because, MB_REOPENED);
+    alert_list_reset(&al);
+    ck_assert_int_eq(update_major(t, true, T(REOPEN_AT) + 60), TKT_APPLIED);
+    ck_assert_uint_eq(t->reasons, RSN_REOPENED | RSN_MAJOR);
+    ck_assert_uint_eq(t->major_because, MB_REOPENED | MB_FLAG);
+    ck_assert_int_eq(count_alerts(AL_TICKET_ESCALATED, AS_FIRING), 0);
+    /* a second fact adds no reason twice */
+    ck_assert_int_eq(update_major(t, true, T(REOPEN_AT) + 120), TKT_APPLIED);
+    ck_assert_uint_eq(t->reasons, RSN_REOPENED | RSN_MAJOR);
+    tkt_free(t);
+}
+END_TEST
+
+/* §12.6: the invalid target applies when it is earlier than the deadline in
+ * force, the statutory limit included. Received Monday 09:00, paused 10:00
+ * to Sunday 10:00: the own resolve target would be Tuesday 12-01 09:00, the
+ * limit makes it Monday 11-30 09:00, warning at the same instant. Found
+ * invalid Sunday 10:30: its target, Monday 10:30, is later than the limit,
+ * so the deadline and the warning stay (80 % of it would be Monday 08:30). */
+START_TEST(test_invalid_after_statutory_limit)
+{
+    Ticket *t = receive_normal();
+    ck_assert_int_eq(pause_until(t, T("2026-11-23T10:00:00+08:00"), T("2026-11-29T10:00:00+08:00")), TKT_APPLIED);
+    tkt_advance(t, T("2026-11-29T10:30:00+08:00"), &al);
+    ck_time(tu32_get(t->tg[STG_RESOLVE].deadline), T("2026-11-30T09:00:00+08:00"), "the limit");
+    ComplaintEvent ev = mk(CT_UPDATED, T("2026-11-29T10:30:00+08:00"));
+    ev.has = EVF_VALIDITY;
+    ev.invalid = true;
+    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    ck_time(tu32_get(t->tg[STG_RESOLVE].deadline), T("2026-11-30T09:00:00+08:00"), "still the limit");
+    ck_time(tu32_get(t->tg[STG_RESOLVE].warn_at), T("2026-11-30T09:00:00+08:00"), "warning");
+    tkt_free(t);
+}
+END_TEST
+
+/* A warning and a breach ending at their stage's completion both carry the
+ * deadline in force then. Contact Monday 09:30; first_reply due Wednesday
+ * 09:00, warned Tuesday 23:24; made major Wednesday 01:00, which makes it
+ * due at 01:00 (never before the rise); answered 02:00. */
+START_TEST(test_ended_alerts_carry_deadline_in_force)
+{
+    Ticket *t = receive_normal();
+    step_ok(t, CT_CONTACTED, T("2026-11-23T09:30:00+08:00"));
+    tkt_advance(t, T("2026-11-25T00:00:00+08:00"), &al);
+    ck_time(by_id("sla_warning/" TID "/1/first_reply", AS_FIRING)->deadline, T("2026-11-25T09:00:00+08:00"),
+            "fired with");
+    ck_assert_int_eq(update_major(t, true, T("2026-11-25T01:00:00+08:00")), TKT_APPLIED);
+    alert_list_reset(&al);
+    step_ok(t, CT_FIRST_REPLY, T("2026-11-25T02:00:00+08:00"));
+    int64_t due = T("2026-11-25T01:00:00+08:00");
+    ck_time(by_id("sla_warning/" TID "/1/first_reply", AS_RESOLVED)->deadline, due, "warning resolved");
+    const Alert *b = by_id("sla_breach/" TID "/1/first_reply", AS_RESOLVED);
+    ck_time(b->deadline, due, "breach resolved");
+    ck_assert_int_eq(b->late_by_seconds, 3600);
+    tkt_free(t);
+}
+END_TEST
+
 START_TEST(test_category_review)
 {
     int64_t pickup = T("2026-11-18T09:00:00+08:00"); /* + 168 h = 11-25 09:00 */
@@ -2420,6 +2522,10 @@ Suite *suite_tkt(void)
     tcase_add_test(tc, test_invalid_resolve);
     tcase_add_test(tc, test_fraction_after_the_deadline);
     tcase_add_test(tc, test_category_review);
+    tcase_add_test(tc, test_reopen_carries_pause_by_event_time);
+    tcase_add_test(tc, test_major_fact_after_reopen);
+    tcase_add_test(tc, test_invalid_after_statutory_limit);
+    tcase_add_test(tc, test_ended_alerts_carry_deadline_in_force);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("serialisation");
