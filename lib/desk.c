@@ -359,6 +359,16 @@ static int indic(const Desk *d, Effects *out, int64_t at, const Ticket *t, IndFi
     return indic_add(&out->indic, at, cal_utc_offset(d->policy->cal), t->category, tkt_site(t), f, delta);
 }
 
+/* A count of the day of receipt (received, repeats, invalid), filed under
+ * the issue key the complaint was received with (its category then, and its
+ * site or its parcel's latest scan's), whatever was reclassified since: an
+ * invalid finding lands in the row that counted the complaint. */
+static int indic_received(const Desk *d, Effects *out, const Ticket *t, IndField f, int delta)
+{
+    return indic_add(&out->indic, tu32_get(t->received_at), cal_utc_offset(d->policy->cal), (Category)t->issue_category,
+                     tkt_issue_site(t), f, delta);
+}
+
 /* Breaches fired since alert `from` of out, by stage. */
 static int indic_breaches(const Desk *d, Effects *out, size_t from)
 {
@@ -379,7 +389,7 @@ static int indic_breaches(const Desk *d, Effects *out, size_t from)
 static int indic_event(const Desk *d, Effects *out, const Ticket *t, const ComplaintEvent *ev, int round_before,
                        bool resolve_done_before, int64_t resolve_deadline, bool was_valid)
 {
-    if (was_valid != tkt_valid(t) && indic(d, out, tu32_get(t->received_at), t, IND_INVALID, was_valid ? 1 : -1) < 0)
+    if (was_valid != tkt_valid(t) && indic_received(d, out, t, IND_INVALID, was_valid ? 1 : -1) < 0)
         return -1;
     if (!tkt_valid(t))
         return 0;
@@ -787,8 +797,7 @@ static int receive(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int
     const Ticket *prev = rpt_match(d->repeat, t, d->policy->repeat_lookback);
     if (prev && tkt_mark_repeat(t, tkt_id(prev), tu32_get(t->received_at), d->policy, now, &out->alerts) < 0)
         return -1;
-    if (indic(d, out, tu32_get(t->received_at), t, IND_RECEIVED, 1) < 0 ||
-        (prev && indic(d, out, tu32_get(t->received_at), t, IND_REPEATS, 1) < 0))
+    if (indic_received(d, out, t, IND_RECEIVED, 1) < 0 || (prev && indic_received(d, out, t, IND_REPEATS, 1) < 0))
         return -1;
     if (alerts_failed(out) || rpt_add(d->repeat, t) < 0 || bulk_count(d, t, now, out) < 0 || alerts_failed(out) ||
         touch(d, t, out) < 0)

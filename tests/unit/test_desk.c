@@ -835,6 +835,48 @@ START_TEST(test_category_review_from_scans)
 }
 END_TEST
 
+/* The net count of one indicator in eff under (category, site). */
+static int indic_net(Category cat, const char *site, IndField f)
+{
+    int n = 0;
+    for (size_t i = 0; i < eff.indic.n; i++)
+        if (eff.indic.v[i]->category == cat && strcmp(eff.indic.v[i]->site, site) == 0)
+            n += eff.indic.v[i]->n[f];
+    return n;
+}
+
+/* §12.9: the counts of the day of receipt are filed under the issue key the
+ * complaint was received with, so `invalid` lands in the row that counted
+ * it whatever was reclassified since; a complaint without a site counts
+ * under its parcel's latest scan's, as for bulk. */
+START_TEST(test_invalid_counted_where_received)
+{
+    ComplaintEvent ev = received_at_site("I1", MON0900, "SZ");
+    offer(&ev, MON0900);
+    ComplaintEvent up = ev_of("I1", CT_UPDATED, MON0900 + 60 * MIN);
+    up.has = EVF_CATEGORY | EVF_VALIDITY | EVF_SITE;
+    up.category = CAT_LOSS;
+    up.invalid = true;
+    snprintf(up.site, sizeof up.site, "GZ");
+    offer(&up, up.occurred_at);
+    ck_assert_int_eq(indic_net(CAT_DAMAGE, "SZ", IND_RECEIVED), 1);
+    ck_assert_int_eq(indic_net(CAT_DAMAGE, "SZ", IND_INVALID), 1);
+    ck_assert_int_eq(indic_net(CAT_LOSS, "GZ", IND_INVALID), 0);
+    up = ev_of("I1", CT_UPDATED, MON0900 + 120 * MIN);
+    up.has = EVF_CATEGORY | EVF_VALIDITY;
+    up.category = CAT_FEE;
+    up.invalid = false;
+    offer(&up, up.occurred_at);
+    ck_assert_int_eq(indic_net(CAT_DAMAGE, "SZ", IND_INVALID), 0);
+    ck_assert_int_eq(indic_net(CAT_FEE, "GZ", IND_INVALID), 0);
+
+    scan("sc-1", "WB-IND", SCAN_PICKUP, MON0900 + 180 * MIN);
+    offer_about("I2", CAT_DELAY, "WB-IND", MON0900 + 240 * MIN);
+    ck_assert_int_eq(indic_net(CAT_DELAY, "SITE", IND_RECEIVED), 1);
+    ck_assert_int_eq(indic_net(CAT_DELAY, "", IND_RECEIVED), 0);
+}
+END_TEST
+
 /* A parcel signed longer than the look-back ago is forgotten by the ticket
  * rules whether or not the hourly sweep dropped it yet (a fast replay may
  * not run one in between): the same complaint sees the same parcel in a
@@ -932,6 +974,7 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_invalid_leaves_bulk);
     tcase_add_test(tc, test_category_review_from_scans);
     tcase_add_test(tc, test_old_signed_parcel_forgotten_without_a_sweep);
+    tcase_add_test(tc, test_invalid_counted_where_received);
     suite_add_tcase(s, tc);
     return s;
 }
