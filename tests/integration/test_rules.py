@@ -226,7 +226,8 @@ def test_indicators_per_day_category_site_and_metrics(broker, daemon, db):
         received("I-2", at(minutes=10), category="delay", site="SZ-I"),
         received("I-3", at(hours=7), category="delay", site="SZ-I", waybill="W-I1"),   # a repeat of I-1
         received("I-4", at(hours=8), category="delay", site="SZ-I"),
-        complaint("I-4", "updated", at(hours=9), validity="invalid"),
+        # found invalid and reclassified at once: counted in the row of its receipt
+        complaint("I-4", "updated", at(hours=9), validity="invalid", category="loss", site="GZ-I"),
         complaint("I-2", "resolved", at(days=3)),                # late: resolve was due in 48 h
         complaint("I-2", "revisit", at(days=3, hours=1), satisfied=False),
         complaint("I-4", "resolved", at(days=3, hours=2)),       # invalid: not counted
@@ -245,6 +246,7 @@ def test_indicators_per_day_category_site_and_metrics(broker, daemon, db):
     rate = query(db, "SELECT on_time_rate, satisfaction, repeat_rate FROM indicator_rates "
                      "WHERE day = '2025-11-24' AND category = 'delay' AND site = 'SZ-I'")[0]
     assert [float(x) for x in rate] == [1.0, 1.0, 1 / 3]
+    assert scalar(db, "SELECT count(*) FROM indicator_rates WHERE valid_received < 0 OR invalid < 0") == 0
     totals = query(db, "SELECT received, invalid, resolved, resolved_on_time FROM indicator_totals "
                        "WHERE category = 'delay'")
     assert totals == [(4, 1, 2, 1)]

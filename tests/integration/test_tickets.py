@@ -125,6 +125,29 @@ def test_implied_stages_revisit_reopen_and_escalation(broker, daemon, db):
     assert effects == {"applied": 7, "history": 1}
 
 
+def test_a_pause_goes_on_into_a_reopened_round_by_event_time(broker, daemon):
+    # P-1 and P-2 have the same history; P-2's revisit and resumed arrive
+    # after the clock passed the pause's agreed date (20:00). Round 2 starts
+    # at the revisit (12:00) paused until the resumed (15:00), so its contact
+    # (2 business hours) is due 17:00 for both.
+    daemon()
+    def history(t):
+        return [received(t, at(0)), complaint(t, "resolved", at(hours=1)),
+                complaint(t, "paused", at(hours=2), until=iso(at(hours=11)))]
+    in_time = [complaint(t, ty, at(hours=h), **kw) for t, ty, h, kw in (
+        ("P-1", "revisit", 3, {"satisfied": False}), ("P-1", "resumed", 6, {}))]
+    produce(broker.bootstrap, COMPLAINTS, history("P-1") + history("P-2") + in_time + [
+        received("P-X", at(hours=12)),                             # the clock passes 20:00
+        complaint("P-2", "revisit", at(hours=3), satisfied=False),
+        complaint("P-2", "resumed", at(hours=6)),
+        received("P-Y", at(days=1, hours=3)),                      # round 2's deadlines fall due
+    ])
+    ids = [f"sla_breach/{t}/2/contact" for t in ("P-1", "P-2")]
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(*[(i, "firing") for i in ids]))
+    for i in ids:
+        assert find(alerts, i, "firing")["deadline"] == iso(at(hours=8)), i
+
+
 def test_claim_and_major_budgets(broker, daemon, db):
     daemon()
     produce(broker.bootstrap, COMPLAINTS, [
