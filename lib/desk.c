@@ -526,6 +526,44 @@ static int fire_stall(Desk *d, Parcel *p, Effects *out)
     return stall_alert(d, ps_waybill(d->parcels, p), AS_FIRING, &ls, ls.at, 0, out);
 }
 
+static int by_received(const void *a, const void *b)
+{
+    const Ticket *x = *(Ticket *const *)a, *y = *(Ticket *const *)b;
+    int64_t tx = tu32_get(x->received_at), ty = tu32_get(y->received_at);
+    return tx != ty ? (tx < ty ? -1 : 1) : strcmp(tkt_id(x), tkt_id(y));
+}
+
+/* The open tickets of a waybill, by received time then id (malloc'd; *n
+ * of them; NULL with *n = 0 when none), so that what a scan does to
+ * several tickets comes out alike in a replay whatever the index's order. */
+static Ticket **waybill_tickets(const Desk *d, const char *waybill, size_t *n, bool *failed)
+{
+    Ticket **v = NULL;
+    size_t cap = 0;
+    *n = 0;
+    *failed = false;
+    size_t pos = SIZE_MAX;
+    for (Ticket *t; (t = rpt_next_by_waybill(d->repeat, waybill, &pos));) {
+        if (!tkt_open(t))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 4;
+            Ticket **nv = realloc(v, cap * sizeof *nv);
+            if (!nv) {
+                free(v);
+                *n = 0;
+                *failed = true;
+                return NULL;
+            }
+            v = nv;
+        }
+        v[(*n)++] = t;
+    }
+    if (*n > 1)
+        qsort(v, *n, sizeof *v, by_received);
+    return v;
+}
+
 static int apply_scan(Desk *d, const ScanEvent *sc, const DeskSource *src, int64_t now, Effects *out)
 {
     if (eff_scan(out, sc, src->topic, src->partition, src->offset) < 0)
@@ -540,31 +578,37 @@ static int apply_scan(Desk *d, const ScanEvent *sc, const DeskSource *src, int64
     LatestScan after;
     ps_latest(d->parcels, sc->waybill, &after);
     /* A new pickup time or a signature: the tickets of the parcel are reviewed. */
-    if (after.pickup != pickup_before || (res == PS_LATEST && sc->scan_type == SCAN_SIGNED)) {
-        size_t pos = SIZE_MAX;
-        for (Ticket *t; (t = rpt_next_by_waybill(d->repeat, sc->waybill, &pos));)
-            if (tkt_open(t) && (review(d, t, now, out) < 0 || touch_as(d, t, out, false) < 0))
-                return -1;
-    }
-    if (res != PS_LATEST)
+    bool reviewing = after.pickup != pickup_before || (res == PS_LATEST && sc->scan_type == SCAN_SIGNED);
+    if (res != PS_LATEST && !reviewing)
         return 0;
     /* the resolved stall names the scan it was about, as its firing did */
-    if (was_stalled && stall_alert(d, sc->waybill, AS_RESOLVED, &before, prev_at, sc->occurred_at, out) < 0)
+    if (res == PS_LATEST && was_stalled &&
+        stall_alert(d, sc->waybill, AS_RESOLVED, &before, prev_at, sc->occurred_at, out) < 0)
         return -1;
-    /* Open loss/delay tickets of this parcel follow its scan chain. */
-    size_t pos = SIZE_MAX;
-    for (Ticket *t; (t = rpt_next_by_waybill(d->repeat, sc->waybill, &pos));) {
-        if (!tkt_open(t))
-            continue;
+    size_t n;
+    bool failed;
+    Ticket **v = waybill_tickets(d, sc->waybill, &n, &failed);
+    if (failed)
+        return -1;
+    int rc = 0;
+    /* Open loss/delay tickets of this parcel follow its scan chain, one by
+     * one in the order of their received; then they are reviewed, so that a
+     * review's alert carries the responsibility this scan gives. */
+    for (size_t i = 0; res == PS_LATEST && rc == 0 && i < n; i++) {
+        Ticket *t = v[i];
         char old[EVT_SITE_MAX + 1];
         const char *o = tkt_acct_site(t);
         if (o)
             snprintf(old, sizeof old, "%s", o);
         int changed = update_responsible(d, t, now);
         if (changed < 0 || (changed && (acct_follow(d, t, o ? old : NULL, out) < 0 || touch(d, t, out) < 0)))
-            return -1;
+            rc = -1;
     }
-    return 0;
+    for (size_t i = 0; reviewing && rc == 0 && i < n; i++)
+        if (review(d, v[i], now, out) < 0 || touch_as(d, v[i], out, false) < 0)
+            rc = -1;
+    free(v);
+    return rc;
 }
 
 /* ---- held events (contract §4) ------------------------------------------ */

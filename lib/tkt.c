@@ -1069,7 +1069,12 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
     case CT_UPDATED: {
         if (ev->has & EVF_CATEGORY) {
             t->category = (uint8_t)ev->category;
-            end_review(t, at, out); /* the desk reclassified it: the review is done */
+            /* The desk reclassified it: a review that fired is done for the
+             * round. One not yet due is looked at again from the new
+             * category (lib/desk calls tkt_review after this event), so that
+             * the order of this event and the pickup scan does not matter. */
+            if (t->review_state == AST_FIRING)
+                end_review(t, at, out);
         }
         if (ev->has & EVF_CLAIM)
             t->claim = ev->claim;

@@ -317,13 +317,14 @@ static inline bool tkt_valid(const Ticket *t)
 }
 
 /* The site a valid complaint counts against for site accountability
- * (§12.8): the responsible site where contract §8 attributes one, else the
- * ticket's own; NULL when neither, or when the complaint is invalid. */
+ * (§12.8): the responsible site where contract §8 attributes one (a loss or
+ * delay ticket), else the ticket's own; NULL when neither, or when the
+ * complaint is invalid. */
 static inline const char *tkt_acct_site(const Ticket *t)
 {
     if (t->invalid)
         return NULL;
-    if (tkt_responsible_known(t) && tkt_resp_site(t)[0])
+    if (tkt_responsible_known(t) && (t->category == CAT_LOSS || t->category == CAT_DELAY) && tkt_resp_site(t)[0])
         return tkt_resp_site(t);
     return tkt_site(t)[0] ? tkt_site(t) : NULL;
 }

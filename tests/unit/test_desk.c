@@ -835,6 +835,105 @@ START_TEST(test_category_review_from_scans)
 }
 END_TEST
 
+/* A complaint about a parcel: of `cat`, with a waybill and its own site. */
+static void offer_about_at(const char *ticket, Category cat, const char *waybill, const char *site, int64_t at)
+{
+    ComplaintEvent ev = ev_of(ticket, CT_RECEIVED, at);
+    ev.category = cat;
+    ev.has |= EVF_WAYBILL | EVF_SITE;
+    snprintf(ev.waybill, sizeof ev.waybill, "%s", waybill);
+    snprintf(ev.site, sizeof ev.site, "%s", site);
+    offer(&ev, at);
+}
+
+static void reclassify(const char *ticket, Category cat, int64_t at)
+{
+    ComplaintEvent up = ev_of(ticket, CT_UPDATED, at);
+    up.has = EVF_CATEGORY;
+    up.category = cat;
+    offer(&up, at);
+}
+
+/* §12.8: only a loss or delay ticket counts against the site §8 makes
+ * responsible; reclassified to damage, it counts against its own site. */
+START_TEST(test_accountability_follows_the_category)
+{
+    scan("s-1", "AW", SCAN_PICKUP, MON0900 - DAY);
+    for (int i = 0; i < 3; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "TA%d", i);
+        offer_about_at(id, CAT_LOSS, "AW", "AX", MON0900 + i * H);
+        reclassify(id, CAT_DAMAGE, MON0900 + i * H + 30 * MIN);
+    }
+    ck_assert_int_ge(find("site_accountability/AX/2026-11", AS_FIRING), 0);
+    ck_assert_int_lt(find("site_accountability/SITE/2026-11", AS_FIRING), 0);
+}
+END_TEST
+
+/* A scan that moves a ticket's responsibility and reviews it (§12.7): the
+ * review's alert carries the responsibility that scan gives. */
+START_TEST(test_review_carries_the_scans_responsibility)
+{
+    offer_about_at("TQ", CAT_LOSS, "QC", "QX", MON0900);
+    scan("s-1", "QC", SCAN_PICKUP, MON0900 + H);
+    int f = find("category_review/TQ/1", AS_FIRING);
+    ck_assert_int_ge(f, 0);
+    const Responsible *r = &eff.alerts.v[f].responsible;
+    ck_assert(r->known);
+    ck_assert_str_eq(r->site, "SITE");
+    ck_assert_str_eq(r->rule, "pickup_no_depart");
+}
+END_TEST
+
+/* §12.7: an updated that sets the category before the review is due does
+ * not end it; the review then fires at pickup + 168 h whether the pickup
+ * scan came before that updated or after it. */
+START_TEST(test_review_pending_is_not_ended_by_an_updated)
+{
+    int64_t pickup = MON0900 - DAY;
+    scan("s-1", "QA", SCAN_PICKUP, pickup);
+    offer_about_at("TQA", CAT_DELAY, "QA", "QX", MON0900);
+    offer_about_at("TQB", CAT_DELAY, "QB", "QX", MON0900);
+    reclassify("TQA", CAT_DELAY, MON0900 + H);
+    reclassify("TQB", CAT_DELAY, MON0900 + H);
+    scan("s-2", "QB", SCAN_PICKUP, pickup);
+    offer_new("X", CT_RECEIVED, pickup + 7 * DAY + MIN);
+    ck_assert_int_ge(find("category_review/TQA/1", AS_FIRING), 0);
+    ck_assert_int_ge(find("category_review/TQB/1", AS_FIRING), 0);
+    /* fired, then reclassified: done for the round */
+    reclassify("TQA", CAT_LOSS, pickup + 7 * DAY + 2 * MIN);
+    ck_assert_int_ge(find("category_review/TQA/1", AS_RESOLVED), 0);
+    reclassify("TQA", CAT_DELAY, pickup + 7 * DAY + 3 * MIN);
+    int n = 0;
+    for (size_t i = 0; i < eff.alerts.n; i++)
+        n += strcmp(eff.alerts.v[i].alert_id, "category_review/TQA/1") == 0;
+    ck_assert_int_eq(n, 2);
+}
+END_TEST
+
+/* One scan moving several tickets to a site counts them in the order of
+ * their received, whatever order the desk holds them in. */
+START_TEST(test_one_scan_moves_tickets_in_received_order)
+{
+    /* two at SITE already (their own site: damage) */
+    offer_about_at("Z1", CAT_DAMAGE, "W-1", "SITE", MON0900);
+    offer_about_at("Z2", CAT_DAMAGE, "W-2", "SITE", MON0900 + MIN);
+    /* delay tickets of one parcel, arriving in an order unlike that of
+     * their received times (M7 is the earliest, and arrives last) */
+    static const char *const ids[] = {"M3", "M9", "M1", "M6", "M2", "M5", "M4", "M7"};
+    for (int i = 0; i < 8; i++)
+        offer_about_at(ids[i], CAT_DELAY, "WM", "OWN", MON0900 + (10 - i) * MIN);
+    ck_assert_int_ge(find("site_accountability/OWN/2026-11", AS_FIRING), 0);
+    scan("s-1", "WM", SCAN_PICKUP, MON0900 + 20 * MIN); /* all of them now at SITE */
+    int f = find("site_accountability/SITE/2026-11", AS_FIRING);
+    ck_assert_int_ge(f, 0);
+    const Alert *a = &eff.alerts.v[f];
+    ck_assert_int_eq(a->n_ticket_ids, 3);
+    ck_assert_str_eq(a->ticket_ids[2], "M7");
+    ck_assert_int_eq(a->condition_at, MON0900 + 3 * MIN);
+}
+END_TEST
+
 /* The net count of one indicator in eff under (category, site). */
 static int indic_net(Category cat, const char *site, IndField f)
 {
@@ -975,6 +1074,10 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_category_review_from_scans);
     tcase_add_test(tc, test_old_signed_parcel_forgotten_without_a_sweep);
     tcase_add_test(tc, test_invalid_counted_where_received);
+    tcase_add_test(tc, test_accountability_follows_the_category);
+    tcase_add_test(tc, test_review_carries_the_scans_responsibility);
+    tcase_add_test(tc, test_review_pending_is_not_ended_by_an_updated);
+    tcase_add_test(tc, test_one_scan_moves_tickets_in_received_order);
     suite_add_tcase(s, tc);
     return s;
 }
