@@ -1110,14 +1110,18 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
             until = (ev->has & EVF_UNTIL) ? ev->until : p->pause_max > 0 ? tu_add_sat(at, p->pause_max) : TU_NEVER;
         uint32_t n_before = tkt_n_pauses(t);
         int64_t last_end = n_before ? t->rare->pauses[n_before - 1].end : 0;
+        bool last_by_itself = n_before && t->rare->pauses[n_before - 1].by_itself;
         if (add_pause_ev(t, at, until, resume) < 0 || rebuild_pauses(t) < 0)
             return TKT_NOMEM;
         bool ended = end_overdue(t, at, out);
         tkt_recompute(t, p, now, out);
         /* history when the intervals did not change (and no overdue pause ended): a second paused while
          * paused, a resumed with nothing to resume (kept: its paused may
-         * still arrive, later than itself) */
-        r = (ended || t->rare->n_pauses != n_before || (n_before && t->rare->pauses[n_before - 1].end != last_end))
+         * still arrive, later than itself). A resumed at the very instant a
+         * pause would have ended by itself ends it (no pause_overdue): applied. */
+        r = (ended || t->rare->n_pauses != n_before ||
+             (n_before && (t->rare->pauses[n_before - 1].end != last_end ||
+                           t->rare->pauses[n_before - 1].by_itself != last_by_itself)))
                 ? TKT_APPLIED
                 : TKT_HISTORY;
         break;

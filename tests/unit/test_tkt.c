@@ -2255,6 +2255,21 @@ START_TEST(test_ended_alerts_carry_deadline_in_force)
 }
 END_TEST
 
+/* A resumed at the very instant its pause would end by itself ends it: it
+ * is applied, and no pause_overdue fires. */
+START_TEST(test_resumed_at_the_agreed_date)
+{
+    Ticket *t = receive_normal();
+    int64_t until = T("2026-11-23T15:00:00+08:00");
+    ck_assert_int_eq(pause_until(t, T("2026-11-23T10:00:00+08:00"), until), TKT_APPLIED);
+    alert_list_reset(&al);
+    ck_assert_int_eq(step(t, CT_RESUMED, until), TKT_APPLIED);
+    tkt_advance(t, until + H, &al);
+    ck_assert_int_eq(count_alerts(AL_PAUSE_OVERDUE, AS_FIRING), 0);
+    tkt_free(t);
+}
+END_TEST
+
 START_TEST(test_category_review)
 {
     int64_t pickup = T("2026-11-18T09:00:00+08:00"); /* + 168 h = 11-25 09:00 */
@@ -2526,6 +2541,7 @@ Suite *suite_tkt(void)
     tcase_add_test(tc, test_major_fact_after_reopen);
     tcase_add_test(tc, test_invalid_after_statutory_limit);
     tcase_add_test(tc, test_ended_alerts_carry_deadline_in_force);
+    tcase_add_test(tc, test_resumed_at_the_agreed_date);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("serialisation");
