@@ -100,20 +100,26 @@ def test_delay_or_loss_at_seven_days_from_pickup(broker, daemon, db):
         scan("W-R1", "pickup", "O1", "origin", at(days=-8)),
         scan("W-R2", "pickup", "O2", "origin", at(days=-2)),
         scan("W-R3", "pickup", "O3", "origin", at(days=-6)),
+        scan("W-R4", "pickup", "O4", "origin", at(days=-6)),
     ], key_field="waybill")
-    wait_for(lambda: scalar(db, "SELECT count(*) FROM parcel_scans") == 3)
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM parcel_scans") == 4)
     produce(broker.bootstrap, COMPLAINTS, [
         received("CR-1", at(0), category="delay", waybill="W-R1"),   # 8 days: suggest loss
         received("CR-2", at(0), category="loss", waybill="W-R2"),    # 2 days: suggest delay
         received("CR-3", at(0), category="delay", waybill="W-R3"),   # 7 days on day 1
         complaint("CR-2", "updated", at(hours=1), category="delay"),
+        received("CR-4", at(0), category="delay", waybill="W-R4"),   # 7 days on day 1...
+        complaint("CR-4", "updated", at(hours=1), category="delay"), # ...though the desk set it before
+        received("CR-5", at(0), category="loss", waybill="W-R5", site="X5"),  # no scan yet
     ])
-    produce(broker.bootstrap, SCANS, [scan("W-R3", "signed", "D3", "delivery", at(days=1, hours=2))],
+    produce(broker.bootstrap, SCANS, [scan("W-R5", "pickup", "O5", "origin", at(hours=3)),
+                                      scan("W-R3", "signed", "D3", "delivery", at(days=1, hours=2))],
             key_field="waybill")
     produce(broker.bootstrap, COMPLAINTS, [received("Z", at(days=2))])
     want = [("category_review/CR-1/1", "firing"), ("category_review/CR-2/1", "firing"),
             ("category_review/CR-2/1", "resolved"), ("category_review/CR-3/1", "firing"),
-            ("category_review/CR-3/1", "resolved")]
+            ("category_review/CR-3/1", "resolved"), ("category_review/CR-4/1", "firing"),
+            ("category_review/CR-5/1", "firing")]
     alerts = read_topic(broker.bootstrap, ALERTS, until=has(*want))
     assert find(alerts, "category_review/CR-1/1", "firing")["suggested_category"] == "loss"
     assert find(alerts, "category_review/CR-2/1", "firing")["suggested_category"] == "delay"
@@ -121,6 +127,11 @@ def test_delay_or_loss_at_seven_days_from_pickup(broker, daemon, db):
     assert cr3["suggested_category"] == "loss" and cr3["condition_at"] == iso(at(days=1))
     assert find(alerts, "category_review/CR-3/1", "resolved")["resolved_at"] == iso(at(days=1, hours=2))
     assert ("category_review/CR-1/1", "resolved") not in keys(alerts)
+    assert find(alerts, "category_review/CR-4/1", "firing")["condition_at"] == iso(at(days=1))
+    # raised by the pickup scan: it carries the responsibility that scan gives
+    cr5 = find(alerts, "category_review/CR-5/1", "firing")
+    assert cr5["suggested_category"] == "delay"
+    assert cr5["responsible"] == {"site": "O5", "role": "origin", "rule": "pickup_no_depart"}
 
 
 def test_implausible_times_and_new_fields_are_dead_lettered(broker, daemon, db):
