@@ -234,9 +234,25 @@ static int push_pause(TktRare *x, Pause pz)
     return 0;
 }
 
+/* Keeps an interval as one of the round's: a reopened round keeps the
+ * ticket's pause events of every round, and its pauses are their intervals
+ * from the round's start on (one running at the revisit goes on from it). */
+static int push_in_round(const Ticket *t, TktRare *x, Pause pz)
+{
+    if (t->round > 1) {
+        int64_t from = tu32_get(t->round_start);
+        if (pz.end != TU_NEVER && pz.end <= from)
+            return 0;
+        pz.start = max64(pz.start, from);
+    }
+    return push_pause(x, pz);
+}
+
 /* The intervals from the events: a paused opens one (unless one is open), a
  * resumed closes the open one, and an open one ends by itself at its
- * paused's agreed date (or pause_max) when no resumed comes first. */
+ * paused's agreed date (or pause_max) when no resumed comes first. The
+ * events are the ticket's, of every round, in occurred_at order, so that
+ * which pause runs at a revisit does not depend on the order they came in. */
 static int rebuild_pauses(Ticket *t)
 {
     TktRare *x = t->rare;
@@ -248,7 +264,7 @@ static int rebuild_pauses(Ticket *t)
     for (uint32_t i = 0; i < x->n_pev; i++) {
         const PauseEv *e = &x->pev[i];
         if (open && cur.end != TU_NEVER && e->at > cur.end) {
-            if (push_pause(x, cur) < 0)
+            if (push_in_round(t, x, cur) < 0)
                 return -1;
             open = false;
         }
@@ -258,12 +274,12 @@ static int rebuild_pauses(Ticket *t)
         } else if (e->resume && open) {
             cur.end = max64(e->at, cur.start);
             cur.by_itself = false;
-            if (push_pause(x, cur) < 0)
+            if (push_in_round(t, x, cur) < 0)
                 return -1;
             open = false;
         }
     }
-    return open ? push_pause(x, cur) : 0;
+    return open ? push_in_round(t, x, cur) : 0;
 }
 
 /* Paused now: the last interval has no resumed and has not yet ended by
@@ -945,26 +961,8 @@ void tkt_free(Ticket *t)
     free(t);
 }
 
-/* The pause running at `at` by event time, NULL when none. */
-static const Pause *pause_at(const Ticket *t, int64_t at)
-{
-    for (uint32_t i = 0; i < tkt_n_pauses(t); i++) {
-        const Pause *pz = &t->rare->pauses[i];
-        if (pz->start <= at && (pz->end == TU_NEVER || pz->end > at))
-            return pz;
-    }
-    return NULL;
-}
-
 static int reopen(Ticket *t, int64_t at, const Policy *p, int64_t now, AlertList *out)
 {
-    /* A pause running at the revisit goes on in the new round, with its
-     * agreed date, and with its resumed if one came already: told by
-     * occurred_at, whatever order the events arrived in. */
-    const Pause *pz = pause_at(t, at);
-    bool paused = pz != NULL;
-    int64_t until = paused ? t->rare->pev[pz->opener].until : TU_NEVER;
-    int64_t resumed = paused && !pz->by_itself ? pz->end : TU_NEVER;
     /* the round's alerts end with it, as at a close; the new round's are
      * its own (ids with the new round) */
     end_overdue(t, at, out);
@@ -976,10 +974,8 @@ static int reopen(Ticket *t, int64_t at, const Policy *p, int64_t now, AlertList
     memset(t->tg, 0, sizeof t->tg);
     for (int s = 0; s < STG__COUNT; s++)
         t->tg[s].deadline = t->tg[s].warn_at = tu32_of(TU_NEVER);
-    if (t->rare) {
+    if (t->rare)
         memset(t->rare->ext, 0, sizeof t->rare->ext);
-        t->rare->n_pev = t->rare->n_pauses = 0;
-    }
     t->prog_n = 0;
     t->prog_state = AST_NONE;
     t->last_cf = tu32_of(0);
@@ -989,9 +985,14 @@ static int reopen(Ticket *t, int64_t at, const Policy *p, int64_t now, AlertList
      * escalation names `reopened` among what made it major */
     t->major = true;
     t->major_because |= MB_REOPENED;
-    if (paused && (add_pause_ev(t, at, until, false) < 0 ||
-                   (resumed != TU_NEVER && add_pause_ev(t, resumed, TU_NEVER, true) < 0) || rebuild_pauses(t) < 0))
+    /* A pause running at the revisit goes on in the new round with its
+     * agreed date, and pauses dated after it are the new round's
+     * (rebuild_pauses); their pause_overdue is the new round's too (the
+     * round before ended its own above). */
+    if (rebuild_pauses(t) < 0)
         return -1;
+    for (uint32_t i = 0; i < tkt_n_pauses(t); i++)
+        t->rare->pev[t->rare->pauses[i].opener].overdue = AST_NONE;
     tkt_make_urgent(t, RSN_REOPENED, at, p, now, out);
     return 0;
 }

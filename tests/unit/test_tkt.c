@@ -2270,6 +2270,40 @@ START_TEST(test_resumed_at_the_agreed_date)
 }
 END_TEST
 
+/* Pause events around an unsatisfied revisit that arrive out of order are
+ * told by occurred_at too. A resumed of 11:30 arriving after the revisit of
+ * 12:00 ended the pause before it: round 2 runs unpaused (contact 14:00 to
+ * 16:00). A paused of 13:00 (until 18:00) that arrived before the revisit
+ * belongs to round 2: contact runs 18:00-20:00; its pause_overdue is round
+ * 2's. */
+START_TEST(test_pause_events_around_a_late_revisit)
+{
+    int64_t rv = T("2026-11-23T12:00:00+08:00");
+    Ticket *t = receive_normal();
+    step_ok(t, CT_RESOLVED, T("2026-11-23T10:00:00+08:00"));
+    ck_assert_int_eq(pause_until(t, T("2026-11-23T11:00:00+08:00"), T("2026-11-23T20:00:00+08:00")), TKT_APPLIED);
+    ck_assert_int_eq(revisit(t, false, rv, rv), TKT_APPLIED);
+    ck_assert_uint_eq(tkt_n_pauses(t), 1);
+    ComplaintEvent r = mk(CT_RESUMED, T("2026-11-23T11:30:00+08:00"));
+    ck_assert_int_eq(apply_at(t, &r, rv + 60), TKT_APPLIED);
+    ck_assert_uint_eq(tkt_n_pauses(t), 0);
+    ck_time(tu32_get(t->tg[STG_CONTACT].deadline), T("2026-11-23T16:00:00+08:00"), "round 2 contact, unpaused");
+    tkt_free(t);
+
+    t = receive_normal();
+    step_ok(t, CT_RESOLVED, T("2026-11-23T10:00:00+08:00"));
+    int64_t until = T("2026-11-23T18:00:00+08:00");
+    ck_assert_int_eq(pause_until(t, T("2026-11-23T13:00:00+08:00"), until), TKT_APPLIED);
+    ck_assert_int_eq(revisit(t, false, rv, T("2026-11-23T13:00:00+08:00")), TKT_APPLIED);
+    ck_assert_uint_eq(tkt_n_pauses(t), 1);
+    ck_time(tu32_get(t->tg[STG_CONTACT].deadline), T("2026-11-23T20:00:00+08:00"), "round 2 contact, paused 13-18");
+    alert_list_reset(&al);
+    tkt_advance(t, until, &al);
+    ck_assert_str_eq(the_alert(AL_PAUSE_OVERDUE, AS_FIRING, -1)->alert_id, "pause_overdue/" TID "/2/1");
+    tkt_free(t);
+}
+END_TEST
+
 START_TEST(test_category_review)
 {
     int64_t pickup = T("2026-11-18T09:00:00+08:00"); /* + 168 h = 11-25 09:00 */
@@ -2469,11 +2503,12 @@ START_TEST(test_rare_part)
     int64_t v = T(REOPEN_AT);
     ck_assert_int_eq(revisit(t, false, v, v), TKT_APPLIED);
     ck_assert_uint_eq(tkt_n_pauses(t), 0);
-    ck_assert_uint_eq(tkt_n_pause_evs(t), 0);
+    ck_assert_uint_eq(tkt_n_pause_evs(t), 2); /* the ticket's, of every round; round 2 has none of its own */
     ck_assert_int_eq(tkt_ext(t, STG_RESOLVE), 0);
     ck_time(tkt_escalated_at(t, 2), v, "escalation of round 2");
     ck_assert_int_eq(tkt_escalated_at(t, 1), 0);
     u = round_trip(t);
+    ck_assert_uint_eq(tkt_n_pauses(u), 0);
     ck_time(tkt_escalated_at(u, 2), v, "escalation of round 2 after a load");
     tkt_free(u);
     tkt_free(t);
@@ -2542,6 +2577,7 @@ Suite *suite_tkt(void)
     tcase_add_test(tc, test_invalid_after_statutory_limit);
     tcase_add_test(tc, test_ended_alerts_carry_deadline_in_force);
     tcase_add_test(tc, test_resumed_at_the_agreed_date);
+    tcase_add_test(tc, test_pause_events_around_a_late_revisit);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("serialisation");
