@@ -261,7 +261,7 @@ int xpl_target(XplTarget *x, const Ticket *t, Stage s, const Policy *p)
     int64_t deadline = xpl_plan(&x->plan, p->cal, x->rule.clock, x->shift, x->start, x->rule.budget + x->ext, pz, npz);
     int64_t warn = clock_after(p->cal, x->rule.clock, x->shift, x->start, x->warn_offset, pz, npz);
 
-    if (t->urgent && tu32_get(t->urgent_at) > x->start) {
+    if (t->round == 1 && t->urgent && tu32_get(t->urgent_at) > x->start) { /* as lib/tkt */
         const SlaRule *nr = &p->sla[x->target][VAR_NORMAL];
         int nshift = rule_shift(nr, t, p);
         int64_t nd = clock_after(p->cal, nr->clock, nshift, x->start, nr->budget + x->ext, pz, npz);

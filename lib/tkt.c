@@ -377,10 +377,11 @@ static void compute_target(Ticket *t, Stage s, const Policy *p)
     schedule(t, s, rule_for(t, s, p), p, start, &deadline, &warn);
     /* A priority rise never moves a deadline before the moment of the rise,
      * nor past the one the normal budget gave: a target already overdue when
-     * the ticket became urgent stays overdue from its own deadline. Only
-     * round 1 gets here (later rounds are urgent from their start), so the
+     * the ticket became urgent stays overdue from its own deadline. Only in
+     * round 1: later rounds are urgent from their start (a rise of round 1
+     * dated after a revisit that came late is not one of theirs), so the
      * priority before the rise was normal. */
-    if (t->urgent && tu32_get(t->urgent_at) > start) {
+    if (t->round == 1 && t->urgent && tu32_get(t->urgent_at) > start) {
         int64_t nd, nw;
         schedule(t, s, rule_at(t, s, p, VAR_NORMAL), p, start, &nd, &nw);
         if (deadline != TU_NEVER)
@@ -486,8 +487,23 @@ static int pause_number(const Ticket *t, uint32_t opener)
     return n;
 }
 
+/* The number of the pause_overdue of the pause opened by pev[opener], as it
+ * fires: the pause's number in the round, or past every number the round's
+ * pause_overdue already took (pause events that came late may have moved
+ * the pauses' numbers since), so that no id fires twice. */
+static int overdue_number(const Ticket *t, uint32_t opener)
+{
+    int n = pause_number(t, opener), used = 0;
+    for (uint32_t i = 0; i < tkt_n_pause_evs(t); i++) {
+        const PauseEv *e = &t->rare->pev[i];
+        if (!e->resume && e->overdue != AST_NONE && e->round == t->round && e->n > used)
+            used = e->n;
+    }
+    return n > used ? n : used + 1;
+}
+
 /* Ends every firing pause_overdue of the round (a resumed, a paused, the
- * completion of a stage, the close). */
+ * completion of a stage, the close), under the id it fired with. */
 static bool end_overdue(Ticket *t, int64_t at, AlertList *out)
 {
     bool ended = false;
@@ -496,7 +512,8 @@ static bool end_overdue(Ticket *t, int64_t at, AlertList *out)
         if (e->resume || e->overdue != AST_FIRING)
             continue;
         e->overdue = AST_ENDED;
-        emit_ticket_n(t, AL_PAUSE_OVERDUE, AS_RESOLVED, t->round, pause_number(t, i), e->until, at, out);
+        emit_ticket_n(t, AL_PAUSE_OVERDUE, AS_RESOLVED, e->round ? e->round : t->round,
+                      e->n ? e->n : pause_number(t, i), e->until, at, out);
         ended = true;
     }
     return ended;
@@ -658,8 +675,11 @@ void tkt_advance(Ticket *t, int64_t now, AlertList *out)
         const Pause *pz = &t->rare->pauses[i];
         PauseEv *e = &t->rare->pev[pz->opener];
         if (pz->by_itself && pz->end != TU_NEVER && pz->end <= now && e->overdue == AST_NONE) {
+            int n = overdue_number(t, pz->opener);
             e->overdue = AST_FIRING;
-            emit_ticket_n(t, AL_PAUSE_OVERDUE, AS_FIRING, t->round, pause_number(t, pz->opener), pz->end, 0, out);
+            e->n = (uint16_t)(n < UINT16_MAX ? n : UINT16_MAX);
+            e->round = (uint16_t)(t->round < UINT16_MAX ? t->round : UINT16_MAX);
+            emit_ticket_n(t, AL_PAUSE_OVERDUE, AS_FIRING, e->round, e->n, pz->end, 0, out);
         }
     }
     if (tu32_get(t->review_due) <= now && t->review_state == AST_NONE)
@@ -1300,7 +1320,8 @@ uint8_t *tkt_pack(const Ticket *t, size_t *len)
         const PauseEv *e = &t->rare->pev[i];
         wr_time(&w, e->at, base);
         wr_time(&w, e->until, base);
-        wr_u(&w, (unsigned)e->resume | (unsigned)e->overdue << 1);
+        /* the id of its pause_overdue in the same number (0 in a snapshot from before) */
+        wr_u(&w, (uint64_t)e->resume | (uint64_t)e->overdue << 1 | (uint64_t)e->n << 3 | (uint64_t)e->round << 19);
     }
     wr_u(&w, t->escalated_rounds);
     for (int i = 0; i < 8; i++)
@@ -1472,8 +1493,12 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
         if (version >= 2) {
             uint64_t f = rd_u(&r);
             nomem = add_pause_ev(t, a, b, f & 1) < 0;
-            if (!nomem)
-                t->rare->pev[t->rare->n_pev - 1].overdue = (uint8_t)(f >> 1 & 3);
+            if (!nomem) {
+                PauseEv *e = &t->rare->pev[t->rare->n_pev - 1];
+                e->overdue = (uint8_t)(f >> 1 & 3);
+                e->n = (uint16_t)(f >> 3 & 0xffff);
+                e->round = (uint16_t)(f >> 19 & 0xffff);
+            }
         } else {
             /* an interval: its paused, and its resumed when it ended */
             nomem = add_pause_ev(t, a, TU_NEVER, false) < 0 || (b != TU_NEVER && add_pause_ev(t, b, 0, true) < 0);

@@ -53,13 +53,16 @@ typedef struct Pause {
     bool by_itself;  /* no resumed ended it: it ends (or ended) at its agreed date or pause_max */
 } Pause;
 
-/* A paused or resumed event of the round, kept in occurred_at order so that
- * the intervals come out the same whatever order the events arrive in. */
+/* A paused or resumed event of the ticket (of every round), kept in
+ * occurred_at order so that the intervals come out the same whatever order
+ * the events arrive in. */
 typedef struct PauseEv {
     int64_t at;
     int64_t until; /* paused: when it ends by itself (`until`, else at + pause_max), TU_NEVER: never */
     bool resume;
     uint8_t overdue; /* paused: AlertState of its pause_overdue */
+    uint16_t n;      /* ...the <n> and <round> of its id once it fired (0: not known, a snapshot from before) */
+    uint16_t round;
 } PauseEv;
 
 /* The ticket's strings. They live in one block owned by the ticket; set

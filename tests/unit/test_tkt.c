@@ -2304,6 +2304,79 @@ START_TEST(test_pause_events_around_a_late_revisit)
 }
 END_TEST
 
+static int count_id(const char *id, AlertStatus st)
+{
+    int n = 0;
+    for (size_t i = 0; i < al.n; i++)
+        n += strcmp(al.v[i].alert_id, id) == 0 && al.v[i].status == st;
+    return n;
+}
+
+/* A pause_overdue ends under the id it fired with, and no id fires twice,
+ * whatever pause events come late: a resumed that takes its pause out of
+ * the round, a paused that moves the pauses' numbers. */
+START_TEST(test_pause_overdue_ids_with_late_pause_events)
+{
+    /* round 2's carried pause runs out and fires; a late resumed dated before
+     * the revisit then ends that pause before the round */
+    Ticket *t = receive_normal();
+    step_ok(t, CT_RESOLVED, T("2026-11-23T10:00:00+08:00"));
+    ck_assert_int_eq(pause_until(t, T("2026-11-23T11:00:00+08:00"), T("2026-11-24T11:00:00+08:00")), TKT_APPLIED);
+    int64_t rv = T("2026-11-23T12:00:00+08:00");
+    ck_assert_int_eq(revisit(t, false, rv, rv), TKT_APPLIED);
+    int64_t now = T("2026-11-25T00:00:00+08:00");
+    alert_list_reset(&al);
+    tkt_advance(t, now, &al);
+    ck_assert_int_eq(count_id("pause_overdue/" TID "/2/1", AS_FIRING), 1);
+    ComplaintEvent r = mk(CT_RESUMED, T("2026-11-23T11:30:00+08:00"));
+    ck_assert_int_eq(apply_at(t, &r, now), TKT_APPLIED);
+    ck_assert_int_eq(count_id("pause_overdue/" TID "/2/1", AS_RESOLVED), 1);
+    ck_assert_int_eq(count_id("pause_overdue/" TID "/2/0", AS_RESOLVED), 0);
+    tkt_free(t);
+
+    /* a paused dated before a pause whose overdue fired, and running out
+     * itself: its overdue takes the next number, not the one already used */
+    t = receive_normal();
+    step_ok(t, CT_CONTACTED, T("2026-11-23T10:30:00+08:00"));
+    ck_assert_int_eq(step(t, CT_PAUSED, T("2026-11-27T17:30:00+08:00")), TKT_APPLIED); /* pause_max: to 11-30 */
+    alert_list_reset(&al);
+    ck_assert_int_eq(step(t, CT_RESUMED, T("2026-11-30T23:00:00+08:00")), TKT_APPLIED);
+    ck_assert_int_eq(count_id("pause_overdue/" TID "/1/1", AS_FIRING), 1);
+    ck_assert_int_eq(count_id("pause_overdue/" TID "/1/1", AS_RESOLVED), 1);
+    now = T("2026-12-01T00:00:00+08:00");
+    ComplaintEvent p = mk(CT_PAUSED, T("2026-11-24T13:00:00+08:00")); /* ran out 11-27 13:00 */
+    ck_assert_int_eq(apply_at(t, &p, now), TKT_APPLIED);
+    tkt_advance(t, now, &al);
+    ck_assert_int_eq(count_id("pause_overdue/" TID "/1/1", AS_FIRING), 1);
+    ck_assert_int_eq(count_id("pause_overdue/" TID "/1/2", AS_FIRING), 1);
+    /* and a snapshot keeps the ids */
+    Ticket *u = round_trip(t);
+    alert_list_reset(&al);
+    ComplaintEvent r2 = mk(CT_RESUMED, T("2026-12-01T01:00:00+08:00"));
+    ck_assert_int_eq(apply_at(u, &r2, r2.occurred_at), TKT_APPLIED);
+    ck_assert_int_eq(count_id("pause_overdue/" TID "/1/2", AS_RESOLVED), 1);
+    tkt_free(u);
+    tkt_free(t);
+}
+END_TEST
+
+/* A rise of round 1 dated after a revisit that came late is no floor for
+ * round 2, which is urgent from its start: first_reply is due 24 h after
+ * the revisit, as when the events come in time order. */
+START_TEST(test_rise_before_a_late_revisit)
+{
+    Ticket *t = receive_normal();
+    step_ok(t, CT_RESOLVED, T("2026-11-24T10:00:00+08:00"));
+    int64_t rise = T("2026-11-25T20:52:44+08:00");
+    ck_assert_int_eq(update_major(t, true, rise), TKT_APPLIED);
+    int64_t rv = T("2026-11-24T20:00:01+08:00");
+    ck_assert_int_eq(revisit(t, false, rv, rise), TKT_APPLIED);
+    ck_assert_int_eq(t->round, 2);
+    ck_time(tu32_get(t->tg[STG_FIRST_REPLY].deadline), T("2026-11-25T20:00:01+08:00"), "round 2 first_reply");
+    tkt_free(t);
+}
+END_TEST
+
 START_TEST(test_category_review)
 {
     int64_t pickup = T("2026-11-18T09:00:00+08:00"); /* + 168 h = 11-25 09:00 */
@@ -2578,6 +2651,8 @@ Suite *suite_tkt(void)
     tcase_add_test(tc, test_ended_alerts_carry_deadline_in_force);
     tcase_add_test(tc, test_resumed_at_the_agreed_date);
     tcase_add_test(tc, test_pause_events_around_a_late_revisit);
+    tcase_add_test(tc, test_pause_overdue_ids_with_late_pause_events);
+    tcase_add_test(tc, test_rise_before_a_late_revisit);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("serialisation");
