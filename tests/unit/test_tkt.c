@@ -167,6 +167,14 @@ static TktResult update_claim(Ticket *t, bool claim, int64_t at)
     return apply_at(t, &ev, at);
 }
 
+static TktResult update_validity(Ticket *t, bool invalid, int64_t at)
+{
+    ComplaintEvent ev = mk(CT_UPDATED, at);
+    ev.has = EVF_VALIDITY;
+    ev.invalid = invalid;
+    return apply_at(t, &ev, at);
+}
+
 /* ---- looking at alerts -------------------------------------------------- */
 
 static int count_alerts(AlertType type, AlertStatus st)
@@ -2078,36 +2086,24 @@ START_TEST(test_invalid_resolve)
 {
     Ticket *t = receive_normal();
     ck_time(tu32_get(t->tg[STG_RESOLVE].deadline), T("2026-11-25T09:00:00+08:00"), "48 h");
-    ComplaintEvent ev = mk(CT_UPDATED, T("2026-11-23T10:00:00+08:00"));
-    ev.has = EVF_VALIDITY;
-    ev.invalid = true;
-    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    ck_assert_int_eq(update_validity(t, true, T("2026-11-23T10:00:00+08:00")), TKT_APPLIED);
     ck_assert(!tkt_valid(t));
     /* 10-12, 14-20, Tuesday 08-10 */
     ck_time(tu32_get(t->tg[STG_RESOLVE].deadline), T("2026-11-24T10:00:00+08:00"), "10 business hours");
     /* later than the current target: no change */
     tkt_free(t);
     t = receive((Recv){MON0900, CH_MEDIA, CAT_DELAY, false, false, NULL}); /* urgent: resolve in 24 h */
-    ev = mk(CT_UPDATED, T("2026-11-23T20:00:00+08:00"));
-    ev.has = EVF_VALIDITY;
-    ev.invalid = true;
-    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    ck_assert_int_eq(update_validity(t, true, T("2026-11-23T20:00:00+08:00")), TKT_APPLIED);
     ck_time(tu32_get(t->tg[STG_RESOLVE].deadline), T("2026-11-24T09:00:00+08:00"), "the urgent 24 h stays");
     /* valid again: the usual target */
-    ev = mk(CT_UPDATED, T("2026-11-23T21:00:00+08:00"));
-    ev.has = EVF_VALIDITY;
-    ev.invalid = false;
-    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    ck_assert_int_eq(update_validity(t, false, T("2026-11-23T21:00:00+08:00")), TKT_APPLIED);
     ck_assert(tkt_valid(t));
     tkt_free(t);
 
     /* Reopened, an invalid ticket's target runs from the new round's start,
      * not from the updated of round 1 (which would put it before the round) */
     t = receive_normal();
-    ev = mk(CT_UPDATED, T("2026-11-23T10:00:00+08:00"));
-    ev.has = EVF_VALIDITY;
-    ev.invalid = true;
-    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    ck_assert_int_eq(update_validity(t, true, T("2026-11-23T10:00:00+08:00")), TKT_APPLIED);
     step_ok(t, CT_RESOLVED, T("2026-11-23T11:00:00+08:00"));
     alert_list_reset(&al);
     ck_assert_int_eq(revisit(t, false, T("2026-11-25T09:00:00+08:00"), T("2026-11-25T09:00:00+08:00")), TKT_APPLIED);
@@ -2222,10 +2218,7 @@ START_TEST(test_invalid_after_statutory_limit)
     ck_assert_int_eq(pause_until(t, T("2026-11-23T10:00:00+08:00"), T("2026-11-29T10:00:00+08:00")), TKT_APPLIED);
     tkt_advance(t, T("2026-11-29T10:30:00+08:00"), &al);
     ck_time(tu32_get(t->tg[STG_RESOLVE].deadline), T("2026-11-30T09:00:00+08:00"), "the limit");
-    ComplaintEvent ev = mk(CT_UPDATED, T("2026-11-29T10:30:00+08:00"));
-    ev.has = EVF_VALIDITY;
-    ev.invalid = true;
-    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    ck_assert_int_eq(update_validity(t, true, T("2026-11-29T10:30:00+08:00")), TKT_APPLIED);
     ck_time(tu32_get(t->tg[STG_RESOLVE].deadline), T("2026-11-30T09:00:00+08:00"), "still the limit");
     ck_time(tu32_get(t->tg[STG_RESOLVE].warn_at), T("2026-11-30T09:00:00+08:00"), "warning");
     tkt_free(t);
