@@ -793,9 +793,6 @@ void tkt_recompute(Ticket *t, const Policy *p, int64_t now, AlertList *out)
 
 /* ---- transitions -------------------------------------------------------- */
 
-/* frac: the completing event's time had a fraction of a second, so it is
- * after `at`: late when `at` is the deadline itself (§6: met only at or
- * before it), by one second as late_by_seconds counts. */
 /* The deadline a stage's alert ending now carries: the one in force, or the
  * one it fired with when none is (a policy reload may leave none). */
 static int64_t in_force(const Target *tg, Tu32 fired)
@@ -803,6 +800,9 @@ static int64_t in_force(const Target *tg, Tu32 fired)
     return tu32_get(tg->deadline) != TU_NEVER ? tu32_get(tg->deadline) : tu32_get(fired);
 }
 
+/* frac: the completing event's time had a fraction of a second, so it is
+ * after `at`: late when `at` is the deadline itself (§6: met only at or
+ * before it), by one second as late_by_seconds counts. */
 static void complete(Ticket *t, Stage s, int64_t at, bool frac, AlertList *out)
 {
     Target *tg = &t->tg[s];
