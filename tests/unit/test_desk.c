@@ -99,14 +99,32 @@ static void offer_new(const char *ticket, ComplaintType type, int64_t at)
     offer(&ev, at);
 }
 
-/* A complaint of `cat` about a parcel, received at `at`. */
-static void offer_about(const char *ticket, Category cat, const char *waybill, int64_t at)
+/* A complaint of `cat` about a parcel, received at `at`, with its own site
+ * (NULL: none). */
+static void offer_about_at(const char *ticket, Category cat, const char *waybill, const char *site, int64_t at)
 {
     ComplaintEvent ev = ev_of(ticket, CT_RECEIVED, at);
     ev.category = cat;
     ev.has |= EVF_WAYBILL;
     snprintf(ev.waybill, sizeof ev.waybill, "%s", waybill);
+    if (site) {
+        ev.has |= EVF_SITE;
+        snprintf(ev.site, sizeof ev.site, "%s", site);
+    }
     offer(&ev, at);
+}
+
+static void offer_about(const char *ticket, Category cat, const char *waybill, int64_t at)
+{
+    offer_about_at(ticket, cat, waybill, NULL, at);
+}
+
+static void reclassify(const char *ticket, Category cat, int64_t at)
+{
+    ComplaintEvent up = ev_of(ticket, CT_UPDATED, at);
+    up.has = EVF_CATEGORY;
+    up.category = cat;
+    offer(&up, at);
 }
 
 /* Index of an alert transition in eff, -1 when absent. */
@@ -763,11 +781,8 @@ START_TEST(test_invalid_leaves_bulk)
     /* Reclassified, then valid again: it counts again under the key it was
      * received with (damage/SZ), not its new category's: nine loss
      * complaints at SZ stay nine. */
-    ComplaintEvent rc = ev_of("B3", CT_UPDATED, MON0900 + 21 * MIN);
-    rc.has = EVF_CATEGORY;
-    rc.category = CAT_LOSS;
-    offer(&rc, rc.occurred_at);
-    rc = ev_of("B3", CT_UPDATED, MON0900 + 22 * MIN);
+    reclassify("B3", CAT_LOSS, MON0900 + 21 * MIN);
+    ComplaintEvent rc = ev_of("B3", CT_UPDATED, MON0900 + 22 * MIN);
     rc.has = EVF_VALIDITY;
     rc.invalid = false;
     offer(&rc, rc.occurred_at);
@@ -834,25 +849,6 @@ START_TEST(test_category_review_from_scans)
     ck_assert_int_ge(find("category_review/D/1", AS_RESOLVED), 0);
 }
 END_TEST
-
-/* A complaint about a parcel: of `cat`, with a waybill and its own site. */
-static void offer_about_at(const char *ticket, Category cat, const char *waybill, const char *site, int64_t at)
-{
-    ComplaintEvent ev = ev_of(ticket, CT_RECEIVED, at);
-    ev.category = cat;
-    ev.has |= EVF_WAYBILL | EVF_SITE;
-    snprintf(ev.waybill, sizeof ev.waybill, "%s", waybill);
-    snprintf(ev.site, sizeof ev.site, "%s", site);
-    offer(&ev, at);
-}
-
-static void reclassify(const char *ticket, Category cat, int64_t at)
-{
-    ComplaintEvent up = ev_of(ticket, CT_UPDATED, at);
-    up.has = EVF_CATEGORY;
-    up.category = cat;
-    offer(&up, at);
-}
 
 /* §12.8: only a loss or delay ticket counts against the site §8 makes
  * responsible; reclassified to damage, it counts against its own site. */
