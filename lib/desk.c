@@ -702,7 +702,7 @@ int desk_expire_held(Desk *d, int64_t wall, size_t max_effects, Effects *out)
             char detail[EVT_DETAIL_MAX];
             snprintf(detail, sizeof detail, "ticket_id: no received event for %s within %llds", h->ev.ticket_id,
                      (long long)timeout);
-            if (eff_released(out, h->ev.event_id) < 0 ||
+            if (eff_released(out, h->ev.ticket_id, h->ev.event_id) < 0 ||
                 eff_dead_letter(out, "unknown_ticket", detail, h->topic, h->partition, h->offset, h->ev.ticket_id,
                                 strlen(h->ev.ticket_id), h->payload, h->len) < 0)
                 return -1;
@@ -790,7 +790,7 @@ static int release_held(Desk *d, Ticket *t, int64_t now, Effects *out)
     int rc = 0;
     for (size_t i = 0; i < l->n && rc == 0; i++) {
         Held *h = l->v[i];
-        if (eff_released(out, h->ev.event_id) < 0)
+        if (eff_released(out, h->ev.ticket_id, h->ev.event_id) < 0)
             rc = -1;
         else
             rc = apply_to_ticket(d, t, &h->ev,

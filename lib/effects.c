@@ -44,7 +44,7 @@ void eff_reset(Effects *e)
         free(e->held[i].payload);
     }
     for (size_t i = 0; i < e->n_released; i++)
-        free(e->released[i]);
+        free(e->released[i].ticket_id);
     for (size_t i = 0; i < e->n_dead; i++) {
         EffDead *d = &e->dead[i];
         free(d->reason);
@@ -136,13 +136,17 @@ int eff_held(Effects *e, const ComplaintEvent *ev, int64_t held_since, const cha
     return 0;
 }
 
-int eff_released(Effects *e, const char *event_id)
+int eff_released(Effects *e, const char *ticket_id, const char *event_id)
 {
     if (GROW(e, released, n_released, cap_released) < 0)
         return -1;
-    if (!(e->released[e->n_released] = strdup(event_id)))
+    size_t lt = strlen(ticket_id) + 1, le = strlen(event_id) + 1;
+    char *b = malloc(lt + le);
+    if (!b)
         return -1;
-    e->n_released++;
+    memcpy(b, ticket_id, lt);
+    memcpy(b + lt, event_id, le);
+    e->released[e->n_released++] = (EffReleased){.ticket_id = b, .event_id = b + lt};
     return 0;
 }
 

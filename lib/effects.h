@@ -58,6 +58,13 @@ typedef struct EffScan {
     EffSource src;
 } EffScan;
 
+/* A held event no longer held; its row is told by both (docs/events.md:
+ * duplicates are per ticket). One allocation: event_id points into it. */
+typedef struct EffReleased {
+    char *ticket_id;
+    const char *event_id;
+} EffReleased;
+
 typedef struct Effects {
     uint32_t gen; /* set by the desk that fills it; 0 after a reset */
     Ticket **tickets;
@@ -68,7 +75,7 @@ typedef struct Effects {
     size_t n_events, cap_events;
     EffHeld *held;
     size_t n_held, cap_held;
-    char **released; /* event ids of held events applied or dead-lettered */
+    EffReleased *released; /* held events applied or dead-lettered */
     size_t n_released, cap_released;
     EffDead *dead;
     size_t n_dead, cap_dead;
@@ -102,7 +109,7 @@ __attribute__((warn_unused_result)) int eff_event(Effects *e, const ComplaintEve
 __attribute__((warn_unused_result)) int eff_held(Effects *e, const ComplaintEvent *ev, int64_t held_since,
                                                  const char *topic, int32_t partition, int64_t offset,
                                                  const char *payload, size_t len);
-__attribute__((warn_unused_result)) int eff_released(Effects *e, const char *event_id);
+__attribute__((warn_unused_result)) int eff_released(Effects *e, const char *ticket_id, const char *event_id);
 /* Builds the dlq.v1 record from the original bytes. */
 __attribute__((warn_unused_result)) int eff_dead_letter(Effects *e, const char *reason, const char *detail,
                                                         const char *topic, int32_t partition, int64_t offset,

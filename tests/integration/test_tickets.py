@@ -223,6 +223,30 @@ def test_held_events_and_duplicates(broker, daemon, db):
     assert scalar(db, "SELECT contacted_at FROM tickets WHERE ticket_id = 'T-11'") == at(minutes=20)
 
 
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+def test_one_event_id_held_for_two_tickets_survives_a_restart(broker, daemon, db, how):
+    """Duplicates are told per ticket, so one event_id on two tickets not
+    received yet is two held events. held_events keeps both (it is keyed by
+    ticket and event id), releasing one leaves the other, and the other is
+    still held after a restart."""
+    d = daemon()
+    a = complaint("T-16", "contacted", at(minutes=20))
+    b = dict(complaint("T-17", "contacted", at(minutes=30)), event_id=a["event_id"])
+    produce(broker.bootstrap, COMPLAINTS, [a, b, received("T-17", at(0))])
+    wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 3)
+    assert query(db, "SELECT ticket_id FROM held_events") == [("T-16",)]
+    if how == "sigterm":
+        assert d.stop() == 0
+    else:
+        d.kill()
+    d.restart()
+    produce(broker.bootstrap, COMPLAINTS, [received("T-16", at(hours=-1))])
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM held_events") == 0)
+    wait_for(lambda: scalar(db, "SELECT contacted_at FROM tickets WHERE ticket_id = 'T-16'") == at(minutes=20))
+    assert scalar(db, "SELECT contacted_at FROM tickets WHERE ticket_id = 'T-17'") == at(minutes=30)
+    assert scalar(db, "SELECT count(*) FROM dead_letters") == 0
+
+
 def test_a_stop_does_not_expire_held_events(broker, daemon, db):
     # A contact held for its received; the daemon is stopped, the received
     # is produced, and the hold_timeout passes before the start: the

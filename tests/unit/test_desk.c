@@ -355,7 +355,8 @@ START_TEST(test_held_events_expire_into_dead_letters)
     ck_assert_str_eq(eff.dead[0].reason, "unknown_ticket");
     ck_assert_ptr_nonnull(strstr(eff.dead[0].detail, "ticket_id"));
     ck_assert_uint_eq(eff.n_released, 1);
-    ck_assert_str_eq(eff.released[0], a.event_id);
+    ck_assert_str_eq(eff.released[0].ticket_id, "X");
+    ck_assert_str_eq(eff.released[0].event_id, a.event_id);
     ck_assert_int_eq(desk_next_hold_expiry(desk), wall + 10 + timeout);
     ck_assert_int_eq(desk_expire_held(desk, wall + 10 + timeout, BIG, &eff), 1);
     ck_assert_int_eq(desk_next_hold_expiry(desk), TU_NEVER);
@@ -363,6 +364,30 @@ START_TEST(test_held_events_expire_into_dead_letters)
     eff_reset(&eff);
     offer_new("X", CT_RECEIVED, MON0900 + 2 * H);
     ck_assert_uint_eq(eff.n_released, 0);
+}
+END_TEST
+
+/* Duplicates are told per ticket: one event_id on two unknown tickets is
+ * two held events, and each release names its own ticket's (the held row
+ * is keyed by both). */
+START_TEST(test_one_event_id_held_for_two_tickets)
+{
+    ComplaintEvent a = ev_of("X1", CT_CONTACTED, MON0900), b = ev_of("X2", CT_CONTACTED, MON0900 + H);
+    snprintf(b.event_id, sizeof b.event_id, "%s", a.event_id);
+    offer(&a, MON0900);
+    offer(&b, MON0900 + H);
+    ck_assert_uint_eq(eff.n_held, 2);
+    ck_assert_uint_eq(eff.n_duplicates, 0);
+    eff_reset(&eff);
+    offer_new("X2", CT_RECEIVED, MON0900);
+    ck_assert_uint_eq(eff.n_released, 1);
+    ck_assert_str_eq(eff.released[0].ticket_id, "X2");
+    ck_assert_str_eq(eff.released[0].event_id, a.event_id);
+    ck_assert_int_eq(tu32_get(desk_ticket(desk, "X2")->tg[STG_CONTACT].done_at), MON0900 + H);
+    eff_reset(&eff);
+    offer_new("X1", CT_RECEIVED, MON0900);
+    ck_assert_uint_eq(eff.n_released, 1);
+    ck_assert_str_eq(eff.released[0].ticket_id, "X1");
 }
 END_TEST
 
@@ -1056,6 +1081,7 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_fire_due_makes_progress_with_a_tiny_bound);
     tcase_add_test(tc, test_hold_and_release_in_event_time_order);
     tcase_add_test(tc, test_held_events_expire_into_dead_letters);
+    tcase_add_test(tc, test_one_event_id_held_for_two_tickets);
     tcase_add_test(tc, test_held_expiry_is_bounded);
     tcase_add_test(tc, test_duplicates_change_nothing);
     tcase_add_test(tc, test_eviction_of_old_closed_tickets);

@@ -23,7 +23,7 @@ START_TEST(test_size_counts_every_kind)
     ck_assert(e.ticket_full[0]);
     ck_assert_int_eq(eff_event(&e, &ev, true, "complaints.events", 1, 7), 0);
     ck_assert_int_eq(eff_held(&e, &ev, 100, "complaints.events", 1, 8, "{\"a\":1}", 7), 0);
-    ck_assert_int_eq(eff_released(&e, "e0"), 0);
+    ck_assert_int_eq(eff_released(&e, "T-1", "e0"), 0);
     ck_assert_int_eq(eff_dead_letter(&e, "malformed_json", "at 1", "complaints.events", 2, 9, "k", 1, "{x", 2), 0);
     ck_assert_int_eq(eff_scan(&e, &sc, "parcels.scans", 0, 3), 0);
     Alert a;
@@ -33,6 +33,8 @@ START_TEST(test_size_counts_every_kind)
     ck_assert_uint_eq(eff_size(&e), 9);
     /* copies, not references */
     ck_assert_str_eq(e.held[0].payload, "{\"a\":1}");
+    ck_assert_str_eq(e.released[0].ticket_id, "T-1");
+    ck_assert_str_eq(e.released[0].event_id, "e0");
     ck_assert_str_eq(e.events[0].src.topic, "complaints.events");
     ck_assert_int_eq(e.events[0].src.offset, 7);
     ck_assert_ptr_nonnull(strstr(e.dead[0].record, "\"reason\":\"malformed_json\""));
@@ -59,7 +61,7 @@ START_TEST(test_many_grow)
     Effects e;
     eff_init(&e);
     for (int i = 0; i < 1000; i++)
-        REQUIRE(eff_released(&e, "some-event-id") == 0);
+        REQUIRE(eff_released(&e, "T-1", "some-event-id") == 0);
     ck_assert_uint_eq(e.n_released, 1000);
     eff_free(&e);
 }
