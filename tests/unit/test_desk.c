@@ -759,6 +759,9 @@ START_TEST(test_implausible_times_are_dead_lettered)
     ck_assert_int_eq(desk_offer(desk, NULL, &sc, &src, NULL, wall, BIG, BIG, &eff), DESK_APPLIED);
     ck_assert_uint_eq(eff.n_dead, 3);
     ck_assert_uint_eq(eff.n_scans, 0);
+    /* the detail names neither the time nor how far ahead: a replay gives the same one */
+    ck_assert_str_eq(eff.dead[2].detail, "occurred_at: later than the wall clock plus max_future_skew (300s)");
+    ck_assert_str_eq(eff.dead[0].detail, eff.dead[2].detail);
     /* max_future_skew = 0 turns the future check off */
     Policy *p = pol_new();
     char err[128];
