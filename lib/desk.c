@@ -369,16 +369,18 @@ static int indic_received(const Desk *d, Effects *out, const Ticket *t, IndField
                      tkt_issue_site(t), f, delta);
 }
 
-/* Breaches fired since alert `from` of out, by stage. */
+/* Breaches fired since alert `from` of out, by stage, less those retracted:
+ * a breach that turned out met was no breach. A retraction carries its
+ * firing's condition_at, so it lands on the firing's day. */
 static int indic_breaches(const Desk *d, Effects *out, size_t from)
 {
     for (size_t i = from; i < out->alerts.n; i++) {
         const Alert *a = &out->alerts.v[i];
-        if (a->type != AL_SLA_BREACH || a->status != AS_FIRING || a->stage < 0 || a->stage >= STG__COUNT ||
-            a->category < 0)
+        if (a->type != AL_SLA_BREACH || (a->status != AS_FIRING && a->status != AS_RETRACTED) || a->stage < 0 ||
+            a->stage >= STG__COUNT || a->category < 0)
             continue;
         if (indic_add(&out->indic, a->condition_at, cal_utc_offset(d->policy->cal), (Category)a->category, a->site,
-                      (IndField)(IND_BREACH_CONTACT + a->stage), 1) < 0)
+                      (IndField)(IND_BREACH_CONTACT + a->stage), a->status == AS_FIRING ? 1 : -1) < 0)
             return -1;
     }
     return 0;

@@ -1000,6 +1000,26 @@ START_TEST(test_invalid_counted_where_received)
 }
 END_TEST
 
+/* §12.9: a breach that turned out met (retracted) was no breach: its count
+ * is taken back, on the firing's day; one completed late stays counted. */
+START_TEST(test_retracted_breach_not_counted)
+{
+    ComplaintEvent r1 = received_at_site("RB1", MON0900, "SZ"), r2 = received_at_site("RB2", MON0900, "SZ");
+    offer(&r1, MON0900);
+    offer(&r2, MON0900);
+    offer_new("RB9", CT_RECEIVED, MON0900 + 4 * H); /* past both contact deadlines (11:00) */
+    ck_assert_int_eq(indic_net(CAT_DAMAGE, "SZ", IND_BREACH_CONTACT), 2);
+    ComplaintEvent met = ev_of("RB1", CT_CONTACTED, MON0900 + H), late = ev_of("RB2", CT_CONTACTED, MON0900 + 3 * H);
+    offer(&met, MON0900 + 4 * H);
+    offer(&late, MON0900 + 4 * H);
+    ck_assert_int_ge(find("sla_breach/RB1/1/contact", AS_RETRACTED), 0);
+    ck_assert_int_ge(find("sla_breach/RB2/1/contact", AS_RESOLVED), 0);
+    ck_assert_int_eq(indic_net(CAT_DAMAGE, "SZ", IND_BREACH_CONTACT), 1);
+    for (size_t i = 0; i < eff.indic.n; i++)
+        ck_assert_int_ge(eff.indic.v[i]->n[IND_BREACH_CONTACT], 0);
+}
+END_TEST
+
 /* A parcel signed longer than the look-back ago is forgotten by the ticket
  * rules whether or not the hourly sweep dropped it yet (a fast replay may
  * not run one in between): the same complaint sees the same parcel in a
@@ -1099,6 +1119,7 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_category_review_from_scans);
     tcase_add_test(tc, test_old_signed_parcel_forgotten_without_a_sweep);
     tcase_add_test(tc, test_invalid_counted_where_received);
+    tcase_add_test(tc, test_retracted_breach_not_counted);
     tcase_add_test(tc, test_accountability_follows_the_category);
     tcase_add_test(tc, test_review_carries_the_scans_responsibility);
     tcase_add_test(tc, test_review_pending_is_not_ended_by_an_updated);
