@@ -1343,7 +1343,8 @@ static int load_acct(PGconn *c, Desk *d, int64_t base, char *err, size_t errlen)
     char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT acct_site, ticket_id, extract(epoch FROM received_at)::bigint::text FROM tickets "
-             "WHERE acct_site IS NOT NULL AND received_at >= to_timestamp(%" PRId64 ") ORDER BY received_at",
+             "WHERE acct_site IS NOT NULL AND received_at >= to_timestamp(%" PRId64 ") "
+             "ORDER BY received_at, ticket_id COLLATE \"C\"",
              base - p->accountability_window - 31 * 86400);
     if (copy_out(c, sql, load_acct_row, d, err, errlen) < 0)
         return -1;

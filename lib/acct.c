@@ -1,7 +1,8 @@
 /* acct: site accountability by month and window; see acct.h.
  *
  * One record per site: its complaints in one array sorted by time (equal
- * times in arrival order, so ids come out the same way every time) and the
+ * times by ticket id, so ids come out the same way whatever the order they
+ * arrived or were loaded in) and the
  * episodes that fired, a few per month. A site holds about a window's worth
  * of complaints, tens to a few thousand for a hub, so binary search and
  * memmove do. The sites sit in a hash table by name and in a plain array for
@@ -238,6 +239,16 @@ static size_t lower(const Site *s, int64_t t)
     return t == INT64_MIN ? 0 : upper(s, t - 1);
 }
 
+/* Where a complaint of time t and ticket id goes: after every earlier
+ * time and, among equal times, after every smaller id (byte order). */
+static size_t place(const Site *s, int64_t t, const char *id)
+{
+    size_t k = lower(s, t);
+    while (k < s->n && s->v[k].at == t && strcmp(s->v[k].id, id) < 0)
+        k++;
+    return k;
+}
+
 static Episode *ep_find(Site *s, int ym, bool total)
 {
     for (size_t i = 0; i < s->nep; i++)
@@ -411,7 +422,7 @@ static int add(Acct *a, const char *site, const char *ticket_id, int64_t at, boo
     char *id = strdup(ticket_id);
     if (!id)
         goto fail_site;
-    size_t k = upper(s, at);
+    size_t k = place(s, at, id);
     memmove(&s->v[k + 1], &s->v[k], (s->n - k) * sizeof *s->v);
     s->v[k] = (Complaint){.at = at, .id = id};
     s->n++;

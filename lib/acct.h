@@ -19,8 +19,8 @@
  * caller drives that time, event clock or wall clock, with acct_next_due and
  * acct_fire_due.
  *
- * Complaints are ordered by received time, equal times in the order they
- * were added. A late complaint (dated before ones already counted) counts in
+ * Complaints are ordered by received time, equal times by ticket id (byte
+ * order): the same whatever order they are added in. A late complaint (dated before ones already counted) counts in
  * its own month and in the windows it belongs to: it may complete its month,
  * and complaints after it (up to one window later) may now reach the total,
  * each in its own month. An episode fired by a late complaint may belong to a
@@ -52,7 +52,7 @@ typedef struct AcctAlert {
     bool total;         /* reason "total" (.../total) rather than "month" */
     AlertStatus status; /* AS_FIRING or AS_RESOLVED */
     int count;          /* n_ticket_ids */
-    char **ticket_ids;  /* owned; in time order, equal times in order added */
+    char **ticket_ids;  /* owned; in time order, equal times by id */
     int n_ticket_ids;
     int64_t condition_at; /* received_at of the complaint that reached the threshold */
     int64_t resolved_at;  /* the month's end when resolved; 0 while firing */

@@ -184,10 +184,16 @@ def test_site_accountability_month_total_and_restart(broker, daemon, db):
         received("C-1", at(minutes=7), category="delay", waybill="W-A1", site="GZ-C"),
         received("C-2", at(minutes=8), category="delay", waybill="W-A1", site="GZ-C"),
         received("C-3", at(minutes=9), category="delay", waybill="W-A1", site="GZ-C"),
+        # two of one second: listed by id, whatever the order they came or are loaded in
+        received("D-2", at(minutes=10), site="GZ-D"),
+        received("D-1", at(minutes=10), site="GZ-D"),
+        received("D-3", at(minutes=11), site="GZ-D"),
+        complaint("D-2", "contacted", at(minutes=12)),             # D-2's row written again
     ])
-    month = "site_accountability/GZ-A/2025-11"
-    alerts = read_topic(broker.bootstrap, ALERTS, until=has((month, "firing"),
+    month, dmonth = "site_accountability/GZ-A/2025-11", "site_accountability/GZ-D/2025-11"
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has((month, "firing"), (dmonth, "firing"),
                                                              ("site_accountability/H-9/2025-11", "firing")))
+    assert find(alerts, dmonth, "firing")["ticket_ids"] == ["D-1", "D-2", "D-3"]
     a = find(alerts, month, "firing")
     assert (a["type"], a["site"], a["reason"], a["month"], a["count"]) == (
         "site_accountability", "GZ-A", "month", "2025-11", 3)
@@ -207,7 +213,9 @@ def test_site_accountability_month_total_and_restart(broker, daemon, db):
         received("Z", at(days=11)),
     ])
     total = "site_accountability/GZ-A/2025-12/total"
-    alerts = read_topic(broker.bootstrap, ALERTS, until=has((month, "resolved"), (total, "firing")))
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has((month, "resolved"), (total, "firing"),
+                                                             (dmonth, "resolved")))
+    assert find(alerts, dmonth, "resolved")["ticket_ids"] == ["D-1", "D-2", "D-3"]
     ks = keys(alerts)
     assert ks.count((month, "firing")) == 1                         # not fired again after the restart
     gone = find(alerts, month, "resolved")

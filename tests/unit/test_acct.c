@@ -112,6 +112,29 @@ START_TEST(test_month_threshold)
 }
 END_TEST
 
+/* Complaints of one second are listed by ticket id, whatever order they
+ * are added in (arrival on several partitions, or a restart's load), so
+ * the firing and its resolution list them alike. */
+START_TEST(test_equal_times_in_id_order)
+{
+    const char *orders[2][3] = {{"TB", "TA", "TC"}, {"TA", "TC", "TB"}};
+    for (int o = 0; o < 2; o++) {
+        Acct *a = acct_new();
+        AcctAlertList out = {0};
+        int64_t t0 = ts("2026-11-02T09:00:00+08:00");
+        size_t n = 0;
+        for (int i = 0; i < 3; i++)
+            n += addm(a, &out, "S1", orders[o][i], "2026-11-02T09:00:00+08:00");
+        ck_assert_uint_eq(n, 1);
+        FIRING(&out.v[0], "site_accountability/S1/2026-11", t0, "TA", "TB", "TC");
+        ck_assert_int_eq(fire_due(a, &out, ts("2026-12-01T00:00:00+08:00")), 1);
+        RESOLVED(&out.v[0], "site_accountability/S1/2026-11", t0, ts("2026-12-01T00:00:00+08:00"), "TA", "TB", "TC");
+        acct_alert_list_free(&out);
+        acct_free(a);
+    }
+}
+END_TEST
+
 START_TEST(test_month_defaults)
 {
     Acct *a = acct_new();
@@ -948,8 +971,7 @@ END_TEST
 
 typedef struct MComplaint {
     int64_t at;
-    int seq; /* add order, for ties */
-    int ym;  /* local month */
+    int ym; /* local month */
     bool live;
     char id[16];
 } MComplaint;
@@ -962,7 +984,7 @@ typedef struct MEpisode {
 
 typedef struct Model {
     MComplaint c[MM_N];
-    int n, seq;
+    int n;
     MEpisode ep[MM_N * 2];
     int nep;
     int off;
@@ -989,10 +1011,10 @@ static int m_month(const Model *m, int64_t t, int64_t *start, int64_t *end)
 
 static bool m_before(const MComplaint *x, const MComplaint *y)
 {
-    return x->at < y->at || (x->at == y->at && x->seq < y->seq);
+    return x->at < y->at || (x->at == y->at && strcmp(x->id, y->id) < 0);
 }
 
-/* The live complaints sorted by (at, seq). */
+/* The live complaints sorted by (at, id). */
 static int m_sorted(Model *m, MComplaint **v)
 {
     int n = 0;
@@ -1177,7 +1199,7 @@ START_TEST(test_model)
                         at = now;
                 }
                 MComplaint *c = &m->c[m->n++];
-                *c = (MComplaint){.at = at, .seq = m->seq++, .ym = m_month(m, at, &start, &end), .live = true};
+                *c = (MComplaint){.at = at, .ym = m_month(m, at, &start, &end), .live = true};
                 snprintf(c->id, sizeof c->id, "t%d", m->n);
                 addx(a, &out, "S", c->id, at, m->off, MM_MTH, MM_TTH, MM_W);
                 m_expect_add(m, &out);
@@ -1226,6 +1248,7 @@ Suite *suite_acct(void)
     TCase *tc = tcase_create("month");
     tcase_add_loop_test(tc, test_month_threshold, 1, 7);
     tcase_add_test(tc, test_month_defaults);
+    tcase_add_test(tc, test_equal_times_in_id_order);
     tcase_add_test(tc, test_month_boundary_local);
     tcase_add_test(tc, test_year_end);
     suite_add_tcase(s, tc);
