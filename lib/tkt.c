@@ -519,6 +519,27 @@ static bool end_overdue(Ticket *t, int64_t at, AlertList *out)
     return ended;
 }
 
+/* What ended, after `end`, a pause_overdue that only fires now: the first
+ * paused or resumed, stage completion or close already recorded and dated
+ * after the pause's end (events that came before the late paused which
+ * opened the pause), TU_NEVER when none. One of that very second does not
+ * count: in time order it is applied before the alert fires. */
+static int64_t overdue_ended_after(const Ticket *t, int64_t end)
+{
+    int64_t first = TU_NEVER;
+    for (uint32_t i = 0; i < tkt_n_pause_evs(t); i++)
+        if (t->rare->pev[i].at > end && t->rare->pev[i].at < first)
+            first = t->rare->pev[i].at;
+    for (int s = 0; s < STG__COUNT; s++) {
+        int64_t done = tu32_get(t->tg[s].done_at);
+        if (t->tg[s].done && done > end && done < first)
+            first = done;
+    }
+    if (t->closed && tu32_get(t->closed_at) > end && tu32_get(t->closed_at) < first)
+        first = tu32_get(t->closed_at);
+    return first;
+}
+
 /* progress_due: the next lapse, TU_NEVER when none is pending. */
 static int64_t progress_due_at(const Ticket *t, const Policy *p)
 {
@@ -680,6 +701,11 @@ void tkt_advance(Ticket *t, int64_t now, AlertList *out)
             e->n = (uint16_t)(n < UINT16_MAX ? n : UINT16_MAX);
             e->round = (uint16_t)(t->round < UINT16_MAX ? t->round : UINT16_MAX);
             emit_ticket_n(t, AL_PAUSE_OVERDUE, AS_FIRING, e->round, e->n, pz->end, 0, out);
+            int64_t ended = overdue_ended_after(t, pz->end);
+            if (ended != TU_NEVER) {
+                e->overdue = AST_ENDED;
+                emit_ticket_n(t, AL_PAUSE_OVERDUE, AS_RESOLVED, e->round, e->n, pz->end, ended, out);
+            }
         }
     }
     if (tu32_get(t->review_due) <= now && t->review_state == AST_NONE)

@@ -2321,6 +2321,10 @@ START_TEST(test_pause_overdue_ids_with_late_pause_events)
     alert_list_reset(&al);
     tkt_advance(t, now, &al);
     ck_assert_int_eq(count_id("pause_overdue/" TID "/2/1", AS_FIRING), 1);
+    /* (and a snapshot keeps the id it fired with) */
+    Ticket *u = round_trip(t);
+    tkt_free(t);
+    t = u;
     ComplaintEvent r = mk(CT_RESUMED, T("2026-11-23T11:30:00+08:00"));
     ck_assert_int_eq(apply_at(t, &r, now), TKT_APPLIED);
     ck_assert_int_eq(count_id("pause_overdue/" TID "/2/1", AS_RESOLVED), 1);
@@ -2328,7 +2332,8 @@ START_TEST(test_pause_overdue_ids_with_late_pause_events)
     tkt_free(t);
 
     /* a paused dated before a pause whose overdue fired, and running out
-     * itself: its overdue takes the next number, not the one already used */
+     * itself: its overdue takes the next number, not the one already used,
+     * and the paused that followed it in time ends it at once (§12.3) */
     t = receive_normal();
     step_ok(t, CT_CONTACTED, T("2026-11-23T10:30:00+08:00"));
     ck_assert_int_eq(step(t, CT_PAUSED, T("2026-11-27T17:30:00+08:00")), TKT_APPLIED); /* pause_max: to 11-30 */
@@ -2342,14 +2347,49 @@ START_TEST(test_pause_overdue_ids_with_late_pause_events)
     tkt_advance(t, now, &al);
     ck_assert_int_eq(count_id("pause_overdue/" TID "/1/1", AS_FIRING), 1);
     ck_assert_int_eq(count_id("pause_overdue/" TID "/1/2", AS_FIRING), 1);
-    /* and a snapshot keeps the ids */
-    Ticket *u = round_trip(t);
+    ck_assert_int_eq(count_id("pause_overdue/" TID "/1/2", AS_RESOLVED), 1);
+    const Alert *end = &al.v[al.n - 1];
+    ck_assert_str_eq(end->alert_id, "pause_overdue/" TID "/1/2");
+    ck_assert_int_eq(end->status, AS_RESOLVED);
+    ck_assert_int_eq(end->condition_at, T("2026-11-27T13:00:00+08:00"));
+    ck_assert_int_eq(end->resolved_at, T("2026-11-27T17:30:00+08:00"));
+    /* nothing is left firing: a later resumed ends nothing */
     alert_list_reset(&al);
     ComplaintEvent r2 = mk(CT_RESUMED, T("2026-12-01T01:00:00+08:00"));
-    ck_assert_int_eq(apply_at(u, &r2, r2.occurred_at), TKT_APPLIED);
-    ck_assert_int_eq(count_id("pause_overdue/" TID "/1/2", AS_RESOLVED), 1);
-    tkt_free(u);
+    ck_assert_int_eq(apply_at(t, &r2, r2.occurred_at), TKT_HISTORY);
+    ck_assert_int_eq(count_id("pause_overdue/" TID "/1/2", AS_RESOLVED), 0);
     tkt_free(t);
+}
+END_TEST
+
+/* A paused that comes late, its agreed date past, after what ended its
+ * pause in time order was recorded (a resumed, recorded as history then, or
+ * the open stage's completion): its pause_overdue fires and resolves at
+ * once, at that event's time, as in time order (§12.3). */
+START_TEST(test_pause_overdue_of_a_late_paused_ends_at_once)
+{
+    int64_t now = T("2026-11-28T00:00:00+08:00"), end = T("2026-11-26T18:12:09+08:00");
+    for (int shape = 0; shape < 2; shape++) {
+        Ticket *t = receive_normal();
+        step_ok(t, CT_CONTACTED, T("2026-11-23T10:30:00+08:00"));
+        int64_t ender = shape == 0 ? T("2026-11-26T19:47:07+08:00") : T("2026-11-26T19:00:00+08:00");
+        if (shape == 0)
+            ck_assert_int_eq(step(t, CT_RESUMED, ender), TKT_HISTORY); /* nothing to resume yet */
+        else
+            step_ok(t, CT_FIRST_REPLY, ender);
+        alert_list_reset(&al);
+        ComplaintEvent p = mk(CT_PAUSED, T("2026-11-25T00:45:34+08:00"));
+        p.has = EVF_UNTIL;
+        p.until = end;
+        ck_assert_int_eq(apply_at(t, &p, now), TKT_APPLIED);
+        tkt_advance(t, now, &al);
+        ck_assert_int_eq(count_id("pause_overdue/" TID "/1/1", AS_FIRING), 1);
+        const Alert *a = the_alert(AL_PAUSE_OVERDUE, AS_RESOLVED, -1);
+        ck_assert_str_eq(a->alert_id, "pause_overdue/" TID "/1/1");
+        ck_assert_int_eq(a->condition_at, end);
+        ck_assert_int_eq(a->resolved_at, ender);
+        tkt_free(t);
+    }
 }
 END_TEST
 
@@ -2645,6 +2685,7 @@ Suite *suite_tkt(void)
     tcase_add_test(tc, test_resumed_at_the_agreed_date);
     tcase_add_test(tc, test_pause_events_around_a_late_revisit);
     tcase_add_test(tc, test_pause_overdue_ids_with_late_pause_events);
+    tcase_add_test(tc, test_pause_overdue_of_a_late_paused_ends_at_once);
     tcase_add_test(tc, test_rise_before_a_late_revisit);
     suite_add_tcase(s, tc);
 
