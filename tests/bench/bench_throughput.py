@@ -213,10 +213,11 @@ def copy_ceiling(conninfo: str, ddl: str, table: str, rows: list[tuple]) -> floa
 EVENTS_DDL = """CREATE TABLE bench_events (event_id text PRIMARY KEY, ticket_id text NOT NULL, type text NOT NULL,
     occurred_at timestamptz NOT NULL, effect text NOT NULL, source_topic text NOT NULL,
     source_partition integer NOT NULL, source_offset bigint NOT NULL, body jsonb NOT NULL)"""
-SCANS_DDL = """CREATE TABLE bench_scans (event_id text PRIMARY KEY, waybill text NOT NULL, scan_type text NOT NULL,
+# keyed as parcel_scans is (schema/008_distinct_keys.sql): by the message
+SCANS_DDL = """CREATE TABLE bench_scans (event_id text NOT NULL, waybill text NOT NULL, scan_type text NOT NULL,
     site text NOT NULL, site_role text NOT NULL, next_site text, next_site_role text,
     occurred_at timestamptz NOT NULL, source_topic text NOT NULL, source_partition integer NOT NULL,
-    source_offset bigint NOT NULL)"""
+    source_offset bigint NOT NULL, PRIMARY KEY (source_topic, source_partition, source_offset))"""
 
 
 def event_rows(evs: list[dict]) -> list[tuple]:
