@@ -397,9 +397,11 @@ def test_runtime_role_runs_the_daemon_and_cannot_change_the_schema(pg, db, broke
     read_topic(broker.bootstrap, ALERTS, until=has(("ticket_escalated/LP-1/1", "firing"),
                                                     ("sla_breach/LP-2/1/contact", "firing")), timeout=30)
     wait_for(lambda: scalar(db, "SELECT count(*) FROM parcel_scans") == 1, what="the scan committed")
-    # The same scan again: its row is stored, so the batch goes again through
-    # the staging tables (complaintd_apply(..., staged => true)).
-    produce(broker.bootstrap, SCANS, [sc], key_field="waybill")
+    # An event id used again for another ticket: applied, but its row of
+    # ticket_events is stored, so the batch goes again through the staging
+    # tables (complaintd_apply(..., staged => true)).
+    produce(broker.bootstrap, COMPLAINTS, [dict(complaint("LP-3", "updated", at(hours=6, minutes=5), category="fee"),
+                                                event_id=first["event_id"])], key_field="ticket_id")
     d.wait_log(r"a row of the batch is already stored; committing it again through the staging tables")
     # A restart loads the state as the run-time role; more work lands.
     d.restart()
