@@ -996,7 +996,7 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
     add_copy(c, "held_events",
              "event_id, ticket_id, occurred_at, held_since, source_topic, source_partition, source_offset, payload",
              "s_held", &held);
-    add_copy(c, NULL, NULL, "s_released_v2", &rel);
+    add_copy(c, NULL, NULL, "s_released", &rel);
     add_copy(c, "parcel_scans",
              "event_id, waybill, scan_type, site, site_role, next_site, next_site_role, occurred_at, source_topic, "
              "source_partition, source_offset",

@@ -8,7 +8,7 @@
 --    applied nor dead-lettered), and releasing either deleted both rows.
 --    The key is now (ticket_id, event_id), which also serves the lookups by
 --    ticket that held_events_ticket did, and a release deletes its own row
---    only (s_released_v2 carries the ticket).
+--    only (s_released carries the ticket).
 -- 2. parcel_scans was keyed by event_id too, so a scan whose event_id an
 --    earlier scan had used (another waybill, or other facts) was applied
 --    when it came but left no row, and a restart, which rebuilds the
@@ -18,9 +18,8 @@
 --    and offset. A batch committed again after a lost reply still meets its
 --    own rows and goes through the staging tables, as before.
 --
--- The binary before this migration cannot run on it (it stages released
--- events into s_released, which complaintd_stage() no longer makes):
--- upgrade the package, then migrate.
+-- The binary before this migration cannot run on it (it stages one column
+-- into s_released, which now has two): upgrade the package, then migrate.
 
 ALTER TABLE held_events DROP CONSTRAINT held_events_pkey;
 ALTER TABLE held_events ADD PRIMARY KEY (ticket_id, event_id);
@@ -29,7 +28,8 @@ DROP INDEX held_events_ticket;
 ALTER TABLE parcel_scans DROP CONSTRAINT parcel_scans_pkey;
 ALTER TABLE parcel_scans ADD PRIMARY KEY (source_topic, source_partition, source_offset);
 
--- The staging tables of 007, with s_released_v2 for s_released.
+-- The staging tables of 007; s_released has the ticket too.
+-- complaintd_unstage() of 007 empties them as before.
 CREATE OR REPLACE FUNCTION complaintd_stage() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -51,7 +51,7 @@ BEGIN
         event_id text, ticket_id text, occurred_at timestamptz, held_since timestamptz,
         source_topic text, source_partition integer, source_offset bigint, payload text
     ) ON COMMIT PRESERVE ROWS;
-    CREATE TEMP TABLE IF NOT EXISTS s_released_v2 (ticket_id text, event_id text) ON COMMIT PRESERVE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS s_released (ticket_id text, event_id text) ON COMMIT PRESERVE ROWS;
     CREATE TEMP TABLE IF NOT EXISTS s_scans (
         event_id text, waybill text, scan_type text, site text, site_role text, next_site text,
         next_site_role text, occurred_at timestamptz, source_topic text, source_partition integer,
@@ -74,56 +74,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION complaintd_unstage() RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF pg_total_relation_size('pg_temp.s_tickets_v4') > 1048576 THEN
-        TRUNCATE pg_temp.s_tickets_v4;
-    ELSE
-        DELETE FROM pg_temp.s_tickets_v4;
-    END IF;
-    IF pg_total_relation_size('pg_temp.s_events_v3') > 1048576 THEN
-        TRUNCATE pg_temp.s_events_v3;
-    ELSE
-        DELETE FROM pg_temp.s_events_v3;
-    END IF;
-    IF pg_total_relation_size('pg_temp.s_held') > 1048576 THEN
-        TRUNCATE pg_temp.s_held;
-    ELSE
-        DELETE FROM pg_temp.s_held;
-    END IF;
-    IF pg_total_relation_size('pg_temp.s_released_v2') > 1048576 THEN
-        TRUNCATE pg_temp.s_released_v2;
-    ELSE
-        DELETE FROM pg_temp.s_released_v2;
-    END IF;
-    IF pg_total_relation_size('pg_temp.s_scans') > 1048576 THEN
-        TRUNCATE pg_temp.s_scans;
-    ELSE
-        DELETE FROM pg_temp.s_scans;
-    END IF;
-    IF pg_total_relation_size('pg_temp.s_alerts_v3') > 1048576 THEN
-        TRUNCATE pg_temp.s_alerts_v3;
-    ELSE
-        DELETE FROM pg_temp.s_alerts_v3;
-    END IF;
-    IF pg_total_relation_size('pg_temp.s_dead_v3') > 1048576 THEN
-        TRUNCATE pg_temp.s_dead_v3;
-    ELSE
-        DELETE FROM pg_temp.s_dead_v3;
-    END IF;
-    IF pg_total_relation_size('pg_temp.s_offsets') > 1048576 THEN
-        TRUNCATE pg_temp.s_offsets;
-    ELSE
-        DELETE FROM pg_temp.s_offsets;
-    END IF;
-    IF pg_total_relation_size('pg_temp.s_indicators') > 1048576 THEN
-        TRUNCATE pg_temp.s_indicators;
-    ELSE
-        DELETE FROM pg_temp.s_indicators;
-    END IF;
-END
-$$;
 
 -- The batch of 006; a release deletes the held row of its own ticket.
 CREATE OR REPLACE FUNCTION complaintd_apply(p_group text, p_event_clock bigint, p_outbox_acked bigint, p_staged boolean,
@@ -160,7 +110,7 @@ BEGIN
     -- scan all of held_events for a few rows.
     SET LOCAL enable_hashjoin = off;
     SET LOCAL enable_mergejoin = off;
-    DELETE FROM held_events h USING pg_temp.s_released_v2 r
+    DELETE FROM held_events h USING pg_temp.s_released r
      WHERE h.ticket_id = r.ticket_id AND h.event_id = r.event_id;
 
     IF p_staged THEN
@@ -174,7 +124,7 @@ BEGIN
                                  source_offset, payload)
         SELECT * FROM pg_temp.s_held ON CONFLICT DO NOTHING;
         -- released in the same batch as they were held
-        DELETE FROM held_events h USING pg_temp.s_released_v2 r
+        DELETE FROM held_events h USING pg_temp.s_released r
          WHERE h.ticket_id = r.ticket_id AND h.event_id = r.event_id;
         INSERT INTO alerts (seq, alert_id, status, type, ticket_id, condition_at, emitted_at, payload)
         SELECT * FROM pg_temp.s_alerts_v3 ON CONFLICT DO NOTHING;
