@@ -126,7 +126,8 @@ def test_a_reconnect_ends_its_own_stale_session_and_keeps_the_desk(broker, daemo
         d = daemon({"postgres": {"conninfo": conninfo}})
         a = tickets("H", 3, 0)
         produce(broker.bootstrap, COMPLAINTS, a, key_field="ticket_id")
-        wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events") == len(a), timeout=30,
+        # 60 s: the dev broker's group join, about 3 s, takes far longer on a loaded machine
+        wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events") == len(a), timeout=60,
                  what="the first events stored")
         holder = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
         old = query(db, holder)
