@@ -2,12 +2,12 @@
  *
  * One record per site: its complaints in one array sorted by time (equal
  * times by ticket id, so ids come out the same way whatever the order they
- * arrived or were loaded in) and the
- * episodes that fired, a few per month. A site holds about a window's worth
- * of complaints, tens to a few thousand for a hub, so binary search and
- * memmove do. The sites sit in a hash table by name and in a plain array for
- * pruning; each site with a firing episode is queued once in a heap at its
- * earliest month end, so the month-end scan costs O(log sites) per episode. */
+ * arrived or were loaded in) and the episodes that fired, a few per month. A
+ * site holds about a window's worth of complaints, tens to a few thousand
+ * for a hub, so binary search and memmove do. The sites sit in a hash table
+ * by name and in a plain array for pruning; each site with a firing episode
+ * is queued once in a heap at its earliest month end, so the month-end scan
+ * costs O(log sites) per episode. */
 #include "acct.h"
 
 #include <limits.h>

@@ -20,11 +20,12 @@
  * acct_fire_due.
  *
  * Complaints are ordered by received time, equal times by ticket id (byte
- * order): the same whatever order they are added in. A late complaint (dated before ones already counted) counts in
- * its own month and in the windows it belongs to: it may complete its month,
- * and complaints after it (up to one window later) may now reach the total,
- * each in its own month. An episode fired by a late complaint may belong to a
- * month that has already ended; its month end is then already due.
+ * order): the same whatever order they are added in. A late complaint (dated
+ * before ones already counted) counts in its own month and in the windows it
+ * belongs to: it may complete its month, and complaints after it (up to one
+ * window later) may now reach the total, each in its own month. An episode
+ * fired by a late complaint may belong to a month that has already ended;
+ * its month end is then already due.
  *
  * Thresholds below 1 count as 1 (INT_MAX turns a rule off), a window below
  * one second as one second. Local times outside the years 0000..9999 count
