@@ -520,10 +520,11 @@ static bool end_overdue(Ticket *t, int64_t at, AlertList *out)
 }
 
 /* What ended, after `end`, a pause_overdue that only fires now: the first
- * paused or resumed, stage completion or close already recorded and dated
- * after the pause's end (events that came before the late paused which
- * opened the pause), TU_NEVER when none. One of that very second does not
- * count: in time order it is applied before the alert fires. */
+ * paused or resumed, or stage completion, already recorded and dated after
+ * the pause's end (events that came before the late paused which opened
+ * the pause), TU_NEVER when none. One of that very second does not count:
+ * in time order it is applied before the alert fires. (A closed ticket
+ * fires nothing: tkt_advance stops there.) */
 static int64_t overdue_ended_after(const Ticket *t, int64_t end)
 {
     int64_t first = TU_NEVER;
@@ -535,8 +536,6 @@ static int64_t overdue_ended_after(const Ticket *t, int64_t end)
         if (t->tg[s].done && done > end && done < first)
             first = done;
     }
-    if (t->closed && tu32_get(t->closed_at) > end && tu32_get(t->closed_at) < first)
-        first = tu32_get(t->closed_at);
     return first;
 }
 
