@@ -74,7 +74,6 @@ BEGIN
 END
 $$;
 
-
 -- The batch of 006; a release deletes the held row of its own ticket.
 CREATE OR REPLACE FUNCTION complaintd_apply(p_group text, p_event_clock bigint, p_outbox_acked bigint, p_staged boolean,
                                  p_batch_key text, p_batch bigint, p_fold_upto bigint)
