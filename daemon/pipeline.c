@@ -585,8 +585,12 @@ static Step build_step(Pipeline *p)
         int n = oom_rc(desk_recompute(p->desk, now, max, &p->eff));
         return n > 0 || !desk_recompute_pending(p->desk) ? STEP_DONE : STEP_FULL;
     }
-    if (!(wall && p->stopping) && desk_next_due(p->desk) <= now)
-        return oom_rc(desk_fire_due(p->desk, now, fire_max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
+    /* event mode: a deadline at the clock's second fires once an input
+     * after that second comes (desk_offer), so that every event dated at
+     * it, in whatever order, is applied first (contract §11) */
+    int64_t upto = wall ? now : now - 1;
+    if (!(wall && p->stopping) && desk_next_due(p->desk) <= upto)
+        return oom_rc(desk_fire_due(p->desk, upto, fire_max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
     if (!p->stopping && desk_next_hold_expiry(p->desk) <= wall_now(p) && holds_may_expire(p))
         return oom_rc(desk_expire_held(p->desk, wall_now(p), max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
     if (!pending_ready(p))

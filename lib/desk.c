@@ -998,7 +998,10 @@ int desk_offer(Desk *d, const ComplaintEvent *ev, const ScanEvent *sc, const Des
     if (bad != 0)
         return bad < 0 ? -1 : DESK_APPLIED;
     bool moves = event_clock && at > *event_clock;
-    if (moves && desk_next_due(d) <= before) {
+    /* in event mode the deadlines of the clock's second wait for an input
+     * after that second (a fraction of it included): every event dated at a
+     * deadline is applied before it, whatever their order */
+    if (event_clock && desk_next_due(d) <= before) {
         size_t step = eff_size(out) + fire_step;
         int n = desk_fire_due(d, before, step < max_effects ? step : max_effects, out); /* counts its breaches */
         return n < 0 ? -1 : n > 0 ? DESK_FIRED : DESK_FULL;

@@ -68,7 +68,10 @@ bool desk_time_plausible(const Desk *d, int64_t at, int64_t wall);
  * before the input's time fires first, in chunks of at most fire_step
  * effects that keep out within max_effects (DESK_FIRED), and only then is
  * the input applied, with the clock moved up to its time; so a replay gives
- * the alerts a live run gave.
+ * the alerts a live run gave. A deadline at the clock's own second is the
+ * caller's to fire once the clock has passed it (desk_fire_due up to the
+ * clock less one): an input within that second is applied first, one a
+ * fraction of a second later fires it here.
  * In wall mode event_clock is NULL and the rule clock is `wall`.
  *
  * A complaint: a duplicate event id changes nothing (out->n_duplicates

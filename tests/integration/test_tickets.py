@@ -94,6 +94,27 @@ def test_a_fraction_of_a_second_after_the_deadline_is_late(broker, daemon):
     assert not [k for k in keys(alerts) if k[0] == "sla_breach/F-2/1/contact"]
 
 
+def test_every_event_of_a_deadline_second_comes_before_it(broker, daemon):
+    """Event mode: a deadline fires once the clock has passed its second, so
+    a completion dated the deadline itself meets it even when another
+    ticket's event of that second came first (contract §6, §11)."""
+    daemon()
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("S-1", at(0)),                                  # contact due 11:00
+        received("S-2", at(0)),
+        received("S-3", at(hours=2)),                            # 11:00: the clock reaches the deadline
+        complaint("S-1", "contacted", at(hours=2)),              # 11:00 as well: met
+        received("S-4", at(hours=2), occurred_at=frac(at(hours=2))),  # 11:00:00.500: S-2's breach fires first
+        complaint("S-2", "contacted", at(hours=2), occurred_at=frac(at(hours=2), "600")),
+    ])
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/S-2/1/contact", "resolved")))
+    assert not [k for k in keys(alerts) if k[0] == "sla_breach/S-1/1/contact"]
+    assert ("sla_warning/S-1/1/contact", "resolved") in keys(alerts)
+    assert keys(alerts).index(("sla_breach/S-2/1/contact", "firing")) < \
+        keys(alerts).index(("sla_breach/S-2/1/contact", "resolved"))
+    assert find(alerts, "sla_breach/S-2/1/contact", "resolved")["late_by_seconds"] == 1
+
+
 def test_implied_stages_revisit_reopen_and_escalation(broker, daemon, db):
     daemon()
     produce(broker.bootstrap, COMPLAINTS, [
