@@ -88,6 +88,7 @@ typedef struct Alert {
     int year, month;
     bool total;
     /* sla_breach resolved */
+    bool moved;            /* because its deadline moved past now (§12.1); not on the wire */
     bool has_late_by;
     int64_t late_by_seconds;
     int64_t condition_at;

@@ -376,11 +376,15 @@ static int indic_breaches(const Desk *d, Effects *out, size_t from)
 {
     for (size_t i = from; i < out->alerts.n; i++) {
         const Alert *a = &out->alerts.v[i];
-        if (a->type != AL_SLA_BREACH || (a->status != AS_FIRING && a->status != AS_RETRACTED) || a->stage < 0 ||
-            a->stage >= STG__COUNT || a->category < 0)
+        /* a breach retracted (met after all) or ended by its deadline moving
+         * past now (§12.1: a pause, extension or reclassification) is taken
+         * back on its firing's day; a /2 that fires after counts again */
+        bool back = a->status == AS_RETRACTED || (a->status == AS_RESOLVED && a->moved);
+        if (a->type != AL_SLA_BREACH || (a->status != AS_FIRING && !back) || a->stage < 0 || a->stage >= STG__COUNT ||
+            a->category < 0)
             continue;
         if (indic_add(&out->indic, a->condition_at, cal_utc_offset(d->policy->cal), (Category)a->category, a->site,
-                      (IndField)(IND_BREACH_CONTACT + a->stage), a->status == AS_FIRING ? 1 : -1) < 0)
+                      (IndField)(IND_BREACH_CONTACT + a->stage), back ? -1 : 1) < 0)
             return -1;
     }
     return 0;

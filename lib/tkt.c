@@ -800,6 +800,8 @@ static void reconcile(Ticket *t, int64_t now, AlertList *out)
             tg->breach_state = AST_NONE;
             emit_stage(t, AL_SLA_BREACH, AS_RESOLVED, (Stage)s, tg->breach_n, tu32_get(tg->breach_deadline),
                        tu32_get(tg->breach_deadline), now, out);
+            if (out && !out->failed)
+                out->v[out->n - 1].moved = true;
         }
         if (tg->warn_state == AST_FIRING && tu32_get(tg->warn_at) > now) {
             tg->warn_state = AST_NONE;

@@ -244,6 +244,7 @@ def test_indicators_per_day_category_site_and_metrics(broker, daemon, db):
         complaint("I-1", "revisit", at(hours=6), satisfied=True),
         received("I-2", at(minutes=10), category="delay", site="SZ-I"),
         received("I-5", at(minutes=20), category="fee", site="SZ-R"),   # contacted in time, reported late
+        received("I-6", at(minutes=20), category="fee", site="SZ-E"),
         received("I-3", at(hours=7), category="delay", site="SZ-I", waybill="W-I1"),   # a repeat of I-1
         received("I-4", at(hours=8), category="delay", site="SZ-I"),
         # found invalid and reclassified at once: counted in the row of its receipt
@@ -251,6 +252,8 @@ def test_indicators_per_day_category_site_and_metrics(broker, daemon, db):
         complaint("I-2", "resolved", at(days=3)),                # late: resolve was due in 48 h
         complaint("I-2", "revisit", at(days=3, hours=1), satisfied=False),
         complaint("I-4", "resolved", at(days=3, hours=2)),       # invalid: not counted
+        # first_reply missed (due 2 days on), extended past the clock, missed again: one breach
+        complaint("I-6", "extended", at(days=3, hours=3), stage="first_reply", hours=30),
         received("Z", at(days=4), category="fee"),
         complaint("I-5", "contacted", at(minutes=40)),           # its contact breach is retracted
     ])
@@ -268,6 +271,11 @@ def test_indicators_per_day_category_site_and_metrics(broker, daemon, db):
     read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/I-5/1/contact", "retracted")))
     wait_for(lambda: scalar(db, "SELECT sum(breaches_contact) FROM indicators WHERE site = 'SZ-R'") == 0,
              timeout=10, what="the retracted breach taken back")
+    # nor one whose deadline an extension moved past the clock (§12.1); its /2 counts
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/I-6/1/first_reply/2", "firing")))
+    assert ("sla_breach/I-6/1/first_reply", "resolved") in keys(alerts)
+    wait_for(lambda: scalar(db, "SELECT sum(breaches_first_reply) FROM indicators WHERE site = 'SZ-E'") == 1,
+             timeout=10, what="the stage missed twice counted once")
     rate = query(db, "SELECT on_time_rate, satisfaction, repeat_rate FROM indicator_rates "
                      "WHERE day = '2025-11-24' AND category = 'delay' AND site = 'SZ-I'")[0]
     assert [float(x) for x in rate] == [1.0, 1.0, 1 / 3]

@@ -1020,6 +1020,32 @@ START_TEST(test_retracted_breach_not_counted)
 }
 END_TEST
 
+/* §12.9 with §12.1: a breach ended by an extension that moved its deadline
+ * past the clock was no breach either; the stage counts once when it
+ * misses the new deadline too (its /2), and not at all when it meets it. */
+START_TEST(test_moved_breach_counted_once)
+{
+    ComplaintEvent r1 = received_at_site("MB1", MON0900, "SZ"), r2 = received_at_site("MB2", MON0900, "SZ");
+    offer(&r1, MON0900);
+    offer(&r2, MON0900);
+    offer_new("MB9", CT_RECEIVED, MON0900 + 49 * H); /* past both first_reply deadlines (+48 h) */
+    ck_assert_int_eq(indic_net(CAT_DAMAGE, "SZ", IND_BREACH_FIRST_REPLY), 2);
+    for (int i = 0; i < 2; i++) {
+        ComplaintEvent ext = ev_of(i ? "MB2" : "MB1", CT_EXTENDED, MON0900 + 49 * H);
+        ext.ext_stage = EXT_FIRST_REPLY;
+        ext.ext_hours = 24;
+        offer(&ext, ext.occurred_at);
+    }
+    ck_assert_int_ge(find("sla_breach/MB1/1/first_reply", AS_RESOLVED), 0);
+    ck_assert_int_eq(indic_net(CAT_DAMAGE, "SZ", IND_BREACH_FIRST_REPLY), 0);
+    offer_new("MB2", CT_FIRST_REPLY, MON0900 + 70 * H);
+    offer_new("MB8", CT_RECEIVED, MON0900 + 73 * H); /* past MB1's new deadline (+72 h) */
+    ck_assert_int_ge(find("sla_breach/MB1/1/first_reply/2", AS_FIRING), 0);
+    ck_assert_int_lt(find("sla_breach/MB2/1/first_reply/2", AS_FIRING), 0);
+    ck_assert_int_eq(indic_net(CAT_DAMAGE, "SZ", IND_BREACH_FIRST_REPLY), 1);
+}
+END_TEST
+
 /* A parcel signed longer than the look-back ago is forgotten by the ticket
  * rules whether or not the hourly sweep dropped it yet (a fast replay may
  * not run one in between): the same complaint sees the same parcel in a
@@ -1120,6 +1146,7 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_old_signed_parcel_forgotten_without_a_sweep);
     tcase_add_test(tc, test_invalid_counted_where_received);
     tcase_add_test(tc, test_retracted_breach_not_counted);
+    tcase_add_test(tc, test_moved_breach_counted_once);
     tcase_add_test(tc, test_accountability_follows_the_category);
     tcase_add_test(tc, test_review_carries_the_scans_responsibility);
     tcase_add_test(tc, test_review_pending_is_not_ended_by_an_updated);
