@@ -1415,7 +1415,8 @@ static int load_bulk(PGconn *c, Desk *d, int64_t base, char *err, size_t errlen)
     return 0;
 }
 
-/* Each parcel's latest scan, ties broken by the responsibility table's row order. */
+/* Each parcel's latest scan, ties broken by the responsibility table's row order,
+ * then by the message (the one applied first stayed the latest). */
 static int load_parcels(PGconn *c, Desk *d, char *err, size_t errlen)
 {
     const char *p2[1] = {"parcel_stalled"};
@@ -1435,7 +1436,7 @@ static int load_parcels(PGconn *c, Desk *d, char *err, size_t errlen)
                    "FROM parcel_scans ORDER BY waybill, occurred_at DESC, CASE scan_type WHEN 'pickup' THEN 0 "
                    "WHEN 'depart' THEN CASE site_role WHEN 'origin' THEN 1 ELSE 2 END "
                    "WHEN 'arrive' THEN CASE site_role WHEN 'delivery' THEN 4 ELSE 3 END "
-                   "WHEN 'deliver' THEN 5 WHEN 'signed' THEN 7 ELSE 6 END DESC",
+                   "WHEN 'deliver' THEN 5 WHEN 'signed' THEN 7 ELSE 6 END DESC, source_partition, source_offset",
                    0, NULL, err, errlen);
     if (!r) {
         sm_free(stalled);

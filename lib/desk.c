@@ -572,6 +572,13 @@ static Ticket **waybill_tickets(const Desk *d, const char *waybill, size_t *n, b
 
 static int apply_scan(Desk *d, const ScanEvent *sc, const DeskSource *src, int64_t now, Effects *out)
 {
+    /* contract §3: the event_id is the idempotency key; the latest scan of
+     * its parcel sent again (or another scan under its id) changes nothing
+     * and is not stored */
+    if (ps_seen(d->parcels, sc)) {
+        out->n_duplicates++;
+        return 0;
+    }
     if (eff_scan(out, sc, src->topic, src->partition, src->offset) < 0)
         return -1;
     PsResult res;

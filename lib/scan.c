@@ -149,6 +149,7 @@ enum { PF_STALLED = 1u << 0 };
 
 struct Parcel {
     ThNode node;        /* the stall deadline */
+    uint64_t id;        /* hash of the latest scan's event_id: a scan sent again is known by it */
     Tu32 at;            /* occurred_at of the latest scan (32-bit, as a ticket's times) */
     Tu32 pickup;        /* occurred_at of the earliest pickup scan, 0 when none */
     uint32_t waybill;   /* arena offset; FREE_REC when the record is free */
@@ -474,6 +475,7 @@ static int set_latest(ParcelSet *s, Parcel *p, const ScanEvent *sc, bool stalled
         th_remove(&s->heap, &p->node);
     else if (th_set(&s->heap, &p->node, tu_add_sat(sc->occurred_at, stall_after)) < 0)
         return -1;
+    p->id = hash_str(sc->event_id);
     p->at = tu32_of(sc->occurred_at);
     p->site = site;
     p->next_site = next;
@@ -581,6 +583,12 @@ bool ps_latest(const ParcelSet *s, const char *waybill, LatestScan *out)
         return false;
     fill_latest(s, p, out);
     return true;
+}
+
+bool ps_seen(const ParcelSet *s, const ScanEvent *sc)
+{
+    const Parcel *p = lookup(s, sc->waybill, hash_str(sc->waybill));
+    return p && p->id == hash_str(sc->event_id);
 }
 
 Parcel *ps_next_due(const ParcelSet *s, int64_t *due)

@@ -77,6 +77,11 @@ typedef enum {
 int ps_apply(ParcelSet *s, const ScanEvent *sc, int64_t stall_after, PsResult *res, bool *was_stalled,
              int64_t *prev_at);
 
+/* Whether sc carries the event_id of its parcel's latest scan (compared by
+ * a 64-bit hash): the same scan sent again, which has no effect. The ids of
+ * earlier scans are not kept. */
+bool ps_seen(const ParcelSet *s, const ScanEvent *sc);
+
 /* The latest scan of a waybill; false when the parcel is unknown. */
 bool ps_latest(const ParcelSet *s, const char *waybill, LatestScan *out);
 

@@ -857,6 +857,29 @@ static void scan(const char *id, const char *waybill, ScanType type, int64_t at)
     ck_abort_msg("scan never applied");
 }
 
+/* Contract §3: a scan's event_id is its idempotency key. The latest scan of
+ * a parcel sent again, or another scan under its id, is a duplicate: no row,
+ * no effect (the stall of the first scan still fires), counted. */
+START_TEST(test_scan_sent_again_is_a_duplicate)
+{
+    scan("d-1", "WD", SCAN_PICKUP, MON0900);
+    ck_assert_uint_eq(eff.n_scans, 1);
+    scan("d-1", "WD", SCAN_PICKUP, MON0900);
+    scan("d-1", "WD", SCAN_ARRIVE, MON0900 + H);
+    ck_assert_uint_eq(eff.n_scans, 1);
+    ck_assert_uint_eq(eff.n_duplicates, 2);
+    offer_new("X", CT_RECEIVED, MON0900 + 7 * DAY + MIN);
+    char id[64];
+    snprintf(id, sizeof id, "parcel_stalled/WD/%lld", (long long)MON0900);
+    int f = find(id, AS_FIRING);
+    ck_assert_msg(f >= 0, "the stall of the first scan fired");
+    ck_assert_int_eq(eff.alerts.v[f].condition_at, MON0900 + 7 * DAY);
+    scan("d-2", "WD", SCAN_ARRIVE, MON0900 + 7 * DAY + 2 * MIN); /* a new id: applied */
+    ck_assert_uint_eq(eff.n_scans, 2);
+    ck_assert_int_ge(find(id, AS_RESOLVED), 0);
+}
+END_TEST
+
 /* §12.7 through the desk: the parcel keeps its pickup time (even from a scan
  * arriving late), a delay ticket gets the loss review at pickup + 168 h, and
  * the signature ends it. */
@@ -1147,6 +1170,7 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_invalid_counted_where_received);
     tcase_add_test(tc, test_retracted_breach_not_counted);
     tcase_add_test(tc, test_moved_breach_counted_once);
+    tcase_add_test(tc, test_scan_sent_again_is_a_duplicate);
     tcase_add_test(tc, test_accountability_follows_the_category);
     tcase_add_test(tc, test_review_carries_the_scans_responsibility);
     tcase_add_test(tc, test_review_pending_is_not_ended_by_an_updated);
