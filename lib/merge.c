@@ -79,12 +79,21 @@ static bool before(const MergeItem *a, const MergeItem *b)
     return a->rank < b->rank;
 }
 
+/* Among equals, by topic name, then partition: the order a restart's
+ * load finds too (the parcels' latest scans), whatever order the fetches
+ * came in. */
+static bool queue_before(const Queue *a, const Queue *b)
+{
+    int c = strcmp(a->topic, b->topic);
+    return c ? c < 0 : a->partition < b->partition;
+}
+
 static Queue *best(const Merge *m)
 {
     Queue *b = NULL;
     for (size_t i = 0; i < m->n_q; i++) {
         Queue *q = &m->q[i];
-        if (q->head && (!b || before(q->head, b->head)))
+        if (q->head && (!b || before(q->head, b->head) || (!before(b->head, q->head) && queue_before(q, b))))
             b = q;
     }
     return b;

@@ -1,7 +1,7 @@
 /* merge: the partition merge. What a drain fetched waits in one FIFO per
  * partition, and leaves in event-time order: each partition keeps its own
  * order, and among the partitions' next items the earliest time goes first
- * (ties: the partition seen first). Kafka leaves the order across partitions
+ * (ties: by topic name, then partition number). Kafka leaves the order across partitions
  * open; this one keeps a backlog from running the event clock ahead on one
  * partition while another still holds older events.
  *
@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Items go in the order of (at, ns, rank); among equals, the queue pushed to
- * first goes first. */
+/* Items go in the order of (at, ns, rank); among equals, the lower topic
+ * name, then the lower partition, goes first. */
 typedef struct MergeItem {
     struct MergeItem *next;
     int64_t at;   /* INT64_MIN: goes before everything (a message to dead-letter) */

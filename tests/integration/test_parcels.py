@@ -183,6 +183,31 @@ def test_scans_sharing_an_event_id_survive_a_restart(broker, daemon, db, how):
     assert scalar(db, "SELECT count(*) FROM parcel_scans WHERE event_id LIKE 'shared-%%'") == 3
 
 
+@pytest.mark.broker(partitions=4)
+def test_a_tie_across_partitions_is_the_same_after_a_restart(broker, daemon, db):
+    """Two arrives of one parcel in one second, on two partitions: the merge
+    applies the lower partition's first, which stays the latest, and a
+    restart rebuilds the same latest scan (its id, its site). So the latest
+    scan sent again is a duplicate before and after the restart alike."""
+    t = at(0)
+    produce(broker.bootstrap, SCANS, [scan("WT0", "pickup", "O", "origin", t - timedelta(hours=1)),
+                                      scan("WT", "arrive", "HA", "hub", t, event_id="tie-a")], partition=3)
+    produce(broker.bootstrap, SCANS, [scan("WT", "arrive", "HB", "hub", t, event_id="tie-b")], partition=0)
+    d = daemon()
+    wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 3)
+    again = scan("WT", "arrive", "HC", "hub", t + timedelta(hours=1), event_id="tie-b")
+    produce(broker.bootstrap, SCANS, [again], partition=3)
+    wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 4)
+    d.kill()
+    d.restart()
+    produce(broker.bootstrap, SCANS, [again], partition=2)
+    produce(broker.bootstrap, SCANS, [scan("WT9", "pickup", "O", "origin", at(hours=WEEK + 2))], partition=1)
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has((stall_id("WT", t), "firing")))
+    assert find(alerts, stall_id("WT", t), "firing")["responsible"]["site"] == "HB"
+    assert not [k for k in keys(alerts) if k[0].startswith("parcel_stalled/WT/") and k[0] != stall_id("WT", t)]
+    assert scalar(db, "SELECT count(*) FROM parcel_scans WHERE waybill = 'WT'") == 2
+
+
 def test_a_backlog_over_both_topics_is_merged_by_event_time(broker, daemon, db):
     """Complaints and scans are on the broker before the daemon starts, more
     than one fetch of each. Each parcel departs its origin 5 minutes after

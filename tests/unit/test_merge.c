@@ -93,10 +93,11 @@ END_TEST
 START_TEST(test_ties_and_dead_letters)
 {
     push(0, "c", 3, 10);
-    push(1, "c", 1, 10); /* same time: the partition seen first goes first */
+    push(1, "c", 1, 10); /* same time: the lower partition goes first, whichever came first */
     push(2, "c", 2, INT64_MIN);
+    push(3, "b", 7, 10); /* and the lower topic name before both */
     ck_assert_int_eq(((Item *)merge_peek(mg))->id, 2);
-    int want[] = {2, 0, 1};
+    int want[] = {2, 3, 1, 0};
     for (int i = 0; i < NELEM(want); i++)
         ck_assert_int_eq(pop(), want[i]);
 }
