@@ -746,6 +746,28 @@ static int record(Ticket *t, const ComplaintEvent *ev, bool applied, const char 
     return tkt_remember(t, ev->event_id);
 }
 
+/* §12.9: a breach still firing when an `updated` files its ticket under
+ * another category or site moves there with it (on its firing's day), so
+ * that a take-back lands in the row that counts it. firing_at: each stage's
+ * firing breach's deadline before the event, TU_NEVER for none. */
+static int breaches_follow(const Desk *d, Effects *out, const Ticket *t, const int64_t *firing_at, int old_cat,
+                           const char *old_site)
+{
+    if (old_cat == t->category && strcmp(old_site, tkt_site(t)) == 0)
+        return 0;
+    int off = cal_utc_offset(d->policy->cal);
+    for (int s = 0; s < STG__COUNT; s++) {
+        if (firing_at[s] == TU_NEVER)
+            continue;
+        if (indic_add(&out->indic, firing_at[s], off, (Category)old_cat, old_site, (IndField)(IND_BREACH_CONTACT + s),
+                      -1) < 0 ||
+            indic_add(&out->indic, firing_at[s], off, t->category, tkt_site(t), (IndField)(IND_BREACH_CONTACT + s), 1) <
+                0)
+            return -1;
+    }
+    return 0;
+}
+
 static int apply_to_ticket(Desk *d, Ticket *t, const ComplaintEvent *ev, const DeskSource *src, int64_t now,
                            Effects *out)
 {
@@ -763,10 +785,15 @@ static int apply_to_ticket(Desk *d, Ticket *t, const ComplaintEvent *ev, const D
     int round_before = t->round;
     bool resolve_done_before = t->tg[STG_RESOLVE].done;
     int64_t resolve_deadline = tu32_get(t->tg[STG_RESOLVE].deadline);
-    char old[EVT_SITE_MAX + 1];
+    char old[EVT_SITE_MAX + 1], old_site[EVT_SITE_MAX + 1];
     const char *o = tkt_acct_site(t);
     if (o)
         snprintf(old, sizeof old, "%s", o);
+    int old_cat = t->category;
+    int64_t firing_at[STG__COUNT];
+    snprintf(old_site, sizeof old_site, "%s", tkt_site(t));
+    for (int s = 0; s < STG__COUNT; s++)
+        firing_at[s] = t->tg[s].breach_state == AST_FIRING ? tu32_get(t->tg[s].breach_deadline) : TU_NEVER;
     TktResult r = tkt_apply(t, ev, d->policy, now, &out->alerts, detail, sizeof detail);
     if (r == TKT_NOMEM || (reindex && rpt_add(d->repeat, t) < 0) || alerts_failed(out))
         return -1;
@@ -784,7 +811,8 @@ static int apply_to_ticket(Desk *d, Ticket *t, const ComplaintEvent *ev, const D
     if (record(t, ev, r == TKT_APPLIED, src->topic, src->partition, src->offset, out) < 0)
         return -1;
     if (r == TKT_APPLIED && ev->type == CT_UPDATED &&
-        (update_responsible(d, t, now) < 0 || acct_follow(d, t, o ? old : NULL, out) < 0))
+        (update_responsible(d, t, now) < 0 || acct_follow(d, t, o ? old : NULL, out) < 0 ||
+         breaches_follow(d, out, t, firing_at, old_cat, old_site) < 0))
         return -1;
     if (r == TKT_APPLIED && (ev->type == CT_UPDATED || ev->type == CT_REVISIT) && review(d, t, now, out) < 0)
         return -1;

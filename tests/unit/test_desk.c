@@ -1069,6 +1069,34 @@ START_TEST(test_moved_breach_counted_once)
 }
 END_TEST
 
+/* §12.9: a breach still firing moves with its ticket when an `updated`
+ * files it under another category or site, so that its take-back (here a
+ * §12.1 move by a claim) lands in the row that counted it: no row is left
+ * at -1 and another at +1. */
+START_TEST(test_firing_breach_follows_a_reclassification)
+{
+    ComplaintEvent r1 = received_at_site("RC1", MON0900, "SZ"), r2 = received_at_site("RC2", MON0900, "SZ");
+    offer(&r1, MON0900);
+    offer(&r2, MON0900);
+    offer_new("RC9", CT_RECEIVED, MON0900 + 49 * H); /* past both resolve deadlines (+48 h) */
+    ck_assert_int_eq(indic_net(CAT_DAMAGE, "SZ", IND_BREACH_RESOLVE), 2);
+    for (int i = 0; i < 2; i++) {
+        ComplaintEvent up = ev_of(i ? "RC2" : "RC1", CT_UPDATED, MON0900 + 49 * H);
+        up.has = EVF_CATEGORY | EVF_SITE | (i ? 0 : EVF_CLAIM);
+        up.category = CAT_LOSS;
+        up.claim = true; /* RC1 only: its resolve budget becomes 120 h */
+        snprintf(up.site, sizeof up.site, "GZ");
+        offer(&up, up.occurred_at);
+    }
+    ck_assert_int_ge(find("sla_breach/RC1/1/resolve", AS_RESOLVED), 0);
+    ck_assert_int_lt(find("sla_breach/RC2/1/resolve", AS_RESOLVED), 0);
+    ck_assert_int_eq(indic_net(CAT_DAMAGE, "SZ", IND_BREACH_RESOLVE), 0);
+    ck_assert_int_eq(indic_net(CAT_LOSS, "GZ", IND_BREACH_RESOLVE), 1); /* RC2's, still firing */
+    for (size_t i = 0; i < eff.indic.n; i++)
+        ck_assert_int_ge(eff.indic.v[i]->n[IND_BREACH_RESOLVE], 0);
+}
+END_TEST
+
 /* A parcel signed longer than the look-back ago is forgotten by the ticket
  * rules whether or not the hourly sweep dropped it yet (a fast replay may
  * not run one in between): the same complaint sees the same parcel in a
@@ -1170,6 +1198,7 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_invalid_counted_where_received);
     tcase_add_test(tc, test_retracted_breach_not_counted);
     tcase_add_test(tc, test_moved_breach_counted_once);
+    tcase_add_test(tc, test_firing_breach_follows_a_reclassification);
     tcase_add_test(tc, test_scan_sent_again_is_a_duplicate);
     tcase_add_test(tc, test_accountability_follows_the_category);
     tcase_add_test(tc, test_review_carries_the_scans_responsibility);
