@@ -263,7 +263,12 @@ static int rebuild_pauses(Ticket *t)
     Pause cur = {0};
     for (uint32_t i = 0; i < x->n_pev; i++) {
         const PauseEv *e = &x->pev[i];
-        if (open && cur.end != TU_NEVER && e->at > cur.end) {
+        /* A paused dated the very second the open pause ends by itself
+         * (its until, pause_max) ends it as a resumed of that second would,
+         * no pause_overdue, and opens the next pause there. */
+        bool renewed = !e->resume && e->at == cur.end;
+        if (open && cur.end != TU_NEVER && (e->at > cur.end || renewed)) {
+            cur.by_itself = cur.by_itself && !renewed;
             if (push_in_round(t, x, cur) < 0)
                 return -1;
             open = false;

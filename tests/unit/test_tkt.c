@@ -1843,6 +1843,29 @@ static TktResult pause_until(Ticket *t, int64_t at, int64_t until)
     return apply_at(t, &ev, at);
 }
 
+/* A paused dated the very second the running pause ends by itself opens
+ * the next pause (it is not a paused while paused), and that pause ended
+ * on time, as a resumed of that second would have ended it: no
+ * pause_overdue for it. The deadlines move by the new pause. */
+START_TEST(test_paused_at_the_end_of_a_pause)
+{
+    Ticket *t = receive_normal();
+    ck_assert_int_eq(pause_until(t, T("2026-11-23T10:00:00+08:00"), T("2026-11-23T15:00:00+08:00")), TKT_APPLIED);
+    int64_t before = tu32_get(t->tg[STG_FIRST_REPLY].deadline);
+    alert_list_reset(&al);
+    ck_assert_int_eq(pause_until(t, T("2026-11-23T15:00:00+08:00"), T("2026-11-24T10:00:00+08:00")), TKT_APPLIED);
+    ck_assert(tkt_paused(t));
+    ck_assert_uint_eq(tkt_n_pauses(t), 2);
+    ck_time(tu32_get(t->tg[STG_FIRST_REPLY].deadline), before + 19 * 3600, "moved by the second pause's 19 h");
+    tkt_fire(t, pol, T("2026-11-24T10:00:00+08:00") - 1, &al);
+    ck_assert_int_eq(count_alerts(AL_PAUSE_OVERDUE, AS_FIRING), 0);
+    tkt_fire(t, pol, T("2026-11-24T10:00:00+08:00"), &al);
+    ck_assert_int_eq(count_alerts(AL_PAUSE_OVERDUE, AS_FIRING), 1);
+    by_id("pause_overdue/" TID "/1/2", AS_FIRING);
+    tkt_free(t);
+}
+END_TEST
+
 /* §12.3: a pause without `until` ends by itself after pause_max; one with
  * `until` at that date; either way pause_overdue fires and ends at the next
  * resumed, paused or completed stage. */
@@ -2672,6 +2695,7 @@ Suite *suite_tkt(void)
     tc = tcase_create("second_wave");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_pause_overdue);
+    tcase_add_test(tc, test_paused_at_the_end_of_a_pause);
     tcase_add_test(tc, test_progress_due);
     tcase_add_test(tc, test_response_schedule);
     tcase_add_test(tc, test_major_from_facts);
