@@ -22,6 +22,9 @@ def test_agreed_pause_progress_and_response_schedule(broker, daemon):
         complaint("P-1", "paused", at(hours=2), until=iso(at(hours=5))),
         received("P-2", at(hours=3)),
         complaint("P-2", "paused", at(hours=4)),              # no date: pause_max (72 h)
+        received("P-3", at(hours=3)),
+        complaint("P-3", "paused", at(hours=4), until=iso(at(hours=5))),
+        complaint("P-3", "paused", at(hours=5), until=iso(at(hours=7))),  # at the agreed date: a new pause
         complaint("P-1", "resumed", at(hours=6)),             # an hour after the agreed date
         # no customer-facing event 24 h after first_reply: progress is due;
         # response 3 is due at received + 48 h
@@ -31,10 +34,12 @@ def test_agreed_pause_progress_and_response_schedule(broker, daemon):
     want = [("pause_overdue/P-1/1/1", "firing"), ("pause_overdue/P-1/1/1", "resolved"),
             ("progress_due/P-1/1/1", "firing"), ("progress_due/P-1/1/1", "resolved"),
             ("response_due/P-1/3", "firing"), ("response_due/P-1/3", "resolved"),
-            ("pause_overdue/P-2/1/1", "firing")]
+            ("pause_overdue/P-2/1/1", "firing"), ("pause_overdue/P-3/1/2", "firing")]
     alerts = read_topic(broker.bootstrap, ALERTS, until=has(*want))
     ks = keys(alerts)
     assert set(want) <= set(ks)
+    assert not [k for k in ks if k[0] == "pause_overdue/P-3/1/1"]
+    assert find(alerts, "pause_overdue/P-3/1/2", "firing")["condition_at"] == iso(at(hours=7))
     assert find(alerts, "pause_overdue/P-1/1/1", "firing")["condition_at"] == iso(at(hours=5))
     assert find(alerts, "pause_overdue/P-1/1/1", "resolved")["resolved_at"] == iso(at(hours=6))
     assert find(alerts, "pause_overdue/P-2/1/1", "firing")["condition_at"] == iso(at(hours=76))
