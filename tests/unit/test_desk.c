@@ -1023,23 +1023,36 @@ START_TEST(test_invalid_counted_where_received)
 }
 END_TEST
 
+/* Two tickets received at site SZ at MON0900, and a third, tick, received
+ * `after` later, past their deadlines of stage field f: both breaches count. */
+static void two_breached(const char *a, const char *b, const char *tick, int64_t after, IndField f)
+{
+    ComplaintEvent r1 = received_at_site(a, MON0900, "SZ"), r2 = received_at_site(b, MON0900, "SZ");
+    offer(&r1, MON0900);
+    offer(&r2, MON0900);
+    offer_new(tick, CT_RECEIVED, MON0900 + after);
+    ck_assert_int_eq(indic_net(CAT_DAMAGE, "SZ", f), 2);
+}
+
+/* No row of eff holds a negative count of f. */
+static void no_negative(IndField f)
+{
+    for (size_t i = 0; i < eff.indic.n; i++)
+        ck_assert_int_ge(eff.indic.v[i]->n[f], 0);
+}
+
 /* §12.9: a breach that turned out met (retracted) was no breach: its count
  * is taken back, on the firing's day; one completed late stays counted. */
 START_TEST(test_retracted_breach_not_counted)
 {
-    ComplaintEvent r1 = received_at_site("RB1", MON0900, "SZ"), r2 = received_at_site("RB2", MON0900, "SZ");
-    offer(&r1, MON0900);
-    offer(&r2, MON0900);
-    offer_new("RB9", CT_RECEIVED, MON0900 + 4 * H); /* past both contact deadlines (11:00) */
-    ck_assert_int_eq(indic_net(CAT_DAMAGE, "SZ", IND_BREACH_CONTACT), 2);
+    two_breached("RB1", "RB2", "RB9", 4 * H, IND_BREACH_CONTACT); /* past both contact deadlines (11:00) */
     ComplaintEvent met = ev_of("RB1", CT_CONTACTED, MON0900 + H), late = ev_of("RB2", CT_CONTACTED, MON0900 + 3 * H);
     offer(&met, MON0900 + 4 * H);
     offer(&late, MON0900 + 4 * H);
     ck_assert_int_ge(find("sla_breach/RB1/1/contact", AS_RETRACTED), 0);
     ck_assert_int_ge(find("sla_breach/RB2/1/contact", AS_RESOLVED), 0);
     ck_assert_int_eq(indic_net(CAT_DAMAGE, "SZ", IND_BREACH_CONTACT), 1);
-    for (size_t i = 0; i < eff.indic.n; i++)
-        ck_assert_int_ge(eff.indic.v[i]->n[IND_BREACH_CONTACT], 0);
+    no_negative(IND_BREACH_CONTACT);
 }
 END_TEST
 
@@ -1048,11 +1061,7 @@ END_TEST
  * misses the new deadline too (its /2), and not at all when it meets it. */
 START_TEST(test_moved_breach_counted_once)
 {
-    ComplaintEvent r1 = received_at_site("MB1", MON0900, "SZ"), r2 = received_at_site("MB2", MON0900, "SZ");
-    offer(&r1, MON0900);
-    offer(&r2, MON0900);
-    offer_new("MB9", CT_RECEIVED, MON0900 + 49 * H); /* past both first_reply deadlines (+48 h) */
-    ck_assert_int_eq(indic_net(CAT_DAMAGE, "SZ", IND_BREACH_FIRST_REPLY), 2);
+    two_breached("MB1", "MB2", "MB9", 49 * H, IND_BREACH_FIRST_REPLY); /* past both first_reply deadlines (+48 h) */
     for (int i = 0; i < 2; i++) {
         ComplaintEvent ext = ev_of(i ? "MB2" : "MB1", CT_EXTENDED, MON0900 + 49 * H);
         ext.ext_stage = EXT_FIRST_REPLY;
@@ -1075,11 +1084,7 @@ END_TEST
  * at -1 and another at +1. */
 START_TEST(test_firing_breach_follows_a_reclassification)
 {
-    ComplaintEvent r1 = received_at_site("RC1", MON0900, "SZ"), r2 = received_at_site("RC2", MON0900, "SZ");
-    offer(&r1, MON0900);
-    offer(&r2, MON0900);
-    offer_new("RC9", CT_RECEIVED, MON0900 + 49 * H); /* past both resolve deadlines (+48 h) */
-    ck_assert_int_eq(indic_net(CAT_DAMAGE, "SZ", IND_BREACH_RESOLVE), 2);
+    two_breached("RC1", "RC2", "RC9", 49 * H, IND_BREACH_RESOLVE); /* past both resolve deadlines (+48 h) */
     for (int i = 0; i < 2; i++) {
         ComplaintEvent up = ev_of(i ? "RC2" : "RC1", CT_UPDATED, MON0900 + 49 * H);
         up.has = EVF_CATEGORY | EVF_SITE | (i ? 0 : EVF_CLAIM);
@@ -1092,8 +1097,7 @@ START_TEST(test_firing_breach_follows_a_reclassification)
     ck_assert_int_lt(find("sla_breach/RC2/1/resolve", AS_RESOLVED), 0);
     ck_assert_int_eq(indic_net(CAT_DAMAGE, "SZ", IND_BREACH_RESOLVE), 0);
     ck_assert_int_eq(indic_net(CAT_LOSS, "GZ", IND_BREACH_RESOLVE), 1); /* RC2's, still firing */
-    for (size_t i = 0; i < eff.indic.n; i++)
-        ck_assert_int_ge(eff.indic.v[i]->n[IND_BREACH_RESOLVE], 0);
+    no_negative(IND_BREACH_RESOLVE);
 }
 END_TEST
 
