@@ -572,10 +572,12 @@ static Ticket **waybill_tickets(const Desk *d, const char *waybill, size_t *n, b
 
 static int apply_scan(Desk *d, const ScanEvent *sc, const DeskSource *src, int64_t now, Effects *out)
 {
+    LatestScan before;
+    bool known = ps_latest(d->parcels, sc->waybill, &before);
     /* contract §3: the event_id is the idempotency key; the latest scan of
      * its parcel sent again (or another scan under its id) changes nothing
      * and is not stored */
-    if (ps_seen(d->parcels, sc)) {
+    if (known && ps_latest_id_is(&before, sc)) {
         out->n_duplicates++;
         return 0;
     }
@@ -584,8 +586,7 @@ static int apply_scan(Desk *d, const ScanEvent *sc, const DeskSource *src, int64
     PsResult res;
     bool was_stalled = false;
     int64_t prev_at = 0;
-    LatestScan before;
-    int64_t pickup_before = ps_latest(d->parcels, sc->waybill, &before) ? before.pickup : 0;
+    int64_t pickup_before = known ? before.pickup : 0;
     if (ps_apply(d->parcels, sc, d->policy->stall_after, &res, &was_stalled, &prev_at) < 0)
         return -1;
     LatestScan after;

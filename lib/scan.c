@@ -574,6 +574,7 @@ static void fill_latest(const ParcelSet *s, const Parcel *p, LatestScan *out)
     out->site = s->sites.names[p->site];
     out->next_site = p->next_site == NONE ? NULL : s->sites.names[p->next_site];
     out->pickup = tu32_get(p->pickup);
+    out->id = p->id;
 }
 
 bool ps_latest(const ParcelSet *s, const char *waybill, LatestScan *out)
@@ -585,10 +586,9 @@ bool ps_latest(const ParcelSet *s, const char *waybill, LatestScan *out)
     return true;
 }
 
-bool ps_seen(const ParcelSet *s, const ScanEvent *sc)
+bool ps_latest_id_is(const LatestScan *latest, const ScanEvent *sc)
 {
-    const Parcel *p = lookup(s, sc->waybill, hash_str(sc->waybill));
-    return p && p->id == hash_str(sc->event_id);
+    return latest->id == hash_str(sc->event_id);
 }
 
 Parcel *ps_next_due(const ParcelSet *s, int64_t *due)

@@ -41,6 +41,7 @@ typedef struct LatestScan {
     const char *site;     /* interned; valid while the ParcelSet lives */
     const char *next_site; /* interned, NULL when none */
     int64_t pickup;        /* the parcel's earliest pickup scan, 0 when none is known (§12.7) */
+    uint64_t id;           /* a hash of its event_id (ps_latest_id_is) */
 } LatestScan;
 
 /* Whether scan a is later than b: by occurred_at, ties by table row order
@@ -77,10 +78,10 @@ typedef enum {
 int ps_apply(ParcelSet *s, const ScanEvent *sc, int64_t stall_after, PsResult *res, bool *was_stalled,
              int64_t *prev_at);
 
-/* Whether sc carries the event_id of its parcel's latest scan (compared by
- * a 64-bit hash): the same scan sent again, which has no effect. The ids of
- * earlier scans are not kept. */
-bool ps_seen(const ParcelSet *s, const ScanEvent *sc);
+/* Whether sc carries the event_id of the latest scan `latest` (of sc's
+ * parcel; compared by a 64-bit hash): the same scan sent again, which has no
+ * effect. The ids of earlier scans are not kept. */
+bool ps_latest_id_is(const LatestScan *latest, const ScanEvent *sc);
 
 /* The latest scan of a waybill; false when the parcel is unknown. */
 bool ps_latest(const ParcelSet *s, const char *waybill, LatestScan *out);
