@@ -197,7 +197,7 @@ static bool set_escalated_at(Ticket *t, int round, int64_t at)
 
 /* Inserts a paused or resumed event in occurred_at order (after events of
  * the same time: arrival order). -1 when out of memory. */
-static int add_pause_ev(Ticket *t, int64_t at, int64_t until, bool resume)
+static int add_pause_ev(Ticket *t, int64_t at, bool frac, int64_t until, bool resume)
 {
     TktRare *x = rare_of(t);
     if (!x)
@@ -211,11 +211,11 @@ static int add_pause_ev(Ticket *t, int64_t at, int64_t until, bool resume)
         x->cap_pev = cap;
     }
     uint32_t i = x->n_pev;
-    while (i > 0 && x->pev[i - 1].at > at) {
+    while (i > 0 && (x->pev[i - 1].at > at || (x->pev[i - 1].at == at && x->pev[i - 1].frac && !frac))) {
         x->pev[i] = x->pev[i - 1];
         i--;
     }
-    x->pev[i] = (PauseEv){.at = at, .until = until, .resume = resume, .overdue = AST_NONE};
+    x->pev[i] = (PauseEv){.at = at, .until = until, .resume = resume, .frac = frac, .overdue = AST_NONE};
     x->n_pev++;
     return 0;
 }
@@ -265,9 +265,11 @@ static int rebuild_pauses(Ticket *t)
         const PauseEv *e = &x->pev[i];
         /* A paused dated the very second the open pause ends by itself
          * (its until, pause_max) ends it as a resumed of that second would,
-         * no pause_overdue, and opens the next pause there. */
-        bool renewed = !e->resume && e->at == cur.end;
-        if (open && cur.end != TU_NEVER && (e->at > cur.end || renewed)) {
+         * no pause_overdue, and opens the next pause there. One a fraction
+         * of a second later comes after the end, as one a second later. */
+        bool renewed = !e->resume && !e->frac && e->at == cur.end;
+        bool after = e->at > cur.end || (e->at == cur.end && e->frac);
+        if (open && cur.end != TU_NEVER && (after || renewed)) {
             cur.by_itself = cur.by_itself && !renewed;
             if (push_in_round(t, x, cur) < 0)
                 return -1;
@@ -528,14 +530,17 @@ static bool end_overdue(Ticket *t, int64_t at, AlertList *out)
  * paused or resumed, or stage completion, already recorded and dated after
  * the pause's end (events that came before the late paused which opened
  * the pause), TU_NEVER when none. One of that very second does not count:
- * in time order it is applied before the alert fires. (A closed ticket
+ * in time order it is applied before the alert fires; a pause event a
+ * fraction of a second after it does. (A closed ticket
  * fires nothing: tkt_advance stops there.) */
 static int64_t overdue_ended_after(const Ticket *t, int64_t end)
 {
     int64_t first = TU_NEVER;
-    for (uint32_t i = 0; i < tkt_n_pause_evs(t); i++)
-        if (t->rare->pev[i].at > end && t->rare->pev[i].at < first)
-            first = t->rare->pev[i].at;
+    for (uint32_t i = 0; i < tkt_n_pause_evs(t); i++) {
+        const PauseEv *e = &t->rare->pev[i];
+        if ((e->at > end || (e->at == end && e->frac)) && e->at < first)
+            first = e->at;
+    }
     for (int s = 0; s < STG__COUNT; s++) {
         int64_t done = tu32_get(t->tg[s].done_at);
         if (t->tg[s].done && done > end && done < first)
@@ -1164,7 +1169,7 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
         uint32_t n_before = tkt_n_pauses(t);
         int64_t last_end = n_before ? t->rare->pauses[n_before - 1].end : 0;
         bool last_by_itself = n_before && t->rare->pauses[n_before - 1].by_itself;
-        if (add_pause_ev(t, at, until, resume) < 0 || rebuild_pauses(t) < 0)
+        if (add_pause_ev(t, at, ev->occurred_ns != 0, until, resume) < 0 || rebuild_pauses(t) < 0)
             return TKT_NOMEM;
         bool ended = end_overdue(t, at, out);
         tkt_recompute(t, p, now, out);
@@ -1353,7 +1358,8 @@ uint8_t *tkt_pack(const Ticket *t, size_t *len)
         wr_time(&w, e->at, base);
         wr_time(&w, e->until, base);
         /* the id of its pause_overdue in the same number (0 in a snapshot from before) */
-        wr_u(&w, (uint64_t)e->resume | (uint64_t)e->overdue << 1 | (uint64_t)e->n << 3 | (uint64_t)e->round << 19);
+        wr_u(&w, (uint64_t)e->resume | (uint64_t)e->overdue << 1 | (uint64_t)e->n << 3 | (uint64_t)e->round << 19 |
+                     (uint64_t)e->frac << 35);
     }
     wr_u(&w, t->escalated_rounds);
     for (int i = 0; i < 8; i++)
@@ -1524,7 +1530,7 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
         int64_t a = rd_time(&r, base), b = rd_time(&r, base);
         if (version >= 2) {
             uint64_t f = rd_u(&r);
-            nomem = add_pause_ev(t, a, b, f & 1) < 0;
+            nomem = add_pause_ev(t, a, f >> 35 & 1, b, f & 1) < 0;
             if (!nomem) {
                 PauseEv *e = &t->rare->pev[t->rare->n_pev - 1];
                 e->overdue = (uint8_t)(f >> 1 & 3);
@@ -1533,7 +1539,8 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
             }
         } else {
             /* an interval: its paused, and its resumed when it ended */
-            nomem = add_pause_ev(t, a, TU_NEVER, false) < 0 || (b != TU_NEVER && add_pause_ev(t, b, 0, true) < 0);
+            nomem = add_pause_ev(t, a, false, TU_NEVER, false) < 0 ||
+                    (b != TU_NEVER && add_pause_ev(t, b, false, 0, true) < 0);
         }
     }
     if (nomem || rebuild_pauses(t) < 0) {
@@ -1687,8 +1694,8 @@ Ticket *tkt_from_json(const json_t *o, char *err, size_t errlen)
     for (size_t i = 0; i < json_array_size(ps); i++) {
         const json_t *pr = json_array_get(ps, i);
         const json_t *a = json_array_get(pr, 0), *b = json_array_get(pr, 1);
-        if (add_pause_ev(t, json_is_integer(a) ? json_integer_value(a) : 0, TU_NEVER, false) < 0 ||
-            (json_is_integer(b) && add_pause_ev(t, json_integer_value(b), 0, true) < 0)) {
+        if (add_pause_ev(t, json_is_integer(a) ? json_integer_value(a) : 0, false, TU_NEVER, false) < 0 ||
+            (json_is_integer(b) && add_pause_ev(t, json_integer_value(b), false, 0, true) < 0)) {
             tkt_free(t);
             err_set(err, errlen, "out of memory");
             return NULL;

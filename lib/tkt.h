@@ -60,6 +60,7 @@ typedef struct PauseEv {
     int64_t at;
     int64_t until; /* paused: when it ends by itself (`until`, else at + pause_max), TU_NEVER: never */
     bool resume;
+    bool frac;       /* its occurred_at had a fraction: it is after `at`, within that second */
     uint8_t overdue; /* paused: AlertState of its pause_overdue */
     uint16_t n;      /* ...the <n> and <round> of its id once it fired (0: not known, a snapshot from before) */
     uint16_t round;

@@ -1469,6 +1469,12 @@ static void assert_same_ticket(const Ticket *a, const Ticket *b)
         ck_assert_int_eq(tkt_pauses(a)[i].start, tkt_pauses(b)[i].start);
         ck_assert_int_eq(tkt_pauses(a)[i].end, tkt_pauses(b)[i].end);
     }
+    ck_assert_uint_eq(tkt_n_pause_evs(a), tkt_n_pause_evs(b));
+    for (uint32_t i = 0; i < tkt_n_pause_evs(a); i++) {
+        const PauseEv *x = &tkt_pause_evs(a)[i], *y = &tkt_pause_evs(b)[i];
+        ck_assert(x->at == y->at && x->until == y->until && x->resume == y->resume && x->frac == y->frac);
+        ck_assert(x->overdue == y->overdue && x->n == y->n && x->round == y->round);
+    }
     for (int s = 0; s < STG__COUNT; s++)
         ck_assert_int_eq(tkt_ext(a, (Stage)s), tkt_ext(b, (Stage)s));
     ck_assert_uint_eq(a->escalated_rounds, b->escalated_rounds);
@@ -1524,7 +1530,10 @@ START_TEST(test_pack_round_trip)
     ck_assert_int_eq(tkt_set_str(t, TS_ISSUE_SITE, "GZ-12"), 0);
     ck_assert_int_eq(tkt_remember(t, "ev-a"), 0);
     ck_assert_int_eq(tkt_remember(t, "ev-b"), 0);
-    step_ok(t, CT_PAUSED, T("2026-11-23T10:00:00+08:00"));
+    ComplaintEvent pz = mk(CT_PAUSED, T("2026-11-23T10:00:00+08:00"));
+    pz.occurred_ns = 250000000; /* its fraction goes through the packed form */
+    ck_assert_int_eq(apply_at(t, &pz, pz.occurred_at), TKT_APPLIED);
+    ck_assert(tkt_pause_evs(t)[0].frac);
     step_ok(t, CT_RESUMED, T("2026-11-23T11:00:00+08:00"));
     ck_assert_int_eq(extend(t, EXT_FIRST_REPLY, 7, T("2026-11-23T11:10:00+08:00"), T("2026-11-23T11:10:00+08:00")),
                      TKT_APPLIED);
@@ -1863,6 +1872,39 @@ START_TEST(test_paused_at_the_end_of_a_pause)
     ck_assert_int_eq(count_alerts(AL_PAUSE_OVERDUE, AS_FIRING), 1);
     by_id("pause_overdue/" TID "/1/2", AS_FIRING);
     tkt_free(t);
+}
+END_TEST
+
+/* A paused a fraction of a second after a pause's end comes after it: the
+ * pause ended by itself, its pause_overdue fires, and the paused ends it
+ * and opens the next pause. The same whichever of the two pauseds comes
+ * first (a late one fires and resolves the overdue at once). */
+START_TEST(test_paused_a_fraction_after_the_end)
+{
+    int64_t end = T("2026-11-23T15:00:00+08:00"), now = T("2026-11-23T16:30:00+08:00");
+    ComplaintEvent p1 = mk(CT_PAUSED, T("2026-11-23T10:00:00+08:00")), p2 = mk(CT_PAUSED, end);
+    p1.has = p2.has = EVF_UNTIL;
+    p1.until = end;
+    p2.until = T("2026-11-24T10:00:00+08:00");
+    p2.occurred_ns = 500000000;
+    for (int late = 0; late < 2; late++) {
+        Ticket *t = receive_normal();
+        alert_list_reset(&al);
+        if (late) {
+            ck_assert_int_eq(apply_at(t, &p2, end), TKT_APPLIED);
+            ck_assert_int_eq(apply_at(t, &p1, now), TKT_APPLIED);
+            tkt_fire(t, pol, now, &al); /* the desk fires what fell due */
+        } else {
+            ck_assert_int_eq(apply_at(t, &p1, p1.occurred_at), TKT_APPLIED);
+            tkt_fire(t, pol, end, &al); /* the clock reaches 15:00:00.5 */
+            ck_assert_int_eq(apply_at(t, &p2, end), TKT_APPLIED);
+        }
+        ck_time(by_id("pause_overdue/" TID "/1/1", AS_FIRING)->condition_at, end, "the first pause's end");
+        ck_time(by_id("pause_overdue/" TID "/1/1", AS_RESOLVED)->resolved_at, end, "ended by the second paused");
+        ck_assert_uint_eq(tkt_n_pauses(t), 2);
+        ck_assert(tkt_paused(t));
+        tkt_free(t);
+    }
 }
 END_TEST
 
@@ -2696,6 +2738,7 @@ Suite *suite_tkt(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_pause_overdue);
     tcase_add_test(tc, test_paused_at_the_end_of_a_pause);
+    tcase_add_test(tc, test_paused_a_fraction_after_the_end);
     tcase_add_test(tc, test_progress_due);
     tcase_add_test(tc, test_response_schedule);
     tcase_add_test(tc, test_major_from_facts);
