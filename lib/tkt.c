@@ -195,8 +195,16 @@ static bool set_escalated_at(Ticket *t, int round, int64_t at)
     return x != NULL;
 }
 
-/* Inserts a paused or resumed event in occurred_at order (after events of
- * the same time: arrival order). -1 when out of memory. */
+/* Whether pause event e comes after the second t: dated later, or within t
+ * with a fraction. */
+static bool pev_after(const PauseEv *e, int64_t t)
+{
+    return e->at > t || (e->at == t && e->frac);
+}
+
+/* Inserts a paused or resumed event in occurred_at order, a fraction of a
+ * second included (after events of the same time: arrival order). -1 when
+ * out of memory. */
 static int add_pause_ev(Ticket *t, int64_t at, bool frac, int64_t until, bool resume)
 {
     TktRare *x = rare_of(t);
@@ -211,7 +219,7 @@ static int add_pause_ev(Ticket *t, int64_t at, bool frac, int64_t until, bool re
         x->cap_pev = cap;
     }
     uint32_t i = x->n_pev;
-    while (i > 0 && (x->pev[i - 1].at > at || (x->pev[i - 1].at == at && x->pev[i - 1].frac && !frac))) {
+    while (i > 0 && (x->pev[i - 1].at > at || (!frac && pev_after(&x->pev[i - 1], at)))) {
         x->pev[i] = x->pev[i - 1];
         i--;
     }
@@ -268,8 +276,7 @@ static int rebuild_pauses(Ticket *t)
          * no pause_overdue, and opens the next pause there. One a fraction
          * of a second later comes after the end, as one a second later. */
         bool renewed = !e->resume && !e->frac && e->at == cur.end;
-        bool after = e->at > cur.end || (e->at == cur.end && e->frac);
-        if (open && cur.end != TU_NEVER && (after || renewed)) {
+        if (open && cur.end != TU_NEVER && (pev_after(e, cur.end) || renewed)) {
             cur.by_itself = cur.by_itself && !renewed;
             if (push_in_round(t, x, cur) < 0)
                 return -1;
@@ -536,11 +543,9 @@ static bool end_overdue(Ticket *t, int64_t at, AlertList *out)
 static int64_t overdue_ended_after(const Ticket *t, int64_t end)
 {
     int64_t first = TU_NEVER;
-    for (uint32_t i = 0; i < tkt_n_pause_evs(t); i++) {
-        const PauseEv *e = &t->rare->pev[i];
-        if ((e->at > end || (e->at == end && e->frac)) && e->at < first)
-            first = e->at;
-    }
+    for (uint32_t i = 0; i < tkt_n_pause_evs(t); i++)
+        if (pev_after(&t->rare->pev[i], end) && t->rare->pev[i].at < first)
+            first = t->rare->pev[i].at;
     for (int s = 0; s < STG__COUNT; s++) {
         int64_t done = tu32_get(t->tg[s].done_at);
         if (t->tg[s].done && done > end && done < first)
