@@ -790,11 +790,14 @@ static int apply_to_ticket(Desk *d, Ticket *t, const ComplaintEvent *ev, const D
     const char *o = tkt_acct_site(t);
     if (o)
         snprintf(old, sizeof old, "%s", o);
+    /* what breaches_follow needs, for an `updated` only */
     int old_cat = t->category;
     int64_t firing_at[STG__COUNT];
-    snprintf(old_site, sizeof old_site, "%s", tkt_site(t));
+    old_site[0] = '\0';
     for (int s = 0; s < STG__COUNT; s++)
-        firing_at[s] = t->tg[s].breach_state == AST_FIRING ? tu32_get(t->tg[s].breach_deadline) : TU_NEVER;
+        firing_at[s] = reindex && t->tg[s].breach_state == AST_FIRING ? tu32_get(t->tg[s].breach_deadline) : TU_NEVER;
+    if (reindex)
+        snprintf(old_site, sizeof old_site, "%s", tkt_site(t));
     TktResult r = tkt_apply(t, ev, d->policy, now, &out->alerts, detail, sizeof detail);
     if (r == TKT_NOMEM || (reindex && rpt_add(d->repeat, t) < 0) || alerts_failed(out))
         return -1;
