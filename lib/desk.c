@@ -47,8 +47,10 @@ typedef struct HeldList {
 struct Desk {
     Policy *policy;
     HTab tickets;           /* by id, read through the ticket */
+    HIdx ids;               /* every event id the tickets in memory recorded -> its ticket */
     THeap heap;             /* ticket deadlines: Ticket.node */
     StrMap *held;           /* ticket_id -> HeldList */
+    HIdx held_ids;          /* event id -> its Held */
     THeap held_heap;        /* hold expiry, processing time */
     RepeatIndex *repeat;    /* tickets by waybill and by customer_ref + category */
     StrMap *bulk;           /* category/site -> BulkKey */
@@ -102,6 +104,41 @@ static bool ticket_match(const void *item, const void *key)
 static Ticket *find_ticket(const Desk *d, const char *id)
 {
     return ht_get(&d->tickets, ht_hash_str(id, 0), ticket_match, id);
+}
+
+/* Whether a ticket in memory recorded this event id (h its hash). Contract
+ * §2 makes an event id globally unique: a copy under another ticket is a
+ * duplicate too. */
+static bool id_recorded(const Desk *d, const char *event_id, uint64_t h)
+{
+    size_t pos = SIZE_MAX;
+    for (const Ticket *t; (t = hx_next(&d->ids, h, &pos));)
+        if (tkt_seen(t, event_id))
+            return true;
+    return false;
+}
+
+/* Whether an event held for its ticket has this id, whichever the ticket. */
+static bool id_held(const Desk *d, const char *event_id, uint64_t h)
+{
+    size_t pos = SIZE_MAX;
+    for (const Held *x; (x = hx_next(&d->held_ids, h, &pos));)
+        if (strcmp(x->ev.event_id, event_id) == 0)
+            return true;
+    return false;
+}
+
+/* Indexes (add) or unindexes every event id a ticket recorded. */
+static int index_ids(Desk *d, Ticket *t, bool add)
+{
+    uint32_t len;
+    const char *ids = tkt_event_ids(t, &len);
+    for (uint32_t i = 0; i < len; i += (uint32_t)strlen(ids + i) + 1) {
+        uint64_t h = ht_hash_str(ids + i, 0);
+        if (add ? hx_add(&d->ids, h, t) < 0 : !hx_remove(&d->ids, h, t))
+            return -1;
+    }
+    return 0;
 }
 
 /* Lists t in out once (as changed throughout when `full`, else only its
@@ -173,6 +210,12 @@ static void held_free(Held *h)
     free(h);
 }
 
+static void unhold(Desk *d, Held *h)
+{
+    hx_remove(&d->held_ids, ht_hash_str(h->ev.event_id, 0), h);
+    held_free(h);
+}
+
 static void held_list_free(HeldList *l)
 {
     for (size_t i = 0; i < l->n; i++)
@@ -196,6 +239,8 @@ void desk_free(Desk *d)
     for (size_t i = 0; (v = ht_each(&d->tickets, &i));)
         tkt_free(v);
     ht_free(&d->tickets);
+    hx_free(&d->ids);
+    hx_free(&d->held_ids);
     if (d->held) {
         for (size_t it = 0; sm_next(d->held, &it, &k, &v);)
             held_list_free(v);
@@ -673,6 +718,10 @@ static int hold(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int64_
     }
     memcpy(h->payload, src->payload, src->len);
     h->payload[src->len] = '\0';
+    if (hx_add(&d->held_ids, ht_hash_str(ev->event_id, 0), h) < 0) {
+        held_free(h);
+        return -1;
+    }
     l->v[l->n++] = h;
     d->n_held++;
     return held_rearm(d, l);
@@ -720,7 +769,7 @@ int desk_expire_held(Desk *d, int64_t wall, size_t max_effects, Effects *out)
                 eff_dead_letter(out, "unknown_ticket", detail, h->topic, h->partition, h->offset, h->ev.ticket_id,
                                 strlen(h->ev.ticket_id), h->payload, h->len) < 0)
                 return -1;
-            held_free(h);
+            unhold(d, h);
             d->n_held--;
             done++;
         }
@@ -739,12 +788,19 @@ int desk_expire_held(Desk *d, int64_t wall, size_t max_effects, Effects *out)
 
 /* ---- complaint events --------------------------------------------------- */
 
-static int record(Ticket *t, const ComplaintEvent *ev, bool applied, const char *topic, int32_t partition,
-                  int64_t offset, Effects *out)
+static int remember(Desk *d, Ticket *t, const char *event_id)
+{
+    if (tkt_seen(t, event_id))
+        return 0;
+    return tkt_remember(t, event_id) < 0 || hx_add(&d->ids, ht_hash_str(event_id, 0), t) < 0 ? -1 : 0;
+}
+
+static int record(Desk *d, Ticket *t, const ComplaintEvent *ev, bool applied, const char *topic,
+                  int32_t partition, int64_t offset, Effects *out)
 {
     if (eff_event(out, ev, applied, topic, partition, offset) < 0)
         return -1;
-    return tkt_remember(t, ev->event_id);
+    return remember(d, t, ev->event_id);
 }
 
 /* §12.9: a breach still firing when an `updated` files its ticket under
@@ -812,7 +868,7 @@ static int apply_to_ticket(Desk *d, Ticket *t, const ComplaintEvent *ev, const D
     if (r == TKT_APPLIED &&
         indic_event(d, out, t, ev, round_before, resolve_done_before, resolve_deadline, was_valid) < 0)
         return -1;
-    if (record(t, ev, r == TKT_APPLIED, src->topic, src->partition, src->offset, out) < 0)
+    if (record(d, t, ev, r == TKT_APPLIED, src->topic, src->partition, src->offset, out) < 0)
         return -1;
     if (r == TKT_APPLIED && ev->type == CT_UPDATED &&
         (update_responsible(d, t, now) < 0 || acct_follow(d, t, o ? old : NULL, out) < 0 ||
@@ -832,11 +888,15 @@ static int release_held(Desk *d, Ticket *t, int64_t now, Effects *out)
     th_remove(&d->held_heap, &l->node);
     d->n_held -= l->n;
     qsort(l->v, l->n, sizeof *l->v, cmp_held);
+    for (size_t i = 0; i < l->n; i++)
+        hx_remove(&d->held_ids, ht_hash_str(l->v[i]->ev.event_id, 0), l->v[i]);
     int rc = 0;
     for (size_t i = 0; i < l->n && rc == 0; i++) {
         Held *h = l->v[i];
         if (eff_released(out, h->ev.ticket_id, h->ev.event_id) < 0)
             rc = -1;
+        else if (id_recorded(d, h->ev.event_id, ht_hash_str(h->ev.event_id, 0)))
+            out->n_duplicates++; /* a ticket has its id: rows a start loaded, stored before ids were global */
         else
             rc = apply_to_ticket(d, t, &h->ev,
                                  &(DeskSource){.topic = h->topic,
@@ -881,7 +941,7 @@ static int receive(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int
     const char *site = tkt_acct_site(t);
     if (site && acct_count(d, t, site, out) < 0)
         return -1;
-    if (record(t, ev, true, src->topic, src->partition, src->offset, out) < 0)
+    if (record(d, t, ev, true, src->topic, src->partition, src->offset, out) < 0)
         return -1;
     const Ticket *prev = rpt_match(d->repeat, t, d->policy->repeat_lookback);
     if (prev && tkt_mark_repeat(t, tkt_id(prev), tu32_get(t->received_at), d->policy, now, &out->alerts) < 0)
@@ -892,16 +952,6 @@ static int receive(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int
         touch(d, t, out) < 0)
         return -1;
     return release_held(d, t, now, out);
-}
-
-/* Whether a held event of this ticket has this id. */
-static bool held_has(const Desk *d, const ComplaintEvent *ev)
-{
-    const HeldList *l = sm_get(d->held, ev->ticket_id);
-    for (size_t i = 0; l && i < l->n; i++)
-        if (strcmp(l->v[i]->ev.event_id, ev->event_id) == 0)
-            return true;
-    return false;
 }
 
 /* Whether the event's ticket may be stored without being in memory (it was
@@ -915,7 +965,8 @@ static int apply_complaint(Desk *d, const ComplaintEvent *ev, const DeskSource *
                            Effects *out)
 {
     Ticket *t = find_ticket(d, ev->ticket_id);
-    if (t ? tkt_seen(t, ev->event_id) : held_has(d, ev)) {
+    uint64_t h = ht_hash_str(ev->event_id, 0);
+    if (id_recorded(d, ev->event_id, h) || id_held(d, ev->event_id, h)) {
         out->n_duplicates++;
         return 0;
     }
@@ -1169,6 +1220,7 @@ static size_t evict_closed(Desk *d, int64_t before, const Effects *open)
             continue;
         ht_remove(&d->tickets, gone[i]);
         rpt_remove(d->repeat, gone[i]);
+        (void)index_ids(d, gone[i], false);
         tkt_free(gone[i]);
     }
     free(gone);
@@ -1204,6 +1256,8 @@ int desk_load_ticket(Desk *d, Ticket *t, int64_t base)
         tkt_free(t);
         return -1;
     }
+    if (index_ids(d, t, true) < 0)
+        return -1;
     int64_t due = tkt_next_due_p(t, d->policy);
     if (due != TU_NEVER && th_set(&d->heap, &t->node, due) < 0)
         return -1;
@@ -1261,7 +1315,7 @@ int desk_load_parcel(Desk *d, const ScanEvent *latest, int64_t pickup, bool stal
 int desk_load_event_id(Desk *d, const char *ticket_id, const char *event_id)
 {
     Ticket *t = find_ticket(d, ticket_id);
-    return t ? tkt_remember(t, event_id) : 0;
+    return t ? remember(d, t, event_id) : 0;
 }
 
 int desk_load_gone(Desk *d, const char *ticket_id)
@@ -1289,6 +1343,8 @@ int desk_lookup_done(Desk *d, Ticket *t)
         tkt_free(t);
         return -1;
     }
+    if (index_ids(d, t, true) < 0)
+        return -1;
     int64_t due = tkt_next_due_p(t, d->policy);
     if ((due != TU_NEVER && th_set(&d->heap, &t->node, due) < 0) || rpt_add(d->repeat, t) < 0)
         return -1;

@@ -68,6 +68,13 @@ bool ht_has(const HTab *t, const void *item)
     return t->slots[i] != NULL;
 }
 
+/* Backward shift: whether the item in slot j, whose home slot is home, may
+ * move into the hole (home not in (hole, j] cyclically). */
+static bool may_fill(size_t hole, size_t j, size_t home)
+{
+    return hole <= j ? !(home > hole && home <= j) : !(home > hole || home <= j);
+}
+
 bool ht_remove(HTab *t, const void *item)
 {
     if (!t->cap)
@@ -81,10 +88,7 @@ bool ht_remove(HTab *t, const void *item)
      * their home slot allows it. */
     size_t hole = i;
     for (size_t j = (i + 1) & mask; t->slots[j]; j = (j + 1) & mask) {
-        size_t home = (size_t)t->hash(t->slots[j]) & mask;
-        /* j may move to hole when home is not in (hole, j] cyclically */
-        bool between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
-        if (!between) {
+        if (may_fill(hole, j, (size_t)t->hash(t->slots[j]) & mask)) {
             t->slots[hole] = t->slots[j];
             hole = j;
         }
@@ -127,4 +131,90 @@ void *ht_each(const HTab *t, size_t *i)
 size_t ht_memory(const HTab *t)
 {
     return t->cap * sizeof *t->slots;
+}
+
+/* ---- HIdx --------------------------------------------------------------- */
+
+void hx_free(HIdx *x)
+{
+    free(x->tags);
+    free(x->items);
+    memset(x, 0, sizeof *x);
+}
+
+static void hx_place(uint32_t *tags, void **items, size_t cap, uint32_t tag, void *item)
+{
+    size_t i = tag & (cap - 1);
+    while (items[i])
+        i = (i + 1) & (cap - 1);
+    tags[i] = tag;
+    items[i] = item;
+}
+
+int hx_add(HIdx *x, uint64_t h, void *item)
+{
+    if ((x->n + 1) * 10 > x->cap * 7) {
+        size_t cap = x->cap ? x->cap * 2 : 16;
+        uint32_t *tags = malloc(cap * sizeof *tags);
+        void **items = calloc(cap, sizeof *items);
+        if (!tags || !items || cap > (size_t)UINT32_MAX + 1) {
+            free(tags);
+            free(items);
+            return -1;
+        }
+        for (size_t i = 0; i < x->cap; i++)
+            if (x->items[i])
+                hx_place(tags, items, cap, x->tags[i], x->items[i]);
+        free(x->tags);
+        free(x->items);
+        x->tags = tags;
+        x->items = items;
+        x->cap = cap;
+    }
+    hx_place(x->tags, x->items, x->cap, (uint32_t)h, item);
+    x->n++;
+    return 0;
+}
+
+bool hx_remove(HIdx *x, uint64_t h, const void *item)
+{
+    if (!x->cap)
+        return false;
+    size_t mask = x->cap - 1, i = (uint32_t)h & mask;
+    while (x->items[i] && !(x->items[i] == item && x->tags[i] == (uint32_t)h))
+        i = (i + 1) & mask;
+    if (!x->items[i])
+        return false;
+    size_t hole = i;
+    for (size_t j = (i + 1) & mask; x->items[j]; j = (j + 1) & mask) {
+        if (may_fill(hole, j, x->tags[j] & mask)) {
+            x->tags[hole] = x->tags[j];
+            x->items[hole] = x->items[j];
+            hole = j;
+        }
+    }
+    x->items[hole] = NULL;
+    x->n--;
+    return true;
+}
+
+void *hx_next(const HIdx *x, uint64_t h, size_t *pos)
+{
+    if (!x->cap)
+        return NULL;
+    size_t mask = x->cap - 1;
+    size_t i = *pos == SIZE_MAX ? (uint32_t)h & mask : (*pos + 1) & mask;
+    for (size_t steps = 0; steps < x->cap && x->items[i]; steps++, i = (i + 1) & mask) {
+        if (x->tags[i] == (uint32_t)h) {
+            *pos = i;
+            return x->items[i];
+        }
+    }
+    *pos = i;
+    return NULL;
+}
+
+size_t hx_memory(const HIdx *x)
+{
+    return x->cap * (sizeof *x->tags + sizeof *x->items);
 }

@@ -41,6 +41,28 @@ void *ht_get(const HTab *t, uint64_t h, HtMatch match, const void *key);
 void *ht_each(const HTab *t, size_t *i);
 size_t ht_memory(const HTab *t);
 
+/* HIdx: the same probing for items that have many keys (a ticket and the
+ * ids of its events), which an item cannot hash by itself. A slot keeps the
+ * low 32 bits of its key's hash next to the item: 12 bytes. The caller
+ * tells a real match from a shared hash through the item. A zeroed HIdx is
+ * empty. */
+typedef struct HIdx {
+    uint32_t *tags;
+    void **items;
+    size_t cap, n;
+} HIdx;
+
+void hx_free(HIdx *x); /* the items stay the caller's */
+/* Adds item under h. -1 when out of memory. */
+__attribute__((warn_unused_result)) int hx_add(HIdx *x, uint64_t h, void *item);
+/* Removes item from under h; false when it is not there. */
+bool hx_remove(HIdx *x, uint64_t h, const void *item);
+/* The items under h (and a few that share its low bits), one at a time:
+ * start with *pos = SIZE_MAX; NULL after the last. No adds or removes
+ * meanwhile. */
+void *hx_next(const HIdx *x, uint64_t h, size_t *pos);
+size_t hx_memory(const HIdx *x);
+
 /* FNV-1a, 64-bit, of a string; seed with 0 or a previous result. */
 uint64_t ht_hash_str(const char *s, uint64_t seed);
 

@@ -245,26 +245,34 @@ def test_held_events_and_duplicates(broker, daemon, db):
 
 
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
-def test_one_event_id_held_for_two_tickets_survives_a_restart(broker, daemon, db, how):
-    """Duplicates are told per ticket, so one event_id on two tickets not
-    received yet is two held events. held_events keeps both (it is keyed by
-    ticket and event id), releasing one leaves the other, and the other is
-    still held after a restart."""
+def test_one_event_id_on_two_tickets_is_one_event(broker, daemon, db, how):
+    """Contract §2: an event_id is globally unique, the idempotency key. A
+    copy under another ticket is a duplicate, whether the first is held
+    for its ticket or recorded by it, and before and after a restart."""
     d = daemon()
     a = complaint("T-16", "contacted", at(minutes=20))
     b = dict(complaint("T-17", "contacted", at(minutes=30)), event_id=a["event_id"])
-    produce(broker.bootstrap, COMPLAINTS, [a, b, received("T-17", at(0))])
-    wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 3)
+    r17 = received("T-17", at(0))
+    produce(broker.bootstrap, COMPLAINTS, [a, b, r17, dict(received("T-18", at(0)), event_id=r17["event_id"])])
+    wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 4)
     assert query(db, "SELECT ticket_id FROM held_events") == [("T-16",)]
+    assert query(db, "SELECT ticket_id, contacted_at FROM tickets ORDER BY 1") == [("T-17", None)]
     if how == "sigterm":
         assert d.stop() == 0
     else:
         d.kill()
     d.restart()
-    produce(broker.bootstrap, COMPLAINTS, [received("T-16", at(hours=-1))])
+    produce(broker.bootstrap, COMPLAINTS, [
+        dict(complaint("T-17", "first_reply", at(minutes=40)), event_id=a["event_id"]),
+        dict(received("T-19", at(0)), event_id=r17["event_id"]),
+        received("T-16", at(hours=-1)),
+    ])
     wait_for(lambda: scalar(db, "SELECT count(*) FROM held_events") == 0)
     wait_for(lambda: scalar(db, "SELECT contacted_at FROM tickets WHERE ticket_id = 'T-16'") == at(minutes=20))
-    assert scalar(db, "SELECT contacted_at FROM tickets WHERE ticket_id = 'T-17'") == at(minutes=30)
+    assert query(db, "SELECT ticket_id, contacted_at, first_reply_at FROM tickets ORDER BY 1") == [
+        ("T-16", at(minutes=20), None), ("T-17", None, None)]
+    assert query(db, "SELECT ticket_id, type FROM ticket_events ORDER BY 1, 2") == [
+        ("T-16", "contacted"), ("T-16", "received"), ("T-17", "received")]
     assert scalar(db, "SELECT count(*) FROM dead_letters") == 0
 
 

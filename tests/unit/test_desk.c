@@ -367,17 +367,20 @@ START_TEST(test_held_events_expire_into_dead_letters)
 }
 END_TEST
 
-/* Duplicates are told per ticket: one event_id on two unknown tickets is
- * two held events, and each release names its own ticket's (the held row
- * is keyed by both). */
+/* Event ids are global (contract §2): one event_id on two unknown tickets
+ * is held once, for the first. A start may still load two such rows
+ * (stored before ids were global): each release names its own ticket's
+ * (the held row is keyed by both), and the second is a duplicate. */
 START_TEST(test_one_event_id_held_for_two_tickets)
 {
     ComplaintEvent a = ev_of("X1", CT_CONTACTED, MON0900), b = ev_of("X2", CT_CONTACTED, MON0900 + H);
     snprintf(b.event_id, sizeof b.event_id, "%s", a.event_id);
     offer(&a, MON0900);
     offer(&b, MON0900 + H);
-    ck_assert_uint_eq(eff.n_held, 2);
-    ck_assert_uint_eq(eff.n_duplicates, 0);
+    ck_assert_uint_eq(eff.n_held, 1);
+    ck_assert_uint_eq(eff.n_duplicates, 1);
+    DeskSource src = src_of(99);
+    ck_assert_int_eq(desk_load_held(desk, &b, &src, MON0900 + H), 0);
     eff_reset(&eff);
     offer_new("X2", CT_RECEIVED, MON0900);
     ck_assert_uint_eq(eff.n_released, 1);
@@ -388,6 +391,8 @@ START_TEST(test_one_event_id_held_for_two_tickets)
     offer_new("X1", CT_RECEIVED, MON0900);
     ck_assert_uint_eq(eff.n_released, 1);
     ck_assert_str_eq(eff.released[0].ticket_id, "X1");
+    ck_assert_uint_eq(eff.n_duplicates, 1);
+    ck_assert(!desk_ticket(desk, "X1")->tg[STG_CONTACT].done);
 }
 END_TEST
 
@@ -446,11 +451,59 @@ START_TEST(test_duplicates_change_nothing)
     offer(&o, LATER);
     ck_assert_uint_eq(eff.n_duplicates, 5);
     ck_assert(!desk_ticket(desk, "D")->tg[STG_RESOLVE].done);
-    /* the same id for another ticket is another event */
+    /* contract §2: event ids are global. The same id for another ticket
+     * is a duplicate, whether that ticket is known or not */
     ComplaintEvent other = ev_of("G", CT_RECEIVED, MON0900);
     snprintf(other.event_id, sizeof other.event_id, "%s", r.event_id);
     offer(&other, LATER);
-    ck_assert_ptr_nonnull(desk_ticket(desk, "G"));
+    ck_assert_ptr_null(desk_ticket(desk, "G"));
+    ck_assert_uint_eq(eff.n_duplicates, 6);
+    ComplaintEvent dc = ev_of("E", CT_RESOLVED, MON0900 + 3 * MIN);
+    snprintf(dc.event_id, sizeof dc.event_id, "%s", c.event_id);
+    offer(&dc, LATER);
+    ck_assert_uint_eq(eff.n_duplicates, 7);
+    ck_assert(!desk_ticket(desk, "E")->tg[STG_RESOLVE].done);
+    ComplaintEvent dh = ev_of("H", CT_CONTACTED, MON0900);
+    snprintf(dh.event_id, sizeof dh.event_id, "old-1");
+    size_t held = eff.n_held;
+    offer(&dh, LATER);
+    ck_assert_uint_eq(eff.n_duplicates, 8);
+    ck_assert_uint_eq(eff.n_held, held);
+}
+END_TEST
+
+/* A held event's id is taken while it waits: the same id under another
+ * ticket is a duplicate. Rows a start loads may hold an id a ticket
+ * recorded (stored before ids were global): that one is a duplicate on
+ * its release. */
+START_TEST(test_duplicate_of_a_held_event)
+{
+    ComplaintEvent h = ev_of("W", CT_CONTACTED, MON0900 + MIN);
+    offer(&h, LATER);
+    ck_assert_uint_eq(eff.n_held, 1);
+    ComplaintEvent x = ev_of("X", CT_RECEIVED, MON0900);
+    snprintf(x.event_id, sizeof x.event_id, "%s", h.event_id);
+    offer(&x, LATER);
+    ck_assert_ptr_null(desk_ticket(desk, "X"));
+    ck_assert_uint_eq(eff.n_duplicates, 1);
+    ComplaintEvent w = ev_of("W", CT_RECEIVED, MON0900);
+    offer(&w, LATER);
+    ck_assert_uint_eq(eff.n_released, 1);
+    ck_assert(desk_ticket(desk, "W")->tg[STG_CONTACT].done);
+    /* released: its id is the ticket's now */
+    offer(&x, LATER);
+    ck_assert_uint_eq(eff.n_duplicates, 2);
+    ck_assert_ptr_null(desk_ticket(desk, "X"));
+
+    ComplaintEvent y = ev_of("Y", CT_CONTACTED, MON0900 + MIN);
+    snprintf(y.event_id, sizeof y.event_id, "%s", w.event_id);
+    DeskSource src = src_of(99);
+    ck_assert_int_eq(desk_load_held(desk, &y, &src, LATER), 0);
+    ComplaintEvent yr = ev_of("Y", CT_RECEIVED, MON0900);
+    offer(&yr, LATER);
+    ck_assert_uint_eq(eff.n_released, 2);
+    ck_assert_uint_eq(eff.n_duplicates, 3);
+    ck_assert(!desk_ticket(desk, "Y")->tg[STG_CONTACT].done);
 }
 END_TEST
 
@@ -488,6 +541,12 @@ START_TEST(test_eviction_of_old_closed_tickets)
     ck_assert_uint_eq(sw.tickets, 1);
     ck_assert_ptr_null(desk_ticket(desk, "C"));
     ck_assert_ptr_nonnull(desk_ticket(desk, "O"));
+    /* its event ids went with it (docs/events.md: ids are known while
+     * their ticket is in memory) */
+    ComplaintEvent z = ev_of("Z", CT_RECEIVED, MON0900 + 3 * H);
+    snprintf(z.event_id, sizeof z.event_id, "%s", u.event_id);
+    offer(&z, LATER);
+    ck_assert_ptr_nonnull(desk_ticket(desk, "Z"));
     /* without the sweep flag nothing is evicted */
     offer_new("Q", CT_RECEIVED, MON0900 + 3 * H);
     offer_new("Q", CT_CLOSED, MON0900 + 3 * H);
@@ -1188,6 +1247,7 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_one_event_id_held_for_two_tickets);
     tcase_add_test(tc, test_held_expiry_is_bounded);
     tcase_add_test(tc, test_duplicates_change_nothing);
+    tcase_add_test(tc, test_duplicate_of_a_held_event);
     tcase_add_test(tc, test_eviction_of_old_closed_tickets);
     tcase_add_test(tc, test_forgotten_ticket_is_read_back);
     tcase_add_test(tc, test_summary);

@@ -108,6 +108,65 @@ START_TEST(test_empty)
 }
 END_TEST
 
+/* HIdx: one item under many hashes, several items under one hash, and
+ * hashes that share their low bits (one cluster) or only their low 32. */
+static void run_idx(uint64_t (*hk)(int), bool exact)
+{
+    enum { ITEMS = 300, KEYS = 20 };
+    Item *items = calloc(ITEMS, sizeof *items);
+    HIdx x = {0};
+    for (int i = 0; i < ITEMS; i++)
+        for (int k = 0; k < KEYS; k++)
+            REQUIRE(hx_add(&x, hk(i * KEYS + k), &items[i]) == 0);
+    /* every key of item 7 is also under item 8 */
+    for (int k = 0; k < KEYS; k++)
+        REQUIRE(hx_add(&x, hk(7 * KEYS + k), &items[8]) == 0);
+    REQUIRE(x.n == ITEMS * KEYS + KEYS);
+    REQUIRE(x.n * 10 <= x.cap * 7);
+    /* remove every key of the even items */
+    for (int i = 0; i < ITEMS; i += 2)
+        for (int k = 0; k < KEYS; k++)
+            REQUIRE(hx_remove(&x, hk(i * KEYS + k), &items[i]));
+    REQUIRE(!hx_remove(&x, hk(0), &items[0]));
+    for (int i = 0; i < ITEMS; i++)
+        for (int k = 0; k < KEYS; k++) {
+            uint64_t h = hk(i * KEYS + k);
+            bool mine = false, eight = false;
+            size_t pos = SIZE_MAX;
+            for (void *it; (it = hx_next(&x, h, &pos));) {
+                mine |= it == &items[i];
+                eight |= it == &items[8];
+            }
+            /* a shared tag lists more: the caller tells them apart */
+            REQUIRE(exact ? mine == (i % 2 == 1) : mine || i % 2 == 0);
+            if (i == 7)
+                REQUIRE(eight);
+        }
+    ck_assert_uint_ge(hx_memory(&x), x.n * 12);
+    hx_free(&x);
+    REQUIRE(x.n == 0 && x.cap == 0);
+    free(items);
+}
+
+static uint64_t idx_hash(int k)
+{
+    char s[16];
+    snprintf(s, sizeof s, "k%d", k);
+    return ht_hash_str(s, 0);
+}
+
+static uint64_t idx_cluster(int k)
+{
+    return (uint64_t)k << 40 | (uint64_t)(k & 1) << 20; /* two homes, tags differ above */
+}
+
+START_TEST(test_idx)
+{
+    run_idx(idx_hash, true);
+    run_idx(idx_cluster, false);
+}
+END_TEST
+
 Suite *suite_htab(void)
 {
     Suite *s = suite_create("htab");
@@ -115,6 +174,7 @@ Suite *suite_htab(void)
     tcase_add_test(tc, test_add_find_remove);
     tcase_add_test(tc, test_one_cluster);
     tcase_add_test(tc, test_empty);
+    tcase_add_test(tc, test_idx);
     suite_add_tcase(s, tc);
     return s;
 }
