@@ -440,7 +440,11 @@ static int indic_breaches(const Desk *d, Effects *out, size_t from)
 static int indic_event(const Desk *d, Effects *out, const Ticket *t, const ComplaintEvent *ev, int round_before,
                        bool resolve_done_before, int64_t resolve_deadline, bool was_valid)
 {
-    if (was_valid != tkt_valid(t) && indic_received(d, out, t, IND_INVALID, was_valid ? 1 : -1) < 0)
+    /* a repeat counts as one while its complaint is valid: repeat rate =
+     * repeats ÷ valid received (§12.9) */
+    int found = was_valid && !tkt_valid(t) ? 1 : !was_valid && tkt_valid(t) ? -1 : 0;
+    if (found && (indic_received(d, out, t, IND_INVALID, found) < 0 ||
+                  (tkt_previous_ticket_id(t)[0] && indic_received(d, out, t, IND_REPEATS, -found) < 0)))
         return -1;
     if (!tkt_valid(t))
         return 0;

@@ -251,6 +251,9 @@ def test_indicators_per_day_category_site_and_metrics(broker, daemon, db):
         received("I-5", at(minutes=20), category="fee", site="SZ-R"),   # contacted in time, reported late
         received("I-6", at(minutes=20), category="fee", site="SZ-E"),
         received("I-3", at(hours=7), category="delay", site="SZ-I", waybill="W-I1"),   # a repeat of I-1
+        # another, found invalid: it leaves `repeats` with the valid count (repeat rate <= 1)
+        received("I-7", at(hours=7, minutes=30), category="delay", site="SZ-I", waybill="W-I1"),
+        complaint("I-7", "updated", at(hours=7, minutes=40), validity="invalid"),
         received("I-4", at(hours=8), category="delay", site="SZ-I"),
         # found invalid and reclassified at once: counted in the row of its receipt
         complaint("I-4", "updated", at(hours=9), validity="invalid", category="loss", site="GZ-I"),
@@ -268,7 +271,7 @@ def test_indicators_per_day_category_site_and_metrics(broker, daemon, db):
                          "repeats, reopened FROM indicators WHERE category = 'delay' AND site = 'SZ-I' "
                          "AND received + resolved + revisits > 0 ORDER BY day")  # not the days of breaches only
 
-    want = [("2025-11-24", 4, 1, 1, 1, 1, 1, 1, 0),
+    want = [("2025-11-24", 5, 2, 1, 1, 1, 1, 1, 0),
             ("2025-11-27", 0, 0, 1, 0, 1, 0, 0, 1)]
     wait_for(lambda: rows() == want, timeout=30, what=f"indicators {want}")
     assert scalar(db, "SELECT sum(breaches_contact) FROM indicators WHERE category = 'delay'") >= 1
@@ -287,7 +290,7 @@ def test_indicators_per_day_category_site_and_metrics(broker, daemon, db):
     assert scalar(db, "SELECT count(*) FROM indicator_rates WHERE valid_received < 0 OR invalid < 0") == 0
     totals = query(db, "SELECT received, invalid, resolved, resolved_on_time FROM indicator_totals "
                        "WHERE category = 'delay'")
-    assert totals == [(4, 1, 2, 1)]
+    assert totals == [(5, 2, 2, 1)]
 
     def metric(name: str) -> int | None:
         with urllib.request.urlopen(f"http://{listen}/metrics", timeout=5) as r:
@@ -299,8 +302,8 @@ def test_indicators_per_day_category_site_and_metrics(broker, daemon, db):
     # the totals come back after a restart, and nothing is counted twice
     assert d.stop() == 0
     d.restart()
-    assert wait_for(lambda: metric("received") == 4, timeout=30)
-    assert metric("resolved_on_time") == 1 and metric("invalid") == 1
+    assert wait_for(lambda: metric("received") == 5, timeout=30)
+    assert metric("resolved_on_time") == 1 and metric("invalid") == 2 and metric("repeats") == 1
     assert rows() == want
 
 

@@ -1082,6 +1082,44 @@ START_TEST(test_invalid_counted_where_received)
 }
 END_TEST
 
+/* §12.9 repeat rate = repeats ÷ valid received: a repeat complaint found
+ * invalid leaves `repeats` as it leaves the valid count, and comes back
+ * when it is valid again. */
+START_TEST(test_invalid_repeat_leaves_repeats)
+{
+    offer_about_at("R1", CAT_FEE, "WB-R", "RQ", MON0900);
+    offer_new("R1", CT_RESOLVED, MON0900 + 10 * MIN);
+    offer_about_at("R2", CAT_FEE, "WB-R", "RQ", MON0900 + 20 * MIN);
+    ck_assert_str_eq(tkt_previous_ticket_id(desk_ticket(desk, "R2")), "R1");
+    ck_assert_int_eq(indic_net(CAT_FEE, "RQ", IND_REPEATS), 1);
+    ComplaintEvent up = ev_of("R2", CT_UPDATED, MON0900 + 30 * MIN);
+    up.has = EVF_VALIDITY;
+    up.invalid = true;
+    offer(&up, up.occurred_at);
+    ck_assert_int_eq(indic_net(CAT_FEE, "RQ", IND_INVALID), 1);
+    ck_assert_int_eq(indic_net(CAT_FEE, "RQ", IND_REPEATS), 0);
+    /* invalid again changes nothing; valid again counts it back */
+    up = ev_of("R2", CT_UPDATED, MON0900 + 40 * MIN);
+    up.has = EVF_VALIDITY;
+    up.invalid = true;
+    offer(&up, up.occurred_at);
+    ck_assert_int_eq(indic_net(CAT_FEE, "RQ", IND_REPEATS), 0);
+    up = ev_of("R2", CT_UPDATED, MON0900 + 50 * MIN);
+    up.has = EVF_VALIDITY;
+    up.invalid = false;
+    offer(&up, up.occurred_at);
+    ck_assert_int_eq(indic_net(CAT_FEE, "RQ", IND_INVALID), 0);
+    ck_assert_int_eq(indic_net(CAT_FEE, "RQ", IND_REPEATS), 1);
+    /* a complaint that is no repeat leaves `repeats` alone */
+    up = ev_of("R1", CT_UPDATED, MON0900 + 60 * MIN);
+    up.has = EVF_VALIDITY;
+    up.invalid = true;
+    offer(&up, up.occurred_at);
+    ck_assert_int_eq(indic_net(CAT_FEE, "RQ", IND_INVALID), 1);
+    ck_assert_int_eq(indic_net(CAT_FEE, "RQ", IND_REPEATS), 1);
+}
+END_TEST
+
 /* Two tickets received at site SZ at MON0900, and a third, tick, received
  * `after` later, past their deadlines of stage field f: both breaches count. */
 static void two_breached(const char *a, const char *b, const char *tick, int64_t after, IndField f)
@@ -1260,6 +1298,7 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_category_review_from_scans);
     tcase_add_test(tc, test_old_signed_parcel_forgotten_without_a_sweep);
     tcase_add_test(tc, test_invalid_counted_where_received);
+    tcase_add_test(tc, test_invalid_repeat_leaves_repeats);
     tcase_add_test(tc, test_retracted_breach_not_counted);
     tcase_add_test(tc, test_moved_breach_counted_once);
     tcase_add_test(tc, test_firing_breach_follows_a_reclassification);
