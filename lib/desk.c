@@ -799,8 +799,8 @@ static int remember(Desk *d, Ticket *t, const char *event_id)
     return tkt_remember(t, event_id) < 0 || hx_add(&d->ids, ht_hash_str(event_id, 0), t) < 0 ? -1 : 0;
 }
 
-static int record(Desk *d, Ticket *t, const ComplaintEvent *ev, bool applied, const char *topic,
-                  int32_t partition, int64_t offset, Effects *out)
+static int record(Desk *d, Ticket *t, const ComplaintEvent *ev, bool applied, const char *topic, int32_t partition,
+                  int64_t offset, Effects *out)
 {
     if (eff_event(out, ev, applied, topic, partition, offset) < 0)
         return -1;
