@@ -378,7 +378,11 @@ typedef struct Parse {
     int err_line;
     char *err;
     size_t errlen;
+    int topic_line[4]; /* where each of TOPIC_KEYS was set, 0 when not */
 } Parse;
+
+/* The topics, inputs first. */
+static const char *const TOPIC_KEYS[4] = {"complaints_topic", "scans_topic", "alerts_topic", "dlq_topic"};
 
 __attribute__((format(printf, 2, 3))) static void fail(Parse *ps, const char *fmt, ...)
 {
@@ -574,7 +578,30 @@ static int apply(Parse *ps, const char *section, const char *name, const char *v
         fail(ps, "%s", msg);
         return -1;
     }
+    for (int i = 0; i < 4; i++)
+        if (strcmp(section, "kafka") == 0 && strcmp(name, TOPIC_KEYS[i]) == 0)
+            ps->topic_line[i] = ps->lineno;
     return 0;
+}
+
+/* Four topics, four names: an output topic that is also an input would
+ * read back what the daemon writes (each dead letter dead-lettered again,
+ * without end), and two inputs or two outputs on one topic would mix what
+ * their readers expect. Reported at the later of the two keys' lines. */
+static void check_topics(Parse *ps)
+{
+    const Config *c = ps->cfg;
+    const char *v[4] = {c->complaints_topic, c->scans_topic, c->alerts_topic, c->dlq_topic};
+    for (int j = 1; j < 4; j++)
+        for (int i = 0; i < j; i++) {
+            if (strcmp(v[i], v[j]) != 0)
+                continue;
+            bool later_j = ps->topic_line[j] >= ps->topic_line[i];
+            ps->lineno = later_j ? ps->topic_line[j] : ps->topic_line[i];
+            fail(ps, "%s is the topic %s already names (%.64s): the four topics must differ",
+                 TOPIC_KEYS[later_j ? j : i], TOPIC_KEYS[later_j ? i : j], v[j]);
+            return;
+        }
 }
 
 static int on_pair(void *user, const char *section, const char *name, const char *value)
@@ -619,6 +646,8 @@ int cfg_parse(Config *cfg, const char *text, const char *name, bool only_policy,
         ps.lineno = r;
         fail(&ps, "expected 'key = value', a [section] or a comment");
     }
+    if (!ps.failed && !only_policy)
+        check_topics(&ps);
     return ps.failed ? -1 : 0;
 }
 

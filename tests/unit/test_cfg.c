@@ -327,6 +327,24 @@ START_TEST(test_error)
 }
 END_TEST
 
+/* An output topic that is an input too would read back what the daemon
+ * writes: every pair of the four topics is refused, at the later line. */
+START_TEST(test_topics_differ)
+{
+    parse_fails("[kafka]\ndlq_topic = complaints.events\n", false,
+                "t.ini:2: dlq_topic is the topic complaints_topic already names (complaints.events)");
+    parse_fails("[kafka]\nalerts_topic = in\nbrokers = x:1\nscans_topic = in\n", false,
+                "t.ini:4: scans_topic is the topic alerts_topic already names (in)");
+    parse_fails("[kafka]\nscans_topic = s\ncomplaints_topic = s\n", false,
+                "t.ini:3: complaints_topic is the topic scans_topic already names (s)");
+    parse_fails("[kafka]\nalerts_topic = complaints.dlq\n", false,
+                "t.ini:2: alerts_topic is the topic dlq_topic already names (complaints.dlq)");
+    /* four different names, defaults or not, are fine; a policy file has none */
+    cfg_free(parse_ok("[kafka]\ncomplaints_topic = a\nscans_topic = b\nalerts_topic = c\ndlq_topic = d\n"));
+    cfg_free(parse_ok("[kafka]\ndlq_topic = complaints.dead\n"));
+}
+END_TEST
+
 START_TEST(test_name_in_message)
 {
     Config *c = new_cfg();
@@ -788,6 +806,7 @@ Suite *suite_cfg(void)
     tcase_add_test(tc, test_nonreloadable_none);
     tcase_add_test(tc, test_nonreloadable_changes);
     tcase_add_test(tc, test_dump_defaults);
+    tcase_add_test(tc, test_topics_differ);
     tcase_add_test(tc, test_dump_secrets);
     tcase_add_loop_test(tc, test_dump_conninfo, 0, NELEM(conninfos));
     tcase_add_loop_test(tc, test_redact_conninfo, 0, NELEM(redactions));
