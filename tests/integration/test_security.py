@@ -397,11 +397,17 @@ def test_runtime_role_runs_the_daemon_and_cannot_change_the_schema(pg, db, broke
     read_topic(broker.bootstrap, ALERTS, until=has(("ticket_escalated/LP-1/1", "firing"),
                                                     ("sla_breach/LP-2/1/contact", "firing")), timeout=30)
     wait_for(lambda: scalar(db, "SELECT count(*) FROM parcel_scans") == 1, what="the scan committed")
-    # An event id used again for another ticket: applied, but its row of
-    # ticket_events is stored, so the batch goes again through the staging
-    # tables (complaintd_apply(..., staged => true)).
-    produce(broker.bootstrap, COMPLAINTS, [dict(complaint("LP-3", "updated", at(hours=6, minutes=5), category="fee"),
-                                                event_id=first["event_id"])], key_field="ticket_id")
+    # A row of ticket_events already stored for an event the daemon has not
+    # seen (as after a lost commit reply, or an id used again after its
+    # ticket left memory): the batch goes again through the staging tables
+    # (complaintd_apply(..., staged => true)).
+    again = complaint("LP-3", "updated", at(hours=6, minutes=5), category="fee")
+    with psycopg2.connect(db) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO ticket_events (event_id, ticket_id, type, occurred_at, effect, source_topic, "
+                    "source_partition, source_offset, body) SELECT %s, ticket_id, type, occurred_at, effect, "
+                    "source_topic, source_partition, source_offset, body FROM ticket_events WHERE event_id = %s",
+                    (again["event_id"], first["event_id"]))
+    produce(broker.bootstrap, COMPLAINTS, [again], key_field="ticket_id")
     d.wait_log(r"a row of the batch is already stored; committing it again through the staging tables")
     # A restart loads the state as the run-time role; more work lands.
     d.restart()
