@@ -1082,6 +1082,14 @@ START_TEST(test_invalid_counted_where_received)
 }
 END_TEST
 
+static void set_validity(const char *ticket, bool invalid, int64_t at)
+{
+    ComplaintEvent up = ev_of(ticket, CT_UPDATED, at);
+    up.has = EVF_VALIDITY;
+    up.invalid = invalid;
+    offer(&up, at);
+}
+
 /* §12.9 repeat rate = repeats ÷ valid received: a repeat complaint found
  * invalid leaves `repeats` as it leaves the valid count, and comes back
  * when it is valid again. */
@@ -1092,29 +1100,17 @@ START_TEST(test_invalid_repeat_leaves_repeats)
     offer_about_at("R2", CAT_FEE, "WB-R", "RQ", MON0900 + 20 * MIN);
     ck_assert_str_eq(tkt_previous_ticket_id(desk_ticket(desk, "R2")), "R1");
     ck_assert_int_eq(indic_net(CAT_FEE, "RQ", IND_REPEATS), 1);
-    ComplaintEvent up = ev_of("R2", CT_UPDATED, MON0900 + 30 * MIN);
-    up.has = EVF_VALIDITY;
-    up.invalid = true;
-    offer(&up, up.occurred_at);
+    set_validity("R2", true, MON0900 + 30 * MIN);
     ck_assert_int_eq(indic_net(CAT_FEE, "RQ", IND_INVALID), 1);
     ck_assert_int_eq(indic_net(CAT_FEE, "RQ", IND_REPEATS), 0);
     /* invalid again changes nothing; valid again counts it back */
-    up = ev_of("R2", CT_UPDATED, MON0900 + 40 * MIN);
-    up.has = EVF_VALIDITY;
-    up.invalid = true;
-    offer(&up, up.occurred_at);
+    set_validity("R2", true, MON0900 + 40 * MIN);
     ck_assert_int_eq(indic_net(CAT_FEE, "RQ", IND_REPEATS), 0);
-    up = ev_of("R2", CT_UPDATED, MON0900 + 50 * MIN);
-    up.has = EVF_VALIDITY;
-    up.invalid = false;
-    offer(&up, up.occurred_at);
+    set_validity("R2", false, MON0900 + 50 * MIN);
     ck_assert_int_eq(indic_net(CAT_FEE, "RQ", IND_INVALID), 0);
     ck_assert_int_eq(indic_net(CAT_FEE, "RQ", IND_REPEATS), 1);
     /* a complaint that is no repeat leaves `repeats` alone */
-    up = ev_of("R1", CT_UPDATED, MON0900 + 60 * MIN);
-    up.has = EVF_VALIDITY;
-    up.invalid = true;
-    offer(&up, up.occurred_at);
+    set_validity("R1", true, MON0900 + 60 * MIN);
     ck_assert_int_eq(indic_net(CAT_FEE, "RQ", IND_INVALID), 1);
     ck_assert_int_eq(indic_net(CAT_FEE, "RQ", IND_REPEATS), 1);
 }
