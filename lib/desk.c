@@ -371,7 +371,13 @@ static int bulk_count(Desk *d, Ticket *t, int64_t now, Effects *out)
  * counted in (a ticket loaded from a snapshot older than issue_category may
  * have been counted under a category since changed: then any key of its
  * site that holds it). */
-static int bulk_uncount(Desk *d, const Ticket *t, int64_t now)
+static int bulk_end_episode(Desk *d, BulkKey *bk, int64_t at, Effects *out);
+
+/* Takes an invalid ticket out of its issue key's count (§12.6). A count
+ * that falls below the threshold with it resolves the episode with this
+ * event, as a completion resolves its warning: in event mode too, where a
+ * deadline would wait for a later event. */
+static int bulk_uncount(Desk *d, const Ticket *t, int64_t now, Effects *out)
 {
     if (!tkt_issue_site(t)[0])
         return 0;
@@ -386,7 +392,11 @@ static int bulk_uncount(Desk *d, const Ticket *t, int64_t now)
             if (strcmp(((BulkKey *)v)->site, tkt_issue_site(t)) == 0 && bulk_remove(((BulkKey *)v)->w, tkt_id(t)))
                 bk = v;
     }
-    return bk ? bulk_rearm(d, bk, now) : 0;
+    if (!bk)
+        return 0;
+    if (bulk_end_at(bk->w, d->policy->bulk_threshold, d->policy->bulk_window, now) == now)
+        return bulk_end_episode(d, bk, now, out);
+    return bulk_rearm(d, bk, now);
 }
 
 static int bulk_end_episode(Desk *d, BulkKey *bk, int64_t at, Effects *out)
@@ -862,7 +872,7 @@ static int apply_to_ticket(Desk *d, Ticket *t, const ComplaintEvent *ev, const D
     if (r == TKT_NOMEM || (reindex && rpt_add(d->repeat, t) < 0) || alerts_failed(out))
         return -1;
     /* Only valid complaints count toward bulk keys (§12.6). */
-    if (was_valid && !tkt_valid(t) && bulk_uncount(d, t, now) < 0)
+    if (was_valid && !tkt_valid(t) && bulk_uncount(d, t, now, out) < 0)
         return -1;
     if (!was_valid && tkt_valid(t) && bulk_count(d, t, now, out) < 0)
         return -1;

@@ -99,6 +99,22 @@ def test_invalid_complaint_target_and_bulk(broker, daemon, db):
     assert scalar(db, "SELECT resolve_deadline FROM tickets WHERE ticket_id = 'B-3'") == at(days=1, minutes=3)
 
 
+def test_bulk_resolves_with_the_update_that_takes_its_count_below(broker, daemon, db):
+    """§12.6: a bulk count that falls below the threshold resolves the
+    episode. The update that makes a member invalid resolves it itself: in
+    event mode it does not wait for a later event, and it is the last one
+    of this stream."""
+    daemon()
+    evs = [received(f"BL-{i}", at(minutes=i), site="SZ-BL") for i in range(10)]
+    evs.append(complaint("BL-4", "updated", at(minutes=15), validity="invalid"))
+    produce(broker.bootstrap, COMPLAINTS, evs)
+    bulk = f"bulk_complaint/damage/SZ-BL/{int(at(0).timestamp())}"
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has((bulk, "firing"), (bulk, "resolved")), timeout=30)
+    gone = find(alerts, bulk, "resolved")
+    assert gone["count"] == 9 and "BL-4" not in gone["ticket_ids"]
+    assert gone["resolved_at"] == iso(at(minutes=15))
+
+
 def test_delay_or_loss_at_seven_days_from_pickup(broker, daemon, db):
     daemon()
     produce(broker.bootstrap, SCANS, [
