@@ -1232,6 +1232,11 @@ static size_t evict_closed(Desk *d, int64_t before, const Effects *open)
          * that cannot be remembered, the ticket stays in memory */
         if (bloom_add(d->gone, tkt_id(gone[i])) < 0)
             continue;
+        /* "looked up and not found" no longer holds for it */
+        if (d->absent && strcmp(d->absent, tkt_id(gone[i])) == 0) {
+            free(d->absent);
+            d->absent = NULL;
+        }
         ht_remove(&d->tickets, gone[i]);
         rpt_remove(d->repeat, gone[i]);
         (void)index_ids(d, gone[i], false);

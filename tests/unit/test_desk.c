@@ -598,6 +598,18 @@ START_TEST(test_forgotten_ticket_is_read_back)
     /* ids never stored need no lookup */
     ComplaintEvent r = ev_of("NEW", CT_RECEIVED, MON0900 + 3 * H);
     ck_assert_int_eq(desk_offer(desk, &r, NULL, &src, &clock_, LATER, BIG, BIG, &eff), DESK_APPLIED);
+
+    /* N, not stored then, is received, closed and evicted: an event for it
+     * reads it back, the earlier "not found" notwithstanding (audit K) */
+    offer_new("N", CT_RECEIVED, MON0900 + 3 * H);
+    offer_new("N", CT_CLOSED, MON0900 + 4 * H);
+    ck_assert(desk_ticket(desk, "N")->closed);
+    eff_reset(&eff);
+    desk_housekeep(desk, MON0900 + 4 * H + desk_policy(desk)->repeat_lookback + 1, true, &eff, &sw);
+    ck_assert_ptr_null(desk_ticket(desk, "N"));
+    ComplaintEvent n2 = ev_of("N", CT_CONTACTED, MON0900 + 5 * H);
+    ck_assert_int_eq(desk_offer(desk, &n2, NULL, &src, &clock_, LATER, BIG, BIG, &eff), DESK_LOOKUP);
+    ck_assert_str_eq(desk_lookup_id(desk), "N");
 }
 END_TEST
 
