@@ -39,8 +39,10 @@
  * the first fetches of a group slowly). */
 #define MERGE_WAIT_FIRST 5.0
 /* A moved outbox watermark waits this long to share a commit when nothing
- * else is to be committed. */
-#define MARKS_LINGER 0.5
+ * else is to be committed. What the broker acknowledged and the stored
+ * watermark does not say yet is sent again by a start after a kill -9:
+ * short, so that few are. */
+#define MARKS_LINGER 0.05
 /* What the store appended is folded, a slice a second, by batches of their
  * own once no batch was committed for FOLD_IDLE seconds, and at least every
  * FOLD_EVERY seconds (besides the slices the store folds by itself when
@@ -163,6 +165,7 @@ struct Pipeline {
 
     ev_periodic deadline_timer;
     ev_timer housekeeping;
+    ev_timer marks; /* wakes the loop when a lingering watermark is due */
     bool fold_wanted; /* the next batch folds, empty or not */
     ev_tstamp last_fold;
     ev_prepare prepare;
@@ -771,8 +774,13 @@ static void maybe_commit(Pipeline *p)
         return;
     /* The watermark alone waits a little to share a transaction. */
     if (eff_empty(&p->eff) && !p->stopping && fold == STORE_FOLD_AUTO &&
-        ev_now(p->loop) - p->last_commit < MARKS_LINGER)
+        ev_now(p->loop) - p->last_commit < MARKS_LINGER) {
+        if (!ev_is_active(&p->marks)) {
+            ev_timer_set(&p->marks, p->last_commit + MARKS_LINGER - ev_now(p->loop), 0.0);
+            ev_timer_start(p->loop, &p->marks);
+        }
         return;
+    }
     if (fold != STORE_FOLD_AUTO) {
         p->fold_wanted = false;
         p->last_fold = ev_now(p->loop);
@@ -927,6 +935,11 @@ static void more_cb(struct ev_loop *loop, ev_idle *w, int revents)
     pump(w->data);
 }
 
+static void marks_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents, (void)w; /* pump() commits it */
+}
+
 static void deadline_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 {
     (void)loop, (void)revents, (void)w; /* pump() fires them */
@@ -1043,6 +1056,7 @@ Pipeline *pipeline_new(struct ev_loop *loop, const Config *cfg, Store *store, ch
     p->prepare.data = p;
     ev_timer_init(&p->linger, linger_cb, 0.0, 0.0);
     p->linger.data = p;
+    ev_timer_init(&p->marks, marks_cb, 0.0, 0.0);
     ev_timer_init(&p->merge_wait, merge_wait_cb, 0.0, 0.0);
     p->merge_wait.data = p;
     ev_idle_init(&p->more, more_cb);
@@ -1192,6 +1206,7 @@ void pipeline_free(Pipeline *p)
     ev_timer_stop(p->loop, &p->housekeeping);
     ev_periodic_stop(p->loop, &p->deadline_timer);
     ev_timer_stop(p->loop, &p->linger);
+    ev_timer_stop(p->loop, &p->marks);
     ev_timer_stop(p->loop, &p->merge_wait);
     if (p->fetched)
         drop_pending(p, NULL); /* messages belong to the consumer: before it goes */
