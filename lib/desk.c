@@ -128,17 +128,25 @@ static bool id_held(const Desk *d, const char *event_id, uint64_t h)
     return false;
 }
 
-/* Indexes (add) or unindexes every event id a ticket recorded. */
-static int index_ids(Desk *d, Ticket *t, bool add)
+/* Indexes every event id a ticket recorded; -1 when out of memory. */
+static int index_ids(Desk *d, Ticket *t)
 {
     uint32_t len;
     const char *ids = tkt_event_ids(t, &len);
-    for (uint32_t i = 0; i < len; i += (uint32_t)strlen(ids + i) + 1) {
-        uint64_t h = ht_hash_str(ids + i, 0);
-        if (add ? hx_add(&d->ids, h, t) < 0 : !hx_remove(&d->ids, h, t))
+    for (uint32_t i = 0; i < len; i += (uint32_t)strlen(ids + i) + 1)
+        if (hx_add(&d->ids, ht_hash_str(ids + i, 0), t) < 0)
             return -1;
-    }
     return 0;
+}
+
+/* Takes every id of a ticket that leaves memory out of the index: none may
+ * point at it once it is freed. */
+static void unindex_ids(Desk *d, const Ticket *t)
+{
+    uint32_t len;
+    const char *ids = tkt_event_ids(t, &len);
+    for (uint32_t i = 0; i < len; i += (uint32_t)strlen(ids + i) + 1)
+        hx_remove(&d->ids, ht_hash_str(ids + i, 0), t);
 }
 
 /* Lists t in out once (as changed throughout when `full`, else only its
@@ -802,11 +810,13 @@ int desk_expire_held(Desk *d, int64_t wall, size_t max_effects, Effects *out)
 
 /* ---- complaint events --------------------------------------------------- */
 
+/* Records an event id for t and indexes it, unless t had it already. */
 static int remember(Desk *d, Ticket *t, const char *event_id)
 {
-    if (tkt_seen(t, event_id))
-        return 0;
-    return tkt_remember(t, event_id) < 0 || hx_add(&d->ids, ht_hash_str(event_id, 0), t) < 0 ? -1 : 0;
+    uint32_t before = t->strs_len;
+    if (tkt_remember(t, event_id) < 0)
+        return -1;
+    return t->strs_len == before || hx_add(&d->ids, ht_hash_str(event_id, 0), t) == 0 ? 0 : -1;
 }
 
 static int record(Desk *d, Ticket *t, const ComplaintEvent *ev, bool applied, const char *topic, int32_t partition,
@@ -1239,7 +1249,7 @@ static size_t evict_closed(Desk *d, int64_t before, const Effects *open)
         }
         ht_remove(&d->tickets, gone[i]);
         rpt_remove(d->repeat, gone[i]);
-        (void)index_ids(d, gone[i], false);
+        unindex_ids(d, gone[i]);
         tkt_free(gone[i]);
     }
     free(gone);
@@ -1275,7 +1285,7 @@ int desk_load_ticket(Desk *d, Ticket *t, int64_t base)
         tkt_free(t);
         return -1;
     }
-    if (index_ids(d, t, true) < 0)
+    if (index_ids(d, t) < 0)
         return -1;
     int64_t due = tkt_next_due_p(t, d->policy);
     if (due != TU_NEVER && th_set(&d->heap, &t->node, due) < 0)
@@ -1362,7 +1372,7 @@ int desk_lookup_done(Desk *d, Ticket *t)
         tkt_free(t);
         return -1;
     }
-    if (index_ids(d, t, true) < 0)
+    if (index_ids(d, t) < 0)
         return -1;
     int64_t due = tkt_next_due_p(t, d->policy);
     if ((due != TU_NEVER && th_set(&d->heap, &t->node, due) < 0) || rpt_add(d->repeat, t) < 0)
