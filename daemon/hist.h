@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HIST_MAX_BUCKETS 16
+#define HIST_MAX_BUCKETS 20
 
 typedef struct Hist {
     const double *bounds; /* upper bounds, ascending; +Inf is implicit */

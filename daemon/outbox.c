@@ -295,7 +295,9 @@ Outbox *outbox_new(struct ev_loop *loop, const Config *cfg, int64_t acked, char 
     o->cfg = cfg;
     o->acked = acked;
     o->backoff = BACKOFF_MIN;
-    static const double secs[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+    /* fine below a second, where a deadline's alert should land */
+    static const double secs[] = {0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4,
+                                  0.5,   0.75, 1,     2.5, 5,    10,  30,  60,   300};
     hist_init(&o->ack_delay, secs, sizeof secs / sizeof *secs);
     ev_timer_init(&o->retry, retry_cb, 0.0, 0.0);
     o->retry.data = o;
