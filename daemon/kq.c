@@ -436,6 +436,9 @@ struct KqProducer {
     KqDelivered delivered;
     void *arg;
     Stats stats;
+    /* The topics it writes to, looked up at start: a topic's first message
+     * otherwise waits for that lookup, the first alerts after every start. */
+    rd_kafka_topic_t *topics[2];
 };
 
 /* Never give up on a message: the outbox holds it until the broker has it. */
@@ -510,6 +513,9 @@ KqProducer *kq_producer_new(struct ev_loop *loop, const Config *cfg, KqDelivered
     if (wake_start(&p->wake, loop, rd_kafka_queue_get_main(p->rk), producer_io_cb, producer_tick_cb, p, err, errlen) <
         0)
         goto fail;
+    const char *names[] = {cfg->alerts_topic, cfg->dlq_topic};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        p->topics[i] = rd_kafka_topic_new(p->rk, names[i], NULL); /* NULL: no harm, looked up when used */
     return p;
 fail:
     kq_producer_free(p);
@@ -544,6 +550,9 @@ void kq_producer_free(KqProducer *p)
          * that the owner of its opaque can free it. */
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_flush(p->rk, 2000);
+        for (size_t i = 0; i < sizeof p->topics / sizeof *p->topics; i++)
+            if (p->topics[i])
+                rd_kafka_topic_destroy(p->topics[i]);
     }
     wake_stop(&p->wake, p->loop);
     if (p->rk)
