@@ -596,6 +596,10 @@ static Step build_step(Pipeline *p)
         return oom_rc(desk_fire_due(p->desk, upto, fire_max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
     if (!p->stopping && desk_next_hold_expiry(p->desk) <= wall_now(p) && holds_may_expire(p))
         return oom_rc(desk_expire_held(p->desk, wall_now(p), max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
+    /* more held than hold_max: the oldest go, even before held events may
+     * run out of time after a start, so that a flood of them is bounded */
+    if (!p->stopping && desk_held_over(p->desk))
+        return oom_rc(desk_expire_held(p->desk, INT64_MIN, max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
     if (!pending_ready(p))
         return STEP_NONE;
     return apply_next(p, max);

@@ -766,27 +766,41 @@ int64_t desk_next_hold_expiry(const Desk *d)
     return n ? n->due : TU_NEVER;
 }
 
+bool desk_held_over(const Desk *d)
+{
+    return d->n_held > (size_t)d->policy->hold_max;
+}
+
 int desk_expire_held(Desk *d, int64_t wall, size_t max_effects, Effects *out)
 {
     int done = 0;
     int64_t timeout = d->policy->hold_timeout;
     for (;;) {
         ThNode *n = th_peek(&d->held_heap);
-        if (!n || n->due > wall)
+        if (!n || (n->due > wall && !desk_held_over(d)))
             return done;
+        /* the heap's first list has the oldest held event: over hold_max,
+         * its events go first, oldest first */
         HeldList *l = (HeldList *)n;
         size_t keep = 0;
         for (size_t i = 0; i < l->n; i++) {
             Held *h = l->v[i];
             /* two effects each: the dead letter and the release */
             bool room = eff_size(out) + 2 <= max_effects || (done == 0 && eff_empty(out));
-            if (tu_add_sat(h->held_since, timeout) > wall || !room) {
+            bool timed_out = wall != INT64_MIN && tu_add_sat(h->held_since, timeout) <= wall;
+            bool over = desk_held_over(d);
+            if (!(timed_out || over) || !room) {
                 l->v[keep++] = h;
                 continue;
             }
             char detail[EVT_DETAIL_MAX];
-            snprintf(detail, sizeof detail, "ticket_id: no received event for %s within %llds", h->ev.ticket_id,
-                     (long long)timeout);
+            if (timed_out)
+                snprintf(detail, sizeof detail, "ticket_id: no received event for %s within %llds", h->ev.ticket_id,
+                         (long long)timeout);
+            else
+                snprintf(detail, sizeof detail,
+                         "ticket_id: no received event for %s; the oldest of more than hold_max = %d held events",
+                         h->ev.ticket_id, d->policy->hold_max);
             if (eff_released(out, h->ev.ticket_id, h->ev.event_id) < 0 ||
                 eff_dead_letter(out, "unknown_ticket", detail, h->topic, h->partition, h->offset, h->ev.ticket_id,
                                 strlen(h->ev.ticket_id), h->payload, h->len) < 0)

@@ -110,7 +110,12 @@ __attribute__((warn_unused_result)) int desk_fire_due(Desk *d, int64_t upto, siz
 /* When the oldest held event runs out of time (processing time), TU_NEVER
  * when none is held. */
 int64_t desk_next_hold_expiry(const Desk *d);
-/* Dead-letters (unknown_ticket) held events held for hold_timeout by `wall`. */
+/* Whether more events are held than the policy's hold_max. */
+bool desk_held_over(const Desk *d);
+/* Dead-letters (unknown_ticket) held events held for hold_timeout by
+ * `wall` (INT64_MIN: none runs out of time), and, while more than hold_max are
+ * held, the oldest ones whatever their time. Returns how many, -1 when out
+ * of memory. */
 __attribute__((warn_unused_result)) int desk_expire_held(Desk *d, int64_t wall, size_t max_effects, Effects *out);
 
 /* ---- policy ------------------------------------------------------------- */

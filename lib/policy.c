@@ -85,6 +85,7 @@ static const PolKey keys[] = {
     {"stall_after", PK_DURATION, offsetof(Policy, stall_after), 1, MAX_DURATION, 0},
     {"repeat_lookback", PK_DURATION, offsetof(Policy, repeat_lookback), 1, MAX_DURATION, 0},
     {"hold_timeout", PK_DURATION, offsetof(Policy, hold_timeout), 1, MAX_DURATION, 0},
+    {"hold_max", PK_INT, offsetof(Policy, hold_max), 1, 100000000, 0},
     /* A shift of a day or more would move windows onto another date. */
     {"region_shift", PK_DURATION, offsetof(Policy, region_shift), 0, DAY - 1, 0},
     {"shifted_regions", PK_REGIONS, 0, 0, 0, 0},
@@ -137,6 +138,7 @@ Policy *pol_new(void)
     p->stall_after = 168 * (int64_t)HOUR;
     p->repeat_lookback = 90 * (int64_t)DAY;
     p->hold_timeout = 1 * HOUR;
+    p->hold_max = 100000;
     p->region_shift = 2 * HOUR;
     p->max_future_skew = 5 * 60;
     p->pause_max = 72 * HOUR;

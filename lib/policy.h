@@ -36,6 +36,7 @@ typedef struct Policy {
     int64_t stall_after;         /* stall_after = 168h */
     int64_t repeat_lookback;     /* repeat_lookback = 90d */
     int64_t hold_timeout;        /* hold_timeout = 1h (processing time) */
+    int hold_max;                /* hold_max = 100000 held events at most */
     int64_t region_shift;        /* region_shift = 2h */
     /* §12: the second wave */
     int64_t max_future_skew;     /* max_future_skew = 5m; 0 disables (§12.10) */
@@ -71,7 +72,7 @@ void pol_free(Policy *p);
  *     target: contact first_reply resolve resolve_claim revisit
  *     variant: normal urgent reopened
  *   warn_ratio, statutory_limit, bulk_threshold, bulk_window, stall_after,
- *   repeat_lookback, hold_timeout, region_shift, shifted_regions,
+ *   repeat_lookback, hold_timeout, hold_max, region_shift, shifted_regions,
  *   business_hours, utc_offset, workdays, holidays, extra_workdays
  * A rejected value leaves p as it was. Durations need a unit ("90d", "1h30m"):
  * a bare number other than 0 is rejected as a likely slip. */

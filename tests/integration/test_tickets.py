@@ -293,6 +293,42 @@ def test_a_stop_does_not_expire_held_events(broker, daemon, db):
     assert scalar(db, "SELECT count(*) FROM dead_letters") == 0
 
 
+def test_held_events_are_bounded_by_hold_max(broker, daemon, db):
+    """More held events than hold_max: the oldest are dead-lettered at once
+    (unknown_ticket, naming hold_max), long before hold_timeout; the rest
+    stay held, and a received still applies them. A lower hold_max after a
+    restart trims what the start loaded."""
+    d = daemon({"policy": {"hold_max": "3"}})
+    early = [complaint(f"T-3{i}", "contacted", at(minutes=20 + i)) for i in range(3)]
+    produce(broker.bootstrap, COMPLAINTS, early)
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM held_events") == 3)
+    time.sleep(1.1)  # the next two are held a second later
+    late = [complaint(f"T-3{i}", "contacted", at(minutes=20 + i)) for i in range(3, 5)]
+    produce(broker.bootstrap, COMPLAINTS, late)
+    dl = read_topic(broker.bootstrap, DLQ, until=lambda m: len(m) >= 2, timeout=30)
+    assert [x["reason"] for x in dl] == ["unknown_ticket", "unknown_ticket"]
+    assert all("hold_max = 3" in x["detail"] for x in dl)
+    gone = {json.loads(x["payload"])["ticket_id"] for x in dl}
+    assert gone < {"T-30", "T-31", "T-32"}
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM held_events") == 3)
+    assert d.stop() == 0
+    text = d.config_path.read_text()
+    assert "hold_max = 3" in text
+    d.config_path.write_text(text.replace("hold_max = 3", "hold_max = 1"))
+    d.restart()
+    dl = read_topic(broker.bootstrap, DLQ, until=lambda m: len(m) >= 4, timeout=30)
+    assert len(dl) == 4 and all("hold_max = 1" in x["detail"] for x in dl[2:])
+    gone |= {json.loads(x["payload"])["ticket_id"] for x in dl[2:]}
+    kept = {f"T-3{i}" for i in range(5)} - gone
+    assert len(kept) == 1 and kept <= {"T-33", "T-34"}
+    produce(broker.bootstrap, COMPLAINTS, [received(f"T-3{i}", at(0)) for i in range(5)])
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM tickets") == 5)
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM held_events") == 0)
+    assert query(db, "SELECT ticket_id FROM tickets WHERE contacted_at IS NOT NULL") == [(k,) for k in kept]
+    assert scalar(db, "SELECT count(*) FROM dead_letters") == 4
+    assert d.running
+
+
 def test_dead_letters_keep_the_daemon_running(broker, daemon, db):
     d = daemon({"daemon": {"max_event_bytes": "2048"}, "policy": {"hold_timeout": "2s"}})
     bad = [

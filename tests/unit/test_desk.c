@@ -418,6 +418,54 @@ START_TEST(test_held_expiry_is_bounded)
 }
 END_TEST
 
+/* More held events than hold_max: the oldest are dead-lettered at once,
+ * whatever their time, even when none may run out of time yet
+ * (INT64_MIN); the rest stay held and are applied when their ticket comes. */
+START_TEST(test_held_events_over_hold_max_go_oldest_first)
+{
+    Policy *p = pol_new();
+    char err[128];
+    ck_assert_int_eq(pol_set(p, "hold_max", "3", err, sizeof err), 0);
+    desk_set_policy(desk, p);
+    while (desk_recompute_pending(desk))
+        ck_assert_int_ge(desk_recompute(desk, MON0900, BIG, &eff), 0);
+    ComplaintEvent v[5];
+    for (int i = 0; i < 5; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "X%d", i);
+        v[i] = ev_of(id, CT_CONTACTED, MON0900);
+        offer(&v[i], LATER + i);
+        ck_assert(desk_held_over(desk) == (i >= 3));
+    }
+    eff_reset(&eff);
+    ck_assert_int_eq(desk_expire_held(desk, INT64_MIN, BIG, &eff), 2);
+    ck_assert(!desk_held_over(desk));
+    ck_assert_uint_eq(eff.n_dead, 2);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_str_eq(eff.dead[i].reason, "unknown_ticket");
+        ck_assert_ptr_nonnull(strstr(eff.dead[i].detail, "hold_max = 3"));
+        ck_assert_str_eq(eff.released[i].event_id, v[i].event_id);
+    }
+    /* nothing more goes until it is over again or runs out of time */
+    eff_reset(&eff);
+    ck_assert_int_eq(desk_expire_held(desk, INT64_MIN, BIG, &eff), 0);
+    ck_assert_int_eq(desk_expire_held(desk, LATER + 2, BIG, &eff), 0);
+    DeskStats st;
+    desk_stats(desk, &st);
+    ck_assert_uint_eq(st.held, 3);
+    /* X2 is still held: its received releases and applies it */
+    offer_new("X2", CT_RECEIVED, MON0900 - H);
+    ck_assert_uint_eq(eff.n_released, 1);
+    ck_assert_str_eq(eff.released[0].event_id, v[2].event_id);
+    ck_assert(desk_ticket(desk, "X2")->tg[STG_CONTACT].done);
+    /* X0 was dead-lettered: its received finds nothing */
+    eff_reset(&eff);
+    offer_new("X0", CT_RECEIVED, MON0900 - H);
+    ck_assert_uint_eq(eff.n_released, 0);
+    ck_assert(!desk_ticket(desk, "X0")->tg[STG_CONTACT].done);
+}
+END_TEST
+
 /* ---- duplicates --------------------------------------------------------- */
 
 START_TEST(test_duplicates_change_nothing)
@@ -1290,6 +1338,7 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_held_events_expire_into_dead_letters);
     tcase_add_test(tc, test_one_event_id_held_for_two_tickets);
     tcase_add_test(tc, test_held_expiry_is_bounded);
+    tcase_add_test(tc, test_held_events_over_hold_max_go_oldest_first);
     tcase_add_test(tc, test_duplicates_change_nothing);
     tcase_add_test(tc, test_duplicate_of_a_held_event);
     tcase_add_test(tc, test_eviction_of_old_closed_tickets);

@@ -96,6 +96,7 @@ START_TEST(test_scalar_defaults)
     ck_assert_int_eq(p->stall_after, 168 * H);
     ck_assert_int_eq(p->repeat_lookback, 90 * DAY);
     ck_assert_int_eq(p->hold_timeout, 1 * H);
+    ck_assert_int_eq(p->hold_max, 100000);
     ck_assert_int_eq(p->region_shift, 2 * H);
     ck_assert_int_eq(p->n_shifted_regions, 4);
     ck_assert_str_eq(p->shifted_regions[0], "65");
@@ -273,6 +274,8 @@ static const struct {
     {"stall_after", "72h", "3d", {"0", "x", "", NULL}},
     {"repeat_lookback", "30d", "30d", {"0", "x", "", NULL}},
     {"hold_timeout", "90s", "1m30s", {"0", "x", "", NULL}},
+    {"hold_max", "1", "1", {"0", "100000001", "x", "", "-1", NULL}},
+    {"hold_max", "100000000", "100000000", {NULL}},
     {"region_shift", "0", "0", {"24h", "1d", "x", "", NULL}},
     {"region_shift", "23h59m", "23h59m", {NULL}},
     {"shifted_regions", "65, Xinjiang", "65,Xinjiang", {"65,,54", "65,", ",65", "xin jiang", NULL}},
@@ -382,11 +385,11 @@ START_TEST(test_key_names)
     size_t n = 0;
     while (pol_key_name(n) != NULL)
         n++;
-    ck_assert_int_eq(n, 15 + 25);
+    ck_assert_int_eq(n, 15 + 26);
     ck_assert_str_eq(pol_key_name(0), "sla.contact.normal");
     ck_assert_str_eq(pol_key_name(14), "sla.revisit.reopened");
     ck_assert_str_eq(pol_key_name(15), "warn_ratio");
-    ck_assert_str_eq(pol_key_name(28), "extra_workdays");
+    ck_assert_str_eq(pol_key_name(29), "extra_workdays");
     ck_assert_str_eq(pol_key_name(n - 1), "accountability_window");
     char buf[8];
     ck_assert_int_eq(pol_get(NULL, "nope", buf, sizeof(buf)), -1);
@@ -412,6 +415,7 @@ START_TEST(test_get_defaults)
         {"stall_after", "7d"},
         {"repeat_lookback", "90d"},
         {"hold_timeout", "1h"},
+        {"hold_max", "100000"},
         {"region_shift", "2h"},
         {"shifted_regions", "65,54,xinjiang,tibet"},
         {"business_hours", "08:00-12:00,14:00-20:00"},
