@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -575,4 +576,106 @@ size_t kq_consumer_lag(const KqConsumer *c, KqLag *out, size_t max)
 int kq_producer_brokers_up(const KqProducer *p)
 {
     return p->stats.brokers_up;
+}
+
+/* ---- a topic's tail ------------------------------------------------------ */
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Milliseconds left until `end`, at least 1 while any is. */
+static int ms_left(double end)
+{
+    double left = end - mono_now();
+    return left <= 0 ? 0 : left * 1000 < 1 ? 1 : (int)(left * 1000);
+}
+
+static const char *const tail_defaults[] = {"enable.auto.commit", "false", "enable.partition.eof", "true", NULL};
+
+int kq_read_tail(const Config *cfg, const char *topic, int64_t last_n, double timeout, KqTailMsg fn, void *arg,
+                 char *err, size_t errlen)
+{
+    double end = mono_now() + timeout;
+    char e[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (base_conf(conf, cfg, tail_defaults, err, errlen) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    /* assign() wants a group; the daemon's own, which it never joins with
+     * this consumer nor commits for (no ACL beyond the daemon's) */
+    if (set_conf(conf, "group.id", cfg->group_id, err, errlen) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "kafka consumer: %s", e);
+        return -1;
+    }
+    int rc = -1;
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_resp_err_t x = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, ms_left(end)) : RD_KAFKA_RESP_ERR__FAIL;
+    if (x != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 || md->topics[0].err) {
+        snprintf(err, errlen, "%s: no metadata (%s)", topic,
+                 rd_kafka_err2str(x != RD_KAFKA_RESP_ERR_NO_ERROR ? x : md->topics[0].err));
+        goto out;
+    }
+    const rd_kafka_metadata_topic_t *t = &md->topics[0];
+    parts = rd_kafka_topic_partition_list_new(t->partition_cnt > 0 ? t->partition_cnt : 1);
+    int waiting = 0;
+    for (int i = 0; i < t->partition_cnt; i++) {
+        int64_t lo, hi;
+        x = rd_kafka_query_watermark_offsets(rk, topic, t->partitions[i].id, &lo, &hi, ms_left(end));
+        if (x != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            snprintf(err, errlen, "%s/%d: no offsets (%s)", topic, (int)t->partitions[i].id, rd_kafka_err2str(x));
+            goto out;
+        }
+        if (hi <= lo)
+            continue;
+        rd_kafka_topic_partition_list_add(parts, topic, t->partitions[i].id)->offset =
+            hi - last_n > lo ? hi - last_n : lo;
+        waiting++;
+    }
+    if (waiting > 0 && (x = rd_kafka_assign(rk, parts)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "%s: assign: %s", topic, rd_kafka_err2str(x));
+        goto out;
+    }
+    /* each partition says once that it is at its end */
+    while (waiting > 0) {
+        int ms = ms_left(end);
+        if (ms == 0) {
+            snprintf(err, errlen, "%s: not read to its end within %.0f s", topic, timeout);
+            goto out;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, ms < 100 ? ms : 100);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            waiting--;
+        else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            fn(arg, m->key, m->key_len, m->payload, m->len);
+        else
+            log_debug("kafka: reading the tail of %s: %s", topic, rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+    }
+    rc = 0;
+out:
+    if (parts)
+        rd_kafka_topic_partition_list_destroy(parts);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
 }

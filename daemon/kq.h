@@ -109,4 +109,16 @@ void kq_producer_poll(KqProducer *p);
 /* Brokers connected at the last statistics, -1 before the first. */
 int kq_producer_brokers_up(const KqProducer *p);
 
+/* ---- a topic's tail, read once (blocking) --------------------------------- */
+
+typedef void (*KqTailMsg)(void *arg, const char *key, size_t key_len, const char *payload, size_t len);
+
+/* Reads the last `last_n` messages of every partition of `topic` (fewer
+ * where it holds fewer) with a consumer of its own, outside any group, and
+ * calls fn for each. Blocks for at most `timeout` seconds. 0 when every
+ * partition was read to its end; -1 with err set otherwise (fn may have
+ * been called for some). */
+int kq_read_tail(const Config *cfg, const char *topic, int64_t last_n, double timeout, KqTailMsg fn, void *arg,
+                 char *err, size_t errlen);
+
 #endif

@@ -297,7 +297,7 @@ Outbox *outbox_new(struct ev_loop *loop, const Config *cfg, int64_t acked, char 
     o->backoff = BACKOFF_MIN;
     /* fine below a second, where a deadline's alert should land */
     static const double secs[] = {0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4,
-                                  0.5,   0.75, 1,     2.5, 5,    10,  30,  60,   300};
+                                  0.5,   0.75, 1,     2.5, 5,    10,  30,   60,  300};
     hist_init(&o->ack_delay, secs, sizeof secs / sizeof *secs);
     ev_timer_init(&o->retry, retry_cb, 0.0, 0.0);
     o->retry.data = o;
@@ -326,8 +326,10 @@ void outbox_free(Outbox *o)
 void outbox_push(Outbox *o, OutList *msgs)
 {
     for (OutMsg *m = msgs->head; m; m = m->next)
-        send_push(o, m, false);
+        if (!m->delivered)
+            send_push(o, m, false);
     out_list_splice(&o->pending, msgs);
+    advance(o);
     if (!ev_is_active(&o->retry))
         pump(o);
 }

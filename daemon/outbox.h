@@ -91,7 +91,8 @@ Outbox *outbox_new(struct ev_loop *loop, const Config *cfg, int64_t acked, char 
 void outbox_free(Outbox *o);
 
 /* Committed messages, in seq order and after every message pushed before;
- * takes all of them. */
+ * takes all of them. One marked `delivered` (found on its topic at start)
+ * is not sent, and counts as acknowledged in its turn. */
 void outbox_push(Outbox *o, OutList *msgs);
 /* Messages not yet acknowledged: queued here or in the producer. */
 size_t outbox_depth(const Outbox *o);

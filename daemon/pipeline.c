@@ -5,6 +5,7 @@
 #include <assert.h>
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,12 @@
 #define STOP_GIVE_UP 45.0
 /* Rows of the unsent outbox read at once, at most. */
 #define BACKLOG_PAGE 1000
+/* A start with rows left unsent first reads up to that many last messages
+ * of every partition of the alerts and dead-letter topics, for at most
+ * TAIL_TIMEOUT seconds each, and does not send again what is there
+ * (on_topic). Beyond TAIL_MAX rows it sends them all again. */
+#define TAIL_MAX 200000
+#define TAIL_TIMEOUT 3.0
 /* Steps of building a batch taken in one go before the loop gets a turn:
  * a commit in flight moves on only when the loop runs (its COPY data and
  * each next statement go out from the loop), so building the next batch in
@@ -159,13 +166,17 @@ struct Pipeline {
      * (backlog_after, backlog_upto], paged in before anything new is built. */
     int64_t backlog_after, backlog_upto;
     bool backlog_reading;
+    /* of those, what the topics already had at start (tail_key); NULL when
+     * not known */
+    StrMap *on_topic;
+    size_t backlog_skipped, backlog_rows;
     bool lookup_pending;  /* reading back a ticket that left memory (§12.2) */
     int64_t next_seq;     /* of the next alert or dead letter */
     int64_t acked_stored; /* the outbox watermark PostgreSQL has */
 
     ev_periodic deadline_timer;
     ev_timer housekeeping;
-    ev_timer marks; /* wakes the loop when a lingering watermark is due */
+    ev_timer marks;   /* wakes the loop when a lingering watermark is due */
     bool fold_wanted; /* the next batch folds, empty or not */
     ev_tstamp last_fold;
     ev_prepare prepare;
@@ -833,17 +844,96 @@ static void maybe_commit(Pipeline *p)
 
 /* ---- the outbox an earlier run left ------------------------------------- */
 
+/* What tells a message on the alerts or dead-letter topic: an alert's id
+ * and status, a dead letter's source coordinates. */
+static void tail_key(char *buf, size_t len, bool alert, const char *a, const char *b, int64_t partition, int64_t offset)
+{
+    if (alert)
+        snprintf(buf, len, "a\x1f%s\x1f%s", a, b);
+    else
+        snprintf(buf, len, "d\x1f%s\x1f%" PRId64 "\x1f%" PRId64, a, partition, offset);
+}
+
+static void tail_msg(void *arg, const char *key, size_t key_len, const char *payload, size_t len)
+{
+    (void)key, (void)key_len;
+    Pipeline *p = arg;
+    json_t *j = json_loadb(payload, len, 0, NULL);
+    if (!j)
+        return;
+    const char *schema = json_string_value(json_object_get(j, "schema"));
+    char k[1024];
+    k[0] = '\0';
+    if (schema && strcmp(schema, "alert.v1") == 0) {
+        const char *id = json_string_value(json_object_get(j, "alert_id"));
+        const char *st = json_string_value(json_object_get(j, "status"));
+        if (id && st)
+            tail_key(k, sizeof k, true, id, st, 0, 0);
+    } else if (schema && strcmp(schema, "dlq.v1") == 0) {
+        const char *topic = json_string_value(json_object_get(j, "source_topic"));
+        json_t *part = json_object_get(j, "partition"), *off = json_object_get(j, "offset");
+        if (topic && json_is_integer(part) && json_is_integer(off))
+            tail_key(k, sizeof k, false, topic, NULL, json_integer_value(part), json_integer_value(off));
+    }
+    if (k[0])
+        oom_rc(sm_put(p->on_topic, k, p));
+    json_decref(j);
+}
+
+/* After a kill -9 the rows above the stored watermark include what the
+ * broker had acknowledged just before: what the topics' tails hold of them
+ * is not sent again. Anything not read (a broker down, a timeout) is sent
+ * again, as before: delivery stays at least once. */
+static void read_tails(Pipeline *p, int64_t rows)
+{
+    if (rows <= 0 || rows > TAIL_MAX)
+        return;
+    p->on_topic = oom_check(sm_new());
+    const char *topics[] = {p->cfg->alerts_topic, p->cfg->dlq_topic};
+    for (size_t i = 0; i < sizeof topics / sizeof *topics; i++) {
+        char err[512];
+        if (kq_read_tail(p->cfg, topics[i], rows, TAIL_TIMEOUT, tail_msg, p, err, sizeof err) < 0) {
+            log_warn("kafka: could not read the tail of %s (%s): what was left unsent is sent again", topics[i], err);
+            sm_free(p->on_topic);
+            p->on_topic = NULL;
+            return;
+        }
+    }
+}
+
+/* Whether the topic had m at start. */
+static bool on_topic(const Pipeline *p, const OutMsg *m)
+{
+    char k[1024];
+    if (m->kind == OUT_ALERT)
+        tail_key(k, sizeof k, true, m->alert_id, alert_status_name(m->status), 0, 0);
+    else
+        tail_key(k, sizeof k, false, m->src_topic, NULL, m->src_partition, m->src_offset);
+    return sm_has(p->on_topic, k);
+}
+
 static void backlog_read(void *arg, OutList *msgs, int64_t last_seq)
 {
     Pipeline *p = arg;
     p->backlog_reading = false;
     if (msgs->n == 0) {
         p->backlog_after = p->backlog_upto;
-        return;
+    } else {
+        size_t skipped = 0;
+        for (OutMsg *m = msgs->head; p->on_topic && m; m = m->next)
+            if (on_topic(p, m))
+                m->delivered = true, skipped++;
+        p->backlog_skipped += skipped;
+        p->backlog_rows += msgs->n;
+        p->backlog_after = last_seq;
+        outbox_push(p->outbox, msgs);
     }
-    log_info("republishing %zu alerts and dead letters left unsent", msgs->n);
-    p->backlog_after = last_seq;
-    outbox_push(p->outbox, msgs);
+    if (p->backlog_after >= p->backlog_upto) {
+        log_info("republishing %zu alerts and dead letters left unsent; %zu more were on their topics already",
+                 p->backlog_rows - p->backlog_skipped, p->backlog_skipped);
+        sm_free(p->on_topic);
+        p->on_topic = NULL;
+    }
     pump(p);
 }
 
@@ -1083,6 +1173,7 @@ Pipeline *pipeline_new(struct ev_loop *loop, const Config *cfg, Store *store, ch
     p->backlog_after = p->acked_stored = l.outbox_acked;
     p->backlog_upto = l.outbox_upto;
     p->next_seq = (l.outbox_upto > l.outbox_acked ? l.outbox_upto : l.outbox_acked) + 1;
+    read_tails(p, l.outbox_upto - l.outbox_acked);
     int64_t acked = l.outbox_acked;
     store_loaded_free(&l);
     p->outbox = outbox_new(loop, cfg, acked, err, errlen);
@@ -1224,6 +1315,7 @@ void pipeline_free(Pipeline *p)
     if (p->inflight.kafka_offsets)
         rd_kafka_topic_partition_list_destroy(p->inflight.kafka_offsets);
     outbox_free(p->outbox);
+    sm_free(p->on_topic);
     eff_free(&p->eff);
     desk_free(p->desk);
     if (p->offsets) {

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from events import at, complaint, has, keys, received, stable
-from harness import (ALERTS, COMPLAINTS, binary, free_port, produce, query, read_topic, run_complaintd, sanitizer_errors, scalar,
+from harness import (ALERTS, COMPLAINTS, DLQ, binary, free_port, produce, query, read_topic, run_complaintd, sanitizer_errors, scalar,
                      sigterm_while_waiting_for_a_lock, table_locked, wait_for)
 
 pytestmark = pytest.mark.broker(partitions=1)
@@ -68,6 +68,38 @@ def test_restart_in_the_middle_of_a_stream(broker, daemon, db, how):
     for aid, st in ks:
         if st == "resolved":
             assert ks.index((aid, "firing")) < ks.index((aid, "resolved"))
+
+
+@pytest.mark.broker(partitions=3)
+def test_a_start_does_not_send_again_what_its_topics_have(broker, daemon, db):
+    """Rows above the stored outbox watermark (what a kill -9 leaves when the
+    broker acknowledged them after the last commit) are sent again only if
+    the topics' tails do not have them: each (alert_id, status) and each
+    dead letter is on its topic once, and a row that never reached it is
+    sent."""
+    d = daemon()
+    evs = stream("W", 6) + [b"{oops", {"schema": "complaint.v1", "event_id": "w-x"}]
+    produce(broker.bootstrap, COMPLAINTS, evs)
+    want = expected_pairs("W", 6)
+    read_topic(broker.bootstrap, ALERTS, until=lambda m: want.issubset(set(keys(m))), timeout=60)
+    read_topic(broker.bootstrap, DLQ, until=lambda m: len(m) >= 2, timeout=30)
+    last = scalar(db, "SELECT max(seq) FROM (SELECT seq FROM alerts UNION ALL SELECT seq FROM dead_letters) s")
+    wait_for(lambda: scalar(db, "SELECT complaintd_outbox_acked()") == last)
+    assert d.stop() == 0
+    # as if the daemon had died before storing the watermark of the last
+    # 20 messages, and with one alert committed but never sent
+    query(db, "UPDATE daemon_state SET value = to_jsonb(%s) WHERE key = 'outbox_acked'", (last - 20,))
+    query(db, "INSERT INTO alerts (seq, alert_id, status, type, ticket_id, emitted_at, payload) "
+              "SELECT %s, 'sla_breach/W-9/1/contact', 'firing', type, 'W-9', emitted_at, "
+              "json_build_object('schema', 'alert.v1', 'alert_id', 'sla_breach/W-9/1/contact', 'status', 'firing') "
+              "FROM alerts WHERE seq = (SELECT max(seq) FROM alerts)", (last + 1,))
+    d.restart()
+    wait_for(lambda: scalar(db, "SELECT complaintd_outbox_acked()") == last + 1)
+    alerts = read_topic(broker.bootstrap, ALERTS, until=lambda m: ("sla_breach/W-9/1/contact", "firing") in keys(m))
+    assert sorted(keys(alerts)) == sorted(want | {("sla_breach/W-9/1/contact", "firing")})
+    dead = read_topic(broker.bootstrap, DLQ, timeout=3)
+    assert len(dead) == 2
+    assert "republishing 1 alerts and dead letters left unsent; 20 more were on their topics already" in d.log
 
 
 @pytest.mark.broker(partitions=1, topics=["complaints.events", "parcels.scans", "complaints.alerts",
