@@ -76,8 +76,12 @@ struct Desk {
 /* Complaints up to this much older than the clock still count in their site
  * accountability month and window (a month, the longest there is). */
 #define ACCT_LATE_HORIZON (31 * 24 * 3600)
-/* Complaints up to this much older than the clock still count in their bulk
- * windows; older ones are forgotten. */
+/* Complaints up to this much older than the clock when they are applied
+ * still count in their bulk windows; older ones never do. Windows keep
+ * their complaints for this long and a bulk_window more (the reach of a
+ * window of the oldest that still counts): desk_housekeep forgets the
+ * older ones, and a start does not load them, which changes nothing, so
+ * that when that happens cannot change an alert. */
 #define BULK_LATE_HORIZON (24 * 3600)
 /* The most effects one ticket's deadline can add: a warning and a breach
  * for each stage, an overdue pause, a progress and a response lapse, the
@@ -347,7 +351,7 @@ static BulkKey *bulk_key(Desk *d, Category cat, const char *site)
 /* Counts a new ticket in its issue key's window. */
 static int bulk_count(Desk *d, Ticket *t, int64_t now, Effects *out)
 {
-    if (!tkt_issue_site(t)[0])
+    if (!tkt_issue_site(t)[0] || tu32_get(t->received_at) < tu_add_sat(now, -BULK_LATE_HORIZON))
         return 0;
     const Policy *p = d->policy;
     BulkKey *bk = bulk_key(d, (Category)t->issue_category, tkt_issue_site(t));
@@ -387,7 +391,10 @@ static int bulk_end_episode(Desk *d, BulkKey *bk, int64_t at, Effects *out);
  * deadline would wait for a later event. */
 static int bulk_uncount(Desk *d, const Ticket *t, int64_t now, Effects *out)
 {
-    if (!tkt_issue_site(t)[0])
+    /* a complaint older than what windows keep has no say in any window
+     * that can change, whether it is still there or not */
+    if (!tkt_issue_site(t)[0] ||
+        tu32_get(t->received_at) < tu_add_sat(now, -(BULK_LATE_HORIZON + d->policy->bulk_window)))
         return 0;
     char k[EVT_SITE_MAX + 32];
     snprintf(k, sizeof k, "%s/%s", evt_category_name((Category)t->issue_category), tkt_issue_site(t));

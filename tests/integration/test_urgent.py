@@ -1,6 +1,8 @@
 """Urgent complaints through the real binary: bulk and repeat detection,
 pauses, extensions and the statutory limit (clock.mode = event)."""
 
+import time
+
 import pytest
 
 from events import at, complaint, find, has, iso, keys, received
@@ -85,6 +87,31 @@ def test_late_complaints_far_from_or_inside_a_reported_burst(broker, daemon, db)
     assert [k for k in keys(alerts) if k[0].startswith("bulk_complaint/")] == [(aid, "firing"), (aid, "resolved")]
     rows = dict(query(db, "SELECT ticket_id, reasons FROM tickets"))
     assert rows["B-0"] == ["bulk"] and rows["L-far"] == [] and rows["L-in"] == [] and rows["L-in2"] == []
+
+
+def test_complaints_a_day_behind_the_clock_count_alike_live_and_replayed(broker, daemon, db):
+    """A complaint more than 24 h behind the event clock when it is applied
+    counts toward no bulk window: the same stream gives the same alerts
+    whether it is read at once or with pauses in which the daemon's
+    wall-clock housekeeping runs (contract §11). 23 h behind, it counts."""
+    daemon()
+    clock = [received("C-1", at(days=3), category="fee", site="SZ09")]        # the clock moves 3 days on
+    late = bulk_stream(10, site="SZ01", prefix="L")                            # 3 days behind: never bulk
+    produce(broker.bootstrap, COMPLAINTS, clock + late)
+    wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 11)
+    paused = bulk_stream(10, site="SZ02", prefix="P")
+    produce(broker.bootstrap, COMPLAINTS, paused[:5])
+    wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 16)
+    time.sleep(2.5)  # the housekeeping timer ticks every second
+    produce(broker.bootstrap, COMPLAINTS, paused[5:])
+    # 23 h behind the clock (3 days): still in its windows
+    recent = bulk_stream(10, site="SZ03", start=(3 * 24 - 23) * 60, prefix="R")
+    produce(broker.bootstrap, COMPLAINTS, recent)
+    aid = f"bulk_complaint/damage/SZ03/{int(at(hours=49).timestamp())}"
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has((aid, "firing")))
+    assert [k for k in keys(alerts) if k[0].startswith("bulk_complaint/")] == [(aid, "firing")]
+    rows = dict(query(db, "SELECT ticket_id, reasons FROM tickets"))
+    assert all(rows[f"{p}-{i}"] == [] for p in "LP" for i in range(10))
 
 
 def test_bulk_survives_a_restart_mid_episode(broker, daemon, db):

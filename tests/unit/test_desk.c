@@ -900,6 +900,50 @@ static ComplaintEvent received_at_site(const char *ticket, int64_t at, const cha
     return ev;
 }
 
+static bool any_bulk_fired(void)
+{
+    for (size_t i = 0; i < eff.alerts.n; i++)
+        if (strncmp(eff.alerts.v[i].alert_id, "bulk_complaint/", 15) == 0)
+            return true;
+    return false;
+}
+
+/* Ten complaints of one key, `behind` before the event clock (moved there
+ * by another ticket first); desk_housekeep, which forgets old complaints
+ * on the daemon's wall-clock timer, runs between them or not. */
+static bool late_burst_fires(int64_t behind, bool housekeep)
+{
+    int64_t start = MON0900 + 10 * DAY;
+    offer_new("CLOCK", CT_RECEIVED, start + behind);
+    for (int i = 0; i < 10; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "LB%d", i);
+        ComplaintEvent ev = received_at_site(id, start + i * 5 * MIN, "S1");
+        offer(&ev, LATER);
+        if (housekeep) {
+            DeskSwept sw;
+            desk_housekeep(desk, clock_, false, &eff, &sw);
+        }
+    }
+    return any_bulk_fired();
+}
+
+/* Complaints more than 24 h behind the clock never count toward a bulk
+ * window, whether or not the housekeeping timer forgot the older ones in
+ * between: that timer is wall time, and a replay must give the alerts the
+ * live run gave (contract §11). Up to 24 h behind, they count. */
+START_TEST(test_bulk_late_horizon_does_not_depend_on_housekeeping)
+{
+    ck_assert(!late_burst_fires(3 * DAY, false));
+    teardown(), setup();
+    ck_assert(!late_burst_fires(3 * DAY, true));
+    teardown(), setup();
+    ck_assert(late_burst_fires(23 * H, false));
+    teardown(), setup();
+    ck_assert(late_burst_fires(23 * H, true));
+}
+END_TEST
+
 /* §12.6: an invalid complaint leaves its bulk window; the episode ends when
  * the count falls below the threshold: with the update itself, which does
  * not wait for a later event. */
@@ -1350,6 +1394,7 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_merge_orders_partitions_for_the_event_clock);
     tcase_add_test(tc, test_implausible_times_are_dead_lettered);
     tcase_add_test(tc, test_invalid_leaves_bulk);
+    tcase_add_test(tc, test_bulk_late_horizon_does_not_depend_on_housekeeping);
     tcase_add_test(tc, test_category_review_from_scans);
     tcase_add_test(tc, test_old_signed_parcel_forgotten_without_a_sweep);
     tcase_add_test(tc, test_invalid_counted_where_received);
