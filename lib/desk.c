@@ -73,8 +73,10 @@ struct Desk {
     uint32_t rearm_iter;
 };
 
-/* Complaints up to this much older than the clock still count in their site
- * accountability month and window (a month, the longest there is). */
+/* Complaints up to this much older than the clock when they are applied
+ * still count in their site accountability month and window (a month, the
+ * longest there is); older ones never do. The counts keep complaints for
+ * this long and an accountability_window more, as for bulk below. */
 #define ACCT_LATE_HORIZON (31 * 24 * 3600)
 /* Complaints up to this much older than the clock when they are applied
  * still count in their bulk windows; older ones never do. Windows keep
@@ -514,9 +516,11 @@ static int acct_flush(Desk *d, Effects *out)
     return rc;
 }
 
-static int acct_count(Desk *d, const Ticket *t, const char *site, Effects *out)
+static int acct_count(Desk *d, const Ticket *t, const char *site, int64_t now, Effects *out)
 {
     const Policy *p = d->policy;
+    if (tu32_get(t->received_at) < tu_add_sat(now, -ACCT_LATE_HORIZON))
+        return 0;
     if (acct_add(d->acct, site, tkt_id(t), tu32_get(t->received_at), cal_utc_offset(p->cal), p->accountability_month,
                  p->accountability_total, p->accountability_window, &d->acct_out) < 0) {
         acct_alert_list_reset(&d->acct_out);
@@ -528,14 +532,16 @@ static int acct_count(Desk *d, const Ticket *t, const char *site, Effects *out)
 /* A ticket's standing changed (validity, site or responsibility): it counts
  * against its current site when valid, and no longer against the one it was
  * counted under before (`old_site`, NULL when it was not counted). */
-static int acct_follow(Desk *d, const Ticket *t, const char *old_site, Effects *out)
+static int acct_follow(Desk *d, const Ticket *t, const char *old_site, int64_t now, Effects *out)
 {
     const char *now_site = tkt_acct_site(t);
     if (old_site && now_site && strcmp(old_site, now_site) == 0)
         return 0;
-    if (old_site)
+    /* one older than what the counts keep has no say, kept or not */
+    if (old_site &&
+        tu32_get(t->received_at) >= tu_add_sat(now, -(d->policy->accountability_window + ACCT_LATE_HORIZON)))
         acct_remove(d->acct, old_site, tkt_id(t));
-    return now_site ? acct_count(d, t, now_site, out) : 0;
+    return now_site ? acct_count(d, t, now_site, now, out) : 0;
 }
 
 /* ---- parcels (contract §8) ---------------------------------------------- */
@@ -689,7 +695,7 @@ static int apply_scan(Desk *d, const ScanEvent *sc, const DeskSource *src, int64
         if (o)
             snprintf(old, sizeof old, "%s", o);
         int changed = update_responsible(d, t, now);
-        if (changed < 0 || (changed && (acct_follow(d, t, o ? old : NULL, out) < 0 || touch(d, t, out) < 0)))
+        if (changed < 0 || (changed && (acct_follow(d, t, o ? old : NULL, now, out) < 0 || touch(d, t, out) < 0)))
             rc = -1;
     }
     for (size_t i = 0; reviewing && rc == 0 && i < n; i++)
@@ -916,7 +922,7 @@ static int apply_to_ticket(Desk *d, Ticket *t, const ComplaintEvent *ev, const D
     if (record(d, t, ev, r == TKT_APPLIED, src->topic, src->partition, src->offset, out) < 0)
         return -1;
     if (r == TKT_APPLIED && ev->type == CT_UPDATED &&
-        (update_responsible(d, t, now) < 0 || acct_follow(d, t, o ? old : NULL, out) < 0 ||
+        (update_responsible(d, t, now) < 0 || acct_follow(d, t, o ? old : NULL, now, out) < 0 ||
          breaches_follow(d, out, t, firing_at, old_cat, old_site) < 0))
         return -1;
     if (r == TKT_APPLIED && (ev->type == CT_UPDATED || ev->type == CT_REVISIT) && review(d, t, now, out) < 0)
@@ -984,7 +990,7 @@ static int receive(Desk *d, const ComplaintEvent *ev, const DeskSource *src, int
     if (review(d, t, now, out) < 0)
         return -1;
     const char *site = tkt_acct_site(t);
-    if (site && acct_count(d, t, site, out) < 0)
+    if (site && acct_count(d, t, site, now, out) < 0)
         return -1;
     if (record(d, t, ev, true, src->topic, src->partition, src->offset, out) < 0)
         return -1;
