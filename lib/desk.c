@@ -1350,6 +1350,19 @@ int desk_load_bulk(Desk *d, Category cat, const char *site, int64_t window_start
         bulk_restore_last(bk->w, window_start, condition_at);
         return 0;
     }
+    /* Members older than what desk_load_ticket loads back (an episode that
+     * has run for over a day) are in the window of a live run, which never
+     * forgets a member: back with them, so that the episode lists them
+     * when it ends. */
+    int64_t loaded_from = base - BULK_LATE_HORIZON - d->policy->bulk_window;
+    for (size_t k = 0; k < n_ids; k++) {
+        const Ticket *t = find_ticket(d, ids[k]);
+        BulkOutcome oc;
+        BulkEpisode ep;
+        if (t && tkt_valid(t) && tu32_get(t->received_at) < loaded_from &&
+            bulk_add(bk->w, tu32_get(t->received_at), tkt_id(t), INT_MAX, d->policy->bulk_window, &oc, &ep) < 0)
+            return -1;
+    }
     if (bulk_restore(bk->w, window_start, condition_at, ids, n_ids) < 0)
         return -1;
     /* the firing alert lists the members it had; those that joined later
