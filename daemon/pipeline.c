@@ -605,12 +605,14 @@ static Step build_step(Pipeline *p)
     int64_t upto = wall ? now : now - 1;
     if (!(wall && p->stopping) && desk_next_due(p->desk) <= upto)
         return oom_rc(desk_fire_due(p->desk, upto, fire_max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
-    if (!p->stopping && desk_next_hold_expiry(p->desk) <= wall_now(p) && holds_may_expire(p))
-        return oom_rc(desk_expire_held(p->desk, wall_now(p), max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
-    /* more held than hold_max: the oldest go, even before held events may
-     * run out of time after a start, so that a flood of them is bounded */
-    if (!p->stopping && desk_held_over(p->desk))
-        return oom_rc(desk_expire_held(p->desk, INT64_MIN, max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
+    /* held events that ran out of time; and while more than hold_max are
+     * held, the oldest, even before any may run out of time after a start,
+     * so that a flood of them is bounded */
+    bool timed_out = !p->stopping && desk_next_hold_expiry(p->desk) <= wall_now(p) && holds_may_expire(p);
+    if (timed_out || (!p->stopping && desk_held_over(p->desk))) {
+        int64_t by = timed_out ? wall_now(p) : INT64_MIN;
+        return oom_rc(desk_expire_held(p->desk, by, max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
+    }
     if (!pending_ready(p))
         return STEP_NONE;
     return apply_next(p, max);
