@@ -80,6 +80,34 @@ def test_stalled_parcels_per_rule_and_resolution(broker, daemon, db):
     assert scalar(db, "SELECT count(*) FROM parcel_scans") == len(evs) + 2
 
 
+def test_a_late_scan_already_overdue_fires_before_the_next_input(broker, daemon, db):
+    """Event mode: a late scan whose stall the clock has already passed
+    stalls at once, before the next input is applied, as the wall clock
+    would have it, whether the next input comes in the same fetch or
+    seconds later: the alerts do not depend on how inputs are batched."""
+    daemon()
+    stall = 168 * 60  # minutes
+    early = [scan("WQ-1", "arrive", "H1", "hub", at(0)),
+             scan("WQ-9", "arrive", "H9", "hub", at(days=12))]            # the clock, 12 days on
+    late = [scan(w, t, "O1", "origin", at(hours=h), **({"next_site": "H1", "next_site_role": "hub"} if t == "depart" else {}))
+            for w in ("WQ-2", "WQ-3") for t, h in (("pickup", 10), ("depart", 11))]
+    produce(broker.bootstrap, SCANS, early + late[:2], key_field="waybill")   # WQ-2's two: one fetch
+    wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 4)
+    produce(broker.bootstrap, SCANS, late[2:3], key_field="waybill")         # WQ-3's, apart
+    wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 5)
+    produce(broker.bootstrap, SCANS, late[3:] + [scan("WQ-9", "depart", "H9", "hub", at(days=30))],
+            key_field="waybill")
+    ts = {h: int(at(hours=h).timestamp()) for h in (10, 11)}
+    want = set()
+    for w in ("WQ-2", "WQ-3"):
+        want |= {(f"parcel_stalled/{w}/{ts[10]}", "firing"), (f"parcel_stalled/{w}/{ts[10]}", "resolved"),
+                 (f"parcel_stalled/{w}/{ts[11]}", "firing")}
+    alerts = read_topic(broker.bootstrap, ALERTS, until=lambda m: want <= set(keys(m)), timeout=30)
+    assert want <= set(keys(alerts))
+    r = find(alerts, f"parcel_stalled/WQ-2/{ts[10]}", "resolved")
+    assert r["condition_at"] == iso(at(hours=10, minutes=stall))
+
+
 def test_loss_ticket_carries_responsibility(broker, daemon, db):
     daemon()
     produce(broker.bootstrap, SCANS, [
