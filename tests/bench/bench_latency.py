@@ -18,7 +18,10 @@ acknowledged". The daemon's own figure follows: its
 complaintd_alert_ack_seconds histogram (deadline to the broker's
 acknowledgement of every firing warning and breach, read from /metrics at
 the end), p50 and p99 interpolated within a bucket as Prometheus's
-histogram_quantile does.
+histogram_quantile does; then its commit path: the batches committed,
+their mean effects and commit time (complaintd_batch_commit_seconds), and
+the seconds spent committing out of the run's, from the first event sent
+to the last breach read.
 
 bulk (default 20 episodes): ten complaints of one category and site,
 0.1 s apart (occurred_at = now); the latency is from the moment the tenth
@@ -106,6 +109,18 @@ def ack_quantiles(metrics_url: str, qs: tuple[float, ...]) -> tuple[list[float],
     return out, total
 
 
+def sum_count(metrics_url: str, name: str) -> tuple[float, int]:
+    """A histogram's _sum and _count from /metrics."""
+    text = urllib.request.urlopen(metrics_url, timeout=10).read().decode()
+    total, n = 0.0, 0
+    for line in text.splitlines():
+        if line.startswith(name + "_sum "):
+            total = float(line.split()[1])
+        elif line.startswith(name + "_count "):
+            n = int(line.split()[1])
+    return total, n
+
+
 def pct(v: list[float], q: float) -> float:
     v = sorted(v)
     return v[min(len(v) - 1, int(q * len(v)))] if v else float("nan")
@@ -162,6 +177,7 @@ def deadlines(bootstrap: str, rate: int, seconds: int, metrics_url: str) -> None
     deadline = time.monotonic() + 60
     while len(lat) < n and time.monotonic() < deadline:
         time.sleep(0.2)
+    run_s = time.monotonic() - t0
     reader.stop = True
     reader.thread.join(5)
     print(f"mode=deadlines rate={sent_rate:.0f}/s events={n} breaches_read={len(lat)} "
@@ -178,6 +194,10 @@ def deadlines(bootstrap: str, rate: int, seconds: int, metrics_url: str) -> None
         acked = again
     print(f"daemon: firing alerts acknowledged={acked} (warnings and breaches) "
           f"ack_p50_ms={a50 * 1000:.0f} ack_p99_ms={a99 * 1000:.0f} (its histogram, interpolated in a bucket)")
+    secs, batches = sum_count(metrics_url, "complaintd_batch_commit_seconds")
+    effects, _ = sum_count(metrics_url, "complaintd_batch_effects")
+    print(f"daemon: batches={batches} effects_per_batch={effects / max(batches, 1):.0f} "
+          f"commit_ms_mean={secs / max(batches, 1) * 1000:.1f} committing {secs:.1f} s of the run's {run_s:.1f} s")
 
 
 def bulk(bootstrap: str, episodes: int) -> None:
