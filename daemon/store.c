@@ -1195,7 +1195,7 @@ static uint32_t be32(const char *p)
  * row by row: the result is never held whole, whatever its size. */
 static int copy_out(PGconn *c, const char *query, CopyRow cb, void *arg, char *err, size_t errlen)
 {
-    enum { MAXF = 8 };
+    enum { MAXF = 12 };
     char sql[2048];
     snprintf(sql, sizeof sql, "COPY (%s) TO STDOUT (FORMAT binary)", query);
     PGresult *r = PQexec(c, sql);
@@ -1415,55 +1415,69 @@ static int load_bulk(PGconn *c, Desk *d, int64_t base, char *err, size_t errlen)
     return 0;
 }
 
+typedef struct ParcelLoad {
+    Desk *d;
+    StrMap *stalled;
+} ParcelLoad;
+
+static int load_parcel_row(void *arg, int nf, const char *const *vals, const int *lens, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    ParcelLoad *l = arg;
+    if (nf < 9)
+        return 0;
+    char type_name[16], role_name[16], next_role_name[16], at[24], pickup[24];
+    ScanEvent sc;
+    memset(&sc, 0, sizeof sc);
+    field(sc.event_id, sizeof sc.event_id, vals[0], lens[0]);
+    field(sc.waybill, sizeof sc.waybill, vals[1], lens[1]);
+    field(type_name, sizeof type_name, vals[2], lens[2]);
+    field(sc.site, sizeof sc.site, vals[3], lens[3]);
+    field(role_name, sizeof role_name, vals[4], lens[4]);
+    field(sc.next_site, sizeof sc.next_site, vals[5], lens[5]);
+    field(next_role_name, sizeof next_role_name, vals[6], lens[6]);
+    field(at, sizeof at, vals[7], lens[7]);
+    field(pickup, sizeof pickup, vals[8], lens[8]);
+    int type = evt_scan_type_from_name(type_name);
+    int role = evt_role_from_name(role_name);
+    if (type < 0 || role < 0)
+        return 0;
+    sc.scan_type = (ScanType)type;
+    sc.site_role = (SiteRole)role;
+    sc.next_site_role = (SiteRole)evt_role_from_name(next_role_name);
+    sc.occurred_at = strtoll(at, NULL, 10);
+    char id[ALERT_ID_MAX + 1];
+    snprintf(id, sizeof id, "parcel_stalled/%s/%" PRId64, sc.waybill, sc.occurred_at);
+    oom_rc(desk_load_parcel(l->d, &sc, strtoll(pickup, NULL, 10), sm_has(l->stalled, id)));
+    return 0;
+}
+
 /* Each parcel's latest scan, ties broken by the responsibility table's row order,
- * then by the message (the one applied first stayed the latest). */
+ * then by the message (the one applied first stayed the latest); streamed row
+ * by row, as the tickets are: millions of parcels are in flight. */
 static int load_parcels(PGconn *c, Desk *d, char *err, size_t errlen)
 {
     const char *p2[1] = {"parcel_stalled"};
     PGresult *st = load_query(c, OPEN_ALERTS, 1, p2, err, errlen);
     if (!st)
         return -1;
-    StrMap *stalled = oom_check(sm_new());
+    ParcelLoad l = {.d = d, .stalled = oom_check(sm_new())};
     for (int i = 0; i < PQntuples(st); i++)
-        oom_rc(sm_put(stalled, PQgetvalue(st, i, 0), (void *)1));
+        oom_rc(sm_put(l.stalled, PQgetvalue(st, i, 0), (void *)1));
     PQclear(st);
-    PGresult *r =
-        load_query(c,
-                   "SELECT DISTINCT ON (waybill) event_id, waybill, scan_type, site, site_role, "
-                   "COALESCE(next_site, ''), COALESCE(next_site_role, ''), extract(epoch FROM occurred_at)::bigint, "
-                   "COALESCE(extract(epoch FROM min(occurred_at) FILTER (WHERE scan_type = 'pickup') "
-                   "OVER (PARTITION BY waybill))::bigint, 0) "
-                   "FROM parcel_scans ORDER BY waybill, occurred_at DESC, CASE scan_type WHEN 'pickup' THEN 0 "
-                   "WHEN 'depart' THEN CASE site_role WHEN 'origin' THEN 1 ELSE 2 END "
-                   "WHEN 'arrive' THEN CASE site_role WHEN 'delivery' THEN 4 ELSE 3 END "
-                   "WHEN 'deliver' THEN 5 WHEN 'signed' THEN 7 ELSE 6 END DESC, source_partition, source_offset",
-                   0, NULL, err, errlen);
-    if (!r) {
-        sm_free(stalled);
-        return -1;
-    }
-    for (int i = 0; i < PQntuples(r); i++) {
-        ScanEvent sc;
-        memset(&sc, 0, sizeof sc);
-        snprintf(sc.event_id, sizeof sc.event_id, "%s", PQgetvalue(r, i, 0));
-        snprintf(sc.waybill, sizeof sc.waybill, "%s", PQgetvalue(r, i, 1));
-        int type = evt_scan_type_from_name(PQgetvalue(r, i, 2));
-        int role = evt_role_from_name(PQgetvalue(r, i, 4));
-        if (type < 0 || role < 0)
-            continue;
-        sc.scan_type = (ScanType)type;
-        snprintf(sc.site, sizeof sc.site, "%s", PQgetvalue(r, i, 3));
-        sc.site_role = (SiteRole)role;
-        snprintf(sc.next_site, sizeof sc.next_site, "%s", PQgetvalue(r, i, 5));
-        sc.next_site_role = (SiteRole)evt_role_from_name(PQgetvalue(r, i, 6));
-        sc.occurred_at = strtoll(PQgetvalue(r, i, 7), NULL, 10);
-        char id[ALERT_ID_MAX + 1];
-        snprintf(id, sizeof id, "parcel_stalled/%s/%" PRId64, sc.waybill, sc.occurred_at);
-        oom_rc(desk_load_parcel(d, &sc, strtoll(PQgetvalue(r, i, 8), NULL, 10), sm_has(stalled, id)));
-    }
-    PQclear(r);
-    sm_free(stalled);
-    return 0;
+    int rc = copy_out(c,
+                      "SELECT DISTINCT ON (waybill) event_id, waybill, scan_type, site, site_role, "
+                      "COALESCE(next_site, ''), COALESCE(next_site_role, ''), "
+                      "extract(epoch FROM occurred_at)::bigint::text, "
+                      "COALESCE(extract(epoch FROM min(occurred_at) FILTER (WHERE scan_type = 'pickup') "
+                      "OVER (PARTITION BY waybill))::bigint, 0)::text "
+                      "FROM parcel_scans ORDER BY waybill, occurred_at DESC, CASE scan_type WHEN 'pickup' THEN 0 "
+                      "WHEN 'depart' THEN CASE site_role WHEN 'origin' THEN 1 ELSE 2 END "
+                      "WHEN 'arrive' THEN CASE site_role WHEN 'delivery' THEN 4 ELSE 3 END "
+                      "WHEN 'deliver' THEN 5 WHEN 'signed' THEN 7 ELSE 6 END DESC, source_partition, source_offset",
+                      load_parcel_row, &l, err, errlen);
+    sm_free(l.stalled);
+    return rc;
 }
 
 /* The status page's day and last 24 hours, as of `base`. */

@@ -3,6 +3,7 @@
 with that many tickets takes.
 
     COMPLAINTD_BUILD=build /usr/bin/python3 tests/bench/bench_restart.py [N]
+    COMPLAINTD_BUILD=build /usr/bin/python3 tests/bench/bench_restart.py parcels [N]
 
 N (default 1,000,000) `received` events of N tickets, all inside one hour
 so that no deadline falls due (event mode), no site (so no bulk windows)
@@ -21,6 +22,20 @@ daemon. Then:
 The ceiling of the restart is a plain `COPY (SELECT snapshot FROM tickets)
 TO STDOUT` of the same rows, measured in the same run. It prints figures
 only and exits non-zero only when something does not work.
+
+parcels (default N = 1,000,000): the start of a daemon with N parcels in
+flight. `parcel_scans` is filled with `COPY` with the rows a run would have
+left, three scans a parcel (pickup, depart, arrive at a hub, a day apart,
+no stall due), then the daemon is started:
+
+  restart_sec      from the start to READY=1, which loads each parcel's
+                   latest scan and its pickup time;
+  peak_rss_mib     the daemon's peak resident size (VmHWM) during that
+                   start, and rss_mib (VmRSS) once it is ready, each per
+                   parcel too.
+
+Its ceiling is a `COPY (...) TO STDOUT` of the same query the daemon loads
+with (each waybill's latest scan), measured in the same run.
 """
 
 from __future__ import annotations
@@ -62,7 +77,94 @@ def status_kb(pid: int, field: str) -> int:
     return 0
 
 
+LATEST = ("SELECT DISTINCT ON (waybill) event_id, waybill, scan_type, site, site_role, occurred_at, "
+          "min(occurred_at) FILTER (WHERE scan_type = 'pickup') OVER (PARTITION BY waybill) "
+          "FROM parcel_scans ORDER BY waybill, occurred_at DESC")
+
+
+def parcels(n: int) -> int:
+    work = Path(tempfile.mkdtemp(prefix="cd-restart-"))
+    pg = Postgres()
+    broker = Broker(work / "broker", partitions=PARTITIONS)
+    d = None
+    try:
+        pg.start()
+        broker.start()
+        conf = work / "complaintd.conf"
+        write_ini(conf, {
+            "kafka": {"brokers": broker.bootstrap, "group_id": f"bench-{secrets.token_hex(4)}",
+                      **harness.DEFAULT_TOPICS},
+            "postgres": {"conninfo": pg.conninfo},
+            "clock": {"mode": "event"},
+            "daemon": {"log_level": "info"},
+        })
+        res = run_complaintd("-c", str(conf), "migrate", timeout=120)
+        if res.returncode != 0:
+            raise RuntimeError(f"migrate: {res.stdout}{res.stderr}")
+        conn = psycopg2.connect(pg.conninfo)
+        t = int(BASE.timestamp())
+        with conn, conn.cursor() as cur:
+            for lo in range(0, n, 100000):
+                buf = io.StringIO()
+                for i in range(lo, min(n, lo + 100000)):
+                    wb, o, h, part = f"SF{i:010d}", f"O{i % 500}", f"H{i % 40}", i % PARTITIONS
+                    off = 3 * (i // PARTITIONS)
+                    buf.write(f"p{i}\t{wb}\tpickup\t{o}\torigin\t\\N\t\\N\t{t}\t{part}\t{off}\n")
+                    buf.write(f"d{i}\t{wb}\tdepart\t{o}\torigin\t{h}\thub\t{t + 86400}\t{part}\t{off + 1}\n")
+                    buf.write(f"a{i}\t{wb}\tarrive\t{h}\thub\t\\N\t\\N\t{t + 2 * 86400}\t{part}\t{off + 2}\n")
+                buf.seek(0)
+                cur.execute("CREATE TEMP TABLE IF NOT EXISTS seed (event_id text, waybill text, scan_type text, "
+                            "site text, site_role text, next_site text, next_site_role text, at bigint, "
+                            "part integer, off bigint)")
+                cur.copy_expert("COPY seed FROM STDIN", buf)
+                cur.execute("INSERT INTO parcel_scans (event_id, waybill, scan_type, site, site_role, next_site, "
+                            "next_site_role, occurred_at, source_topic, source_partition, source_offset) "
+                            "SELECT event_id, waybill, scan_type, site, site_role, next_site, next_site_role, "
+                            "to_timestamp(at), %s, part, off FROM seed", (harness.DEFAULT_TOPICS["scans_topic"],))
+                cur.execute("TRUNCATE seed")
+            cur.execute("ANALYZE parcel_scans")
+
+        d = Daemon(conf, work / "complaintd.log", work / "notify.sock")
+        t1 = time.monotonic()
+        d.start(wait_ready=True, timeout=600)
+        restart = time.monotonic() - t1
+        peak_kb = status_kb(d.pid, "VmHWM")
+        time.sleep(2)
+        rss_kb = status_kb(d.pid, "VmRSS")
+        loaded = [ln for ln in d.log.splitlines() if "loaded " in ln][-1]
+        d.stop(120)
+
+        t2 = time.monotonic()
+        with conn.cursor() as cur:
+            cur.copy_expert(f"COPY ({LATEST}) TO STDOUT (FORMAT binary)", io.BytesIO())
+        copy_sec = time.monotonic() - t2
+        conn.close()
+        print(f"parcels={n} scans={3 * n} restart_sec={restart:.2f} copy_out_sec={copy_sec:.2f} "
+              f"ratio_vs_copy_out={copy_sec / restart:.3f}")
+        print(f"peak_rss_mib={peak_kb / 1024:.0f} peak_bytes_per_parcel={peak_kb * 1024 / n:.0f} "
+              f"rss_mib={rss_kb / 1024:.0f} rss_bytes_per_parcel={rss_kb * 1024 / n:.0f} "
+              f"log: {loaded.split(': ', 1)[-1]}")
+        return 0
+    finally:
+        if d is not None:
+            if d.running:
+                d.proc.send_signal(signal.SIGTERM)
+                try:
+                    d.proc.wait(60)
+                except Exception:
+                    d.proc.kill()
+            d.close()
+        try:
+            broker.stop()
+        except AssertionError as e:
+            print(e, file=sys.stderr)
+        pg.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "parcels":
+        return parcels(int(sys.argv[2]) if len(sys.argv) > 2 else 1000000)
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
     work = Path(tempfile.mkdtemp(prefix="cd-restart-"))
     pg = Postgres()

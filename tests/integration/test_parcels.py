@@ -211,6 +211,40 @@ def test_scans_sharing_an_event_id_survive_a_restart(broker, daemon, db, how):
     assert scalar(db, "SELECT count(*) FROM parcel_scans WHERE event_id LIKE 'shared-%%'") == 3
 
 
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+def test_a_start_rebuilds_each_parcels_pickup_latest_scan_and_stall(broker, daemon, db, how):
+    """What a start loads of a parcel is what the run had: its pickup time,
+    though later scans followed it (the 7 days of contract 12.7 count from
+    it), its latest scan with the next site's role (responsibility, 8), and
+    whether its stall already fired (not raised again)."""
+    d = daemon()
+    produce(broker.bootstrap, SCANS, [
+        scan("RP", "pickup", "O1", "origin", at(days=-9)),
+        scan("RP", "depart", "O1", "origin", at(days=-9, hours=2), next_site="H1", next_site_role="hub"),
+        scan("RP", "arrive", "H1", "hub", at(days=-8)),
+        scan("RP", "depart", "H1", "hub", at(days=-2), next_site="D1", next_site_role="delivery"),
+        scan("RS", "pickup", "O2", "origin", at(days=-8)),                 # stalls 7 days on
+    ], key_field="waybill")
+    produce(broker.bootstrap, COMPLAINTS, [received("Z0", at(days=-1))])
+    stalled = stall_id("RS", at(days=-8))
+    read_topic(broker.bootstrap, ALERTS, until=has((stalled, "firing")))
+    wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 6)
+    if how == "sigterm":
+        assert d.stop() == 0
+    else:
+        d.kill()
+    d.restart()
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("RP-1", at(0), category="delay", waybill="RP"),  # 9 days from pickup: suggest loss
+        received("Z1", at(hours=1)),
+    ])
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("category_review/RP-1/1", "firing")))
+    review = find(alerts, "category_review/RP-1/1", "firing")
+    assert review["suggested_category"] == "loss"
+    assert review["responsible"] == {"site": "D1", "role": "delivery", "rule": "hub_depart_no_arrive"}
+    assert keys(alerts).count((stalled, "firing")) == 1
+
+
 @pytest.mark.broker(partitions=4)
 def test_a_tie_across_partitions_is_the_same_after_a_restart(broker, daemon, db):
     """Two arrives of one parcel in one second, on two partitions: the merge
