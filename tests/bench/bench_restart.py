@@ -4,6 +4,7 @@ with that many tickets takes.
 
     COMPLAINTD_BUILD=build /usr/bin/python3 tests/bench/bench_restart.py [N]
     COMPLAINTD_BUILD=build /usr/bin/python3 tests/bench/bench_restart.py parcels [N]
+    COMPLAINTD_BUILD=build /usr/bin/python3 tests/bench/bench_restart.py history [N]
 
 N (default 1,000,000) `received` events of N tickets, all inside one hour
 so that no deadline falls due (event mode), no site (so no bulk windows)
@@ -36,6 +37,15 @@ no stall due), then the daemon is started:
 
 Its ceiling is a `COPY (...) TO STDOUT` of the same query the daemon loads
 with (each waybill's latest scan), measured in the same run.
+
+history (default N = 5,000,000): the start of a daemon over a long history.
+`alerts` is filled with `COPY` with N rows of tickets long closed (an
+`sla_warning` and an `sla_breach` firing and resolved, a `bulk_complaint`
+episode and a `parcel_stalled` one every 1,000 rows), a month apart from
+now, and nothing is open. restart_sec is the start to READY=1; its
+ceiling is the same daemon's start on the same database with `alerts`
+emptied, in the same run: what the history costs a start is the
+difference.
 """
 
 from __future__ import annotations
@@ -162,7 +172,95 @@ def parcels(n: int) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def history(n: int) -> int:
+    work = Path(tempfile.mkdtemp(prefix="cd-restart-"))
+    pg = Postgres()
+    broker = Broker(work / "broker", partitions=PARTITIONS)
+    d = None
+    try:
+        pg.start()
+        broker.start()
+        conf = work / "complaintd.conf"
+        write_ini(conf, {
+            "kafka": {"brokers": broker.bootstrap, "group_id": f"bench-{secrets.token_hex(4)}",
+                      **harness.DEFAULT_TOPICS},
+            "postgres": {"conninfo": pg.conninfo},
+            "clock": {"mode": "wall"},
+            "daemon": {"log_level": "info"},
+        })
+        res = run_complaintd("-c", str(conf), "migrate", timeout=120)
+        if res.returncode != 0:
+            raise RuntimeError(f"migrate: {res.stdout}{res.stderr}")
+        conn = psycopg2.connect(pg.conninfo)
+        old = int(time.time()) - 40 * 86400
+        with conn, conn.cursor() as cur:
+            for lo in range(0, n, 200000):
+                buf = io.StringIO()
+                for i in range(lo, min(n, lo + 200000)):
+                    k = i // 4
+                    at = datetime.fromtimestamp(old + k, timezone.utc).isoformat()
+                    if i % 1000 < 4:  # a pair, firing and resolved, of each
+                        kind = "bulk_complaint" if i % 1000 < 2 else "parcel_stalled"
+                        aid = f"{kind}/damage/S{k}/{old + k}" if kind == "bulk_complaint" else f"{kind}/W{k}/{old}"
+                        body = (f'{{"category": "damage", "site": "S{k}", "window_start": "{at}", '
+                                f'"resolved_at": "{at}", "ticket_ids": []}}')
+                        tid = "\\N"
+                    else:
+                        kind = "sla_warning" if i % 4 < 2 else "sla_breach"
+                        aid, tid = f"{kind}/H{k:09d}/1/contact", f"H{k:09d}"
+                        body = f'{{"ticket_id": "{tid}", "stage": "contact", "round": 1, "condition_at": "{at}"}}'
+                    status = "firing" if i % 2 == 0 else "resolved"
+                    buf.write(f"{aid}\t{status}\t{kind}\t{tid}\t{at}\t{at}\t{body}\n")
+                buf.seek(0)
+                cur.copy_expert("COPY alerts (alert_id, status, type, ticket_id, condition_at, emitted_at, payload) "
+                                "FROM STDIN", buf)
+            cur.execute("INSERT INTO daemon_state (key, value) VALUES ('outbox_acked', "
+                        "to_jsonb((SELECT max(seq) FROM alerts))) "
+                        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")
+            cur.execute("ANALYZE alerts")
+        size = harness.scalar(pg.conninfo, "SELECT pg_size_pretty(pg_total_relation_size('alerts'))")
+
+        def start() -> float:
+            nonlocal d
+            d = Daemon(conf, work / "complaintd.log", work / "notify.sock")
+            t1 = time.monotonic()
+            d.start(wait_ready=True, timeout=900)
+            took = time.monotonic() - t1
+            if d.stop(120) != 0:
+                raise RuntimeError("complaintd did not stop cleanly")
+            d.close()
+            d = None
+            return took
+
+        start()  # the server's cache as warm for both
+        with_history = start()
+        with conn, conn.cursor() as cur:
+            cur.execute("TRUNCATE alerts")
+        without = start()
+        conn.close()
+        print(f"alerts={n} ({size}) restart_sec={with_history:.2f} restart_without_them_sec={without:.2f} "
+              f"ratio={without / with_history:.3f}")
+        return 0
+    finally:
+        if d is not None:
+            if d.running:
+                d.proc.send_signal(signal.SIGTERM)
+                try:
+                    d.proc.wait(60)
+                except Exception:
+                    d.proc.kill()
+            d.close()
+        try:
+            broker.stop()
+        except AssertionError as e:
+            print(e, file=sys.stderr)
+        pg.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "history":
+        return history(int(sys.argv[2]) if len(sys.argv) > 2 else 5000000)
     if len(sys.argv) > 1 and sys.argv[1] == "parcels":
         return parcels(int(sys.argv[2]) if len(sys.argv) > 2 else 1000000)
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
