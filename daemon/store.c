@@ -1452,6 +1452,40 @@ static int load_parcel_row(void *arg, int nf, const char *const *vals, const int
     return 0;
 }
 
+typedef struct HeldLoad {
+    Desk *d;
+    size_t n;
+} HeldLoad;
+
+/* A held event: its message, decoded again, and where it came from. */
+static int load_held_row(void *arg, int nf, const char *const *vals, const int *lens, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    HeldLoad *l = arg;
+    if (nf < 5 || !vals[0])
+        return 0;
+    char since[24], topic[256], part[16], off[24];
+    field(since, sizeof since, vals[1], lens[1]);
+    field(topic, sizeof topic, vals[2], lens[2]);
+    field(part, sizeof part, vals[3], lens[3]);
+    field(off, sizeof off, vals[4], lens[4]);
+    ComplaintEvent ev;
+    char detail[EVT_DETAIL_MAX];
+    size_t len = (size_t)lens[0];
+    if (evt_decode_complaint(vals[0], len, SIZE_MAX, &ev, detail, sizeof detail) != EVT_OK)
+        return 0; /* it was valid when held; a changed decoder must not stop the start */
+    DeskSource src = {.topic = topic,
+                      .partition = (int32_t)atoi(part),
+                      .offset = strtoll(off, NULL, 10),
+                      .key = ev.ticket_id,
+                      .key_len = strlen(ev.ticket_id),
+                      .payload = vals[0],
+                      .len = len};
+    oom_rc(desk_load_held(l->d, &ev, &src, strtoll(since, NULL, 10)));
+    l->n++;
+    return 0;
+}
+
 /* Each parcel's latest scan, ties broken by the responsibility table's row order,
  * then by the message (the one applied first stayed the latest); streamed row
  * by row, as the tickets are: millions of parcels are in flight. */
@@ -1584,30 +1618,14 @@ int store_load(Store *s, Desk *d, int64_t base, StoreLoaded *out, char *err, siz
         PQclear(r);
     }
 
-    r = load_query(c,
-                   "SELECT payload, extract(epoch FROM held_since)::bigint, source_topic, source_partition, "
-                   "source_offset FROM held_events ORDER BY source_topic, source_partition, source_offset",
-                   0, NULL, err, errlen);
-    if (!r)
+    HeldLoad hl = {.d = d};
+    if (copy_out(c,
+                 "SELECT payload, extract(epoch FROM held_since)::bigint::text, source_topic, "
+                 "source_partition::text, source_offset::text FROM held_events "
+                 "ORDER BY source_topic, source_partition, source_offset",
+                 load_held_row, &hl, err, errlen) < 0)
         return -1;
-    for (int i = 0; i < PQntuples(r); i++) {
-        ComplaintEvent ev;
-        char detail[EVT_DETAIL_MAX];
-        const char *p = PQgetvalue(r, i, 0);
-        size_t len = (size_t)PQgetlength(r, i, 0);
-        if (evt_decode_complaint(p, len, SIZE_MAX, &ev, detail, sizeof detail) != EVT_OK)
-            continue; /* it was valid when held; a changed decoder must not stop the start */
-        DeskSource src = {.topic = PQgetvalue(r, i, 2),
-                          .partition = (int32_t)atoi(PQgetvalue(r, i, 3)),
-                          .offset = strtoll(PQgetvalue(r, i, 4), NULL, 10),
-                          .key = ev.ticket_id,
-                          .key_len = strlen(ev.ticket_id),
-                          .payload = p,
-                          .len = len};
-        oom_rc(desk_load_held(d, &ev, &src, strtoll(PQgetvalue(r, i, 1), NULL, 10)));
-    }
-    int n_held = PQntuples(r);
-    PQclear(r);
+    size_t n_held = hl.n;
 
     r = load_query(c,
                    "SELECT complaintd_outbox_acked(), GREATEST((SELECT COALESCE(max(seq), 0) FROM alerts), "
@@ -1637,7 +1655,7 @@ int store_load(Store *s, Desk *d, int64_t base, StoreLoaded *out, char *err, siz
 
     DeskStats ds;
     desk_stats(d, &ds);
-    log_info("loaded %zu tickets, %d held events, %zu parcels, %zu bulk keys, event clock %" PRId64, tl.n, n_held,
+    log_info("loaded %zu tickets, %zu held events, %zu parcels, %zu bulk keys, event clock %" PRId64, tl.n, n_held,
              ds.parcels, ds.bulk_keys, out->event_clock);
 
     /* The connection now serves the loop. */

@@ -305,6 +305,7 @@ def test_held_events_are_bounded_by_hold_max(broker, daemon, db):
     time.sleep(1.1)  # the next two are held a second later
     late = [complaint(f"T-3{i}", "contacted", at(minutes=20 + i)) for i in range(3, 5)]
     produce(broker.bootstrap, COMPLAINTS, late)
+    early_or_late = early + late
     dl = read_topic(broker.bootstrap, DLQ, until=lambda m: len(m) >= 2, timeout=30)
     assert [x["reason"] for x in dl] == ["unknown_ticket", "unknown_ticket"]
     assert all("hold_max = 3" in x["detail"] for x in dl)
@@ -318,6 +319,10 @@ def test_held_events_are_bounded_by_hold_max(broker, daemon, db):
     d.restart()
     dl = read_topic(broker.bootstrap, DLQ, until=lambda m: len(m) >= 4, timeout=30)
     assert len(dl) == 4 and all("hold_max = 1" in x["detail"] for x in dl[2:])
+    # the ones a start loaded keep where they came from, and their bytes
+    assert sorted(x["offset"] for x in dl) == sorted({x["offset"] for x in dl}) and \
+        all(x["source_topic"] == COMPLAINTS and x["partition"] == 0 and 0 <= x["offset"] < 5 for x in dl)
+    assert all(json.loads(x["payload"]) == early_or_late[x["offset"]] for x in dl)
     gone |= {json.loads(x["payload"])["ticket_id"] for x in dl[2:]}
     kept = {f"T-3{i}" for i in range(5)} - gone
     assert len(kept) == 1 and kept <= {"T-33", "T-34"}
