@@ -662,7 +662,7 @@ int kq_read_tail(const Config *cfg, const char *topic, int64_t last_n, double ti
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
             waiting--;
         else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-            fn(arg, m->key, m->key_len, m->payload, m->len);
+            fn(arg, m->payload, m->len);
         else
             log_debug("kafka: reading the tail of %s: %s", topic, rd_kafka_message_errstr(m));
         rd_kafka_message_destroy(m);

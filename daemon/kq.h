@@ -111,7 +111,7 @@ int kq_producer_brokers_up(const KqProducer *p);
 
 /* ---- a topic's tail, read once (blocking) --------------------------------- */
 
-typedef void (*KqTailMsg)(void *arg, const char *key, size_t key_len, const char *payload, size_t len);
+typedef void (*KqTailMsg)(void *arg, const char *payload, size_t len);
 
 /* Reads the last `last_n` messages of every partition of `topic` (fewer
  * where it holds fewer) with a consumer of its own, outside any group, and

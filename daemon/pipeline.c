@@ -856,9 +856,8 @@ static void tail_key(char *buf, size_t len, bool alert, const char *a, const cha
         snprintf(buf, len, "d\x1f%s\x1f%" PRId64 "\x1f%" PRId64, a, partition, offset);
 }
 
-static void tail_msg(void *arg, const char *key, size_t key_len, const char *payload, size_t len)
+static void tail_msg(void *arg, const char *payload, size_t len)
 {
-    (void)key, (void)key_len;
     Pipeline *p = arg;
     json_t *j = json_loadb(payload, len, 0, NULL);
     if (!j)
