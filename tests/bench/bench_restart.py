@@ -80,6 +80,57 @@ def events(n: int):
                "category": "damage", "waybill": f"SF{i:010d}"}
 
 
+class Bench:
+    """A private PostgreSQL, the dev broker over PARTITIONS partitions, a
+    migrated database and a configuration for `clock`; `d` is the daemon
+    (not started). Everything is stopped and removed on the way out."""
+
+    def __init__(self, clock: str) -> None:
+        self.clock = clock
+        self.work = Path(tempfile.mkdtemp(prefix="cd-restart-"))
+        self.pg = Postgres()
+        self.broker = Broker(self.work / "broker", partitions=PARTITIONS)
+        self.d: Daemon | None = None
+
+    def __enter__(self) -> "Bench":
+        try:
+            self.pg.start()
+            self.broker.start()
+            conf = self.work / "complaintd.conf"
+            write_ini(conf, {
+                "kafka": {"brokers": self.broker.bootstrap, "group_id": f"bench-{secrets.token_hex(4)}",
+                          **harness.DEFAULT_TOPICS},
+                "postgres": {"conninfo": self.pg.conninfo},
+                "clock": {"mode": self.clock},
+                "daemon": {"log_level": "info"},
+            })
+            res = run_complaintd("-c", str(conf), "migrate", timeout=120)
+            if res.returncode != 0:
+                raise RuntimeError(f"migrate: {res.stdout}{res.stderr}")
+            self.d = Daemon(conf, self.work / "complaintd.log", self.work / "notify.sock")
+            return self
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+
+    def __exit__(self, *exc) -> None:
+        d = self.d
+        if d is not None:
+            if d.running:
+                d.proc.send_signal(signal.SIGTERM)
+                try:
+                    d.proc.wait(60)
+                except Exception:
+                    d.proc.kill()
+            d.close()
+        try:
+            self.broker.stop()
+        except AssertionError as e:
+            print(e, file=sys.stderr)
+        self.pg.cleanup()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
 def status_kb(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -93,24 +144,8 @@ LATEST = ("SELECT DISTINCT ON (waybill) event_id, waybill, scan_type, site, site
 
 
 def parcels(n: int) -> int:
-    work = Path(tempfile.mkdtemp(prefix="cd-restart-"))
-    pg = Postgres()
-    broker = Broker(work / "broker", partitions=PARTITIONS)
-    d = None
-    try:
-        pg.start()
-        broker.start()
-        conf = work / "complaintd.conf"
-        write_ini(conf, {
-            "kafka": {"brokers": broker.bootstrap, "group_id": f"bench-{secrets.token_hex(4)}",
-                      **harness.DEFAULT_TOPICS},
-            "postgres": {"conninfo": pg.conninfo},
-            "clock": {"mode": "event"},
-            "daemon": {"log_level": "info"},
-        })
-        res = run_complaintd("-c", str(conf), "migrate", timeout=120)
-        if res.returncode != 0:
-            raise RuntimeError(f"migrate: {res.stdout}{res.stderr}")
+    with Bench("event") as b:
+        pg, d = b.pg, b.d
         conn = psycopg2.connect(pg.conninfo)
         t = int(BASE.timestamp())
         with conn, conn.cursor() as cur:
@@ -134,7 +169,6 @@ def parcels(n: int) -> int:
                 cur.execute("TRUNCATE seed")
             cur.execute("ANALYZE parcel_scans")
 
-        d = Daemon(conf, work / "complaintd.log", work / "notify.sock")
         t1 = time.monotonic()
         d.start(wait_ready=True, timeout=600)
         restart = time.monotonic() - t1
@@ -155,42 +189,11 @@ def parcels(n: int) -> int:
               f"rss_mib={rss_kb / 1024:.0f} rss_bytes_per_parcel={rss_kb * 1024 / n:.0f} "
               f"log: {loaded.split(': ', 1)[-1]}")
         return 0
-    finally:
-        if d is not None:
-            if d.running:
-                d.proc.send_signal(signal.SIGTERM)
-                try:
-                    d.proc.wait(60)
-                except Exception:
-                    d.proc.kill()
-            d.close()
-        try:
-            broker.stop()
-        except AssertionError as e:
-            print(e, file=sys.stderr)
-        pg.cleanup()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def history(n: int) -> int:
-    work = Path(tempfile.mkdtemp(prefix="cd-restart-"))
-    pg = Postgres()
-    broker = Broker(work / "broker", partitions=PARTITIONS)
-    d = None
-    try:
-        pg.start()
-        broker.start()
-        conf = work / "complaintd.conf"
-        write_ini(conf, {
-            "kafka": {"brokers": broker.bootstrap, "group_id": f"bench-{secrets.token_hex(4)}",
-                      **harness.DEFAULT_TOPICS},
-            "postgres": {"conninfo": pg.conninfo},
-            "clock": {"mode": "wall"},
-            "daemon": {"log_level": "info"},
-        })
-        res = run_complaintd("-c", str(conf), "migrate", timeout=120)
-        if res.returncode != 0:
-            raise RuntimeError(f"migrate: {res.stdout}{res.stderr}")
+    with Bench("wall") as b:
+        pg, d = b.pg, b.d
         conn = psycopg2.connect(pg.conninfo)
         old = int(time.time()) - 40 * 86400
         with conn, conn.cursor() as cur:
@@ -221,15 +224,11 @@ def history(n: int) -> int:
         size = harness.scalar(pg.conninfo, "SELECT pg_size_pretty(pg_total_relation_size('alerts'))")
 
         def start() -> float:
-            nonlocal d
-            d = Daemon(conf, work / "complaintd.log", work / "notify.sock")
             t1 = time.monotonic()
             d.start(wait_ready=True, timeout=900)
             took = time.monotonic() - t1
             if d.stop(120) != 0:
                 raise RuntimeError("complaintd did not stop cleanly")
-            d.close()
-            d = None
             return took
 
         start()  # the server's cache as warm for both
@@ -241,21 +240,6 @@ def history(n: int) -> int:
         print(f"alerts={n} ({size}) restart_sec={with_history:.2f} restart_without_them_sec={without:.2f} "
               f"ratio={without / with_history:.3f}")
         return 0
-    finally:
-        if d is not None:
-            if d.running:
-                d.proc.send_signal(signal.SIGTERM)
-                try:
-                    d.proc.wait(60)
-                except Exception:
-                    d.proc.kill()
-            d.close()
-        try:
-            broker.stop()
-        except AssertionError as e:
-            print(e, file=sys.stderr)
-        pg.cleanup()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> int:
@@ -264,31 +248,14 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "parcels":
         return parcels(int(sys.argv[2]) if len(sys.argv) > 2 else 1000000)
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
-    work = Path(tempfile.mkdtemp(prefix="cd-restart-"))
-    pg = Postgres()
-    broker = Broker(work / "broker", partitions=PARTITIONS)
-    d = None
-    try:
-        pg.start()
-        broker.start()
-        conf = work / "complaintd.conf"
-        write_ini(conf, {
-            "kafka": {"brokers": broker.bootstrap, "group_id": f"bench-{secrets.token_hex(4)}",
-                      **harness.DEFAULT_TOPICS},
-            "postgres": {"conninfo": pg.conninfo},
-            "clock": {"mode": "event"},
-            "daemon": {"log_level": "info"},
-        })
-        res = run_complaintd("-c", str(conf), "migrate", timeout=120)
-        if res.returncode != 0:
-            raise RuntimeError(f"migrate: {res.stdout}{res.stderr}")
-        d = Daemon(conf, work / "complaintd.log", work / "notify.sock")
+    with Bench("event") as b:
+        pg, d = b.pg, b.d
         d.start(wait_ready=True, timeout=120)
         time.sleep(2)
         empty_kb = status_kb(d.pid, "VmRSS")
 
         t0 = time.monotonic()
-        harness.produce(broker.bootstrap, COMPLAINTS, events(n), key_field="ticket_id", timeout=900)
+        harness.produce(b.broker.bootstrap, COMPLAINTS, events(n), key_field="ticket_id", timeout=900)
         produced = time.monotonic() - t0
         last, last_change = -1, time.monotonic()
         while True:
@@ -331,21 +298,6 @@ def main() -> int:
               f"rss_after_restart_mib={again_kb / 1024:.0f} rss_after_restart_bytes_per_ticket={again_kb * 1024 / n:.0f}")
         print(f"apply_sec={applied:.1f} produce_sec={produced:.1f} log: {loaded.split(': ', 1)[-1]}")
         return 0
-    finally:
-        if d is not None:
-            if d.running:
-                d.proc.send_signal(signal.SIGTERM)
-                try:
-                    d.proc.wait(60)
-                except Exception:
-                    d.proc.kill()
-            d.close()
-        try:
-            broker.stop()
-        except AssertionError as e:
-            print(e, file=sys.stderr)
-        pg.cleanup()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
