@@ -581,6 +581,15 @@ class Daemon:
         self.exit_codes.append(self.proc.returncode)
         return self.proc.returncode
 
+    def halt(self, how: str) -> None:
+        """Ends the daemon the way a parametrised test names: "sigterm" (a
+        graceful stop, which must exit 0) or "sigkill" (a crash)."""
+        assert how in ("sigterm", "sigkill"), how
+        if how == "sigterm":
+            assert self.stop() == 0
+        else:
+            self.kill()
+
     def kill(self) -> int:
         """SIGKILL: a crash. Returns the (negative) exit code."""
         assert self.proc is not None, "daemon never started"

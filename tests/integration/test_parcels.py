@@ -199,10 +199,7 @@ def test_scans_sharing_an_event_id_survive_a_restart(broker, daemon, db, how):
         scan("SC", "signed", "D3", "delivery", at(hours=1), event_id="shared-2"),
     ], key_field="waybill")
     wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 4)
-    if how == "sigterm":
-        assert d.stop() == 0
-    else:
-        d.kill()
+    d.halt(how)
     d.restart()
     produce(broker.bootstrap, SCANS, [scan("SZ", "pickup", "S9", "origin", at(hours=WEEK + 2))])
     want = [(stall_id("SA", t0), "firing"), (stall_id("SB", t0), "firing"), (stall_id("SC", t0), "firing")]
@@ -229,10 +226,7 @@ def test_a_start_rebuilds_each_parcels_pickup_latest_scan_and_stall(broker, daem
     stalled = stall_id("RS", at(days=-8))
     read_topic(broker.bootstrap, ALERTS, until=has((stalled, "firing")))
     wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 6)
-    if how == "sigterm":
-        assert d.stop() == 0
-    else:
-        d.kill()
+    d.halt(how)
     d.restart()
     produce(broker.bootstrap, COMPLAINTS, [
         received("RP-1", at(0), category="delay", waybill="RP"),  # 9 days from pickup: suggest loss

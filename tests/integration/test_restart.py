@@ -47,10 +47,7 @@ def test_restart_in_the_middle_of_a_stream(broker, daemon, db, how):
     d = daemon()
     produce(broker.bootstrap, COMPLAINTS, evs[:half])
     wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events") == half, timeout=30)
-    if how == "sigterm":
-        assert d.stop() == 0
-    else:
-        d.kill()
+    d.halt(how)
     produce(broker.bootstrap, COMPLAINTS, evs[half:])
     d.restart()
     want = expected_pairs("R", 12)

@@ -257,10 +257,7 @@ def test_one_event_id_on_two_tickets_is_one_event(broker, daemon, db, how):
     wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 4)
     assert query(db, "SELECT ticket_id FROM held_events") == [("T-16",)]
     assert query(db, "SELECT ticket_id, contacted_at FROM tickets ORDER BY 1") == [("T-17", None)]
-    if how == "sigterm":
-        assert d.stop() == 0
-    else:
-        d.kill()
+    d.halt(how)
     d.restart()
     produce(broker.bootstrap, COMPLAINTS, [
         dict(complaint("T-17", "first_reply", at(minutes=40)), event_id=a["event_id"]),
