@@ -37,7 +37,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -258,12 +257,7 @@ def main() -> int:
         return 0
     finally:
         if d is not None:
-            if d.running:
-                d.proc.send_signal(signal.SIGTERM)
-                try:
-                    d.proc.wait(60)
-                except Exception:
-                    d.proc.kill()
+            d.terminate(60)
             d.close()
         try:
             broker.stop()

@@ -53,7 +53,6 @@ from __future__ import annotations
 import io
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -116,12 +115,7 @@ class Bench:
     def __exit__(self, *exc) -> None:
         d = self.d
         if d is not None:
-            if d.running:
-                d.proc.send_signal(signal.SIGTERM)
-                try:
-                    d.proc.wait(60)
-                except Exception:
-                    d.proc.kill()
+            d.terminate(60)
             d.close()
         try:
             self.broker.stop()

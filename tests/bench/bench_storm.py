@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -136,12 +135,7 @@ def run(n: int, work: Path, pg: Postgres) -> dict:
         }
     finally:
         if d is not None:
-            if d.running:
-                d.proc.send_signal(signal.SIGTERM)
-                try:
-                    d.proc.wait(30)
-                except Exception:
-                    d.proc.kill()
+            d.terminate(30)
             d.close()
         try:
             broker.stop()

@@ -348,12 +348,7 @@ def main() -> int:
         if reader:
             reader.stop = True
         if d is not None:
-            if d.running:
-                d.proc.send_signal(signal.SIGTERM)
-                try:
-                    d.proc.wait(30)
-                except Exception:
-                    d.proc.kill()
+            d.terminate(30)
             if not ok:
                 print(f"---- complaintd log ----\n{harness.tail_text(d.log, 60)}", file=sys.stderr)
             if os.environ.get("KEEP_LOG"):

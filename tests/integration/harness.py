@@ -581,6 +581,18 @@ class Daemon:
         self.exit_codes.append(self.proc.returncode)
         return self.proc.returncode
 
+    def terminate(self, timeout: float = 60) -> None:
+        """On the way out, whatever happened before: SIGTERM, then SIGKILL
+        after `timeout` seconds. The exit code is not looked at."""
+        if self.running:
+            self.exit_expected = True
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
     def halt(self, how: str) -> None:
         """Ends the daemon the way a parametrised test names: "sigterm" (a
         graceful stop, which must exit 0) or "sigkill" (a crash)."""
