@@ -106,6 +106,20 @@ def tail_text(text: str, lines: int = 2000) -> str:
 # PostgreSQL
 
 
+
+def end_process(proc: subprocess.Popen, timeout: float) -> bool:
+    """SIGTERM, then SIGKILL after `timeout` seconds; whether it ended
+    within them (or had already ended)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return False
+    return True
+
 class Postgres:
     """A private server from deploy/pg-local.sh; conninfo is its `complaintd` database.
     env: more environment for pg-local.sh (PG_SSL_CERT, PG_SSL_KEY)."""
@@ -305,14 +319,8 @@ class Broker:
     def stop(self, timeout: float = 20) -> int | None:
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("devbroker did not exit on SIGTERM")
+        if not end_process(self.proc, timeout):
+            raise AssertionError("devbroker did not exit on SIGTERM")
         return self.proc.returncode
 
 
@@ -569,16 +577,10 @@ class Daemon:
         """SIGTERM (graceful drain); returns the exit code. Fails if it does not exit."""
         assert self.proc is not None, "daemon never started"
         self.exit_expected = True
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                self.exit_codes.append(self.proc.returncode)
-                raise AssertionError(f"complaintd did not exit within {timeout}s of SIGTERM")
+        exited = end_process(self.proc, timeout)
         self.exit_codes.append(self.proc.returncode)
+        if not exited:
+            raise AssertionError(f"complaintd did not exit within {timeout}s of SIGTERM")
         return self.proc.returncode
 
     def terminate(self, timeout: float = 60) -> None:
@@ -586,12 +588,7 @@ class Daemon:
         after `timeout` seconds. The exit code is not looked at."""
         if self.running:
             self.exit_expected = True
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            end_process(self.proc, timeout)
 
     def halt(self, how: str) -> None:
         """Ends the daemon the way a parametrised test names: "sigterm" (a
