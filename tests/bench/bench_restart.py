@@ -41,11 +41,11 @@ with (each waybill's latest scan), measured in the same run.
 history (default N = 5,000,000): the start of a daemon over a long history.
 `alerts` is filled with `COPY` with N rows of tickets long closed (an
 `sla_warning` and an `sla_breach` firing and resolved, a `bulk_complaint`
-episode and a `parcel_stalled` one every 1,000 rows), a month apart from
-now, and nothing is open. restart_sec is the start to READY=1; its
-ceiling is the same daemon's start on the same database with `alerts`
-emptied, in the same run: what the history costs a start is the
-difference.
+episode and a `parcel_stalled` one every 1,000 rows), 40 days old, and
+`tickets` with their N/4 tickets, closed 240 days ago; nothing is open.
+restart_sec is the start to READY=1; its ceilings are the same daemon's
+start on the same database with `alerts` emptied, then `tickets` too, in
+the same run: what each history costs a start is the difference.
 """
 
 from __future__ import annotations
@@ -214,8 +214,22 @@ def history(n: int) -> int:
             cur.execute("INSERT INTO daemon_state (key, value) VALUES ('outbox_acked', "
                         "to_jsonb((SELECT max(seq) FROM alerts))) "
                         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")
+            # and the tickets of those alerts, closed long ago: a quarter as many rows
+            closed = datetime.fromtimestamp(old - 200 * 86400, timezone.utc).isoformat()
+            snap = "\\\\x" + "ab" * 150
+            for lo in range(0, n // 4, 200000):
+                buf = io.StringIO()
+                for k in range(lo, min(n // 4, lo + 200000)):
+                    buf.write(f"H{k:09d}\tclosed\t1\tnormal\t{{}}\thotline\tdamage\tf\tf\t{closed}\t{closed}\t"
+                              f"f\t{closed}\t{closed}\t{snap}\n")
+                buf.seek(0)
+                cur.copy_expert("COPY tickets (ticket_id, status, round, priority, reasons, channel, category, claim, "
+                                "major, received_at, round_started_at, paused, closed_at, last_resolved_at, snapshot) "
+                                "FROM STDIN", buf)
             cur.execute("ANALYZE alerts")
+            cur.execute("ANALYZE tickets")
         size = harness.scalar(pg.conninfo, "SELECT pg_size_pretty(pg_total_relation_size('alerts'))")
+        tsize = harness.scalar(pg.conninfo, "SELECT pg_size_pretty(pg_total_relation_size('tickets'))")
 
         def start() -> float:
             t1 = time.monotonic()
@@ -225,13 +239,17 @@ def history(n: int) -> int:
                 raise RuntimeError("complaintd did not stop cleanly")
             return took
 
-        start()  # the server's cache as warm for both
+        start()  # the server's cache as warm for each
         with_history = start()
         with conn, conn.cursor() as cur:
             cur.execute("TRUNCATE alerts")
+        no_alerts = start()
+        with conn, conn.cursor() as cur:
+            cur.execute("TRUNCATE tickets")
         without = start()
         conn.close()
-        print(f"alerts={n} ({size}) restart_sec={with_history:.2f} restart_without_them_sec={without:.2f} "
+        print(f"alerts={n} ({size}) closed_tickets={n // 4} ({tsize}) restart_sec={with_history:.2f} "
+              f"restart_without_the_alerts_sec={no_alerts:.2f} restart_without_either_sec={without:.2f} "
               f"ratio={without / with_history:.3f}")
         return 0
 

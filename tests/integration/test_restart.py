@@ -2,11 +2,12 @@
 real binary."""
 
 import json
+import re
 import subprocess
 
 import pytest
 
-from events import at, complaint, has, keys, received, stable
+from events import at, complaint, find, has, keys, received, stable
 from harness import (ALERTS, COMPLAINTS, DLQ, binary, free_port, produce, query, read_topic, run_complaintd, sanitizer_errors, scalar,
                      sigterm_while_waiting_for_a_lock, table_locked, wait_for)
 
@@ -270,6 +271,36 @@ def test_closed_tickets_leave_memory_after_the_look_back(broker, daemon, db):
     produce(broker.bootstrap, COMPLAINTS, [complaint("E-1", "updated", at(days=42))])
     wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events WHERE ticket_id = 'E-1'") == 3)
     assert "ticket E-1 is not in memory: reading it back" in d.log
+    assert "already stored" not in d.log
+
+
+def test_a_start_loads_the_tickets_closed_within_the_look_back_only(broker, daemon, db):
+    """A start loads the open tickets and those resolved or closed within
+    repeat_lookback (a repeat complaint still finds them); the ids of the
+    others are known without their rows, and an event reads its row back."""
+    d = daemon({"policy": {"repeat_lookback": "30d"}})
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("K-1", at(0)),
+        complaint("K-1", "closed", at(hours=1)),                 # 44 days before the clock: stays stored
+        received("K-2", at(days=20), waybill="WK2"),
+        complaint("K-2", "contacted", at(days=20, hours=1)),
+        complaint("K-2", "first_reply", at(days=20, hours=2)),
+        complaint("K-2", "resolved", at(days=20, hours=3)),      # 24 days before: loaded
+        complaint("K-2", "closed", at(days=21)),
+        received("K-3", at(days=44)),                            # open: loaded
+    ])
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events") == 8)
+    assert d.stop() == 0
+    d.restart()
+    assert re.findall(r"loaded (\d+) tickets", d.log)[-1] == "2"
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("K-4", at(days=45), waybill="WK2"),
+        complaint("K-1", "updated", at(days=45)),
+    ])
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("repeat_complaint/K-4", "firing")))
+    assert find(alerts, "repeat_complaint/K-4", "firing")["previous_ticket_id"] == "K-2"
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events WHERE ticket_id = 'K-1'") == 3)
+    assert "ticket K-1 is not in memory: reading it back" in d.log
     assert "already stored" not in d.log
 
 
