@@ -1587,16 +1587,12 @@ int store_load(Store *s, Desk *d, int64_t base, StoreLoaded *out, char *err, siz
     }
     PQclear(r);
 
-    /* Open tickets, and closed ones young enough for the repeat look-back. */
-    char keep[256];
-    snprintf(keep, sizeof keep,
-             "status <> 'closed' OR COALESCE(last_resolved_at, closed_at) >= to_timestamp(%" PRId64 ")",
-             base - desk_policy(d)->repeat_lookback);
-    /* The same, in two parts that the indexes tickets_open and
-     * tickets_recent (migration 009) answer without reading the closed
-     * tickets of all time. */
-    char sql[512], since[64];
+    /* Open tickets, and closed ones young enough for the repeat look-back;
+     * read in two parts that the indexes tickets_open and tickets_recent
+     * (migration 009) answer without reading the closed tickets of all time. */
+    char since[64], keep[256], sql[512];
     snprintf(since, sizeof since, "to_timestamp(%" PRId64 ")", base - desk_policy(d)->repeat_lookback);
+    snprintf(keep, sizeof keep, "status <> 'closed' OR COALESCE(last_resolved_at, closed_at) >= %s", since);
     snprintf(sql, sizeof sql,
              "SELECT snapshot, CASE WHEN snapshot IS NULL THEN state END FROM tickets WHERE status <> 'closed' "
              "UNION ALL SELECT snapshot, CASE WHEN snapshot IS NULL THEN state END FROM tickets "
