@@ -102,11 +102,6 @@ def tail_text(text: str, lines: int = 2000) -> str:
     return f"[... {len(parts) - lines} earlier lines cut ...]\n" + "\n".join(parts[-lines:])
 
 
-# --------------------------------------------------------------------------
-# PostgreSQL
-
-
-
 def end_process(proc: subprocess.Popen, timeout: float) -> bool:
     """SIGTERM, then SIGKILL after `timeout` seconds; whether it ended
     within them (or had already ended)."""
@@ -119,6 +114,11 @@ def end_process(proc: subprocess.Popen, timeout: float) -> bool:
             proc.wait()
             return False
     return True
+
+
+# --------------------------------------------------------------------------
+# PostgreSQL
+
 
 class Postgres:
     """A private server from deploy/pg-local.sh; conninfo is its `complaintd` database.
