@@ -627,9 +627,11 @@ static void end_review(Ticket *t, int64_t at, AlertList *out)
 static void fire_review(Ticket *t, Category suggest, int64_t condition_at, AlertList *out)
 {
     /* a condition about the ticket holds from its receipt at the earliest
-     * (the parcel may have passed pickup + 168 h before the complaint), and
-     * in a reopened round from the round's start */
+     * (the parcel may have passed pickup + 168 h before the complaint), from
+     * the `updated` that gave it its category, and in a reopened round from
+     * the round's start */
     condition_at = max64(condition_at, tu32_get(t->received_at));
+    condition_at = max64(condition_at, tkt_category_at(t));
     if (t->round > 1)
         condition_at = max64(condition_at, tu32_get(t->round_start));
     t->review_state = AST_FIRING;
@@ -1130,6 +1132,12 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
             return TKT_NOMEM;
         return TKT_APPLIED;
     case CT_UPDATED: {
+        if ((ev->has & EVF_CATEGORY) && t->category != ev->category) {
+            TktRare *x = rare_of(t);
+            if (!x)
+                return TKT_NOMEM;
+            x->category_at = tu32_of(at);
+        }
         if (ev->has & EVF_CATEGORY) {
             t->category = (uint8_t)ev->category;
             /* The desk reclassified it: a review that fired is done for the
@@ -1259,7 +1267,7 @@ int tkt_mark_repeat(Ticket *t, const char *previous, int64_t at, const Policy *p
  * Integers are LEB128 varints, signed ones zig-zagged; times are relative
  * to received_at, with TU_NEVER and 0 ("none") as their own codes, so a
  * ticket packs into ~100-200 bytes. */
-#define PACK_VERSION 3 /* 1: before §12, 2: before issue_category (both read still) */
+#define PACK_VERSION 4 /* 1: before §12, 2: before issue_category, 3: before category_at (all read still) */
 
 typedef struct Wr {
     uint8_t *p;
@@ -1389,6 +1397,7 @@ uint8_t *tkt_pack(const Ticket *t, size_t *len)
     wr_time(&w, tu32_get(t->review_due), base);
     wr_time(&w, tu32_get(t->review_at), base);
     wr_u(&w, t->issue_category);
+    wr_time(&w, tkt_category_at(t), base);
     uint32_t il;
     const char *ids = tkt_event_ids(t, &il);
     wr_u(&w, il);
@@ -1591,6 +1600,16 @@ Ticket *tkt_unpack(const void *data, size_t len, char *err, size_t errlen)
     if (icat >= CAT__COUNT)
         r.bad = true;
     t->issue_category = (uint8_t)icat;
+    int64_t cat_at = version >= 4 ? rd_time(&r, base) : 0;
+    if (cat_at && !r.bad) {
+        TktRare *x = rare_of(t);
+        if (!x) {
+            tkt_free(t);
+            err_set(err, errlen, "out of memory");
+            return NULL;
+        }
+        x->category_at = tu32_of(cat_at);
+    }
     uint64_t il = rd_u(&r);
     if (!r.bad && il > 0) {
         uint32_t room = il <= r.n - r.i ? strs_room(t->strs_len + il) : 0;

@@ -92,6 +92,7 @@ typedef struct TktRare {
     uint32_t n_pauses, cap_pauses;
     int32_t ext[STG__COUNT]; /* approved extensions of the round, seconds on the stage's clock */
     Tu32 escalated_at[8];    /* condition time of the escalation of rounds 1..8 */
+    Tu32 category_at;        /* when an `updated` last changed the category (0: never) */
 } TktRare;
 
 typedef struct Ticket {
@@ -197,6 +198,12 @@ static inline int32_t tkt_ext(const Ticket *t, Stage s)
 static inline int64_t tkt_escalated_at(const Ticket *t, int r)
 {
     return t->rare && r >= 1 && r <= 8 ? tu32_get(t->rare->escalated_at[r - 1]) : 0;
+}
+
+/* When an `updated` last changed the category; 0 when none did. */
+static inline int64_t tkt_category_at(const Ticket *t)
+{
+    return t->rare ? tu32_get(t->rare->category_at) : 0;
 }
 
 /* The ticket's strings: "" when absent, never NULL. A pointer stays valid

@@ -122,8 +122,9 @@ def test_delay_or_loss_at_seven_days_from_pickup(broker, daemon, db):
         scan("W-R2", "pickup", "O2", "origin", at(days=-2)),
         scan("W-R3", "pickup", "O3", "origin", at(days=-6)),
         scan("W-R4", "pickup", "O4", "origin", at(days=-6)),
+        scan("W-R6", "pickup", "O6", "origin", at(days=-8)),
     ], key_field="waybill")
-    wait_for(lambda: scalar(db, "SELECT count(*) FROM parcel_scans") == 4)
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM parcel_scans") == 5)
     produce(broker.bootstrap, COMPLAINTS, [
         received("CR-1", at(0), category="delay", waybill="W-R1"),   # 8 days: suggest loss
         received("CR-2", at(0), category="loss", waybill="W-R2"),    # 2 days: suggest delay
@@ -132,6 +133,8 @@ def test_delay_or_loss_at_seven_days_from_pickup(broker, daemon, db):
         received("CR-4", at(0), category="delay", waybill="W-R4"),   # 7 days on day 1...
         complaint("CR-4", "updated", at(hours=1), category="delay"), # ...though the desk set it before
         received("CR-5", at(0), category="loss", waybill="W-R5", site="X5"),  # no scan yet
+        received("CR-6", at(0), category="damage", waybill="W-R6"),  # 8 days, but not a delay...
+        complaint("CR-6", "updated", at(hours=2), category="delay"), # ...until the desk says so
     ])
     produce(broker.bootstrap, SCANS, [scan("W-R5", "pickup", "O5", "origin", at(hours=3)),
                                       scan("W-R3", "signed", "D3", "delivery", at(days=1, hours=2))],
@@ -140,7 +143,7 @@ def test_delay_or_loss_at_seven_days_from_pickup(broker, daemon, db):
     want = [("category_review/CR-1/1", "firing"), ("category_review/CR-2/1", "firing"),
             ("category_review/CR-2/1", "resolved"), ("category_review/CR-3/1", "firing"),
             ("category_review/CR-3/1", "resolved"), ("category_review/CR-4/1", "firing"),
-            ("category_review/CR-5/1", "firing")]
+            ("category_review/CR-5/1", "firing"), ("category_review/CR-6/1", "firing")]
     alerts = read_topic(broker.bootstrap, ALERTS, until=has(*want))
     assert find(alerts, "category_review/CR-1/1", "firing")["suggested_category"] == "loss"
     assert find(alerts, "category_review/CR-2/1", "firing")["suggested_category"] == "delay"
@@ -149,6 +152,9 @@ def test_delay_or_loss_at_seven_days_from_pickup(broker, daemon, db):
     assert find(alerts, "category_review/CR-3/1", "resolved")["resolved_at"] == iso(at(days=1, hours=2))
     assert ("category_review/CR-1/1", "resolved") not in keys(alerts)
     assert find(alerts, "category_review/CR-4/1", "firing")["condition_at"] == iso(at(days=1))
+    # the condition holds from the update that made it a delay ticket (§9)
+    cr6 = find(alerts, "category_review/CR-6/1", "firing")
+    assert cr6["suggested_category"] == "loss" and cr6["condition_at"] == iso(at(hours=2))
     # raised by the pickup scan: it carries the responsibility that scan gives
     cr5 = find(alerts, "category_review/CR-5/1", "firing")
     assert cr5["suggested_category"] == "delay"

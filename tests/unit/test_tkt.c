@@ -1480,6 +1480,7 @@ static void assert_same_ticket(const Ticket *a, const Ticket *b)
     ck_assert_uint_eq(a->escalated_rounds, b->escalated_rounds);
     for (int i = 0; i < 8; i++)
         ck_assert_int_eq(tkt_escalated_at(a, i + 1), tkt_escalated_at(b, i + 1));
+    ck_assert_int_eq(tkt_category_at(a), tkt_category_at(b));
     ck_assert_int_eq(a->repeat_firing, b->repeat_firing);
     ck_assert_int_eq(tu32_get(a->repeat_at), tu32_get(b->repeat_at));
     ck_assert_str_eq(tkt_previous_ticket_id(a), tkt_previous_ticket_id(b));
@@ -2550,6 +2551,43 @@ START_TEST(test_category_review)
     tkt_review(t, pickup, false, pol, T("2026-11-26T09:00:00+08:00"), &al);
     a = by_id("category_review/" TID "/1", AS_FIRING);
     ck_time(a->condition_at, T("2026-11-26T09:00:00+08:00"), "the receipt");
+    tkt_free(t);
+
+    /* A ticket made a delay ticket by an `updated` after the limit: the
+     * condition holds from that update (§9 condition_at), not from the
+     * limit or the receipt before it; kept through the packed form. */
+    alert_list_reset(&al);
+    t = receive_waybill(CAT_DAMAGE, MON0900);
+    tkt_review(t, pickup, false, pol, now, &al);
+    ev = mk(CT_UPDATED, T("2026-11-26T10:00:00+08:00"));
+    ev.has = EVF_CATEGORY;
+    ev.category = CAT_DELAY;
+    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    ck_time(tkt_category_at(t), T("2026-11-26T10:00:00+08:00"), "the reclassification");
+    Ticket *u = round_trip(t);
+    tkt_review(u, pickup, false, pol, T("2026-11-26T10:00:00+08:00"), &al);
+    a = by_id("category_review/" TID "/1", AS_FIRING);
+    ck_assert_int_eq(a->suggested_category, CAT_LOSS);
+    ck_time(a->condition_at, T("2026-11-26T10:00:00+08:00"), "the update");
+    tkt_free(u);
+    tkt_free(t);
+
+    /* ... and a loss ticket made so before the limit: suggest delay, from the
+     * update; an update that leaves the category as it was moves nothing */
+    alert_list_reset(&al);
+    t = receive_waybill(CAT_DAMAGE, MON0900);
+    ev = mk(CT_UPDATED, T("2026-11-24T10:00:00+08:00"));
+    ev.has = EVF_CATEGORY;
+    ev.category = CAT_LOSS;
+    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    ev = mk(CT_UPDATED, T("2026-11-24T11:00:00+08:00"));
+    ev.has = EVF_CATEGORY;
+    ev.category = CAT_LOSS;
+    ck_assert_int_eq(apply_at(t, &ev, ev.occurred_at), TKT_APPLIED);
+    tkt_review(t, pickup, false, pol, T("2026-11-24T11:00:00+08:00"), &al);
+    a = by_id("category_review/" TID "/1", AS_FIRING);
+    ck_assert_int_eq(a->suggested_category, CAT_DELAY);
+    ck_time(a->condition_at, T("2026-11-24T10:00:00+08:00"), "the update that made it loss");
     tkt_free(t);
 
     /* loss received after the 168 h: no review; no pickup known: none */
