@@ -1587,11 +1587,12 @@ int store_load(Store *s, Desk *d, int64_t base, StoreLoaded *out, char *err, siz
     }
     PQclear(r);
 
-    /* Open tickets, and closed ones young enough for the repeat look-back;
+    /* Open tickets, and closed ones young enough for the repeat look-back
+     * (and the day more of desk_keep_closed_since);
      * read in two parts that the indexes tickets_open and tickets_recent
      * (migration 009) answer without reading the closed tickets of all time. */
     char since[64], keep[256], sql[512];
-    snprintf(since, sizeof since, "to_timestamp(%" PRId64 ")", base - desk_policy(d)->repeat_lookback);
+    snprintf(since, sizeof since, "to_timestamp(%" PRId64 ")", desk_keep_closed_since(d, base));
     snprintf(keep, sizeof keep, "status <> 'closed' OR COALESCE(last_resolved_at, closed_at) >= %s", since);
     snprintf(sql, sizeof sql,
              "SELECT snapshot, CASE WHEN snapshot IS NULL THEN state END FROM tickets WHERE status <> 'closed' "

@@ -85,6 +85,10 @@ struct Desk {
  * older ones, and a start does not load them, which changes nothing, so
  * that when that happens cannot change an alert. */
 #define BULK_LATE_HORIZON (24 * 3600)
+/* A `received` up to this much older than the clock still finds the earlier
+ * ticket of its repeat (§7) in memory, however long ago the closed tickets
+ * of the look-back were swept: they stay this much longer. */
+#define REPEAT_LATE_HORIZON (24 * 3600)
 /* The most effects one ticket's deadline can add: a warning and a breach
  * for each stage, an overdue pause, a progress and a response lapse, the
  * delay/loss review, and its row. */
@@ -282,6 +286,11 @@ void desk_free(Desk *d)
 const Policy *desk_policy(const Desk *d)
 {
     return d->policy;
+}
+
+int64_t desk_keep_closed_since(const Desk *d, int64_t now)
+{
+    return tu_add_sat(now, -(d->policy->repeat_lookback + REPEAT_LATE_HORIZON));
 }
 
 size_t desk_event_effects_max(const Desk *d)
@@ -1301,7 +1310,7 @@ void desk_housekeep(Desk *d, int64_t now, bool sweep, const Effects *open, DeskS
         return;
     /* Delivered parcels are kept for complaints about them for the look-back. */
     swept->parcels = ps_prune_signed(d->parcels, now - d->policy->repeat_lookback);
-    swept->tickets = evict_closed(d, now - d->policy->repeat_lookback, open);
+    swept->tickets = evict_closed(d, desk_keep_closed_since(d, now), open);
 }
 
 /* ---- start-up ----------------------------------------------------------- */

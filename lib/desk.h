@@ -45,6 +45,11 @@ typedef struct DeskSource {
 Desk *desk_new(Policy *p);
 void desk_free(Desk *d);
 const Policy *desk_policy(const Desk *d);
+/* Closed tickets last resolved or closed at or after this time stay in
+ * memory at `now` (and a start loads them): the repeat look-back and a day
+ * more, so that a `received` up to a day late still finds its earlier
+ * ticket whenever the sweep ran. */
+int64_t desk_keep_closed_since(const Desk *d, int64_t now);
 
 /* ---- events ------------------------------------------------------------- */
 

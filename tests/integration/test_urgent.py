@@ -160,6 +160,33 @@ def test_repeat_complaint_by_waybill_and_by_customer(broker, daemon, db):
     assert rows["R-3"] == rows["R-4"] == "urgent" and rows["R-5"] == "normal"
 
 
+def test_a_late_repeat_finds_its_ticket_after_a_sweep_and_a_restart(broker, daemon, db):
+    """§7 counts the look-back back from the new complaint's `received`. A
+    complaint that comes late still finds a ticket resolved within the
+    look-back before it, after the hourly sweep of closed tickets ran on an
+    event clock already past that ticket's look-back, and after a restart
+    (audit P5: both lost it)."""
+    d = daemon({"policy": {"repeat_lookback": "2h"}})
+    produce(broker.bootstrap, COMPLAINTS, [
+        received("L-1", at(0), customer_ref="c-2", category="damage"),
+        complaint("L-1", "resolved", at(hours=1, minutes=23)),
+        complaint("L-1", "closed", at(hours=2, minutes=19)),
+        received("L-X", at(hours=4, minutes=32), category="fee"),  # the clock: past L-1's 2 h
+    ])
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM tickets") == 2)
+    time.sleep(2.5)  # the housekeeping timer ticks every second
+    # received 1 h 15 min behind the clock, 1 h 54 min after L-1's resolution
+    produce(broker.bootstrap, COMPLAINTS, [received("L-2", at(hours=3, minutes=17), customer_ref="c-2",
+                                                    category="damage")])
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("repeat_complaint/L-2", "firing")), timeout=20)
+    assert find(alerts, "repeat_complaint/L-2", "firing")["previous_ticket_id"] == "L-1"
+    d.restart()
+    produce(broker.bootstrap, COMPLAINTS, [received("L-3", at(hours=3, minutes=20), customer_ref="c-2",
+                                                    category="damage")])
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("repeat_complaint/L-3", "firing")), timeout=20)
+    assert find(alerts, "repeat_complaint/L-3", "firing")["previous_ticket_id"] == "L-1"
+
+
 def test_pause_and_extension_move_deadlines(broker, daemon, db):
     daemon()
     produce(broker.bootstrap, COMPLAINTS, [

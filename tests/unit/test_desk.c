@@ -563,7 +563,8 @@ START_TEST(test_eviction_of_old_closed_tickets)
     offer_new("C", CT_CLOSED, MON0900 + H);
     offer_new("O", CT_RECEIVED, MON0900);
     eff_reset(&eff);
-    int64_t lookback = desk_policy(desk)->repeat_lookback;
+    /* the look-back and the day a late `received` may still need it */
+    int64_t lookback = desk_policy(desk)->repeat_lookback + 24 * H;
     DeskSwept sw;
     /* not yet past the look-back */
     desk_housekeep(desk, MON0900 + H + lookback, true, &eff, &sw);
@@ -615,7 +616,7 @@ START_TEST(test_forgotten_ticket_is_read_back)
     ck_assert_ptr_nonnull(snap = tkt_pack(desk_ticket(desk, "C"), &len)); /* what PostgreSQL holds */
     eff_reset(&eff);
     DeskSwept sw;
-    desk_housekeep(desk, MON0900 + H + desk_policy(desk)->repeat_lookback + 1, true, &eff, &sw);
+    desk_housekeep(desk, MON0900 + H + desk_policy(desk)->repeat_lookback + 24 * H + 1, true, &eff, &sw);
     ck_assert_uint_eq(sw.tickets, 1);
     ck_assert_ptr_null(desk_ticket(desk, "C"));
 
@@ -653,7 +654,7 @@ START_TEST(test_forgotten_ticket_is_read_back)
     offer_new("N", CT_CLOSED, MON0900 + 4 * H);
     ck_assert(desk_ticket(desk, "N")->closed);
     eff_reset(&eff);
-    desk_housekeep(desk, MON0900 + 4 * H + desk_policy(desk)->repeat_lookback + 1, true, &eff, &sw);
+    desk_housekeep(desk, MON0900 + 4 * H + desk_policy(desk)->repeat_lookback + 24 * H + 1, true, &eff, &sw);
     ck_assert_ptr_null(desk_ticket(desk, "N"));
     ComplaintEvent n2 = ev_of("N", CT_CONTACTED, MON0900 + 5 * H);
     ck_assert_int_eq(desk_offer(desk, &n2, NULL, &src, &clock_, LATER, BIG, BIG, &eff), DESK_LOOKUP);
@@ -1233,6 +1234,33 @@ START_TEST(test_invalid_repeat_leaves_repeats)
 }
 END_TEST
 
+/* §7 counts the look-back from the new complaint's `received`: one that
+ * comes late still finds a ticket resolved within the look-back before it,
+ * after a sweep on a clock already past that ticket's look-back (audit P5).
+ * A day late at most: closed tickets stay that long after the look-back. */
+START_TEST(test_late_repeat_after_a_sweep)
+{
+    int64_t lookback = desk_policy(desk)->repeat_lookback;
+    offer_about_at("E1", CAT_FEE, "WB-E", "EQ", MON0900);
+    offer_new("E1", CT_RESOLVED, MON0900 + 10 * MIN);
+    offer_new("E1", CT_CLOSED, MON0900 + 20 * MIN);
+    int64_t clock = MON0900 + lookback + 20 * H;
+    offer_new("X", CT_RECEIVED, clock);
+    eff_reset(&eff);
+    DeskSwept sw;
+    desk_housekeep(desk, clock, true, &eff, &sw);
+    ck_assert_ptr_nonnull(desk_ticket(desk, "E1"));
+    /* received at the last second of E1's look-back, 20 h behind the clock */
+    offer_about_at("E2", CAT_FEE, "WB-E", "EQ", MON0900 + 10 * MIN + lookback);
+    ck_assert_str_eq(tkt_previous_ticket_id(desk_ticket(desk, "E2")), "E1");
+    ck_assert_int_ge(find("repeat_complaint/E2", AS_FIRING), 0);
+    /* a day past the look-back it goes */
+    eff_reset(&eff);
+    desk_housekeep(desk, MON0900 + 20 * MIN + lookback + 24 * H + 1, true, &eff, &sw);
+    ck_assert_ptr_null(desk_ticket(desk, "E1"));
+}
+END_TEST
+
 /* Two tickets received at site SZ at MON0900, and a third, tick, received
  * `after` later, past their deadlines of stage field f: both breaches count. */
 static void two_breached(const char *a, const char *b, const char *tick, int64_t after, IndField f)
@@ -1414,6 +1442,7 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_old_signed_parcel_forgotten_without_a_sweep);
     tcase_add_test(tc, test_invalid_counted_where_received);
     tcase_add_test(tc, test_invalid_repeat_leaves_repeats);
+    tcase_add_test(tc, test_late_repeat_after_a_sweep);
     tcase_add_test(tc, test_retracted_breach_not_counted);
     tcase_add_test(tc, test_moved_breach_counted_once);
     tcase_add_test(tc, test_firing_breach_follows_a_reclassification);
