@@ -359,6 +359,8 @@ static BulkKey *bulk_key(Desk *d, Category cat, const char *site)
     return bk;
 }
 
+static int bulk_end_episode(Desk *d, BulkKey *bk, int64_t at, Effects *out);
+
 /* Counts a new ticket in its issue key's window. */
 static int bulk_count(Desk *d, Ticket *t, int64_t now, Effects *out)
 {
@@ -387,19 +389,22 @@ static int bulk_count(Desk *d, Ticket *t, int64_t now, Effects *out)
         if (touch(d, t, out) < 0)
             return -1;
     }
+    /* A late complaint (dated before the clock) that leaves the episode's
+     * count below the threshold at the clock, most often the one that made
+     * a burst long past: the end is already due, and ends now, as a late
+     * event's passed deadlines fire at once, instead of waiting for a later
+     * event in event mode. */
+    if (tu32_get(t->received_at) < now && bulk_end_at(bk->w, p->bulk_threshold, p->bulk_window, now) == now)
+        return bulk_end_episode(d, bk, now, out);
     return bulk_rearm(d, bk, now);
 }
 
-/* An invalid complaint leaves its bulk window (§12.6): under the key it was
- * counted in (a ticket loaded from a snapshot older than issue_category may
- * have been counted under a category since changed: then any key of its
- * site that holds it). */
-static int bulk_end_episode(Desk *d, BulkKey *bk, int64_t at, Effects *out);
-
-/* Takes an invalid ticket out of its issue key's count (§12.6). A count
- * that falls below the threshold with it resolves the episode with this
- * event, as a completion resolves its warning: in event mode too, where a
- * deadline would wait for a later event. */
+/* Takes an invalid ticket out of its issue key's count (§12.6): under the
+ * key it was counted in (a ticket loaded from a snapshot older than
+ * issue_category may have been counted under a category since changed: then
+ * any key of its site that holds it). A count that falls below the threshold
+ * with it resolves the episode with this event, as a completion resolves its
+ * warning: in event mode too, where a deadline would wait for a later event. */
 static int bulk_uncount(Desk *d, const Ticket *t, int64_t now, Effects *out)
 {
     /* a complaint older than what windows keep has no say in any window

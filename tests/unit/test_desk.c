@@ -756,6 +756,28 @@ START_TEST(test_policy_reload_rearms_stalls_and_reviews)
 }
 END_TEST
 
+/* A late complaint that makes a burst long past fires it, and since the
+ * trailing count at the clock is below the threshold, the end is already
+ * due: it resolves at once, at the clock's time, without waiting for a later
+ * event (event mode). One dated the clock's second leaves the end to wait. */
+START_TEST(test_bulk_made_by_a_late_complaint_ends_at_once)
+{
+    for (int i = 0; i < 9; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "K%d", i);
+        offer_about_at(id, CAT_DAMAGE, "W", "S1", MON0900 + 5 * i * MIN);
+    }
+    offer_new("Z", CT_RECEIVED, MON0900 + 3 * H);
+    eff_reset(&eff);
+    offer_about_at("K-late", CAT_DAMAGE, "W", "S1", MON0900 + 2 * MIN);
+    ck_assert_int_ge(find("bulk_complaint/damage/S1/1795395600", AS_FIRING), 0);
+    int r = find("bulk_complaint/damage/S1/1795395600", AS_RESOLVED);
+    ck_assert_int_ge(r, 0);
+    ck_assert_int_eq(eff.alerts.v[r].resolved_at, MON0900 + 3 * H);
+    ck_assert_int_eq(eff.alerts.v[r].n_ticket_ids, 10);
+}
+END_TEST
+
 /* A bulk episode whose end passed while the daemon was stopped ends, at the
  * start, at the time its trailing count fell below the threshold. */
 START_TEST(test_bulk_end_passed_while_stopped)
@@ -1434,6 +1456,7 @@ Suite *suite_desk(void)
     tcase_add_test(tc, test_policy_reload_recomputes_in_chunks);
     tcase_add_test(tc, test_policy_reload_rearms_stalls_and_reviews);
     tcase_add_test(tc, test_bulk_end_passed_while_stopped);
+    tcase_add_test(tc, test_bulk_made_by_a_late_complaint_ends_at_once);
     tcase_add_test(tc, test_merge_orders_partitions_for_the_event_clock);
     tcase_add_test(tc, test_implausible_times_are_dead_lettered);
     tcase_add_test(tc, test_invalid_leaves_bulk);
