@@ -21,9 +21,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -435,6 +437,12 @@ def read_records(bootstrap: str, topic: str, until: Callable[[list[Record]], boo
             records.append(Record(msg))
     finally:
         c.close()
+    if until is not None and not until(records):
+        # a wait that ran out: either the test fails on what it got, or it
+        # waited its whole timeout for nothing (shown with a failure's output)
+        caller = traceback.extract_stack(limit=4)[0]
+        print(f"read_records: {topic}: `until` not met in {timeout} s "
+              f"({caller.filename}:{caller.lineno})", file=sys.stderr)
     return records
 
 

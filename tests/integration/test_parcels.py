@@ -222,9 +222,10 @@ def test_a_start_rebuilds_each_parcels_pickup_latest_scan_and_stall(broker, daem
         scan("RP", "depart", "H1", "hub", at(days=-2), next_site="D1", next_site_role="delivery"),
         scan("RS", "pickup", "O2", "origin", at(days=-8)),                 # stalls 7 days on
     ], key_field="waybill")
-    produce(broker.bootstrap, COMPLAINTS, [received("Z0", at(days=-1))])
+    # after RS's stall second: a deadline fires once the clock has passed it
+    produce(broker.bootstrap, COMPLAINTS, [received("Z0", at(days=-1, minutes=1))])
     stalled = stall_id("RS", at(days=-8))
-    read_topic(broker.bootstrap, ALERTS, until=has((stalled, "firing")))
+    assert has((stalled, "firing"))(read_topic(broker.bootstrap, ALERTS, until=has((stalled, "firing"))))
     wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 6)
     d.halt(how)
     d.restart()
