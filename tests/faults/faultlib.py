@@ -19,7 +19,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 

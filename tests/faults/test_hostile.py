@@ -24,7 +24,7 @@ from confluent_kafka import Producer
 
 import faultlib as fl
 from events import at, complaint, mixed_stream, received, scan
-from harness import ALERTS, COMPLAINTS, DLQ, SCANS, free_port, produce, read_records, scalar, wait_for
+from harness import ALERTS, COMPLAINTS, DLQ, SCANS, read_records, scalar, wait_for
 
 pytestmark = pytest.mark.broker(partitions=1)
 

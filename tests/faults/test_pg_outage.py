@@ -98,7 +98,6 @@ def outage_cycles(d, db, broker, private_pg, listen, outages, parts, figures):
         with contextlib.suppress(psycopg2.Error):
             lock.close()
         done += len(applying)
-        before = fl.metrics(listen)
         since = d.notify.count()
         produce(broker.bootstrap, COMPLAINTS, part, key_field="ticket_id")
         seen_down = seen_paused = False
