@@ -1132,13 +1132,13 @@ TktResult tkt_apply(Ticket *t, const ComplaintEvent *ev, const Policy *p, int64_
             return TKT_NOMEM;
         return TKT_APPLIED;
     case CT_UPDATED: {
-        if ((ev->has & EVF_CATEGORY) && t->category != ev->category) {
-            TktRare *x = rare_of(t);
-            if (!x)
-                return TKT_NOMEM;
-            x->category_at = tu32_of(at);
-        }
         if (ev->has & EVF_CATEGORY) {
+            if (t->category != ev->category) { /* when it changed: §12.7's condition_at */
+                TktRare *x = rare_of(t);
+                if (!x)
+                    return TKT_NOMEM;
+                x->category_at = tu32_of(at);
+            }
             t->category = (uint8_t)ev->category;
             /* The desk reclassified it: a review that fired is done for the
              * round. One not yet due is looked at again from the new
