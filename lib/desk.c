@@ -329,13 +329,21 @@ static int bulk_alert(Effects *out, const BulkKey *bk, AlertStatus st, const Bul
     return alert_list_push(&out->alerts, &a) ? 0 : -1;
 }
 
-static int bulk_rearm(Desk *d, BulkKey *bk, int64_t now)
+static int bulk_end_episode(Desk *d, BulkKey *bk, int64_t at, Effects *out);
+
+/* Schedules the end of the key's episode, if one runs. With at_once, an
+ * end already due (the count at the clock is below the threshold) is not
+ * scheduled but taken now, with the event being applied, instead of
+ * waiting for a later event as a deadline does in event mode. */
+static int bulk_rearm(Desk *d, BulkKey *bk, int64_t now, bool at_once, Effects *out)
 {
     int64_t due = bulk_end_at(bk->w, d->policy->bulk_threshold, d->policy->bulk_window, now);
     if (due == TU_NEVER) {
         th_remove(&d->bulk_heap, &bk->node);
         return 0;
     }
+    if (at_once && due == now)
+        return bulk_end_episode(d, bk, now, out);
     return th_set(&d->bulk_heap, &bk->node, due);
 }
 
@@ -358,8 +366,6 @@ static BulkKey *bulk_key(Desk *d, Category cat, const char *site)
     snprintf(bk->site, sizeof bk->site, "%s", site);
     return bk;
 }
-
-static int bulk_end_episode(Desk *d, BulkKey *bk, int64_t at, Effects *out);
 
 /* Counts a new ticket in its issue key's window. */
 static int bulk_count(Desk *d, Ticket *t, int64_t now, Effects *out)
@@ -391,12 +397,9 @@ static int bulk_count(Desk *d, Ticket *t, int64_t now, Effects *out)
     }
     /* A late complaint (dated before the clock) that leaves the episode's
      * count below the threshold at the clock, most often the one that made
-     * a burst long past: the end is already due, and ends now, as a late
-     * event's passed deadlines fire at once, instead of waiting for a later
-     * event in event mode. */
-    if (tu32_get(t->received_at) < now && bulk_end_at(bk->w, p->bulk_threshold, p->bulk_window, now) == now)
-        return bulk_end_episode(d, bk, now, out);
-    return bulk_rearm(d, bk, now);
+     * a burst long past, ends it now, as a late event's passed deadlines
+     * fire at once. */
+    return bulk_rearm(d, bk, now, tu32_get(t->received_at) < now, out);
 }
 
 /* Takes an invalid ticket out of its issue key's count (§12.6): under the
@@ -425,9 +428,7 @@ static int bulk_uncount(Desk *d, const Ticket *t, int64_t now, Effects *out)
     }
     if (!bk)
         return 0;
-    if (bulk_end_at(bk->w, d->policy->bulk_threshold, d->policy->bulk_window, now) == now)
-        return bulk_end_episode(d, bk, now, out);
-    return bulk_rearm(d, bk, now);
+    return bulk_rearm(d, bk, now, true, out);
 }
 
 static int bulk_end_episode(Desk *d, BulkKey *bk, int64_t at, Effects *out)
@@ -1238,7 +1239,7 @@ static int recompute(Desk *d, int64_t now, size_t max_effects, Effects *out)
             if (held_rearm(d, v) < 0)
                 return -1;
         for (size_t it = 0; sm_next(d->bulk, &it, &k, &v);)
-            if (bulk_active(((BulkKey *)v)->w) && bulk_rearm(d, v, now) < 0)
+            if (bulk_active(((BulkKey *)v)->w) && bulk_rearm(d, v, now, false, NULL) < 0)
                 return -1;
     }
     /* then the parcels' stall timers, a slice a step: no effects, only the
@@ -1387,7 +1388,7 @@ int desk_load_bulk(Desk *d, Category cat, const char *site, int64_t window_start
      * daemon was stopped: it then ends at once, at that time, not at the
      * start. (Its complaints are loaded back for BULK_LATE_HORIZON; an
      * older episode ends at the start.) */
-    return bulk_rearm(d, bk, condition_at >= base - BULK_LATE_HORIZON ? condition_at : base);
+    return bulk_rearm(d, bk, condition_at >= base - BULK_LATE_HORIZON ? condition_at : base, false, NULL);
 }
 
 int desk_load_parcel(Desk *d, const ScanEvent *latest, int64_t pickup, bool stalled)
