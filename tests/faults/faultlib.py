@@ -415,10 +415,8 @@ def alert_set(bootstrap: str, topic: str = ALERTS, want: set | None = None, time
     until = None
     if want is not None:
         until = lambda recs: want <= {(r.data.get("alert_id"), r.data.get("status")) for r in recs}  # noqa: E731
-    recs = read_records(bootstrap, topic, until=until, timeout=timeout)
-    if want is not None:
-        # read on to the end: a transition that is not wanted must be seen too
-        recs = read_records(bootstrap, topic, timeout=timeout)
+    # read on to the end: a transition that is not wanted must be seen too
+    recs = read_records(bootstrap, topic, until=until, timeout=timeout, to_end=True)
     ks = [(r.data["alert_id"], r.data["status"]) for r in recs if "alert_id" in r.data]
     return set(ks), len(ks)
 

@@ -398,10 +398,12 @@ def decode(value: bytes | None) -> dict:
 
 
 def read_records(bootstrap: str, topic: str, until: Callable[[list[Record]], bool] | None = None,
-                 timeout: float = 30) -> list[Record]:
+                 timeout: float = 30, to_end: bool = False) -> list[Record]:
     """Reads topic from the beginning of every partition (no consumer group).
 
-    With `until`, polls until until(records) is true or the timeout passes;
+    With `until`, polls until until(records) is true or the timeout passes,
+    and with to_end as well then on to every partition's current end (what
+    was sent before the awaited record, on any partition, is then read too);
     without it, until every partition has been read to its current end.
     Returns what it has either way: the test asserts."""
     c = Consumer({
@@ -421,8 +423,13 @@ def read_records(bootstrap: str, topic: str, until: Callable[[list[Record]], boo
         parts = sorted(t.partitions)
         c.assign([TopicPartition(topic, p, -2) for p in parts])  # -2: OFFSET_BEGINNING
         at_end: set[int] = set()
+        met = until is None
         while time.monotonic() < deadline:
-            if until is not None and until(records):
+            if not met and until(records):
+                if not to_end:
+                    break
+                met = True
+            if met and at_end.issuperset(parts):
                 break
             msg = c.poll(0.2)
             if msg is None:
@@ -430,8 +437,6 @@ def read_records(bootstrap: str, topic: str, until: Callable[[list[Record]], boo
             if msg.error():
                 if msg.error().code() == KafkaError._PARTITION_EOF:
                     at_end.add(msg.partition())
-                    if until is None and at_end.issuperset(parts):
-                        break
                 continue
             at_end.discard(msg.partition())
             records.append(Record(msg))
@@ -440,18 +445,18 @@ def read_records(bootstrap: str, topic: str, until: Callable[[list[Record]], boo
     if until is not None and not until(records):
         # a wait that ran out: either the test fails on what it got, or it
         # waited its whole timeout for nothing (shown with a failure's output)
-        caller = traceback.extract_stack(limit=4)[0]
+        caller = next(f for f in reversed(traceback.extract_stack()) if not f.filename.endswith("harness.py"))
         print(f"read_records: {topic}: `until` not met in {timeout} s "
               f"({caller.filename}:{caller.lineno})", file=sys.stderr)
     return records
 
 
 def read_topic(bootstrap: str, topic: str, until: Callable[[list[dict]], bool] | None = None,
-               timeout: float = 30) -> list[dict]:
+               timeout: float = 30, to_end: bool = False) -> list[dict]:
     """Like read_records but returns the decoded JSON objects ({'_raw': bytes}
     for anything that is not a JSON object); `until` sees those dicts."""
     wrapped = None if until is None else (lambda recs: until([r.data for r in recs]))
-    return [r.data for r in read_records(bootstrap, topic, wrapped, timeout)]
+    return [r.data for r in read_records(bootstrap, topic, wrapped, timeout, to_end)]
 
 
 # --------------------------------------------------------------------------

@@ -225,7 +225,7 @@ def test_a_start_rebuilds_each_parcels_pickup_latest_scan_and_stall(broker, daem
     # after RS's stall second: a deadline fires once the clock has passed it
     produce(broker.bootstrap, COMPLAINTS, [received("Z0", at(days=-1, minutes=1))])
     stalled = stall_id("RS", at(days=-8))
-    assert has((stalled, "firing"))(read_topic(broker.bootstrap, ALERTS, until=has((stalled, "firing"))))
+    assert (stalled, "firing") in keys(read_topic(broker.bootstrap, ALERTS, until=has((stalled, "firing"))))
     wait_for(lambda: scalar(db, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets") == 6)
     d.halt(how)
     d.restart()

@@ -85,9 +85,8 @@ def test_a_fraction_of_a_second_after_the_deadline_is_late(broker, daemon):
         complaint("F-1", "contacted", at(hours=2), occurred_at=frac(at(hours=2))),       # 11:00:00.500
         received("F-3", at(hours=3)),
     ])
-    read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/F-1/1/contact", "resolved")))
     # F-2's breach, were it wrongly fired, would have been sent with F-1's
-    alerts = read_topic(broker.bootstrap, ALERTS)
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/F-1/1/contact", "resolved")), to_end=True)
     r = find(alerts, "sla_breach/F-1/1/contact", "resolved")
     assert r["late_by_seconds"] == 1 and r["deadline"] == iso(at(hours=2))
     assert keys(alerts).index(("sla_breach/F-1/1/contact", "firing")) < \
@@ -434,11 +433,10 @@ def test_merge_orders_one_second_by_fraction_then_received_last(broker, daemon):
     produce(broker.bootstrap, COMPLAINTS, first, partition=1)
     produce(broker.bootstrap, COMPLAINTS, second, partition=0)
     daemon({"daemon": {"batch_linger_ms": "1000"}})
-    read_topic(broker.bootstrap, ALERTS, until=has(("repeat_complaint/M-X2", "firing"),
-                                                   ("repeat_complaint/M-Y2", "firing")))
     # M-A's breach, were it wrongly fired, would have been sent at 11:00,
     # long before: every partition read to its end has it
-    alerts = read_topic(broker.bootstrap, ALERTS)
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("repeat_complaint/M-X2", "firing"),
+                                                            ("repeat_complaint/M-Y2", "firing")), to_end=True)
     assert not [k for k in keys(alerts) if k[0].startswith("sla_breach/M-A/")]
     assert find(alerts, "repeat_complaint/M-X2", "firing")["previous_ticket_id"] == "M-X1"
     assert find(alerts, "repeat_complaint/M-Y2", "firing")["previous_ticket_id"] == "M-Y1"
