@@ -287,6 +287,9 @@ static void render_metrics(FILE *f, const void *arg)
     gauge(f, "complaintd_group_shared",
           "1 while the consumer group gives this instance only part of a topic's partitions: another member shares it.",
           c->group_shared ? 1 : 0);
+    gauge(f, "complaintd_catching_up",
+          "clock.mode = wall: 1 after a start until the backlog is read; deadlines fire on its event time meanwhile.",
+          c->catching_up ? 1 : 0);
     gauge(f, "complaintd_up", "1 while the daemon runs.", 1);
     gauge(f, "complaintd_kafka_up",
           "1 while both the consumer and the producer have a broker connection (librdkafka statistics, every 5 s).",

@@ -39,6 +39,13 @@
  * assigned (its offsets are looked up first, and a loaded broker answers
  * the first fetches of a group slowly). */
 #define MERGE_WAIT_FIRST 5.0
+/* Wall mode: after a start, deadlines fire on the backlog's event time
+ * until every partition is applied up to the end it had when first
+ * fetched; the catch-up gives up when no message was applied for
+ * CATCHUP_IDLE seconds (no assignment; a partition whose end stays beyond
+ * its last message). Whether it is over is looked at every CATCHUP_LOOK. */
+#define CATCHUP_IDLE 10.0
+#define CATCHUP_LOOK 0.1
 /* A moved outbox watermark waits this long to share a commit when nothing
  * else is to be committed. What the broker acknowledged and the stored
  * watermark does not say yet is sent again by a start after a kill -9:
@@ -99,6 +106,8 @@ typedef struct Part {
     int64_t fetched; /* the offset after the last message fetched; -1: not known (assigned at the beginning) */
     bool paused;     /* back-pressure stopped its fetcher */
     bool brought;    /* a message came since it was assigned or resumed */
+    bool assigned;
+    int64_t start_end; /* wall mode's catch-up: its end when first fetched; -1: not known yet */
 } Part;
 
 /* The batch being committed. */
@@ -154,6 +163,16 @@ struct Pipeline {
     int64_t holds_open_at; /* wall time, 0: not set yet */
 
     int64_t event_clock;
+    /* Wall mode, after a start: the backlog is being read (caught_up is
+     * false), and deadlines fire on the largest occurred_at applied, as in
+     * event mode, instead of the wall clock (docs/events.md) */
+    bool caught_up;
+    int64_t catchup_clock;
+    uint64_t catchup_read;
+    ev_tstamp catchup_active; /* when a message was last applied, or the catch-up began */
+    ev_tstamp catchup_looked;
+    ev_timer catchup_timer; /* wakes the loop to look again */
+
     Effects eff; /* the open batch */
     /* its alerts and dead letters encoded so far (as they are made, so that
      * the work overlaps the commit in flight), in the order they were made */
@@ -380,7 +399,7 @@ static int part_behind(void *arg, const char *topic, int32_t partition)
  * its end) costs one wait, until it has messages again. */
 static bool merge_held_back(Pipeline *p)
 {
-    if (p->cfg->clock_mode != CLOCK_EVENT)
+    if (p->cfg->clock_mode != CLOCK_EVENT && p->caught_up)
         return false;
     /* Looking is a watermark lookup per partition with nothing buffered,
      * which was 40% of the daemon's time when done for every message. A
@@ -491,6 +510,71 @@ static bool backlog_pending(const Pipeline *p)
     return p->backlog_after < p->backlog_upto;
 }
 
+/* ---- wall mode's catch-up after a start ---------------------------------- */
+
+static void end_catchup(Pipeline *p, const char *why)
+{
+    p->caught_up = true;
+    p->merge_clear = false;
+    ev_timer_stop(p->loop, &p->catchup_timer);
+    log_info("wall clock: %s (%" PRIu64 " message(s) applied since the start); deadlines fire on the wall clock "
+             "from now",
+             why, p->catchup_read);
+}
+
+/* Whether a partition is applied up to the end it had when it was first
+ * fetched (an empty one as soon as that end is known). */
+static bool part_caught_up(Pipeline *p, const char *key, Part *f)
+{
+    const char *slash = strrchr(key, '/');
+    char topic[256];
+    snprintf(topic, sizeof topic, "%.*s", (int)(slash - key), key);
+    int32_t partition = (int32_t)atoi(slash + 1);
+    int64_t lo, hi;
+    if (!kq_consumer_watermarks(p->consumer, topic, partition, &lo, &hi))
+        return false;
+    if (f->start_end < 0)
+        f->start_end = hi;
+    const Offset *o = offset_of(p, topic, partition, false);
+    int64_t at = o ? o->next : 0;
+    return (at > lo ? at : lo) >= f->start_end;
+}
+
+/* Wall mode: whether the backlog found at the start is still being read.
+ * Until it is, deadlines fire on the event time it has reached, so that
+ * the events that waited in Kafka while the daemon was stopped are judged
+ * before the deadlines they meet, as a run that never stopped would have. */
+static bool catching_up(Pipeline *p)
+{
+    if (p->caught_up)
+        return false;
+    ev_tstamp t = ev_now(p->loop);
+    if (t - p->catchup_looked < CATCHUP_LOOK)
+        return true;
+    p->catchup_looked = t;
+    if (p->catchup_active == 0)
+        p->catchup_active = t;
+    if (t - p->catchup_active >= CATCHUP_IDLE) {
+        end_catchup(p, p->assigned[0] + p->assigned[1] == 0 ? "no partition assigned within 10 s"
+                                                            : "nothing came for 10 s");
+        return false;
+    }
+    if (p->stopping || p->assigned[0] + p->assigned[1] == 0)
+        return true;
+    const char *k;
+    void *v;
+    for (size_t it = 0; sm_next(p->parts, &it, &k, &v);)
+        if (((Part *)v)->assigned && !part_caught_up(p, k, v))
+            return true;
+    end_catchup(p, "read the backlog");
+    return false;
+}
+
+static void catchup_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents, (void)w; /* pump() looks */
+}
+
 typedef enum {
     STEP_NONE, /* nothing to do now, or not allowed to build */
     STEP_DONE, /* something went into the open batch */
@@ -525,7 +609,13 @@ static Step apply_next(Pipeline *p, size_t max)
         oom_rc(eff_dead_letter(&p->eff, evt_status_name(x->st), x->detail, src.topic, src.partition, src.offset,
                                src.key, src.key_len, src.payload, src.len));
     } else {
-        int64_t *clock = p->cfg->clock_mode == CLOCK_EVENT ? &p->event_clock : NULL;
+        int64_t *clock = p->cfg->clock_mode == CLOCK_EVENT ? &p->event_clock : p->caught_up ? NULL : &p->catchup_clock;
+        if (clock == &p->catchup_clock && x->item.at > wall_now(p)) {
+            /* dated after the wall clock: the backlog is read, and the
+             * catch-up's clock must not run ahead of the wall clock */
+            end_catchup(p, "came to events of the present");
+            return STEP_DONE;
+        }
         int r = oom_rc(desk_offer(p->desk, x->scan ? NULL : &x->u.c, x->scan ? &x->u.s : NULL, &src, clock, wall_now(p),
                                   max, STEP_EFFECTS, &p->eff));
         if (r == DESK_FULL)
@@ -543,6 +633,10 @@ static Step apply_next(Pipeline *p, size_t max)
     if (m->offset + 1 > o->next)
         o->next = m->offset + 1;
     o->dirty = true;
+    if (!p->caught_up) {
+        p->catchup_read++;
+        p->catchup_active = ev_now(p->loop);
+    }
     pending_free(pop_pending(p));
     return STEP_DONE;
 }
@@ -594,15 +688,18 @@ static Step build_step(Pipeline *p)
     /* a firing step adds at most STEP_EFFECTS, so that the loop gets its turns */
     size_t fire_max = eff_size(&p->eff) + STEP_EFFECTS < max ? eff_size(&p->eff) + STEP_EFFECTS : max;
     bool wall = p->cfg->clock_mode == CLOCK_WALL;
-    int64_t now = rule_now(p);
-    if (desk_recompute_pending(p->desk)) {
+    /* in wall mode's catch-up, deadlines fire as in event mode, on the
+     * backlog's time; a reload's recompute waits for the wall clock */
+    bool on_events = !wall || catching_up(p);
+    int64_t now = !wall ? p->event_clock : on_events ? p->catchup_clock : wall_now(p);
+    if (desk_recompute_pending(p->desk) && !(wall && on_events)) {
         int n = oom_rc(desk_recompute(p->desk, now, max, &p->eff));
         return n > 0 || !desk_recompute_pending(p->desk) ? STEP_DONE : STEP_FULL;
     }
     /* event mode: a deadline at the clock's second fires once an input
      * after that second comes (desk_offer), so that every event dated at
      * it, in whatever order, is applied first (contract §11) */
-    int64_t upto = wall ? now : now - 1;
+    int64_t upto = on_events ? now - 1 : now;
     if (!(wall && p->stopping) && desk_next_due(p->desk) <= upto)
         return oom_rc(desk_fire_due(p->desk, upto, fire_max, &p->eff)) > 0 ? STEP_DONE : STEP_FULL;
     /* held events that ran out of time; and while more than hold_max are
@@ -1103,6 +1200,7 @@ static void on_assign(void *arg, rd_kafka_topic_partition_list_t *parts)
         p->assigned[strcmp(parts->elems[i].topic, p->cfg->scans_topic) == 0]++;
     /* looked up from housekeeping, out of the rebalance */
     p->check_assignment_at = ev_now(p->loop) + 1.0;
+    p->catchup_active = ev_now(p->loop);
     for (int i = 0; i < parts->cnt; i++) {
         const char *topic = parts->elems[i].topic;
         int32_t partition = parts->elems[i].partition;
@@ -1112,6 +1210,8 @@ static void on_assign(void *arg, rd_kafka_topic_partition_list_t *parts)
         f->fetched = o ? o->next : -1;
         f->paused = false;
         f->brought = false;
+        f->assigned = true;
+        f->start_end = -1;
         oom_rc(merge_track(p->fetched, topic, partition));
     }
 }
@@ -1126,7 +1226,7 @@ static void on_revoke(void *arg, const rd_kafka_topic_partition_list_t *parts)
         merge_untrack(p->fetched, parts->elems[i].topic, parts->elems[i].partition);
         Part *f = part_of(p, parts->elems[i].topic, parts->elems[i].partition, false);
         if (f)
-            f->paused = false;
+            f->paused = f->assigned = false;
     }
 }
 
@@ -1156,6 +1256,8 @@ Pipeline *pipeline_new(struct ev_loop *loop, const Config *cfg, Store *store, ch
     p->merge_wait.data = p;
     ev_idle_init(&p->more, more_cb);
     p->more.data = p;
+    ev_timer_init(&p->catchup_timer, catchup_cb, CATCHUP_LOOK, CATCHUP_LOOK);
+    p->caught_up = cfg->clock_mode == CLOCK_EVENT;
 
     StoreLoaded l;
     if (store_load(store, p->desk, (int64_t)ev_time(), &l, err, errlen) < 0) {
@@ -1198,6 +1300,8 @@ int pipeline_start(Pipeline *p, char *err, size_t errlen)
     if (!p->consumer || kq_consumer_subscribe(p->consumer, err, errlen) < 0)
         return -1;
     ev_prepare_start(p->loop, &p->prepare);
+    if (!p->caught_up)
+        ev_timer_start(p->loop, &p->catchup_timer);
     p->last_fold = ev_now(p->loop);
     ev_timer_start(p->loop, &p->housekeeping);
     p->last_status = ev_now(p->loop);
@@ -1266,6 +1370,7 @@ void pipeline_counters(const Pipeline *p, PipelineCounters *c)
         .batch_in_flight = p->inflight.active,
         .consumer_paused = p->consumer && kq_consumer_paused(p->consumer),
         .group_shared = p->group_shared,
+        .catching_up = !p->caught_up,
         .postgres_up = ss.connected,
     };
     memcpy(c->indicators, p->indicators, sizeof c->indicators);
@@ -1304,6 +1409,7 @@ void pipeline_free(Pipeline *p)
     ev_timer_stop(p->loop, &p->linger);
     ev_timer_stop(p->loop, &p->marks);
     ev_timer_stop(p->loop, &p->merge_wait);
+    ev_timer_stop(p->loop, &p->catchup_timer);
     if (p->fetched)
         drop_pending(p, NULL); /* messages belong to the consumer: before it goes */
     merge_free(p->fetched);

@@ -61,6 +61,7 @@ typedef struct PipelineCounters {
     uint64_t fold_waiting; /* appended rows waiting to be folded (migration 006) */
     bool batch_in_flight, consumer_paused, postgres_up;
     bool group_shared; /* the group gave this instance part of a topic's partitions */
+    bool catching_up;  /* wall mode: the backlog found at the start is being read */
     /* Indicator totals by category (§12.9), as committed. */
     int64_t indicators[CAT__COUNT][IND__COUNT];
     /* Alert transitions by type and status; dead letters by reason

@@ -25,7 +25,7 @@ GAUGES = [
     "complaintd_fetched_messages", "complaintd_batch_in_flight", "complaintd_batch_effects_max",
     "complaintd_fold_waiting_rows",
     "complaintd_consumer_paused", "complaintd_postgres_up", "complaintd_up", "complaintd_kafka_up",
-    "complaintd_group_shared", "complaintd_standby",
+    "complaintd_group_shared", "complaintd_standby", "complaintd_catching_up",
     "complaintd_event_clock_lag_seconds",
 ]
 HISTOGRAMS = ["complaintd_batch_commit_seconds", "complaintd_batch_effects", "complaintd_alert_ack_seconds"]

@@ -4,11 +4,13 @@ real binary."""
 import json
 import re
 import subprocess
+import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from events import at, complaint, find, has, keys, received, stable
-from harness import (ALERTS, COMPLAINTS, DLQ, binary, free_port, produce, query, read_topic, run_complaintd, sanitizer_errors, scalar,
+from events import at, complaint, find, has, keys, received, scan, stable
+from harness import (ALERTS, COMPLAINTS, DLQ, SCANS, binary, free_port, produce, query, read_topic, run_complaintd, sanitizer_errors, scalar,
                      sigterm_while_waiting_for_a_lock, table_locked, wait_for)
 
 pytestmark = pytest.mark.broker(partitions=1)
@@ -186,7 +188,6 @@ def test_fired_state_is_appended_then_folded(broker, daemon, db):
 
 
 def test_wall_clock_deadlines_fire_from_timers(broker, daemon, db):
-    from datetime import datetime, timezone
     d = daemon({"policy": {"sla.contact.normal": "6s calendar"}}, clock="wall")
     d.wait_log("assigned")
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -198,6 +199,36 @@ def test_wall_clock_deadlines_fire_from_timers(broker, daemon, db):
     assert not [k for k in ks if "W-2" in k[0]]
     produce(broker.bootstrap, COMPLAINTS, [complaint("W-1", "contacted", now)])
     read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/W-1/1/contact", "retracted")), timeout=30)
+
+
+def test_wall_clock_start_reads_the_backlog_before_firing(broker, daemon, db):
+    """Deadlines that fell due while the daemon was stopped are judged on the
+    events that waited in Kafka meanwhile: a ticket contacted in time and a
+    parcel scanned again raise nothing, as if it had never stopped."""
+    # the first deadline (D-1's warning) at t0 + 24 s leaves time for a slow
+    # machine to stop the daemon before it
+    d = daemon({"policy": {"sla.contact.normal": "30s calendar", "stall_after": "30s"}}, clock="wall")
+    d.wait_log("assigned")
+    t0 = datetime.now(timezone.utc).replace(microsecond=0)
+    produce(broker.bootstrap, COMPLAINTS, [received("D-1", t0), received("D-2", t0)])
+    produce(broker.bootstrap, SCANS, [scan("DP-1", "arrive", "S1", "hub", t0)])
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM tickets") == 2 and
+             scalar(db, "SELECT count(*) FROM parcel_scans") == 1, what="the tickets and the scan")
+    assert d.stop() == 0
+    assert datetime.now(timezone.utc) < t0 + timedelta(seconds=20), "too slow to test a stopped daemon's deadlines"
+    # while it is stopped: D-1 is contacted and DP-1 scanned again, in time
+    produce(broker.bootstrap, COMPLAINTS, [complaint("D-1", "contacted", t0 + timedelta(seconds=2))])
+    produce(broker.bootstrap, SCANS, [scan("DP-1", "arrive", "S2", "hub", t0 + timedelta(seconds=5))])
+    time.sleep(max(0.0, (t0 + timedelta(seconds=33) - datetime.now(timezone.utc)).total_seconds()))
+    d.start()
+    later = f"parcel_stalled/DP-1/{int(t0.timestamp()) + 5}"
+    alerts = read_topic(broker.bootstrap, ALERTS, until=has(("sla_breach/D-2/1/contact", "firing"), (later, "firing")),
+                        timeout=30, to_end=True)
+    ks = keys(alerts)
+    assert ("sla_warning/D-2/1/contact", "firing") in ks
+    # nothing for D-1, nor for the stall the second scan ended before it was due
+    assert not [k for k in ks if "D-1" in k[0] or k[0] == f"parcel_stalled/DP-1/{int(t0.timestamp())}"], ks
+    assert "wall clock: read the backlog (2 message(s) applied since the start)" in d.log
 
 
 def test_bad_config_is_refused_with_file_and_line(tmp_path, daemon):
