@@ -610,12 +610,12 @@ static Step apply_next(Pipeline *p, size_t max)
                                src.key, src.key_len, src.payload, src.len));
     } else {
         int64_t *clock = p->cfg->clock_mode == CLOCK_EVENT ? &p->event_clock : p->caught_up ? NULL : &p->catchup_clock;
-        if (clock == &p->catchup_clock && x->item.at > wall_now(p)) {
-            /* dated after the wall clock: the backlog is read, and the
-             * catch-up's clock must not run ahead of the wall clock */
-            end_catchup(p, "came to events of the present");
-            return STEP_DONE;
-        }
+        /* dated after the wall clock (a producer's clock ahead, within
+         * max_future_skew): applied on the wall clock, which the catch-up's
+         * clock must not pass, and the catch-up goes on with the older
+         * events behind it */
+        if (clock == &p->catchup_clock && x->item.at > wall_now(p))
+            clock = NULL;
         int r = oom_rc(desk_offer(p->desk, x->scan ? NULL : &x->u.c, x->scan ? &x->u.s : NULL, &src, clock, wall_now(p),
                                   max, STEP_EFFECTS, &p->eff));
         if (r == DESK_FULL)

@@ -216,8 +216,11 @@ def test_wall_clock_start_reads_the_backlog_before_firing(broker, daemon, db):
              scalar(db, "SELECT count(*) FROM parcel_scans") == 1, what="the tickets and the scan")
     assert d.stop() == 0
     assert datetime.now(timezone.utc) < t0 + timedelta(seconds=20), "too slow to test a stopped daemon's deadlines"
-    # while it is stopped: D-1 is contacted and DP-1 scanned again, in time
-    produce(broker.bootstrap, COMPLAINTS, [complaint("D-1", "contacted", t0 + timedelta(seconds=2))])
+    # while it is stopped: D-1 is contacted and DP-1 scanned again, in time;
+    # ahead of the contact, a producer whose clock runs a minute fast
+    # received D-9 (within max_future_skew), which must not end the catch-up
+    ahead = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(minutes=1)
+    produce(broker.bootstrap, COMPLAINTS, [received("D-9", ahead), complaint("D-1", "contacted", t0 + timedelta(seconds=2))])
     produce(broker.bootstrap, SCANS, [scan("DP-1", "arrive", "S2", "hub", t0 + timedelta(seconds=5))])
     time.sleep(max(0.0, (t0 + timedelta(seconds=33) - datetime.now(timezone.utc)).total_seconds()))
     d.start()
@@ -228,7 +231,8 @@ def test_wall_clock_start_reads_the_backlog_before_firing(broker, daemon, db):
     assert ("sla_warning/D-2/1/contact", "firing") in ks
     # nothing for D-1, nor for the stall the second scan ended before it was due
     assert not [k for k in ks if "D-1" in k[0] or k[0] == f"parcel_stalled/DP-1/{int(t0.timestamp())}"], ks
-    assert "wall clock: read the backlog (2 message(s) applied since the start)" in d.log
+    assert "wall clock: read the backlog (3 message(s) applied since the start)" in d.log
+    assert scalar(db, "SELECT count(*) FROM tickets WHERE ticket_id = 'D-9'") == 1
 
 
 def test_bad_config_is_refused_with_file_and_line(tmp_path, daemon):
