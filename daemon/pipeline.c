@@ -41,9 +41,10 @@
 #define MERGE_WAIT_FIRST 5.0
 /* Wall mode: after a start, deadlines fire on the backlog's event time
  * until every partition is applied up to the end it had when first
- * fetched; the catch-up gives up when no message was applied for
- * CATCHUP_IDLE seconds (no assignment; a partition whose end stays beyond
- * its last message). Whether it is over is looked at every CATCHUP_LOOK. */
+ * fetched; the catch-up gives up when for CATCHUP_IDLE seconds the
+ * partitions were assigned, nothing blocked applying and no message came (a
+ * partition whose end stays beyond its last message, a broker that stops
+ * answering). Whether it is over is looked at every CATCHUP_LOOK. */
 #define CATCHUP_IDLE 10.0
 #define CATCHUP_LOOK 0.1
 /* A moved outbox watermark waits this long to share a commit when nothing
@@ -167,9 +168,10 @@ struct Pipeline {
      * false), and deadlines fire on the largest occurred_at applied, as in
      * event mode, instead of the wall clock (docs/events.md) */
     bool caught_up;
+    bool ever_assigned;
     int64_t catchup_clock;
     uint64_t catchup_read;
-    ev_tstamp catchup_active; /* when a message was last applied, or the catch-up began */
+    ev_tstamp catchup_active; /* when the catch-up was last not idle */
     ev_tstamp catchup_looked;
     ev_timer catchup_timer; /* wakes the loop to look again */
 
@@ -512,6 +514,8 @@ static bool backlog_pending(const Pipeline *p)
 
 /* ---- wall mode's catch-up after a start ---------------------------------- */
 
+static size_t msgs_ahead(const Pipeline *p);
+
 static void end_catchup(Pipeline *p, const char *why)
 {
     p->caught_up = true;
@@ -552,11 +556,16 @@ static bool catching_up(Pipeline *p)
     if (t - p->catchup_looked < CATCHUP_LOOK)
         return true;
     p->catchup_looked = t;
-    if (p->catchup_active == 0)
+    /* Idle time counts only while messages could be applied. Before the
+     * first assignment it does not: after a crash the group keeps the dead
+     * instance's partitions for session.timeout.ms, and while the broker is
+     * down nothing could be published anyway. Nor while a commit, a full
+     * outbox or a lookup holds applying back (PostgreSQL slow or down). */
+    if (p->catchup_active == 0 || !p->ever_assigned || p->inflight.active || p->lookup_pending || backlog_pending(p) ||
+        (p->outbox && outbox_room(p->outbox) <= msgs_ahead(p)))
         p->catchup_active = t;
     if (t - p->catchup_active >= CATCHUP_IDLE) {
-        end_catchup(p, p->assigned[0] + p->assigned[1] == 0 ? "no partition assigned within 10 s"
-                                                            : "nothing came for 10 s");
+        end_catchup(p, "nothing came for 10 s");
         return false;
     }
     if (p->stopping || p->assigned[0] + p->assigned[1] == 0)
@@ -1201,6 +1210,7 @@ static void on_assign(void *arg, rd_kafka_topic_partition_list_t *parts)
     /* looked up from housekeeping, out of the rebalance */
     p->check_assignment_at = ev_now(p->loop) + 1.0;
     p->catchup_active = ev_now(p->loop);
+    p->ever_assigned = true;
     for (int i = 0; i < parts->cnt; i++) {
         const char *topic = parts->elems[i].topic;
         int32_t partition = parts->elems[i].partition;
