@@ -42,9 +42,9 @@
 /* Wall mode: after a start, deadlines fire on the backlog's event time
  * until every partition is applied up to the end it had when first
  * fetched; the catch-up gives up when for CATCHUP_IDLE seconds the
- * partitions were assigned, nothing blocked applying and no message came (a
- * partition whose end stays beyond its last message, a broker that stops
- * answering). Whether it is over is looked at every CATCHUP_LOOK. */
+ * partitions were assigned, nothing blocked applying, no message came and
+ * nothing fell due (a partition whose end stays beyond its last message, a
+ * broker that stops answering). Whether it is over is looked at every CATCHUP_LOOK. */
 #define CATCHUP_IDLE 10.0
 #define CATCHUP_LOOK 0.1
 /* A moved outbox watermark waits this long to share a commit when nothing
@@ -171,7 +171,7 @@ struct Pipeline {
     bool ever_assigned;
     int64_t catchup_clock;
     uint64_t catchup_read;
-    ev_tstamp catchup_active; /* when the catch-up was last not idle */
+    ev_tstamp catchup_active; /* when the catch-up was last not idle (pump, catching_up) */
     ev_tstamp catchup_looked;
     ev_timer catchup_timer; /* wakes the loop to look again */
 
@@ -642,10 +642,8 @@ static Step apply_next(Pipeline *p, size_t max)
     if (m->offset + 1 > o->next)
         o->next = m->offset + 1;
     o->dirty = true;
-    if (!p->caught_up) {
+    if (!p->caught_up)
         p->catchup_read++;
-        p->catchup_active = ev_now(p->loop);
-    }
     pending_free(pop_pending(p));
     return STEP_DONE;
 }
@@ -1101,6 +1099,8 @@ static void pump(Pipeline *p)
         Step r = STEP_NONE;
         while (steps < PUMP_SLICE && (r = build_step(p)) == STEP_DONE)
             steps++;
+        if (!p->caught_up && (steps > 0 || r == STEP_FULL))
+            p->catchup_active = ev_now(p->loop); /* not idle: applying, or firing what fell due */
         encode_new(p);
         maybe_commit(p);
         if (steps >= PUMP_SLICE) {
