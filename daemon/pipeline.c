@@ -104,10 +104,10 @@ typedef struct Offset {
 /* A partition of the consumer's assignment, as fetched. Kept until the
  * pipeline is freed: fetched messages and the last-fetched cache point to it. */
 typedef struct Part {
-    int64_t fetched; /* the offset after the last message fetched; -1: not known (assigned at the beginning) */
-    bool paused;     /* back-pressure stopped its fetcher */
-    bool brought;    /* a message came since it was assigned or resumed */
-    bool assigned;
+    int64_t fetched;   /* the offset after the last message fetched; -1: not known (assigned at the beginning) */
+    bool paused;       /* back-pressure stopped its fetcher */
+    bool brought;      /* a message came since it was assigned or resumed */
+    bool assigned;     /* in the consumer's assignment now */
     int64_t start_end; /* wall mode's catch-up: its end when first fetched; -1: not known yet */
 } Part;
 
