@@ -559,9 +559,10 @@ static bool catching_up(Pipeline *p)
     /* Idle time counts only while messages could be applied. Before the
      * first assignment it does not: after a crash the group keeps the dead
      * instance's partitions for session.timeout.ms, and while the broker is
-     * down nothing could be published anyway. Nor while a commit, a full
-     * outbox or a lookup holds applying back (PostgreSQL slow or down). */
-    if (p->catchup_active == 0 || !p->ever_assigned || p->inflight.active || p->lookup_pending || backlog_pending(p) ||
+     * down nothing could be published anyway (on_assign starts it). Nor
+     * while a commit, a full outbox, the unsent backlog or a lookup holds
+     * applying back (PostgreSQL slow or down). */
+    if (!p->ever_assigned || p->inflight.active || p->lookup_pending || backlog_pending(p) ||
         (p->outbox && outbox_room(p->outbox) <= msgs_ahead(p)))
         p->catchup_active = t;
     if (t - p->catchup_active >= CATCHUP_IDLE) {
