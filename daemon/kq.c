@@ -42,9 +42,9 @@ static int base_conf(rd_kafka_conf_t *conf, const Config *cfg, const char *const
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    (void)rk;
+    /* the client's name: the reading consumer, the group's member or the producer */
     LogLevel l = level <= 3 ? LOG_ERR : level <= 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG;
-    log_msg(l, "kafka %s: %s", fac, buf);
+    log_msg(l, "kafka %s (%s): %s", fac, rd_kafka_name(rk), buf);
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -88,15 +88,20 @@ static void stats_parse(Stats *st, const char *json, size_t len)
         json_object_foreach(json_object_get(t, "partitions"), pname, p)
         {
             int32_t part = (int32_t)json_integer_value(json_object_get(p, "partition"));
-            json_t *lag = json_object_get(p, "consumer_lag");
-            /* assigned partitions only (-1 is librdkafka's own); lag -1: not known yet */
-            if (part < 0 || !json_is_true(json_object_get(p, "desired")) || !json_is_integer(lag) ||
-                json_integer_value(lag) < 0 || st->n_lag == KQ_LAG_MAX)
+            /* from the end to what was read (librdkafka's consumer_lag counts
+             * from the group's committed offset, which the reading client
+             * does not commit: kq_consumer_commit goes through the member) */
+            json_t *hi = json_object_get(p, "hi_offset"), *app = json_object_get(p, "app_offset");
+            /* assigned partitions only (-1 is librdkafka's own); -1: not known yet */
+            if (part < 0 || !json_is_true(json_object_get(p, "desired")) || !json_is_integer(hi) ||
+                !json_is_integer(app) || json_integer_value(hi) < 0 || json_integer_value(app) < 0 ||
+                st->n_lag == KQ_LAG_MAX)
                 continue;
             KqLag *l = &st->lag[st->n_lag++];
             snprintf(l->topic, sizeof l->topic, "%s", name);
             l->partition = part;
-            l->lag = json_integer_value(lag);
+            int64_t d = json_integer_value(hi) - json_integer_value(app);
+            l->lag = d > 0 ? d : 0;
         }
     }
     json_decref(root);
@@ -175,6 +180,15 @@ struct KqConsumer {
      * and a partition never paused then fetches again from its assigned
      * offset: resuming the whole assignment re-delivered what was applied. */
     rd_kafka_topic_partition_list_t *paused;
+    /* every partition given to rk, by kq_consumer_assign_all */
+    rd_kafka_topic_partition_list_t *assigned;
+    /* The group's member (kq_consumer_start): a second client that joins
+     * the consumer group and reads nothing. What the group gives it tells
+     * whether another member shares the group, and it commits the offsets
+     * there for lag monitoring. */
+    rd_kafka_t *member;
+    ev_timer member_tick;
+    bool member_in; /* it holds an assignment of the group's current generation */
     bool closed;
     Stats stats;
 };
@@ -205,6 +219,12 @@ static const char *const consumer_defaults[] = {
     NULL,
 };
 
+/* The group's member fetches nothing (its partitions stay paused) and
+ * commits only what the daemon gives it. */
+static const char *const member_defaults[] = {
+    "enable.auto.commit", "false", "enable.auto.offset.store", "false", "auto.offset.reset", "latest", NULL,
+};
+
 static void set_paused(KqConsumer *c, rd_kafka_topic_partition_list_t *parts, bool pause)
 {
     rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(c->rk, parts) : rd_kafka_resume_partitions(c->rk, parts);
@@ -220,21 +240,41 @@ static void clear_paused(KqConsumer *c)
     c->paused = rd_kafka_topic_partition_list_new(8);
 }
 
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
+/* The member's partitions are assigned paused: the group holds them for it,
+ * and the reading client (rk, assigned by the daemon) fetches them. */
+static void member_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                                void *opaque)
 {
     KqConsumer *c = opaque;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        c->h.assign(c->h.arg, parts);
+        for (int i = 0; i < parts->cnt; i++)
+            parts->elems[i].offset = RD_KAFKA_OFFSET_END;
         rd_kafka_assign(rk, parts);
-        log_info("kafka: assigned %d partitions", parts->cnt);
+        rd_kafka_pause_partitions(rk, parts);
+        c->member_in = true;
+        int n[2] = {0, 0};
+        for (int i = 0; i < parts->cnt; i++)
+            n[strcmp(parts->elems[i].topic, c->cfg->scans_topic) == 0]++;
+        log_info("kafka: group %s gave its member %d partitions", c->cfg->group_id, parts->cnt);
+        if (c->h.member)
+            c->h.member(c->h.arg, n[0], n[1]);
     } else {
-        c->h.revoke(c->h.arg, parts);
-        /* no pause outlives the assignment */
-        if (c->paused->cnt > 0)
-            set_paused(c, c->paused, false);
-        clear_paused(c);
+        c->member_in = false;
         rd_kafka_assign(rk, NULL);
-        log_info("kafka: revoked %d partitions", parts->cnt);
+    }
+}
+
+static void member_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    KqConsumer *c = w->data;
+    if (c->closed)
+        return;
+    rd_kafka_message_t *m;
+    while ((m = rd_kafka_consumer_poll(c->member, 0))) {
+        if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            log_warn("kafka group member: %s", rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
     }
 }
 
@@ -292,6 +332,7 @@ KqConsumer *kq_consumer_new(struct ev_loop *loop, const Config *cfg, const KqCon
     c->wake.pipe[0] = c->wake.pipe[1] = -1;
     c->stats.brokers_up = -1;
     c->paused = rd_kafka_topic_partition_list_new(8);
+    c->assigned = rd_kafka_topic_partition_list_new(16);
     char e[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (base_conf(conf, cfg, consumer_defaults, err, errlen) < 0 ||
@@ -301,7 +342,6 @@ KqConsumer *kq_consumer_new(struct ev_loop *loop, const Config *cfg, const KqCon
     }
     rd_kafka_conf_set_log_cb(conf, log_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
-    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_stats_cb(conf, consumer_stats_cb);
     rd_kafka_conf_set_opaque(conf, c);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
@@ -314,24 +354,77 @@ KqConsumer *kq_consumer_new(struct ev_loop *loop, const Config *cfg, const KqCon
     if (wake_start(&c->wake, loop, rd_kafka_queue_get_consumer(c->rk), consumer_io_cb, consumer_tick_cb, c, err,
                    errlen) < 0)
         goto fail;
+
+    conf = rd_kafka_conf_new();
+    if (base_conf(conf, cfg, member_defaults, err, errlen) < 0 ||
+        set_conf(conf, "group.id", cfg->group_id, err, errlen) < 0 ||
+        set_conf(conf, "client.id", "complaintd-member", err, errlen) < 0) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_rebalance_cb(conf, member_rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, c);
+    c->member = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!c->member) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "kafka group member: %s", e);
+        goto fail;
+    }
+    rd_kafka_poll_set_consumer(c->member);
+    ev_timer_init(&c->member_tick, member_tick_cb, 0.5, 0.5);
+    c->member_tick.data = c;
+    ev_timer_start(loop, &c->member_tick);
     return c;
 fail:
     kq_consumer_free(c);
     return NULL;
 }
 
-int kq_consumer_subscribe(KqConsumer *c, char *err, size_t errlen)
+int kq_consumer_start(KqConsumer *c, char *err, size_t errlen)
 {
     rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(2);
     rd_kafka_topic_partition_list_add(t, c->cfg->complaints_topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_topic_partition_list_add(t, c->cfg->scans_topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, t);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->member, t);
     rd_kafka_topic_partition_list_destroy(t);
     if (e) {
         snprintf(err, errlen, "kafka subscribe: %s", rd_kafka_err2str(e));
         return -1;
     }
+    kq_consumer_assign_all(c, 2000);
     return 0;
+}
+
+int kq_consumer_assign_all(KqConsumer *c, int timeout_ms)
+{
+    if (c->closed)
+        return 0;
+    const char *topics[2] = {c->cfg->complaints_topic, c->cfg->scans_topic};
+    rd_kafka_topic_partition_list_t *add = rd_kafka_topic_partition_list_new(16);
+    for (int t = 0; t < 2; t++) {
+        int n = kq_consumer_topic_partitions(c, topics[t], timeout_ms);
+        for (int32_t i = 0; i < n; i++)
+            if (!rd_kafka_topic_partition_list_find(c->assigned, topics[t], i))
+                rd_kafka_topic_partition_list_add(add, topics[t], i);
+    }
+    int n = add->cnt;
+    if (n > 0) {
+        c->h.assign(c->h.arg, add);
+        rd_kafka_error_t *e = rd_kafka_incremental_assign(c->rk, add);
+        if (e) {
+            log_err("kafka: assigning %d partitions: %s", n, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            n = 0;
+        } else {
+            for (int i = 0; i < add->cnt; i++)
+                rd_kafka_topic_partition_list_add(c->assigned, add->elems[i].topic, add->elems[i].partition);
+            log_info("kafka: assigned %d partitions", n);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(add);
+    return n;
 }
 
 static void set_paused_one(KqConsumer *c, const char *topic, int32_t partition, bool pause)
@@ -405,13 +498,16 @@ void kq_consumer_close(KqConsumer *c)
     if (c->closed || !c->rk)
         return;
     c->closed = true;
+    ev_timer_stop(c->loop, &c->member_tick);
+    if (c->member)
+        rd_kafka_consumer_close(c->member); /* leaves the group */
     rd_kafka_consumer_close(c->rk);
 }
 
 void kq_consumer_commit(KqConsumer *c, const rd_kafka_topic_partition_list_t *offsets)
 {
-    if (!c->closed && offsets->cnt > 0)
-        rd_kafka_commit(c->rk, offsets, 1);
+    if (!c->closed && c->member_in && offsets->cnt > 0)
+        rd_kafka_commit(c->member, offsets, 1);
 }
 
 void kq_consumer_free(KqConsumer *c)
@@ -423,8 +519,13 @@ void kq_consumer_free(KqConsumer *c)
         kq_consumer_close(c);
         rd_kafka_destroy(c->rk);
     }
+    ev_timer_stop(c->loop, &c->member_tick);
+    if (c->member)
+        rd_kafka_destroy(c->member);
     if (c->paused)
         rd_kafka_topic_partition_list_destroy(c->paused);
+    if (c->assigned)
+        rd_kafka_topic_partition_list_destroy(c->assigned);
     free(c);
 }
 

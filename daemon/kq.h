@@ -22,7 +22,7 @@
 typedef struct KqLag {
     char topic[128];
     int32_t partition;
-    int64_t lag; /* messages between the committed offset and the end */
+    int64_t lag; /* messages between what was read and the end */
 } KqLag;
 
 /* ---- consumer ----------------------------------------------------------- */
@@ -34,10 +34,13 @@ typedef struct KqConsumerHandlers {
     void (*message)(void *arg, rd_kafka_message_t *m);
     /* A drain is over: the queue is empty. */
     void (*drained)(void *arg);
-    /* New assignment: set each partition's offset (BEGINNING when unknown). */
+    /* Partitions added to the assignment: set each one's offset (BEGINNING
+     * when unknown). Partitions are never taken away before the close. */
     void (*assign)(void *arg, rd_kafka_topic_partition_list_t *parts);
-    /* Partitions go: whatever was consumed from them is settled first. */
-    void (*revoke)(void *arg, const rd_kafka_topic_partition_list_t *parts);
+    /* The group gave its member (kq_consumer_start) this many partitions of
+     * the complaint and the scan topic: fewer than the topics have means
+     * another member shares the group. */
+    void (*member)(void *arg, int complaints, int scans);
     void *arg;
 } KqConsumerHandlers;
 
@@ -45,8 +48,16 @@ KqConsumer *kq_consumer_new(struct ev_loop *loop, const Config *cfg, const KqCon
                             size_t errlen);
 void kq_consumer_free(KqConsumer *c);
 
-/* Joins the group and starts consuming the complaint and scan topics. */
-__attribute__((warn_unused_result)) int kq_consumer_subscribe(KqConsumer *c, char *err, size_t errlen);
+/* Starts consuming every partition of the complaint and scan topics: the
+ * daemon assigns them itself (the desk it holds in PostgreSQL is the whole
+ * group's, and its offsets are there), so reading begins without waiting
+ * for a group to form, or for a crashed predecessor's session to expire.
+ * The group's member joins meanwhile (KqConsumerHandlers.member). */
+__attribute__((warn_unused_result)) int kq_consumer_start(KqConsumer *c, char *err, size_t errlen);
+/* Assigns the partitions of the two topics not assigned yet (the broker's
+ * metadata, blocking up to timeout_ms a topic): topics created or grown
+ * since. Returns how many were added. */
+int kq_consumer_assign_all(KqConsumer *c, int timeout_ms);
 /* Polls until the queue is empty, handing every message to the handler. */
 void kq_consumer_drain(KqConsumer *c);
 /* Back-pressure, one partition at a time: pausing stops its fetcher and
@@ -70,8 +81,9 @@ bool kq_consumer_watermarks(KqConsumer *c, const char *topic, int32_t partition,
 int kq_consumer_topic_partitions(KqConsumer *c, const char *topic, int timeout_ms);
 /* Leaves the group (blocking; shutdown only). */
 void kq_consumer_close(KqConsumer *c);
-/* Commits offsets to the group too, for lag monitoring only (the offsets
- * that count are in PostgreSQL). */
+/* Commits offsets to the group too, through its member, for lag
+ * monitoring only (the offsets that count are in PostgreSQL); nothing
+ * while the member has no assignment. */
 void kq_consumer_commit(KqConsumer *c, const rd_kafka_topic_partition_list_t *offsets);
 
 /* Brokers connected at the last statistics, -1 before the first. */

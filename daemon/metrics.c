@@ -285,7 +285,7 @@ static void render_metrics(FILE *f, const void *arg)
           c->consumer_paused ? 1 : 0);
     gauge(f, "complaintd_postgres_up", "1 while the PostgreSQL connection is up.", c->postgres_up ? 1 : 0);
     gauge(f, "complaintd_group_shared",
-          "1 while the consumer group gives this instance only part of a topic's partitions: another member shares it.",
+          "1 while the consumer group gives this instance's member only part of a topic's partitions: another member shares it.",
           c->group_shared ? 1 : 0);
     gauge(f, "complaintd_catching_up",
           "clock.mode = wall: 1 after a start until the backlog is read; deadlines fire on its event time meanwhile.",
@@ -299,7 +299,7 @@ static void render_metrics(FILE *f, const void *arg)
     fprintf(f, "complaintd_kafka_brokers_up{client=\"consumer\"} %d\n", c->consumer_brokers_up);
     fprintf(f, "complaintd_kafka_brokers_up{client=\"producer\"} %d\n", c->producer_brokers_up);
     family(f, "complaintd_consumer_lag", "gauge",
-           "Messages between the committed offset and the end of each assigned partition (librdkafka statistics).");
+           "Messages between what the daemon has read and the end of each partition it reads (librdkafka statistics).");
     for (size_t i = 0; i < c->n_lag; i++)
         fprintf(f, "complaintd_consumer_lag{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n", c->lag[i].topic,
                 (int)c->lag[i].partition, c->lag[i].lag);

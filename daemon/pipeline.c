@@ -147,10 +147,11 @@ struct Pipeline {
      * run dry (merge_emptied) nor has anything been fetched since */
     bool merge_clear;
     uint64_t merge_clear_emptied;
-    /* The assignment's partitions of each topic (complaints, scans), and
-     * when to compare them with the topics' (a second member in the group
-     * gets the others; group_shared says so) */
+    /* The partitions read of each topic (complaints, scans), the group
+     * member's share of them, and when to compare the two (a second member
+     * in the group gets the others; group_shared says so) */
     int assigned[2];
+    int member_parts[2];
     ev_tstamp check_assignment_at;
     bool group_shared;
     /* the partition of the last message fetched */
@@ -1147,25 +1148,26 @@ static void deadline_cb(struct ev_loop *loop, ev_periodic *w, int revents)
     (void)loop, (void)revents, (void)w; /* pump() fires them */
 }
 
-/* complaintd keeps the state of every ticket and parcel it has loaded, not
- * of its partitions only: with a second member in its consumer group, each
- * fires the deadlines of tickets whose events go to the other
- * (docs/architecture.md, "Scaling"). Said once per assignment, and kept in
- * complaintd_group_shared. The partition counts are a metadata request
- * that blocks the loop for 1 s at most per topic, once per assignment. */
+/* The daemon reads every partition of both topics itself; its consumer
+ * group has one member per instance that holds a desk. When the group
+ * gives this instance's member fewer partitions than it reads, another
+ * instance shares the group: a copy of the configuration pointed at
+ * another database, where nothing makes it wait as a standby, and both
+ * raise every alert (docs/architecture.md, "Scaling"). Said once per
+ * assignment of the member, a second after it, and kept in
+ * complaintd_group_shared. */
 static void check_assignment(Pipeline *p)
 {
     p->check_assignment_at = 0;
     const char *topics[2] = {p->cfg->complaints_topic, p->cfg->scans_topic};
     bool shared = false;
     for (int t = 0; t < 2; t++) {
-        int n = kq_consumer_topic_partitions(p->consumer, topics[t], 1000);
-        if (n > 0 && p->assigned[t] < n) {
+        if (p->member_parts[t] < p->assigned[t]) {
             log_err("kafka: group %s assigned %d of the %d partitions of %s to this instance: another member "
-                    "shares the group (after a crash, the previous instance's until session.timeout.ms), and "
-                    "each fires the deadlines of tickets whose events go to the other; run one complaintd per "
-                    "group",
-                    p->cfg->group_id, p->assigned[t], n, topics[t]);
+                    "shares the group, and each instance reads every partition and raises every alert on its "
+                    "own database; run one complaintd per group (a second one on the same database waits as a "
+                    "standby)",
+                    p->cfg->group_id, p->member_parts[t], p->assigned[t], topics[t]);
             shared = true;
         }
     }
@@ -1201,15 +1203,12 @@ static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
     }
 }
 
+/* Partitions added to what the daemon reads: all of them at the start,
+ * then any that the topics gain. */
 static void on_assign(void *arg, rd_kafka_topic_partition_list_t *parts)
 {
     Pipeline *p = arg;
     p->merge_clear = false;
-    p->assigned[0] = p->assigned[1] = 0;
-    for (int i = 0; i < parts->cnt; i++)
-        p->assigned[strcmp(parts->elems[i].topic, p->cfg->scans_topic) == 0]++;
-    /* looked up from housekeeping, out of the rebalance */
-    p->check_assignment_at = ev_now(p->loop) + 1.0;
     p->catchup_active = ev_now(p->loop);
     p->ever_assigned = true;
     for (int i = 0; i < parts->cnt; i++) {
@@ -1218,6 +1217,8 @@ static void on_assign(void *arg, rd_kafka_topic_partition_list_t *parts)
         Offset *o = offset_of(p, topic, partition, false);
         parts->elems[i].offset = o ? o->next : RD_KAFKA_OFFSET_BEGINNING;
         Part *f = part_of(p, topic, partition, true);
+        if (!f->assigned)
+            p->assigned[strcmp(topic, p->cfg->scans_topic) == 0]++;
         f->fetched = o ? o->next : -1;
         f->paused = false;
         f->brought = false;
@@ -1227,18 +1228,15 @@ static void on_assign(void *arg, rd_kafka_topic_partition_list_t *parts)
     }
 }
 
-static void on_revoke(void *arg, const rd_kafka_topic_partition_list_t *parts)
+/* The group formed or changed: partitions the topics gained are read too,
+ * and the member's share is compared with them a second later. */
+static void on_member(void *arg, int complaints, int scans)
 {
     Pipeline *p = arg;
-    p->merge_clear = false;
-    p->check_assignment_at = 0;
-    drop_pending(p, parts);
-    for (int i = 0; i < parts->cnt; i++) {
-        merge_untrack(p->fetched, parts->elems[i].topic, parts->elems[i].partition);
-        Part *f = part_of(p, parts->elems[i].topic, parts->elems[i].partition, false);
-        if (f)
-            f->paused = f->assigned = false;
-    }
+    p->member_parts[0] = complaints;
+    p->member_parts[1] = scans;
+    kq_consumer_assign_all(p->consumer, 1000);
+    p->check_assignment_at = ev_now(p->loop) + 1.0;
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -1304,11 +1302,11 @@ int pipeline_start(Pipeline *p, char *err, size_t errlen)
         .message = on_message,
         .drained = on_drained,
         .assign = on_assign,
-        .revoke = on_revoke,
+        .member = on_member,
         .arg = p,
     };
     p->consumer = kq_consumer_new(p->loop, p->cfg, &h, err, errlen);
-    if (!p->consumer || kq_consumer_subscribe(p->consumer, err, errlen) < 0)
+    if (!p->consumer || kq_consumer_start(p->consumer, err, errlen) < 0)
         return -1;
     ev_prepare_start(p->loop, &p->prepare);
     if (!p->caught_up)

@@ -206,9 +206,8 @@ def test_wall_clock_start_reads_the_backlog_before_firing(broker, daemon, db, ho
     """Deadlines that fell due while the daemon was stopped are judged on the
     events that waited in Kafka meanwhile: a ticket contacted in time and a
     parcel scanned again raise nothing, as if it had never stopped. After a
-    kill -9 the group keeps the dead instance's partitions for
-    session.timeout.ms (30 s here): a start at once waits for them while
-    the deadlines fall due."""
+    kill -9 the group keeps the dead instance's member for
+    session.timeout.ms (30 s here) while a start at once reads."""
     # the first deadline (D-1's warning) at t0 + 24 s leaves time for a slow
     # machine to stop the daemon before it
     d = daemon({"policy": {"sla.contact.normal": "30s calendar", "stall_after": "30s"},
@@ -239,6 +238,25 @@ def test_wall_clock_start_reads_the_backlog_before_firing(broker, daemon, db, ho
     assert not [k for k in ks if "D-1" in k[0] or k[0] == f"parcel_stalled/DP-1/{int(t0.timestamp())}"], ks
     assert "wall clock: read the backlog (3 message(s) applied since the start)" in d.log
     assert scalar(db, "SELECT count(*) FROM tickets WHERE ticket_id = 'D-9'") == 1
+
+
+def test_a_restart_after_kill_reads_at_once(broker, daemon, db):
+    """The daemon assigns itself every partition (its offsets are in
+    PostgreSQL, and the desk it holds there is the whole group's), so a
+    restart after a kill -9 reads at once. In the consumer group the dead
+    instance's member stays until session.timeout.ms (60 s here): reading
+    through the group, the restart waited that long for its partitions."""
+    d = daemon({"kafka": {"rdkafka.session.timeout.ms": "60000"}})
+    produce(broker.bootstrap, COMPLAINTS, [received("K-1", at(0))])
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM tickets") == 1, what="the first ticket")
+    d.wait_log(r"gave its member \d+ partitions")  # the group knows the member before it dies
+    d.halt("sigkill")
+    started = time.monotonic()
+    d.start()
+    produce(broker.bootstrap, COMPLAINTS, [received("K-2", at(1))])
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM tickets") == 2, timeout=60, what="the second ticket")
+    assert time.monotonic() - started < 30, "the restart waited for the dead member's session"
+    assert scalar(db, "SELECT count(*) FROM ticket_events") == 2
 
 
 def test_bad_config_is_refused_with_file_and_line(tmp_path, daemon):
