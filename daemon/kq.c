@@ -384,6 +384,7 @@ fail:
 
 int kq_consumer_start(KqConsumer *c, char *err, size_t errlen)
 {
+    kq_consumer_assign_all(c, 2000);
     rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(2);
     rd_kafka_topic_partition_list_add(t, c->cfg->complaints_topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_topic_partition_list_add(t, c->cfg->scans_topic, RD_KAFKA_PARTITION_UA);
@@ -393,7 +394,6 @@ int kq_consumer_start(KqConsumer *c, char *err, size_t errlen)
         snprintf(err, errlen, "kafka subscribe: %s", rd_kafka_err2str(e));
         return -1;
     }
-    kq_consumer_assign_all(c, 2000);
     return 0;
 }
 
@@ -402,10 +402,21 @@ int kq_consumer_assign_all(KqConsumer *c, int timeout_ms)
     if (c->closed)
         return 0;
     const char *topics[2] = {c->cfg->complaints_topic, c->cfg->scans_topic};
+    /* every topic's metadata: a request naming a topic that does not exist
+     * creates it on a broker that creates topics on first use */
+    const rd_kafka_metadata_t *md = NULL;
+    int parts[2] = {0, 0};
+    if (rd_kafka_metadata(c->rk, 1, NULL, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < md->topic_cnt; i++)
+            for (int t = 0; t < 2; t++)
+                if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && strcmp(md->topics[i].topic, topics[t]) == 0)
+                    parts[t] = md->topics[i].partition_cnt;
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
     rd_kafka_topic_partition_list_t *add = rd_kafka_topic_partition_list_new(16);
     for (int t = 0; t < 2; t++) {
-        int n = kq_consumer_topic_partitions(c, topics[t], timeout_ms);
-        for (int32_t i = 0; i < n; i++)
+        for (int32_t i = 0; i < parts[t]; i++)
             if (!rd_kafka_topic_partition_list_find(c->assigned, topics[t], i))
                 rd_kafka_topic_partition_list_add(add, topics[t], i);
     }
@@ -473,24 +484,6 @@ bool kq_consumer_watermarks(KqConsumer *c, const char *topic, int32_t partition,
         return false;
     rd_kafka_get_watermark_offsets(c->rk, topic, partition, lo, hi);
     return *hi >= 0;
-}
-
-int kq_consumer_topic_partitions(KqConsumer *c, const char *topic, int timeout_ms)
-{
-    if (c->closed)
-        return -1;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, topic, NULL);
-    if (!rkt)
-        return -1;
-    const rd_kafka_metadata_t *md = NULL;
-    int n = -1;
-    if (rd_kafka_metadata(c->rk, 0, rkt, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
-        md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        n = md->topics[0].partition_cnt;
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
-    return n;
 }
 
 void kq_consumer_close(KqConsumer *c)

@@ -55,8 +55,9 @@ void kq_consumer_free(KqConsumer *c);
  * The group's member joins meanwhile (KqConsumerHandlers.member). */
 __attribute__((warn_unused_result)) int kq_consumer_start(KqConsumer *c, char *err, size_t errlen);
 /* Assigns the partitions of the two topics not assigned yet (the broker's
- * metadata, blocking up to timeout_ms a topic): topics created or grown
- * since. Returns how many were added. */
+ * metadata of every topic, blocking up to timeout_ms; a topic that does not
+ * exist is not created): topics created or grown since. Returns how many
+ * were added. */
 int kq_consumer_assign_all(KqConsumer *c, int timeout_ms);
 /* Polls until the queue is empty, handing every message to the handler. */
 void kq_consumer_drain(KqConsumer *c);
@@ -76,9 +77,6 @@ bool kq_consumer_paused(const KqConsumer *c); /* any partition */
  * from the last statistics; each RD_KAFKA_OFFSET_INVALID when not known.
  * Returns whether the end is known. */
 bool kq_consumer_watermarks(KqConsumer *c, const char *topic, int32_t partition, int64_t *lo, int64_t *hi);
-/* How many partitions the topic has, from the broker's metadata (blocks up
- * to timeout_ms); -1 when not known. */
-int kq_consumer_topic_partitions(KqConsumer *c, const char *topic, int timeout_ms);
 /* Leaves the group (blocking; shutdown only). */
 void kq_consumer_close(KqConsumer *c);
 /* Commits offsets to the group too, through its member, for lag

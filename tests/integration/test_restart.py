@@ -259,6 +259,21 @@ def test_a_restart_after_kill_reads_at_once(broker, daemon, db):
     assert scalar(db, "SELECT count(*) FROM ticket_events") == 2
 
 
+@pytest.mark.broker(partitions=1, topics=["complaints.events", "complaints.alerts", "complaints.dlq"])
+def test_a_topic_that_appears_after_the_start_is_read(broker, daemon, db):
+    """The daemon assigns itself the partitions its topics have when it
+    starts. A topic that appears later (here the scans topic, which the dev
+    broker creates with 4 partitions when the consumer group asks for it)
+    is read once the group sees it: each assignment of the group's member
+    makes the daemon look the topics up again."""
+    d = daemon()
+    produce(broker.bootstrap, COMPLAINTS, [received("T-1", at(0))])
+    produce(broker.bootstrap, SCANS, [scan("TW-1", "pickup", "S1", "origin", at(1))], key_field="waybill")
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM parcel_scans") == 1, timeout=60, what="the scan applied")
+    assert scalar(db, "SELECT count(*) FROM tickets") == 1
+    assert re.search(r"kafka: assigned 1 partitions\n(.*\n)*.*kafka: assigned 4 partitions", d.log), d.log[-3000:]
+
+
 def test_bad_config_is_refused_with_file_and_line(tmp_path, daemon):
     path = daemon.write_config()
     text = path.read_text()
