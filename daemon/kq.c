@@ -241,23 +241,41 @@ static void clear_paused(KqConsumer *c)
 }
 
 /* The member's partitions are assigned paused: the group holds them for it,
- * and the reading client (rk, assigned by the daemon) fetches them. */
+ * and the reading client (rk, assigned by the daemon) fetches them. Either
+ * protocol an operator's rdkafka.partition.assignment.strategy picks: the
+ * eager one hands over the whole assignment, the cooperative one what is
+ * added or taken away. */
 static void member_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
                                 void *opaque)
 {
     KqConsumer *c = opaque;
+    bool incremental = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++)
             parts->elems[i].offset = RD_KAFKA_OFFSET_END;
-        rd_kafka_assign(rk, parts);
+        if (incremental) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+            if (e)
+                rd_kafka_error_destroy(e);
+        } else {
+            rd_kafka_assign(rk, parts);
+        }
         rd_kafka_pause_partitions(rk, parts);
         c->member_in = true;
         int n[2] = {0, 0};
-        for (int i = 0; i < parts->cnt; i++)
-            n[strcmp(parts->elems[i].topic, c->cfg->scans_topic) == 0]++;
-        log_info("kafka: group %s gave its member %d partitions", c->cfg->group_id, parts->cnt);
+        rd_kafka_topic_partition_list_t *all = NULL;
+        if (rd_kafka_assignment(rk, &all) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            for (int i = 0; i < all->cnt; i++)
+                n[strcmp(all->elems[i].topic, c->cfg->scans_topic) == 0]++;
+            rd_kafka_topic_partition_list_destroy(all);
+        }
+        log_info("kafka: group %s gave its member %d partitions", c->cfg->group_id, n[0] + n[1]);
         if (c->h.member)
             c->h.member(c->h.arg, n[0], n[1]);
+    } else if (incremental) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+        if (e)
+            rd_kafka_error_destroy(e);
     } else {
         c->member_in = false;
         rd_kafka_assign(rk, NULL);

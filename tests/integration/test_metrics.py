@@ -156,7 +156,8 @@ def test_dashboard_and_rules_name_exported_metrics(broker, daemon):
 
 
 @pytest.mark.broker(partitions=2)
-def test_a_second_member_of_the_group_is_reported(broker, daemon, pg):
+@pytest.mark.parametrize("strategy", ["range,roundrobin", "cooperative-sticky"])
+def test_a_second_member_of_the_group_is_reported(broker, daemon, pg, strategy):
     """complaintd keeps the state of every ticket it loaded, not of its
     partitions only, so a second instance in its consumer group doubles the
     alerts. On the same database the second waits as a standby
@@ -164,20 +165,21 @@ def test_a_second_member_of_the_group_is_reported(broker, daemon, pg):
     the wrong database) nothing stops it. Each instance then sees that the
     group gave it part of a topic's partitions: it says so in its log and
     sets complaintd_group_shared, which goes back to 0 once the other has
-    left."""
+    left. Its member follows either rebalance protocol an operator picks."""
     listens = [f"127.0.0.1:{free_port()}" for _ in range(2)]
+    kafka = {"rdkafka.partition.assignment.strategy": strategy}
 
     def shared(i: int):
         return samples(get(f"http://{listens[i]}/metrics")[2]).get("complaintd_group_shared")
 
-    first = daemon({"daemon": {"metrics_listen": listens[0]}})
+    first = daemon({"daemon": {"metrics_listen": listens[0]}, "kafka": kafka})
     first.wait_log(r"kafka: assigned 4 partitions", timeout=30)
     time.sleep(2.5)  # the check runs a second after the assignment
     assert shared(0) == 0
     assert "another member shares the group" not in first.log
 
     other_db = pg.create_database()
-    second = daemon({"daemon": {"metrics_listen": listens[1]}, "postgres": {"conninfo": other_db}})
+    second = daemon({"daemon": {"metrics_listen": listens[1]}, "postgres": {"conninfo": other_db}, "kafka": kafka})
     wait_for(lambda: shared(0) == 1 and shared(1) == 1, timeout=60, what="both instances report the shared group")
     for d in (first, second):
         assert re.search(r"group \S+ assigned 1 of the 2 partitions of \S+ to this instance: another member "
