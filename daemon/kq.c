@@ -145,7 +145,7 @@ static int wake_start(Wake *w, struct ev_loop *loop, rd_kafka_queue_t *q, void (
     ev_io_init(&w->io, io_cb, w->pipe[0], EV_READ);
     w->io.data = data;
     ev_io_start(loop, &w->io);
-    /* The backstop, and the poll that keeps a paused consumer in its group. */
+    /* The backstop: a paused consumer is still polled. */
     ev_timer_init(&w->tick, tick_cb, 0.2, 0.2);
     w->tick.data = data;
     ev_timer_start(loop, &w->tick);

@@ -66,8 +66,8 @@ void kq_consumer_drain(KqConsumer *c);
  * (every paused partition at once, or one) fetches again from the next
  * offset not yet handed over; a partition that is not paused is never
  * resumed (librdkafka would fetch it again from its assigned offset). The
- * consumer keeps being polled meanwhile, so it stays in its group. A new
- * assignment starts with nothing paused. */
+ * consumer keeps being polled meanwhile. A partition added to the
+ * assignment starts unpaused. */
 void kq_consumer_pause(KqConsumer *c, const char *topic, int32_t partition);
 void kq_consumer_resume(KqConsumer *c);
 void kq_consumer_resume_one(KqConsumer *c, const char *topic, int32_t partition);
