@@ -336,6 +336,36 @@ static int consumer_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaqu
     return 0; /* librdkafka frees json */
 }
 
+/* The reading client (client_id NULL: statistics, no rebalance callback) or the
+ * group's member, both in the daemon's group and polled as consumers. */
+static rd_kafka_t *new_consumer(KqConsumer *c, const char *const *defaults, const char *client_id, const char *what,
+                                char *err, size_t errlen)
+{
+    char e[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (base_conf(conf, c->cfg, defaults, err, errlen) < 0 ||
+        set_conf(conf, "group.id", c->cfg->group_id, err, errlen) < 0 ||
+        (client_id && set_conf(conf, "client.id", client_id, err, errlen) < 0)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    if (client_id)
+        rd_kafka_conf_set_rebalance_cb(conf, member_rebalance_cb);
+    else
+        rd_kafka_conf_set_stats_cb(conf, consumer_stats_cb);
+    rd_kafka_conf_set_opaque(conf, c);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "%s: %s", what, e);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
 KqConsumer *kq_consumer_new(struct ev_loop *loop, const Config *cfg, const KqConsumerHandlers *h, char *err,
                             size_t errlen)
 {
@@ -351,46 +381,13 @@ KqConsumer *kq_consumer_new(struct ev_loop *loop, const Config *cfg, const KqCon
     c->stats.brokers_up = -1;
     c->paused = rd_kafka_topic_partition_list_new(8);
     c->assigned = rd_kafka_topic_partition_list_new(16);
-    char e[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (base_conf(conf, cfg, consumer_defaults, err, errlen) < 0 ||
-        set_conf(conf, "group.id", cfg->group_id, err, errlen) < 0) {
-        rd_kafka_conf_destroy(conf);
+    c->rk = new_consumer(c, consumer_defaults, NULL, "kafka consumer", err, errlen);
+    if (!c->rk || wake_start(&c->wake, loop, rd_kafka_queue_get_consumer(c->rk), consumer_io_cb, consumer_tick_cb, c,
+                             err, errlen) < 0)
         goto fail;
-    }
-    rd_kafka_conf_set_log_cb(conf, log_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
-    rd_kafka_conf_set_stats_cb(conf, consumer_stats_cb);
-    rd_kafka_conf_set_opaque(conf, c);
-    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
-    if (!c->rk) {
-        rd_kafka_conf_destroy(conf);
-        snprintf(err, errlen, "kafka consumer: %s", e);
+    c->member = new_consumer(c, member_defaults, "complaintd-member", "kafka group member", err, errlen);
+    if (!c->member)
         goto fail;
-    }
-    rd_kafka_poll_set_consumer(c->rk);
-    if (wake_start(&c->wake, loop, rd_kafka_queue_get_consumer(c->rk), consumer_io_cb, consumer_tick_cb, c, err,
-                   errlen) < 0)
-        goto fail;
-
-    conf = rd_kafka_conf_new();
-    if (base_conf(conf, cfg, member_defaults, err, errlen) < 0 ||
-        set_conf(conf, "group.id", cfg->group_id, err, errlen) < 0 ||
-        set_conf(conf, "client.id", "complaintd-member", err, errlen) < 0) {
-        rd_kafka_conf_destroy(conf);
-        goto fail;
-    }
-    rd_kafka_conf_set_log_cb(conf, log_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
-    rd_kafka_conf_set_rebalance_cb(conf, member_rebalance_cb);
-    rd_kafka_conf_set_opaque(conf, c);
-    c->member = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
-    if (!c->member) {
-        rd_kafka_conf_destroy(conf);
-        snprintf(err, errlen, "kafka group member: %s", e);
-        goto fail;
-    }
-    rd_kafka_poll_set_consumer(c->member);
     ev_timer_init(&c->member_tick, member_tick_cb, 0.5, 0.5);
     c->member_tick.data = c;
     ev_timer_start(loop, &c->member_tick);
