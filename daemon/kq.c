@@ -54,13 +54,11 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     log_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
-/* ---- statistics: broker state and consumer lag --------------------------- */
+/* ---- statistics: broker state ------------------------------------------- */
 
 /* What the last statistics (statistics.interval.ms) said. */
 typedef struct Stats {
     int brokers_up; /* -1 before the first report */
-    KqLag lag[KQ_LAG_MAX];
-    size_t n_lag;
 } Stats;
 
 static void stats_parse(Stats *st, const char *json, size_t len)
@@ -70,7 +68,7 @@ static void stats_parse(Stats *st, const char *json, size_t len)
         return;
     int up = 0;
     const char *name;
-    json_t *b, *t;
+    json_t *b;
     json_object_foreach(json_object_get(root, "brokers"), name, b)
     {
         /* the bootstrap entries and real brokers; internal ones are not connections */
@@ -80,30 +78,6 @@ static void stats_parse(Stats *st, const char *json, size_t len)
             up++;
     }
     st->brokers_up = up;
-    st->n_lag = 0;
-    json_object_foreach(json_object_get(root, "topics"), name, t)
-    {
-        const char *pname;
-        json_t *p;
-        json_object_foreach(json_object_get(t, "partitions"), pname, p)
-        {
-            int32_t part = (int32_t)json_integer_value(json_object_get(p, "partition"));
-            /* from the end to what was read (librdkafka's consumer_lag counts
-             * from the group's committed offset, which the reading client
-             * does not commit: kq_consumer_commit goes through the member) */
-            json_t *hi = json_object_get(p, "hi_offset"), *app = json_object_get(p, "app_offset");
-            /* assigned partitions only (-1 is librdkafka's own); -1: not known yet */
-            if (part < 0 || !json_is_true(json_object_get(p, "desired")) || !json_is_integer(hi) ||
-                !json_is_integer(app) || json_integer_value(hi) < 0 || json_integer_value(app) < 0 ||
-                st->n_lag == KQ_LAG_MAX)
-                continue;
-            KqLag *l = &st->lag[st->n_lag++];
-            snprintf(l->topic, sizeof l->topic, "%s", name);
-            l->partition = part;
-            int64_t d = json_integer_value(hi) - json_integer_value(app);
-            l->lag = d > 0 ? d : 0;
-        }
-    }
     json_decref(root);
 }
 
@@ -189,6 +163,11 @@ struct KqConsumer {
     rd_kafka_t *member;
     ev_timer member_tick;
     bool member_in; /* it holds an assignment of the group's current generation */
+    bool member_closed;
+    /* the latest offset committed of each partition, for the group, and
+     * whether the group has not been sent it yet */
+    rd_kafka_topic_partition_list_t *to_group;
+    bool to_group_dirty;
     bool closed;
     Stats stats;
 };
@@ -240,6 +219,24 @@ static void clear_paused(KqConsumer *c)
     c->paused = rd_kafka_topic_partition_list_new(8);
 }
 
+/* The group's offsets are sent from the member's tick, at most every half
+ * second: the latest offset of every partition committed so far, so that a
+ * commit made while the member had no assignment (before the group formed,
+ * during a rebalance) or that failed is carried by the next one. */
+static void member_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets,
+                             void *opaque)
+{
+    (void)rk;
+    KqConsumer *c = opaque;
+    bool failed = err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET;
+    for (int i = 0; offsets && i < offsets->cnt; i++)
+        failed = failed || offsets->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (failed) {
+        c->to_group_dirty = true;
+        log_debug("kafka: offsets not committed to the group (%s); sent again", rd_kafka_err2str(err));
+    }
+}
+
 /* The member's partitions are assigned paused: the group holds them for it,
  * and the reading client (rk, assigned by the daemon) fetches them. Either
  * protocol an operator's rdkafka.partition.assignment.strategy picks: the
@@ -270,6 +267,7 @@ static void member_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafk
             rd_kafka_topic_partition_list_destroy(all);
         }
         log_info("kafka: group %s gave its member %d partitions", c->cfg->group_id, n[0] + n[1]);
+        c->to_group_dirty = c->to_group->cnt > 0;
         if (c->h.member)
             c->h.member(c->h.arg, n[0], n[1]);
     } else if (incremental) {
@@ -286,13 +284,17 @@ static void member_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
     KqConsumer *c = w->data;
-    if (c->closed)
+    if (c->member_closed)
         return;
     rd_kafka_message_t *m;
     while ((m = rd_kafka_consumer_poll(c->member, 0))) {
         if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             log_warn("kafka group member: %s", rd_kafka_message_errstr(m));
         rd_kafka_message_destroy(m);
+    }
+    if (c->member_in && c->to_group_dirty) {
+        c->to_group_dirty = false;
+        rd_kafka_commit(c->member, c->to_group, 1);
     }
 }
 
@@ -351,9 +353,10 @@ static rd_kafka_t *new_consumer(KqConsumer *c, const char *const *defaults, cons
     }
     rd_kafka_conf_set_log_cb(conf, log_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
-    if (client_id)
+    if (client_id) {
         rd_kafka_conf_set_rebalance_cb(conf, member_rebalance_cb);
-    else
+        rd_kafka_conf_set_offset_commit_cb(conf, member_commit_cb);
+    } else
         rd_kafka_conf_set_stats_cb(conf, consumer_stats_cb);
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
@@ -381,6 +384,7 @@ KqConsumer *kq_consumer_new(struct ev_loop *loop, const Config *cfg, const KqCon
     c->stats.brokers_up = -1;
     c->paused = rd_kafka_topic_partition_list_new(8);
     c->assigned = rd_kafka_topic_partition_list_new(16);
+    c->to_group = rd_kafka_topic_partition_list_new(16);
     c->rk = new_consumer(c, consumer_defaults, NULL, "kafka consumer", err, errlen);
     if (!c->rk || wake_start(&c->wake, loop, rd_kafka_queue_get_consumer(c->rk), consumer_io_cb, consumer_tick_cb, c,
                              err, errlen) < 0)
@@ -506,16 +510,21 @@ void kq_consumer_close(KqConsumer *c)
     if (c->closed || !c->rk)
         return;
     c->closed = true;
-    ev_timer_stop(c->loop, &c->member_tick);
-    if (c->member)
-        rd_kafka_consumer_close(c->member); /* leaves the group */
     rd_kafka_consumer_close(c->rk);
 }
 
 void kq_consumer_commit(KqConsumer *c, const rd_kafka_topic_partition_list_t *offsets)
 {
-    if (!c->closed && c->member_in && offsets->cnt > 0)
-        rd_kafka_commit(c->member, offsets, 1);
+    for (int i = 0; i < offsets->cnt; i++) {
+        const rd_kafka_topic_partition_t *o = &offsets->elems[i];
+        rd_kafka_topic_partition_t *t = rd_kafka_topic_partition_list_find(c->to_group, o->topic, o->partition);
+        if (!t)
+            t = rd_kafka_topic_partition_list_add(c->to_group, o->topic, o->partition);
+        if (o->offset > t->offset)
+            t->offset = o->offset;
+    }
+    if (offsets->cnt > 0)
+        c->to_group_dirty = true;
 }
 
 void kq_consumer_free(KqConsumer *c)
@@ -528,8 +537,16 @@ void kq_consumer_free(KqConsumer *c)
         rd_kafka_destroy(c->rk);
     }
     ev_timer_stop(c->loop, &c->member_tick);
-    if (c->member)
+    if (c->member) {
+        /* after the last batch's commit: sent, then it leaves the group */
+        if (c->member_in && c->to_group_dirty)
+            rd_kafka_commit(c->member, c->to_group, 1); /* the close waits for it */
+        c->member_closed = true;
+        rd_kafka_consumer_close(c->member);
         rd_kafka_destroy(c->member);
+    }
+    if (c->to_group)
+        rd_kafka_topic_partition_list_destroy(c->to_group);
     if (c->paused)
         rd_kafka_topic_partition_list_destroy(c->paused);
     if (c->assigned)
@@ -673,13 +690,6 @@ void kq_producer_free(KqProducer *p)
 int kq_consumer_brokers_up(const KqConsumer *c)
 {
     return c->stats.brokers_up;
-}
-
-size_t kq_consumer_lag(const KqConsumer *c, KqLag *out, size_t max)
-{
-    size_t n = c->stats.n_lag < max ? c->stats.n_lag : max;
-    memcpy(out, c->stats.lag, n * sizeof *out);
-    return n;
 }
 
 int kq_producer_brokers_up(const KqProducer *p)

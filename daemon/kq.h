@@ -17,12 +17,13 @@
 
 /* ---- statistics --------------------------------------------------------- */
 
-/* From librdkafka's statistics (statistics.interval.ms, 5 s by default). */
+/* A partition's consumer lag, as the pipeline counts it (at most KQ_LAG_MAX
+ * partitions are shown). */
 #define KQ_LAG_MAX 64
 typedef struct KqLag {
     char topic[128];
     int32_t partition;
-    int64_t lag; /* messages between what was read and the end */
+    int64_t lag; /* messages between what was applied and the end */
 } KqLag;
 
 /* ---- consumer ----------------------------------------------------------- */
@@ -77,7 +78,8 @@ bool kq_consumer_paused(const KqConsumer *c); /* any partition */
  * from the last statistics; each RD_KAFKA_OFFSET_INVALID when not known.
  * Returns whether the end is known. */
 bool kq_consumer_watermarks(KqConsumer *c, const char *topic, int32_t partition, int64_t *lo, int64_t *hi);
-/* Leaves the group (blocking; shutdown only). */
+/* Stops reading (blocking; shutdown only). The group's member commits what
+ * is committed after this, and leaves the group in kq_consumer_free. */
 void kq_consumer_close(KqConsumer *c);
 /* Commits offsets to the group too, through its member, for lag
  * monitoring only (the offsets that count are in PostgreSQL); nothing
@@ -86,8 +88,6 @@ void kq_consumer_commit(KqConsumer *c, const rd_kafka_topic_partition_list_t *of
 
 /* Brokers connected at the last statistics, -1 before the first. */
 int kq_consumer_brokers_up(const KqConsumer *c);
-/* Consumer lag of the assigned partitions (at most max; KQ_LAG_MAX kept). */
-size_t kq_consumer_lag(const KqConsumer *c, KqLag *out, size_t max);
 
 /* ---- producer ----------------------------------------------------------- */
 

@@ -299,7 +299,7 @@ static void render_metrics(FILE *f, const void *arg)
     fprintf(f, "complaintd_kafka_brokers_up{client=\"consumer\"} %d\n", c->consumer_brokers_up);
     fprintf(f, "complaintd_kafka_brokers_up{client=\"producer\"} %d\n", c->producer_brokers_up);
     family(f, "complaintd_consumer_lag", "gauge",
-           "Messages between what the daemon has read and the end of each partition it reads (librdkafka statistics).");
+           "Messages between what the daemon has applied and the end of each partition it reads, as of its last fetch.");
     for (size_t i = 0; i < c->n_lag; i++)
         fprintf(f, "complaintd_consumer_lag{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n", c->lag[i].topic,
                 (int)c->lag[i].partition, c->lag[i].lag);

@@ -1178,6 +1178,11 @@ static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
     Pipeline *p = w->data;
+    /* a topic of which nothing is read: the broker did not answer at the
+     * start, or the topic does not exist yet; looked up again every second
+     * (briefly: the loop waits for the answer) */
+    if (p->consumer && !p->stopping && (p->assigned[0] == 0 || p->assigned[1] == 0))
+        kq_consumer_assign_all(p->consumer, 200);
     if (p->check_assignment_at > 0 && ev_now(p->loop) >= p->check_assignment_at && p->consumer)
         check_assignment(p);
     int64_t now = rule_now(p);
@@ -1333,12 +1338,40 @@ void pipeline_stop(Pipeline *p, void (*done)(void *), void *arg)
     ev_timer_stop(p->loop, &p->linger);
     ev_timer_stop(p->loop, &p->merge_wait);
     ev_periodic_stop(p->loop, &p->deadline_timer);
-    /* Leaving the group revokes every partition: what was fetched and not
-     * applied is dropped, and fetched again by the next start. */
+    /* Reading stops: what was fetched and not applied is dropped, and
+     * fetched again by the next start. */
     if (p->consumer)
         kq_consumer_close(p->consumer);
     drop_pending(p, NULL);
     pump(p);
+}
+
+/* Messages between what the daemon applied (committed with its batch) and
+ * the end of each partition it reads, the end as of its last fetch; a
+ * partition whose end is not known yet is left out. Messages fetched and
+ * waiting in the merge buffer count: they are not applied. */
+static size_t consumer_lag(const Pipeline *p, KqLag *out, size_t max)
+{
+    size_t n = 0;
+    const char *k;
+    void *v;
+    for (size_t it = 0; p->consumer && n < max && sm_next(p->parts, &it, &k, &v);) {
+        const char *slash = strrchr(k, '/');
+        if (!((Part *)v)->assigned || !slash || (size_t)(slash - k) >= sizeof out[n].topic)
+            continue;
+        KqLag *l = &out[n];
+        memcpy(l->topic, k, (size_t)(slash - k));
+        l->topic[slash - k] = '\0';
+        l->partition = (int32_t)atoi(slash + 1);
+        int64_t lo, hi;
+        if (!kq_consumer_watermarks(p->consumer, l->topic, l->partition, &lo, &hi))
+            continue;
+        const Offset *o = sm_get(p->offsets, k); /* keyed as the parts are */
+        int64_t from = o ? o->next : lo > 0 ? lo : 0;
+        l->lag = hi > from ? hi - from : 0;
+        n++;
+    }
+    return n;
 }
 
 void pipeline_counters(const Pipeline *p, PipelineCounters *c)
@@ -1390,7 +1423,7 @@ void pipeline_counters(const Pipeline *p, PipelineCounters *c)
     c->ack_delay = os.ack_delay;
     c->producer_brokers_up = p->outbox ? os.brokers_up : -1;
     c->consumer_brokers_up = p->consumer ? kq_consumer_brokers_up(p->consumer) : -1;
-    c->n_lag = p->consumer ? kq_consumer_lag(p->consumer, c->lag, KQ_LAG_MAX) : 0;
+    c->n_lag = consumer_lag(p, c->lag, KQ_LAG_MAX);
     c->event_clock_lag = p->cfg->clock_mode == CLOCK_EVENT && p->event_clock > 0 ? wall_now(p) - p->event_clock : 0;
 }
 

@@ -32,6 +32,11 @@ restart  the dev broker is stopped for good (SIGTERM) while the outbox holds
              committed after the restart is on the new broker, and the old
              broker's alerts together with the new one's are exactly the
              reference run's set.
+
+kill     the daemon is killed (kill -9) and started again while the broker
+         is down, then the broker comes back: the restart reads at once,
+         without waiting for the consumer group (the dead instance's
+         member stays there for session.timeout.ms).
 """
 
 import os
@@ -166,4 +171,30 @@ def test_broker_restarted(broker, broker_factory, daemon, db, pg, tmp_path, shor
               f"started")
     finally:
         old.stop()
+        relay.close()
+
+
+def test_a_restart_after_kill_with_the_broker_down_reads_once_it_is_back(broker, daemon, db):
+    """The daemon assigns itself its partitions once the broker answers with
+    the topics, and asks again every second while it has none: a restart
+    after a kill -9, during a broker outage, reads as soon as the broker is
+    back. The consumer group would wait for the dead instance's member
+    (session.timeout.ms, 30 s here) and, without one, for a group to form."""
+    relay = fl.KafkaRelay(broker.bootstrap)
+    try:
+        d = daemon({"kafka": {"brokers": relay.address, "rdkafka.session.timeout.ms": "30000"}})
+        d.wait_log(r"gave its member \d+ partitions")
+        d.kill()
+        evs, _ = mixed_stream(5, prefix="RB")
+        produce(broker.bootstrap, COMPLAINTS, evs)
+        relay.retarget(None)
+        d.start()
+        time.sleep(3)
+        relay.retarget(broker.bootstrap)
+        back = time.monotonic()
+        wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events") == len(evs), timeout=90,
+                 what="the events applied")
+        took = time.monotonic() - back
+        assert took < 15, f"read {took:.1f} s after the broker came back: it waited for the group"
+    finally:
         relay.close()

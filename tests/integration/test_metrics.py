@@ -5,10 +5,12 @@ import time
 import urllib.error
 import urllib.request
 
+import psycopg2
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from events import at, complaint, received
-from harness import COMPLAINTS, free_port, produce, wait_for
+from harness import COMPLAINTS, SCANS, free_port, produce, query, scalar, wait_for
 
 pytestmark = pytest.mark.broker(partitions=1)
 
@@ -211,3 +213,72 @@ def test_events_off_their_tickets_partition_are_counted(broker, daemon):
     assert s["complaintd_events_off_partition_total"] == 2
     assert s["complaintd_dead_letters_total"] == 0
     d.wait_log(r"complaint event\(s\) came on another partition than their ticket's received", timeout=10)
+
+
+def group_offsets(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int]:
+    """The consumer group's committed offsets (an OffsetFetch: nothing joins)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        return {tp.partition: tp.offset for tp in c.committed([TopicPartition(topic, p) for p in range(partitions)],
+                                                              timeout=10)}
+    finally:
+        c.close()
+
+
+def stored_offsets(db: str, topic: str) -> dict[int, int]:
+    return {p: o for p, o in query(db, "SELECT partition, next_offset FROM consumer_offsets WHERE topic = %s",
+                                   (topic,))}
+
+
+@pytest.mark.broker(partitions=2)
+def test_the_groups_offsets_follow_the_stored_ones(broker, daemon, db):
+    """The offsets that count are in PostgreSQL; the group's member commits
+    them to the consumer group too, for Kafka's own lag tools. A backlog read
+    before the group formed (its member had nothing to commit with yet)
+    reaches the group once it has formed, and what the last batches after a
+    SIGTERM applied reaches it before the daemon leaves."""
+    produce(broker.bootstrap, COMPLAINTS, [received(f"G-{i}", at(minutes=i)) for i in range(40)])
+    d = daemon()
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events") == 40, what="the backlog applied")
+    wait_for(lambda: group_offsets(broker.bootstrap, daemon.group_id, COMPLAINTS, 2) == stored_offsets(db, COMPLAINTS),
+             timeout=30, what="the group's offsets at the stored ones")
+    produce(broker.bootstrap, COMPLAINTS, [received(f"H-{i}", at(hours=1, minutes=i)) for i in range(200)])
+    assert d.stop() == 0
+    stored = stored_offsets(db, COMPLAINTS)
+    assert sum(stored.values()) == 240
+    assert group_offsets(broker.bootstrap, daemon.group_id, COMPLAINTS, 2) == stored
+
+
+@pytest.mark.broker(partitions=2)
+def test_the_lag_counts_what_is_not_applied(broker, daemon, db):
+    """complaintd_consumer_lag: messages between what the daemon applied and
+    the end of each partition, every partition it reads included, from its
+    start. A backlog fetched into the daemon's buffer but held back (its
+    commit waits for a lock) is lag; once applied it is 0."""
+    listen = f"127.0.0.1:{free_port()}"
+
+    def lag() -> dict:
+        return {(dict(k)["topic"], int(dict(k)["partition"])): v
+                for k, v in labelled(get(f"http://{listen}/metrics")[2], "complaintd_consumer_lag").items()}
+
+    every = {(t, p) for t in (COMPLAINTS, SCANS) for p in range(2)}
+    # at most two batches are applied while one waits to commit
+    d = daemon({"daemon": {"metrics_listen": listen, "batch_max": "100"}})
+    wait_for(lambda: set(lag()) == every and all(v == 0 for v in lag().values()), timeout=30,
+             what="a lag of 0 on every partition")
+    assert d.stop() == 0
+    produce(broker.bootstrap, COMPLAINTS, [received(f"L-{i}", at(minutes=i)) for i in range(3000)])
+    # the start reads the stored offsets; its first batch waits to write them
+    conn = psycopg2.connect(db)
+    try:
+        conn.cursor().execute("LOCK TABLE consumer_offsets IN SHARE MODE")
+        d.start()
+        wait_for(lambda: sum(v for (t, _), v in lag().items() if t == COMPLAINTS) >= 3000 - 2 * 100, timeout=30,
+                 what="the held-back backlog counted as lag")
+        assert scalar(db, "SELECT count(*) FROM ticket_events") == 0
+    finally:
+        conn.rollback()
+        conn.close()
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events") == 3000, timeout=60, what="the backlog applied")
+    wait_for(lambda: set(lag()) == every and all(v == 0 for v in lag().values()), timeout=30,
+             what="the lag back at 0")
