@@ -220,21 +220,18 @@ static void clear_paused(KqConsumer *c)
 }
 
 /* The group's offsets are sent from the member's tick, at most every half
- * second: the latest offset of every partition committed so far, so that a
- * commit made while the member had no assignment (before the group formed,
- * during a rebalance) or that failed is carried by the next one. */
+ * second: the latest offset of every partition committed so far, so that
+ * what was committed while the member had no assignment (before the group
+ * formed, during a rebalance) is carried by the next commit. A commit the
+ * group refuses (a rebalance moved its generation on) is not sent again
+ * at once: that would keep the member rejoining. The assignment that ends
+ * the rebalance sends them all again. */
 static void member_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets,
                              void *opaque)
 {
-    (void)rk;
-    KqConsumer *c = opaque;
-    bool failed = err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET;
-    for (int i = 0; offsets && i < offsets->cnt; i++)
-        failed = failed || offsets->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR;
-    if (failed) {
-        c->to_group_dirty = true;
-        log_debug("kafka: offsets not committed to the group (%s); sent again", rd_kafka_err2str(err));
-    }
+    (void)rk, (void)offsets, (void)opaque;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log_debug("kafka: offsets not committed to the group: %s", rd_kafka_err2str(err));
 }
 
 /* The member's partitions are assigned paused: the group holds them for it,
