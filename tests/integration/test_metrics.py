@@ -235,14 +235,21 @@ def test_the_groups_offsets_follow_the_stored_ones(broker, daemon, db):
     """The offsets that count are in PostgreSQL; the group's member commits
     them to the consumer group too, for Kafka's own lag tools. A backlog read
     before the group formed (its member had nothing to commit with yet)
-    reaches the group once it has formed, and what the last batches after a
+    reaches the group once it has formed, and what the last batches before a
     SIGTERM applied reaches it before the daemon leaves."""
-    produce(broker.bootstrap, COMPLAINTS, [received(f"G-{i}", at(minutes=i)) for i in range(40)])
+    # keyed: both partitions get events (a partition never written to has a
+    # stored offset of 0 and none in the group)
+    produce(broker.bootstrap, COMPLAINTS, [received(f"G-{i}", at(minutes=i)) for i in range(40)], key_field="ticket_id")
     d = daemon()
+
     wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events") == 40, what="the backlog applied")
     wait_for(lambda: group_offsets(broker.bootstrap, daemon.group_id, COMPLAINTS, 2) == stored_offsets(db, COMPLAINTS),
              timeout=30, what="the group's offsets at the stored ones")
-    produce(broker.bootstrap, COMPLAINTS, [received(f"H-{i}", at(hours=1, minutes=i)) for i in range(200)])
+    produce(broker.bootstrap, COMPLAINTS, [received(f"H-{i}", at(hours=1, minutes=i)) for i in range(200)],
+            key_field="ticket_id")
+    # stopped as soon as they are applied: the member sends the group its
+    # offsets at most every half second, and the last ones on its way out
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM ticket_events") == 240, what="the second part applied")
     assert d.stop() == 0
     stored = stored_offsets(db, COMPLAINTS)
     assert sum(stored.values()) == 240
