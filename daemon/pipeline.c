@@ -490,20 +490,15 @@ static Pending *pop_pending(Pipeline *p)
     return x;
 }
 
-/* Forgets what was fetched from partitions that go (all when parts is
- * NULL): it is fetched again from the offset after the last one applied. */
-static void drop_pending(Pipeline *p, const rd_kafka_topic_partition_list_t *parts)
+/* Forgets what was fetched and not applied (a stop): the next start
+ * fetches it again from the offset after the last one applied. */
+static void drop_pending(Pipeline *p)
 {
-    for (int j = 0; parts ? j < parts->cnt : j == 0; j++) {
-        MergeItem *it = parts ? merge_take(p->fetched, parts->elems[j].topic, parts->elems[j].partition)
-                              : merge_take(p->fetched, NULL, 0);
-        for (MergeItem *n; it; it = n) {
-            n = it->next;
-            pending_free((Pending *)it);
-        }
+    for (MergeItem *it = merge_take(p->fetched, NULL, 0), *n; it; it = n) {
+        n = it->next;
+        pending_free((Pending *)it);
     }
-    if (merge_count(p->fetched) == 0)
-        p->linger_done = false;
+    p->linger_done = false;
 }
 
 /* ---- applying ----------------------------------------------------------- */
@@ -1342,7 +1337,7 @@ void pipeline_stop(Pipeline *p, void (*done)(void *), void *arg)
      * fetched again by the next start. */
     if (p->consumer)
         kq_consumer_close(p->consumer);
-    drop_pending(p, NULL);
+    drop_pending(p);
     pump(p);
 }
 
@@ -1453,7 +1448,7 @@ void pipeline_free(Pipeline *p)
     ev_timer_stop(p->loop, &p->merge_wait);
     ev_timer_stop(p->loop, &p->catchup_timer);
     if (p->fetched)
-        drop_pending(p, NULL); /* messages belong to the consumer: before it goes */
+        drop_pending(p); /* messages belong to the consumer: before it goes */
     merge_free(p->fetched);
     kq_consumer_free(p->consumer);
     /* A batch still in flight is dropped: it is committed or not, and the
