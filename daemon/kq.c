@@ -164,6 +164,15 @@ struct KqConsumer {
     ev_timer member_tick;
     bool member_in; /* it holds an assignment of the group's current generation */
     bool member_closed;
+    /* Its protocol, read from its configuration, and what the group gave
+     * it, kept here. rd_kafka_rebalance_protocol() and rd_kafka_assignment()
+     * ask the group's thread and wait for its answer. In the callback that
+     * rd_kafka_consumer_close() serves, that thread may have finished the
+     * group once the assign call is made, and the answer never comes: a
+     * SIGTERM just before the group gave the member its partitions hung the
+     * stop in rd_kafka_assignment(). Only the assign call remains there. */
+    bool cooperative;
+    rd_kafka_topic_partition_list_t *member_has;
     /* the latest offset committed of each partition, for the group, and
      * whether the group has not been sent it yet */
     rd_kafka_topic_partition_list_t *to_group;
@@ -243,37 +252,43 @@ static void member_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafk
                                 void *opaque)
 {
     KqConsumer *c = opaque;
-    bool incremental = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++)
             parts->elems[i].offset = RD_KAFKA_OFFSET_END;
-        if (incremental) {
+        if (c->cooperative) {
             rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
             if (e)
                 rd_kafka_error_destroy(e);
         } else {
             rd_kafka_assign(rk, parts);
+            rd_kafka_topic_partition_list_destroy(c->member_has);
+            c->member_has = rd_kafka_topic_partition_list_new(parts->cnt);
         }
+        if (c->member_closed)
+            return; /* served by its close: the group only waits for the assign call */
         rd_kafka_pause_partitions(rk, parts);
+        for (int i = 0; i < parts->cnt; i++)
+            if (!rd_kafka_topic_partition_list_find(c->member_has, parts->elems[i].topic, parts->elems[i].partition))
+                rd_kafka_topic_partition_list_add(c->member_has, parts->elems[i].topic, parts->elems[i].partition);
         c->member_in = true;
         int n[2] = {0, 0};
-        rd_kafka_topic_partition_list_t *all = NULL;
-        if (rd_kafka_assignment(rk, &all) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            for (int i = 0; i < all->cnt; i++)
-                n[strcmp(all->elems[i].topic, c->cfg->scans_topic) == 0]++;
-            rd_kafka_topic_partition_list_destroy(all);
-        }
+        for (int i = 0; i < c->member_has->cnt; i++)
+            n[strcmp(c->member_has->elems[i].topic, c->cfg->scans_topic) == 0]++;
         log_info("kafka: group %s gave its member %d partitions", c->cfg->group_id, n[0] + n[1]);
         c->to_group_dirty = c->to_group->cnt > 0;
         if (c->h.member)
             c->h.member(c->h.arg, n[0], n[1]);
-    } else if (incremental) {
+    } else if (c->cooperative) {
         rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
         if (e)
             rd_kafka_error_destroy(e);
+        for (int i = 0; i < parts->cnt; i++)
+            rd_kafka_topic_partition_list_del(c->member_has, parts->elems[i].topic, parts->elems[i].partition);
     } else {
         c->member_in = false;
         rd_kafka_assign(rk, NULL);
+        rd_kafka_topic_partition_list_destroy(c->member_has);
+        c->member_has = rd_kafka_topic_partition_list_new(16);
     }
 }
 
@@ -351,6 +366,11 @@ static rd_kafka_t *new_consumer(KqConsumer *c, const char *const *defaults, cons
     rd_kafka_conf_set_log_cb(conf, log_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     if (client_id) {
+        char strategy[256] = "";
+        size_t n = sizeof strategy;
+        rd_kafka_conf_get(conf, "partition.assignment.strategy", strategy, &n);
+        /* librdkafka refuses assignors of both protocols together */
+        c->cooperative = strstr(strategy, "cooperative-sticky") != NULL;
         rd_kafka_conf_set_rebalance_cb(conf, member_rebalance_cb);
         rd_kafka_conf_set_offset_commit_cb(conf, member_commit_cb);
     } else
@@ -382,6 +402,7 @@ KqConsumer *kq_consumer_new(struct ev_loop *loop, const Config *cfg, const KqCon
     c->paused = rd_kafka_topic_partition_list_new(8);
     c->assigned = rd_kafka_topic_partition_list_new(16);
     c->to_group = rd_kafka_topic_partition_list_new(16);
+    c->member_has = rd_kafka_topic_partition_list_new(16);
     c->rk = new_consumer(c, consumer_defaults, NULL, "kafka consumer", err, errlen);
     if (!c->rk || wake_start(&c->wake, loop, rd_kafka_queue_get_consumer(c->rk), consumer_io_cb, consumer_tick_cb, c,
                              err, errlen) < 0)
@@ -548,6 +569,8 @@ void kq_consumer_free(KqConsumer *c)
         rd_kafka_topic_partition_list_destroy(c->paused);
     if (c->assigned)
         rd_kafka_topic_partition_list_destroy(c->assigned);
+    if (c->member_has)
+        rd_kafka_topic_partition_list_destroy(c->member_has);
     free(c);
 }
 

@@ -450,3 +450,31 @@ def test_a_stop_while_starting_drains_and_exits_0(broker, daemon, db):
     assert d.stop() == 0, d.log[-2000:]
     assert "signal 15: draining" in d.log
     assert "loaded 1 tickets" in d.log
+
+
+def _log_time(line: str) -> float:
+    return datetime.fromisoformat(line.split()[0].replace("Z", "+00:00")).timestamp()
+
+
+def test_a_stop_while_the_group_forms_exits_at_once(daemon):
+    """A SIGTERM just before the group gives its member its partitions: the
+    member's close serves that assignment after the group has left, and the
+    rebalance callback asked librdkafka for the group's protocol and
+    assignment there, which waits for the group's thread for good. The stop
+    hung (2 of 40 stops 3.30-3.57 s after the start with the sanitizers). The
+    race is narrow, so each run samples it: 16 starts, each in a new group,
+    stopped at moments from 60 ms before the assignment to 20 ms after."""
+    d = daemon()
+    line = d.wait_log(r"^\S+ complaintd info: kafka: group \S+ gave its member").group(0)
+    running = re.search(r"^\S+ complaintd info: complaintd \S+ running", d.log, re.M).group(0)
+    join = _log_time(line) - _log_time(running)
+    assert d.stop() == 0
+    for i in range(16):
+        d.update_config({"kafka": {"group_id": f"{d.config_path.stem}-{time.monotonic_ns()}-{i}"}})
+        starts = d.log.count(" running: brokers")
+        d.start(wait_ready=False)
+        wait_for(lambda: d.log.count(" running: brokers") > starts, interval=0.005, what="the start")
+        time.sleep(max(0.0, join - 0.06 + 0.005 * i))
+        began = time.monotonic()
+        assert d.stop(timeout=20) == 0
+        assert time.monotonic() - began < 10, f"stop {i} took {time.monotonic() - began:.1f}s"
