@@ -164,15 +164,6 @@ struct KqConsumer {
     ev_timer member_tick;
     bool member_in; /* it holds an assignment of the group's current generation */
     bool member_closed;
-    /* Its protocol, read from its configuration, and what the group gave
-     * it, kept here. rd_kafka_rebalance_protocol() and rd_kafka_assignment()
-     * ask the group's thread and wait for its answer. In the callback that
-     * rd_kafka_consumer_close() serves, that thread may have finished the
-     * group once the assign call is made, and the answer never comes: a
-     * SIGTERM just before the group gave the member its partitions hung the
-     * stop in rd_kafka_assignment(). Only the assign call remains there. */
-    bool cooperative;
-    rd_kafka_topic_partition_list_t *member_has;
     /* the latest offset committed of each partition, for the group, and
      * whether the group has not been sent it yet */
     rd_kafka_topic_partition_list_t *to_group;
@@ -209,6 +200,13 @@ static const char *const consumer_defaults[] = {
 
 /* The group's member fetches nothing (its partitions stay paused) and
  * commits only what the daemon gives it. */
+/* The member's protocol, over an operator's rdkafka.partition.assignment.strategy
+ * (kq_consumer_new says so): the daemon assigns itself its partitions, and
+ * librdkafka 2.0.2 aborts (rd_kafka_sticky_assignor_state_destroy) when a
+ * cooperative-sticky consumer is closed before its first assignment, as a
+ * stop while the group forms does. */
+#define MEMBER_STRATEGY "range,roundrobin"
+
 static const char *const member_defaults[] = {
     "enable.auto.commit", "false", "enable.auto.offset.store", "false", "auto.offset.reset", "latest", NULL,
 };
@@ -244,52 +242,36 @@ static void member_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_t
 }
 
 /* The member's partitions are assigned paused: the group holds them for it,
- * and the reading client (rk, assigned by the daemon) fetches them. Either
- * protocol an operator's rdkafka.partition.assignment.strategy picks: the
- * eager one hands over the whole assignment, the cooperative one what is
- * added or taken away. */
+ * and the reading client (rk, assigned by the daemon) fetches them. Its
+ * protocol is always the eager one (new_consumer): each assignment is the
+ * whole. The callback asks librdkafka nothing. rd_kafka_assignment() and
+ * rd_kafka_rebalance_protocol() wait for the group's thread to answer, and
+ * in the callback that rd_kafka_consumer_close() serves that thread may
+ * have finished the group once the assign call is made: a SIGTERM just
+ * before the group gave the member its partitions hung the stop there. */
 static void member_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
                                 void *opaque)
 {
     KqConsumer *c = opaque;
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        for (int i = 0; i < parts->cnt; i++)
-            parts->elems[i].offset = RD_KAFKA_OFFSET_END;
-        if (c->cooperative) {
-            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
-            if (e)
-                rd_kafka_error_destroy(e);
-        } else {
-            rd_kafka_assign(rk, parts);
-            rd_kafka_topic_partition_list_destroy(c->member_has);
-            c->member_has = rd_kafka_topic_partition_list_new(parts->cnt);
-        }
-        if (c->member_closed)
-            return; /* served by its close: the group only waits for the assign call */
-        rd_kafka_pause_partitions(rk, parts);
-        for (int i = 0; i < parts->cnt; i++)
-            if (!rd_kafka_topic_partition_list_find(c->member_has, parts->elems[i].topic, parts->elems[i].partition))
-                rd_kafka_topic_partition_list_add(c->member_has, parts->elems[i].topic, parts->elems[i].partition);
-        c->member_in = true;
-        int n[2] = {0, 0};
-        for (int i = 0; i < c->member_has->cnt; i++)
-            n[strcmp(c->member_has->elems[i].topic, c->cfg->scans_topic) == 0]++;
-        log_info("kafka: group %s gave its member %d partitions", c->cfg->group_id, n[0] + n[1]);
-        c->to_group_dirty = c->to_group->cnt > 0;
-        if (c->h.member)
-            c->h.member(c->h.arg, n[0], n[1]);
-    } else if (c->cooperative) {
-        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
-        if (e)
-            rd_kafka_error_destroy(e);
-        for (int i = 0; i < parts->cnt; i++)
-            rd_kafka_topic_partition_list_del(c->member_has, parts->elems[i].topic, parts->elems[i].partition);
-    } else {
+    if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         c->member_in = false;
         rd_kafka_assign(rk, NULL);
-        rd_kafka_topic_partition_list_destroy(c->member_has);
-        c->member_has = rd_kafka_topic_partition_list_new(16);
+        return;
     }
+    for (int i = 0; i < parts->cnt; i++)
+        parts->elems[i].offset = RD_KAFKA_OFFSET_END;
+    rd_kafka_assign(rk, parts);
+    c->member_in = true;
+    if (c->member_closed)
+        return; /* served by its close: the group only waits for the assign call */
+    rd_kafka_pause_partitions(rk, parts);
+    int n[2] = {0, 0};
+    for (int i = 0; i < parts->cnt; i++)
+        n[strcmp(parts->elems[i].topic, c->cfg->scans_topic) == 0]++;
+    log_info("kafka: group %s gave its member %d partitions", c->cfg->group_id, n[0] + n[1]);
+    c->to_group_dirty = c->to_group->cnt > 0;
+    if (c->h.member)
+        c->h.member(c->h.arg, n[0], n[1]);
 }
 
 static void member_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -359,18 +341,14 @@ static rd_kafka_t *new_consumer(KqConsumer *c, const char *const *defaults, cons
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (base_conf(conf, c->cfg, defaults, err, errlen) < 0 ||
         set_conf(conf, "group.id", c->cfg->group_id, err, errlen) < 0 ||
-        (client_id && set_conf(conf, "client.id", client_id, err, errlen) < 0)) {
+        (client_id && set_conf(conf, "client.id", client_id, err, errlen) < 0) ||
+        (client_id && set_conf(conf, "partition.assignment.strategy", MEMBER_STRATEGY, err, errlen) < 0)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
     rd_kafka_conf_set_log_cb(conf, log_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     if (client_id) {
-        char strategy[256] = "";
-        size_t n = sizeof strategy;
-        rd_kafka_conf_get(conf, "partition.assignment.strategy", strategy, &n);
-        /* librdkafka refuses assignors of both protocols together */
-        c->cooperative = strstr(strategy, "cooperative-sticky") != NULL;
         rd_kafka_conf_set_rebalance_cb(conf, member_rebalance_cb);
         rd_kafka_conf_set_offset_commit_cb(conf, member_commit_cb);
     } else
@@ -402,7 +380,6 @@ KqConsumer *kq_consumer_new(struct ev_loop *loop, const Config *cfg, const KqCon
     c->paused = rd_kafka_topic_partition_list_new(8);
     c->assigned = rd_kafka_topic_partition_list_new(16);
     c->to_group = rd_kafka_topic_partition_list_new(16);
-    c->member_has = rd_kafka_topic_partition_list_new(16);
     c->rk = new_consumer(c, consumer_defaults, NULL, "kafka consumer", err, errlen);
     if (!c->rk || wake_start(&c->wake, loop, rd_kafka_queue_get_consumer(c->rk), consumer_io_cb, consumer_tick_cb, c,
                              err, errlen) < 0)
@@ -410,6 +387,11 @@ KqConsumer *kq_consumer_new(struct ev_loop *loop, const Config *cfg, const KqCon
     c->member = new_consumer(c, member_defaults, "complaintd-member", "kafka group member", err, errlen);
     if (!c->member)
         goto fail;
+    for (int i = 0; i < cfg->n_rdkafka; i++)
+        if (strcmp(cfg->rdkafka[i].key, "partition.assignment.strategy") == 0 &&
+            strcmp(cfg->rdkafka[i].value, MEMBER_STRATEGY) != 0)
+            log_info("kafka: rdkafka.partition.assignment.strategy is not used: the daemon assigns itself its "
+                     "partitions, and the group's member takes " MEMBER_STRATEGY);
     ev_timer_init(&c->member_tick, member_tick_cb, 0.5, 0.5);
     c->member_tick.data = c;
     ev_timer_start(loop, &c->member_tick);
@@ -569,8 +551,6 @@ void kq_consumer_free(KqConsumer *c)
         rd_kafka_topic_partition_list_destroy(c->paused);
     if (c->assigned)
         rd_kafka_topic_partition_list_destroy(c->assigned);
-    if (c->member_has)
-        rd_kafka_topic_partition_list_destroy(c->member_has);
     free(c);
 }
 
