@@ -198,8 +198,6 @@ static const char *const consumer_defaults[] = {
     NULL,
 };
 
-/* The group's member fetches nothing (its partitions stay paused) and
- * commits only what the daemon gives it. */
 /* The member's protocol, over an operator's rdkafka.partition.assignment.strategy
  * (kq_consumer_new says so): the daemon assigns itself its partitions, and
  * librdkafka 2.0.2 aborts (rd_kafka_sticky_assignor_state_destroy) when a
@@ -207,6 +205,8 @@ static const char *const consumer_defaults[] = {
  * stop while the group forms does. */
 #define MEMBER_STRATEGY "range,roundrobin"
 
+/* The group's member fetches nothing (its partitions stay paused) and
+ * commits only what the daemon gives it. */
 static const char *const member_defaults[] = {
     "enable.auto.commit", "false", "enable.auto.offset.store", "false", "auto.offset.reset", "latest", NULL,
 };
