@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from events import at, complaint, find, has, keys, received, scan, stable
+from events import at, complaint, find, has, keys, parse, received, scan, stable
 from harness import (ALERTS, COMPLAINTS, DLQ, SCANS, binary, free_port, produce, query, read_topic, run_complaintd, sanitizer_errors, scalar,
                      sigterm_while_waiting_for_a_lock, table_locked, wait_for)
 
@@ -452,10 +452,6 @@ def test_a_stop_while_starting_drains_and_exits_0(broker, daemon, db):
     assert "loaded 1 tickets" in d.log
 
 
-def _log_time(line: str) -> float:
-    return datetime.fromisoformat(line.split()[0].replace("Z", "+00:00")).timestamp()
-
-
 @pytest.mark.parametrize("strategy", ["range,roundrobin", "cooperative-sticky"])
 def test_a_stop_while_the_group_forms_does_not_hang(daemon, strategy):
     """A SIGTERM just before the group gives its member its partitions: the
@@ -474,7 +470,7 @@ def test_a_stop_while_the_group_forms_does_not_hang(daemon, strategy):
     d = daemon({"kafka": {"rdkafka.partition.assignment.strategy": strategy}})
     line = d.wait_log(r"^\S+ complaintd info: kafka: group \S+ gave its member").group(0)
     running = re.search(r"^\S+ complaintd info: complaintd \S+ running", d.log, re.M).group(0)
-    join = _log_time(line) - _log_time(running)
+    join = (parse(line.split()[0]) - parse(running.split()[0])).total_seconds()
     assert d.stop() == 0
     for i in range(12):
         d.update_config({"kafka": {"group_id": f"{d.config_path.stem}-{time.monotonic_ns()}-{i}"}})
