@@ -48,6 +48,12 @@ record_result() {
     else
         RESULTS+=("FAIL  $name (exit $rc, ${secs}s)${note:+  $note}")
         FAILED=1
+        # pytest's short summary names what failed: repeat it here, since
+        # the summary may be all of the run's output that a reader sees.
+        local what
+        while IFS= read -r what; do
+            RESULTS+=("        $what")
+        done < <(grep -E '^(FAILED|ERROR) ' "$4" | head -n 10 || true)
     fi
 }
 
