@@ -63,6 +63,10 @@
 /* A graceful stop gives up on what it cannot finish after this long (the
  * unit's TimeoutStopSec is 60 s). */
 #define STOP_GIVE_UP 45.0
+/* ... and on publishing, sooner, once everything else is done and the
+ * broker acknowledged nothing for this long: it is down or cut off, and
+ * the rows stay in PostgreSQL for the next start all the same. */
+#define STOP_UNACKED 5.0
 /* Rows of the unsent outbox read at once, at most. */
 #define BACKLOG_PAGE 1000
 /* A start with rows left unsent first reads up to that many last messages
@@ -211,6 +215,8 @@ struct Pipeline {
     void (*stop_done)(void *);
     void *stop_arg;
     ev_tstamp stop_started;
+    ev_tstamp stop_progress; /* when the outbox's acknowledgements last moved */
+    int64_t stop_acked;
 
     uint64_t n_applied, n_history, n_held, n_duplicates, n_dead, n_alerts, n_scans;
     uint64_t n_off_partition, off_partition_logged; /* and when the last warning was */
@@ -1057,12 +1063,20 @@ static void check_stopped(Pipeline *p)
 {
     if (!p->stopping || !p->stop_done)
         return;
-    double waited = ev_now(p->loop) - p->stop_started;
-    bool busy = merge_count(p->fetched) > 0 || !eff_empty(&p->eff) || p->inflight.active ||
-                outbox_depth(p->outbox) > 0 || outbox_acked(p->outbox) > p->acked_stored;
-    if (busy && waited < STOP_GIVE_UP)
+    ev_tstamp now = ev_now(p->loop);
+    int64_t acked = outbox_acked(p->outbox);
+    if (acked != p->stop_acked)
+        p->stop_acked = acked, p->stop_progress = now;
+    bool applying = merge_count(p->fetched) > 0 || !eff_empty(&p->eff) || p->inflight.active || acked > p->acked_stored;
+    bool publishing = outbox_depth(p->outbox) > 0;
+    bool unacked = !applying && publishing && now - p->stop_progress >= STOP_UNACKED;
+    if ((applying || publishing) && now - p->stop_started < STOP_GIVE_UP && !unacked)
         return;
-    if (busy)
+    if (unacked)
+        log_warn("stopping with %zu unpublished: the broker acknowledged nothing for %.0f s; they stay in "
+                 "PostgreSQL for the next start",
+                 outbox_depth(p->outbox), now - p->stop_progress);
+    else if (applying || publishing)
         log_warn("stopping with work left: %zu fetched, %zu unpublished; Kafka and PostgreSQL keep it for the "
                  "next start",
                  merge_count(p->fetched), outbox_depth(p->outbox));
@@ -1329,7 +1343,8 @@ void pipeline_stop(Pipeline *p, void (*done)(void *), void *arg)
     p->stopping = true;
     p->stop_done = done;
     p->stop_arg = arg;
-    p->stop_started = ev_now(p->loop);
+    p->stop_started = p->stop_progress = ev_now(p->loop);
+    p->stop_acked = outbox_acked(p->outbox);
     ev_timer_stop(p->loop, &p->linger);
     ev_timer_stop(p->loop, &p->merge_wait);
     ev_periodic_stop(p->loop, &p->deadline_timer);

@@ -37,17 +37,23 @@ kill     the daemon is killed (kill -9) and started again while the broker
          is down, then the broker comes back: the restart reads at once,
          without waiting for the consumer group (the dead instance's
          member stays there for session.timeout.ms).
+
+stop     the daemon is stopped (SIGTERM) while it cannot reach the broker
+         and its outbox holds alerts: it gives up on publishing once the
+         broker has acknowledged nothing for 5 s, not after the 45 s limit,
+         exits 0, and the next start publishes what it left.
 """
 
 import os
 import signal
 import time
+from datetime import datetime, timezone
 
 import pytest
 
 import faultlib as fl
-from events import mixed_stream
-from harness import ALERTS, COMPLAINTS, DLQ, free_port, produce, read_records, scalar, wait_for
+from events import has, keys, mixed_stream, received
+from harness import ALERTS, COMPLAINTS, DLQ, free_port, produce, read_records, read_topic, scalar, wait_for
 
 pytestmark = pytest.mark.broker(partitions=1)
 
@@ -198,3 +204,35 @@ def test_a_restart_after_kill_with_the_broker_down_reads_once_it_is_back(broker,
         assert took < 15, f"read {took:.1f} s after the broker came back: it waited for the group"
     finally:
         relay.close()
+
+
+def test_a_stop_with_the_broker_unreachable_leaves_the_alerts_to_the_next_start(broker, daemon, db):
+    # wall mode: the deadlines fall due while the broker cannot be reached,
+    # so the alerts are committed but never acknowledged
+    policy = {"policy": {"sla.contact.normal": "12s calendar"}}
+    relay = fl.KafkaRelay(broker.bootstrap)
+    try:
+        d = daemon({**policy, "kafka": {"brokers": relay.address}}, clock="wall")
+        d.wait_log(r"gave its member \d+ partitions", timeout=60)
+        t0 = datetime.now(timezone.utc).replace(microsecond=0)
+        produce(broker.bootstrap, COMPLAINTS, [received("UN-1", t0), received("UN-2", t0)])
+        wait_for(lambda: scalar(db, "SELECT count(*) FROM tickets") == 2, what="the tickets")
+        relay.retarget(None)
+        wait_for(lambda: scalar(db, "SELECT count(*) FROM alerts WHERE alert_id LIKE 'sla_breach/%'") == 2,
+                 timeout=60, what="the breaches committed")
+        assert scalar(db, "SELECT count(*) FROM unsent_alerts") == 4
+        started = time.monotonic()
+        assert d.stop() == 0
+        took = time.monotonic() - started
+        assert "the broker acknowledged nothing for 5 s" in d.log
+        assert took < 15, f"the stop took {took:.1f} s: it waited for the 45 s limit"
+    finally:
+        relay.close()
+
+    d = daemon(policy, clock="wall")
+    want = [(f"sla_{kind}/UN-{n}/1/contact", "firing") for kind in ("warning", "breach") for n in (1, 2)]
+    got = keys(read_topic(broker.bootstrap, ALERTS, until=has(*want), timeout=60))
+    assert sorted(got) == sorted(want)
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM unsent_alerts") == 0, what="the outbox drained")
+    print(f"\nstop with the broker unreachable: 4 alerts unpublished, the stop took {took:.1f} s; "
+          f"the next start published them")
