@@ -63,10 +63,11 @@
 /* A graceful stop gives up on what it cannot finish after this long (the
  * unit's TimeoutStopSec is 60 s). */
 #define STOP_GIVE_UP 45.0
-/* ... and on publishing, sooner, once everything else is done and the
- * broker acknowledged nothing for this long: it is down or cut off, and
- * the rows stay in PostgreSQL for the next start all the same. */
-#define STOP_UNACKED 5.0
+/* ... and sooner once what is left waits on a broker that acknowledged
+ * nothing for this long, or on a PostgreSQL that was down all that time:
+ * the next start finds the rows in PostgreSQL and the events in Kafka all
+ * the same. */
+#define STOP_STALLED 5.0
 /* Rows of the unsent outbox read at once, at most. */
 #define BACKLOG_PAGE 1000
 /* A start with rows left unsent first reads up to that many last messages
@@ -216,6 +217,7 @@ struct Pipeline {
     void *stop_arg;
     ev_tstamp stop_started;
     ev_tstamp stop_progress; /* when the outbox's acknowledgements last moved */
+    ev_tstamp stop_pg_seen;  /* when PostgreSQL was last seen up */
     int64_t stop_acked;
 
     uint64_t n_applied, n_history, n_held, n_duplicates, n_dead, n_alerts, n_scans;
@@ -1067,19 +1069,27 @@ static void check_stopped(Pipeline *p)
     int64_t acked = outbox_acked(p->outbox);
     if (acked != p->stop_acked)
         p->stop_acked = acked, p->stop_progress = now;
+    StoreStats st;
+    store_stats(p->store, &st);
+    if (st.connected)
+        p->stop_pg_seen = now;
+    /* what waits on PostgreSQL, and what waits on the broker */
     bool applying = merge_count(p->fetched) > 0 || !eff_empty(&p->eff) || p->inflight.active || acked > p->acked_stored;
     bool publishing = outbox_depth(p->outbox) > 0;
-    bool unacked = !applying && publishing && now - p->stop_progress >= STOP_UNACKED;
-    if ((applying || publishing) && now - p->stop_started < STOP_GIVE_UP && !unacked)
-        return;
-    if (unacked)
-        log_warn("stopping with %zu unpublished: the broker acknowledged nothing for %.0f s; they stay in "
-                 "PostgreSQL for the next start",
-                 outbox_depth(p->outbox), now - p->stop_progress);
-    else if (applying || publishing)
-        log_warn("stopping with work left: %zu fetched, %zu unpublished; Kafka and PostgreSQL keep it for the "
-                 "next start",
-                 merge_count(p->fetched), outbox_depth(p->outbox));
+    if (applying || publishing) {
+        bool pg_stalled = !applying || now - p->stop_pg_seen >= STOP_STALLED;
+        bool broker_stalled = !publishing || now - p->stop_progress >= STOP_STALLED;
+        if (pg_stalled && broker_stalled)
+            log_warn("stopping with work left: %s%s%s for %.0f s; PostgreSQL and Kafka keep it for the next start",
+                     applying ? "PostgreSQL was down with a commit to make" : "", applying && publishing ? " and " : "",
+                     publishing ? "the broker acknowledged nothing" : "", STOP_STALLED);
+        else if (now - p->stop_started < STOP_GIVE_UP)
+            return;
+        else
+            log_warn("stopping with work left after %.0f s: %zu fetched, %zu unpublished; PostgreSQL and Kafka "
+                     "keep it for the next start",
+                     STOP_GIVE_UP, merge_count(p->fetched), outbox_depth(p->outbox));
+    }
     void (*done)(void *) = p->stop_done;
     p->stop_done = NULL;
     done(p->stop_arg);
@@ -1343,7 +1353,7 @@ void pipeline_stop(Pipeline *p, void (*done)(void *), void *arg)
     p->stopping = true;
     p->stop_done = done;
     p->stop_arg = arg;
-    p->stop_started = p->stop_progress = ev_now(p->loop);
+    p->stop_started = p->stop_progress = p->stop_pg_seen = ev_now(p->loop);
     p->stop_acked = outbox_acked(p->outbox);
     ev_timer_stop(p->loop, &p->linger);
     ev_timer_stop(p->loop, &p->merge_wait);

@@ -22,6 +22,11 @@ The stream is complaints only, on one partition: the merge then applies it in
 one order whatever the fetches and pauses were, so the reference run is
 comparable message for message (with two topics a pause could let one topic
 run ahead of the other).
+
+A second case stops the daemon (SIGTERM) while the server is down and a
+commit is waiting for it: the stop gives up after 5 s without the server
+instead of the 45 s limit, exits 0, and the next start, with the server
+back, applies what was left; the outcome equals the reference run's.
 """
 
 import contextlib
@@ -157,3 +162,39 @@ def outage_cycles(d, db, broker, private_pg, listen, outages, parts, figures):
                        f"statements (commit backoffs {backoffs}), {len(attempts)} reconnect attempts "
                        f"{min(gaps, default=0):.1f}..{max(gaps, default=0):.1f}s apart, all landed {recovered:.1f}s "
                        f"after the server was back")
+
+
+def test_a_stop_with_postgres_down_leaves_the_batch_to_the_next_start(broker, broker_factory, daemon, db, pg,
+                                                                       private_pg, tmp_path, short_tmp):
+    complaints, _ = mixed_stream(400, seed=6, prefix="Q")
+    first = complaints[:len(complaints) // 2]
+    ref, ref_topic = fl.reference_run(pg, broker_factory, tmp_path / "ref", short_tmp, complaints, [],
+                                      config(f"127.0.0.1:{free_port()}"))
+    d = daemon(config(f"127.0.0.1:{free_port()}"))
+    produce(broker.bootstrap, COMPLAINTS, first, key_field="ticket_id")
+    wait_for(fl.finished(db, len(first)), timeout=60, what="the first half applied")
+    # the next batch's commit waits for a lock, and the server goes away under it
+    lock = psycopg2.connect(db)
+    lock.cursor().execute("LOCK TABLE ticket_events IN ACCESS EXCLUSIVE MODE")
+    produce(broker.bootstrap, COMPLAINTS, complaints[len(first):], key_field="ticket_id")
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'complaintd' "
+                                "AND wait_event_type = 'Lock' AND datname = current_database()") == 1,
+             timeout=30, what="a commit waiting for the lock")
+    private_pg.stop()
+    with contextlib.suppress(psycopg2.Error):
+        lock.close()
+    try:
+        d.wait_log(r"postgres: connection (?:failed|lost); reconnecting", timeout=30)
+        started = time.monotonic()
+        assert d.stop() == 0
+        took = time.monotonic() - started
+        assert "stopping with work left: PostgreSQL was down with a commit to make" in d.log
+        assert took < 15, f"the stop took {took:.1f} s: it waited for the 45 s limit"
+    finally:
+        private_pg.restart()
+    d.start()
+    wait_for(fl.finished(db, len(complaints)), timeout=120, what="the rest applied by the next start")
+    topic_keys, _ = fl.alert_set(broker.bootstrap, ALERTS)
+    fl.assert_same_as_reference(db, topic_keys, ref, ref_topic)
+    print(f"\nstop with postgres down: {len(complaints)} events, the stop took {took:.1f} s; the next start "
+          f"applied the rest")
