@@ -503,6 +503,18 @@ def reference_run(pg: Postgres, broker_factory, workdir: Path, sockdir: Path, co
         assert not problems, problems
 
 
+def stop_gives_up(d: harness.Daemon, why: str) -> float:
+    """SIGTERM to a daemon whose work left waits on a broker or PostgreSQL
+    that is down: it must exit 0 after the 5 s it gives them, long before
+    the 45 s limit, and say `why`. Returns how long the stop took."""
+    started = time.monotonic()
+    assert d.stop() == 0
+    took = time.monotonic() - started
+    assert why in d.log
+    assert took < 15, f"the stop took {took:.1f} s: it waited for the 45 s limit"
+    return took
+
+
 def assert_no_doubles(conninfo: str) -> None:
     """Nothing doubled in PostgreSQL: one alerts row per (alert_id, status),
     one ticket_events row per event, one dead letter per source message."""
@@ -546,5 +558,5 @@ __all__ = [
     "ALERTS", "COMPLAINTS", "DLQ", "SCANS", "KafkaError", "diff", "high_watermarks", "query", "Outcome", "RestartablePostgres", "KafkaRelay",
     "TopicCollector", "alert_set", "assert_no_doubles", "assert_same_as_reference", "consumed", "finished",
     "log_from", "log_size", "log_times", "metric", "metrics", "proc_status", "reference_run",
-    "wait_log_from",
+    "stop_gives_up", "wait_log_from",
 ]

@@ -221,11 +221,7 @@ def test_a_stop_with_the_broker_unreachable_leaves_the_alerts_to_the_next_start(
         wait_for(lambda: scalar(db, "SELECT count(*) FROM alerts WHERE alert_id LIKE 'sla_breach/%'") == 2,
                  timeout=60, what="the breaches committed")
         assert scalar(db, "SELECT count(*) FROM unsent_alerts") == 4
-        started = time.monotonic()
-        assert d.stop() == 0
-        took = time.monotonic() - started
-        assert "the broker acknowledged nothing for 5 s" in d.log
-        assert took < 15, f"the stop took {took:.1f} s: it waited for the 45 s limit"
+        took = fl.stop_gives_up(d, "stopping with work left: the broker acknowledged nothing for 5 s")
     finally:
         relay.close()
 

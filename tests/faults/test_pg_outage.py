@@ -185,11 +185,7 @@ def test_a_stop_with_postgres_down_leaves_the_batch_to_the_next_start(broker, br
         lock.close()
     try:
         d.wait_log(r"postgres: connection (?:failed|lost); reconnecting", timeout=30)
-        started = time.monotonic()
-        assert d.stop() == 0
-        took = time.monotonic() - started
-        assert "stopping with work left: PostgreSQL was down with a commit to make" in d.log
-        assert took < 15, f"the stop took {took:.1f} s: it waited for the 45 s limit"
+        took = fl.stop_gives_up(d, "stopping with work left: PostgreSQL was down with a commit to make")
     finally:
         private_pg.restart()
     d.start()
