@@ -15,7 +15,7 @@ packages=(
     postgresql-15 postgresql-client-15
     kcat jq openssl
     python3 python3-pytest python3-confluent-kafka python3-psycopg2 python3-yaml
-    valgrind
+    valgrind gdb
 )
 if [[ ${1:-} == --only ]]; then
     shift

@@ -104,14 +104,31 @@ def tail_text(text: str, lines: int = 2000) -> str:
     return f"[... {len(parts) - lines} earlier lines cut ...]\n" + "\n".join(parts[-lines:])
 
 
+def backtraces(pid: int) -> str:
+    """Every thread's stack of a live process, from gdb when it is
+    installed: where a process that did not end when asked is stuck."""
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        return "(gdb is not installed: no backtrace)"
+    try:
+        res = subprocess.run([gdb, "-p", str(pid), "-batch", "-nx", "-ex", "thread apply all bt"],
+                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return "(gdb did not answer within 60 s)"
+    return res.stdout + res.stderr
+
+
 def end_process(proc: subprocess.Popen, timeout: float) -> bool:
     """SIGTERM, then SIGKILL after `timeout` seconds; whether it ended
-    within them (or had already ended)."""
+    within them (or had already ended). A process that did not end gets
+    its threads' backtraces printed before the SIGKILL."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            print(f"==== {proc.args[0]} (pid {proc.pid}) still running {timeout} s after SIGTERM; its threads "
+                  f"====\n{backtraces(proc.pid)}", file=sys.stderr)
             proc.kill()
             proc.wait()
             return False
