@@ -9,10 +9,12 @@
 # Environment:
 #   DEMO_IDLE=8   seconds without a new alert before the demo winds down
 #   DEMO_KEEP=1   keep the work directory (config, logs) instead of removing it
+#   DEMO_BUILD=D  run the binaries of the build directory D as they are,
+#                 without installing or building (the tests run the demo so)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
-BUILD=$ROOT/build
+BUILD=${DEMO_BUILD:-$ROOT/build}
 PYTHON=/usr/bin/python3
 IDLE=${DEMO_IDLE:-8}
 COMPLAINTS_FILE=$ROOT/docs/examples/complaints.jsonl
@@ -99,9 +101,11 @@ count_topic() {
 
 # --- build -----------------------------------------------------------------
 
-bash "$ROOT/deploy/install-deps.sh"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD" --parallel "$(nproc 2>/dev/null || echo 2)"
+if [[ -z ${DEMO_BUILD:-} ]]; then
+    bash "$ROOT/deploy/install-deps.sh"
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build "$BUILD" --parallel "$(nproc 2>/dev/null || echo 2)"
+fi
 
 # --- infrastructure ----------------------------------------------------------
 
