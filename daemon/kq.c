@@ -405,7 +405,8 @@ int kq_consumer_start(KqConsumer *c, char *err, size_t errlen)
 {
     kq_consumer_assign_all(c, 2000);
     rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(2);
-    rd_kafka_topic_partition_list_add(t, c->cfg->complaints_topic, RD_KAFKA_PARTITION_UA);
+    if (c->cfg->role != ROLE_PARCELS)
+        rd_kafka_topic_partition_list_add(t, c->cfg->complaints_topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_topic_partition_list_add(t, c->cfg->scans_topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(c->member, t);
     rd_kafka_topic_partition_list_destroy(t);
@@ -420,7 +421,8 @@ int kq_consumer_assign_all(KqConsumer *c, int timeout_ms)
 {
     if (c->closed)
         return 0;
-    const char *topics[2] = {c->cfg->complaints_topic, c->cfg->scans_topic};
+    /* role = parcels reads the scans alone */
+    const char *topics[2] = {c->cfg->role == ROLE_PARCELS ? NULL : c->cfg->complaints_topic, c->cfg->scans_topic};
     /* every topic's metadata: a request naming a topic that does not exist
      * creates it on a broker that creates topics on first use */
     const rd_kafka_metadata_t *md = NULL;
@@ -428,7 +430,8 @@ int kq_consumer_assign_all(KqConsumer *c, int timeout_ms)
     if (rd_kafka_metadata(c->rk, 1, NULL, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         for (int i = 0; i < md->topic_cnt; i++)
             for (int t = 0; t < 2; t++)
-                if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && strcmp(md->topics[i].topic, topics[t]) == 0)
+                if (topics[t] && md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    strcmp(md->topics[i].topic, topics[t]) == 0)
                     parts[t] = md->topics[i].partition_cnt;
     }
     if (md)

@@ -230,8 +230,8 @@ static int run(const char *path, Config *cfg)
         log_info("metrics on http://%s/metrics, status page on http://%s/", cfg->metrics_listen, cfg->metrics_listen);
     }
 
-    log_info("complaintd %s running: brokers %s, group %s, clock %s", COMPLAINTD_VERSION, cfg->brokers,
-             cfg->group_id, cfg->clock_mode == CLOCK_EVENT ? "event" : "wall");
+    log_info("complaintd %s running: brokers %s, group %s, clock %s, role %s", COMPLAINTD_VERSION, cfg->brokers,
+             cfg->group_id, cfg->clock_mode == CLOCK_EVENT ? "event" : "wall", cfg_role_name(cfg->role));
     notify_ready();
     ev_run(d.loop, 0);
 

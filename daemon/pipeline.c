@@ -1200,7 +1200,7 @@ static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
     /* a topic of which nothing is read: the broker did not answer at the
      * start, or the topic does not exist yet; looked up again every second
      * (briefly: the loop waits for the answer) */
-    if (p->consumer && !p->stopping && (p->assigned[0] == 0 || p->assigned[1] == 0))
+    if (p->consumer && !p->stopping && ((p->assigned[0] == 0 && p->cfg->role != ROLE_PARCELS) || p->assigned[1] == 0))
         kq_consumer_assign_all(p->consumer, 200);
     if (p->check_assignment_at > 0 && ev_now(p->loop) >= p->check_assignment_at && p->consumer)
         check_assignment(p);

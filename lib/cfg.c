@@ -55,6 +55,7 @@ typedef struct CfgKey {
 static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const clock_modes[] = {"wall", "event", NULL};
+static const char *const roles[] = {"all", "parcels", NULL};
 
 
 /* ---- Value checks and custom keys -------------------------------------- */
@@ -136,6 +137,21 @@ static const char *get_clock_mode(const Config *cfg)
     return cfg->clock_mode == CLOCK_EVENT ? "event" : "wall";
 }
 
+static void set_role(Config *cfg, int index)
+{
+    cfg->role = index == 1 ? ROLE_PARCELS : ROLE_ALL;
+}
+
+static const char *get_role(const Config *cfg)
+{
+    return cfg_role_name(cfg->role);
+}
+
+const char *cfg_role_name(DaemonRole role)
+{
+    return role == ROLE_PARCELS ? "parcels" : "all";
+}
+
 /* ---- The table ---------------------------------------------------------- */
 
 /* Defaults are the ones of contract §11; cfg.h repeats them. */
@@ -156,6 +172,7 @@ static const CfgKey table[] = {
      .reloadable = true},
     {"daemon", "log_format", CT_ENUM, offsetof(Config, log_format), .choices = log_formats, .def = "text",
      .reloadable = true},
+    {"daemon", "role", CT_ENUM_SET, .choices = roles, .def = "all", .set_choice = set_role, .get_choice = get_role},
     {"daemon", "batch_max", CT_INT, offsetof(Config, batch_max), 1, 100000, .def = "2000"},
     {"daemon", "batch_linger_ms", CT_INT64, offsetof(Config, batch_linger_ms), 0, 10000, .def = "20"},
     {"daemon", "outbox_max", CT_INT, offsetof(Config, outbox_max), 1, 10000000, .def = "20000"},

@@ -11,6 +11,10 @@
 
 typedef enum { CLOCK_WALL, CLOCK_EVENT } ClockMode;
 
+/* What a daemon does (docs/architecture.md, "Roles"): the whole desk, or the
+ * scan path alone (the scans topic, the parcels and their stalls). */
+typedef enum { ROLE_ALL, ROLE_PARCELS } DaemonRole;
+
 #define CFG_MAX_RDKAFKA 64
 
 typedef struct CfgKv {
@@ -38,6 +42,7 @@ typedef struct Config {
     int batch_max;            /* 2000 effects per transaction at most */
     int outbox_max;           /* 20000: above this many unacknowledged messages, stop consuming */
     int64_t batch_linger_ms;  /* 20: how long fetched events wait for the rest of a fetch */
+    DaemonRole role;          /* all: all, parcels */
     int64_t max_event_bytes;  /* 1048576: larger messages are dead-lettered as too_large */
     char *metrics_listen;     /* "": off; else host:port of a plain-text metrics endpoint */
     /* [policy] */
@@ -46,6 +51,9 @@ typedef struct Config {
 } Config;
 
 Config *cfg_new(void); /* every default */
+
+/* "all" or "parcels": the [daemon] role value of `role`. */
+const char *cfg_role_name(DaemonRole role);
 void cfg_free(Config *cfg);
 
 /* Parses INI text into cfg (which holds the defaults or earlier values).

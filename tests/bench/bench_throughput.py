@@ -38,7 +38,8 @@ daemon has stopped:
 With PERF=FILE in the environment the daemon's run is recorded with
 `perf record -g` into FILE (perf report -i FILE shows where the time went).
 With PG_STATEMENTS=1 the server logs every statement's duration, and the
-run ends with the server time per kind of statement.
+run ends with the server time per kind of statement. ROLE=parcels runs the
+scans with [daemon] role = parcels (the scan path alone).
 
 It prints figures only and checks no time limit; it exits non-zero only
 when something does not work (a process dies, progress stops).
@@ -281,7 +282,7 @@ def main() -> int:
                       **harness.DEFAULT_TOPICS},
             "postgres": {"conninfo": pg.conninfo},
             "clock": {"mode": "event"},
-            "daemon": {"log_level": os.environ.get("LOG_LEVEL", "info")},
+            "daemon": {"log_level": os.environ.get("LOG_LEVEL", "info"), "role": os.environ.get("ROLE")},
         })
         res = run_complaintd("-c", str(conf), "migrate", timeout=120)
         if res.returncode != 0:

@@ -140,7 +140,7 @@ END_TEST
 
 /* ---- Every key: good and bad values ------------------------------------------ */
 
-typedef enum { F_NONE, F_STR, F_INT, F_INT64, F_CLOCK } Field;
+typedef enum { F_NONE, F_STR, F_INT, F_INT64, F_CLOCK, F_ROLE } Field;
 
 static const struct {
     const char *section, *key, *value;
@@ -174,6 +174,10 @@ static const struct {
     {"clock", "mode", "Wall", true, F_CLOCK, 0, "0"},
     BAD("clock", "mode", "replay"),
     BAD("clock", "mode", ""),
+    {"daemon", "role", "parcels", true, F_ROLE, 0, "1"},
+    {"daemon", "role", "All", true, F_ROLE, 0, "0"},
+    BAD("daemon", "role", "tickets"),
+    BAD("daemon", "role", ""),
     S("daemon", "log_level", "debug", log_level, "debug"),
     S("daemon", "log_level", "WARNING", log_level, "warning"),
     S("daemon", "log_level", "error", log_level, "error"),
@@ -247,6 +251,10 @@ START_TEST(test_key_value)
         break;
     case F_CLOCK:
         ck_assert_int_eq(c->clock_mode, atoi(keys[_i].want));
+        break;
+    case F_ROLE:
+        ck_assert_int_eq(c->role, atoi(keys[_i].want));
+        ck_assert_str_eq(cfg_role_name(c->role), atoi(keys[_i].want) ? "parcels" : "all");
         break;
     case F_NONE:
         break;
@@ -608,19 +616,19 @@ START_TEST(test_nonreloadable_changes)
                          "rdkafka.acks = 1\nrdkafka.client.id = c\n"
                          "[postgres]\nconninfo = dbname=x\n"
                          "[clock]\nmode = event\n"
-                         "[daemon]\nlog_level = error\nbatch_max = 10\nbatch_linger_ms = 0\n"
+                         "[daemon]\nlog_level = error\nrole = parcels\nbatch_max = 10\nbatch_linger_ms = 0\n"
                          "max_event_bytes = 2048\nmetrics_listen = 127.0.0.1:9\n");
     char out[1024];
     int n = cfg_nonreloadable_changes(a, b, out, sizeof(out));
-    ck_assert_str_eq(out, "kafka.brokers, kafka.dlq_topic, postgres.conninfo, clock.mode, daemon.batch_max, "
-                          "daemon.batch_linger_ms, daemon.max_event_bytes, daemon.metrics_listen, "
+    ck_assert_str_eq(out, "kafka.brokers, kafka.dlq_topic, postgres.conninfo, clock.mode, daemon.role, "
+                          "daemon.batch_max, daemon.batch_linger_ms, daemon.max_event_bytes, daemon.metrics_listen, "
                           "kafka.rdkafka.linger.ms, kafka.rdkafka.acks, kafka.rdkafka.client.id");
-    ck_assert_int_eq(n, 11);
+    ck_assert_int_eq(n, 12);
     /* Symmetric in count; a short buffer is cut but the count is whole. */
     char small[16];
-    ck_assert_int_eq(cfg_nonreloadable_changes(b, a, small, sizeof(small)), 11);
+    ck_assert_int_eq(cfg_nonreloadable_changes(b, a, small, sizeof(small)), 12);
     ck_assert_str_eq(small, "kafka.brokers, ");
-    ck_assert_int_eq(cfg_nonreloadable_changes(b, a, NULL, 0), 11);
+    ck_assert_int_eq(cfg_nonreloadable_changes(b, a, NULL, 0), 12);
     cfg_free(a);
     cfg_free(b);
 }
@@ -644,6 +652,7 @@ START_TEST(test_dump_defaults)
         "clock.mode = wall",
         "daemon.log_level = info",
         "daemon.log_format = text",
+        "daemon.role = all",
         "daemon.batch_max = 2000",
         "daemon.batch_linger_ms = 20",
         "daemon.max_event_bytes = 1048576",
@@ -664,11 +673,11 @@ START_TEST(test_dump_defaults)
     };
     for (int i = 0; i < NELEM(want); i++)
         ck_assert_msg(has_line(d, want[i]), "missing '%s' in:\n%s", want[i], d);
-    /* One line a key: 16 own keys and 41 policy keys. */
+    /* One line a key: 17 own keys and 41 policy keys. */
     int lines = 0;
     for (const char *p = d; *p != '\0'; p++)
         lines += *p == '\n';
-    ck_assert_int_eq(lines, 16 + 41);
+    ck_assert_int_eq(lines, 17 + 41);
     free(d);
     cfg_free(c);
 }
