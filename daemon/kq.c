@@ -181,7 +181,9 @@ struct KqConsumer {
  * fetch.wait.max.ms is how long a resumed partition stays dry. A scan
  * backlog ran at 2,750/s with librdkafka's 500 ms, 12,500/s with 100 ms,
  * and 23,600-29,600/s with the 20 ms here; an idle consumer then sends at
- * most 50 fetch requests a second to each broker. */
+ * most 50 fetch requests a second to each broker. With no fetch in flight
+ * at all (every partition paused), a resume alone does not fetch soon:
+ * wake_fetch. */
 static const char *const consumer_defaults[] = {
     "enable.auto.commit",
     "false",
@@ -211,11 +213,43 @@ static const char *const member_defaults[] = {
     "enable.auto.commit", "false", "enable.auto.offset.store", "false", "auto.offset.reset", "latest", NULL,
 };
 
+/* Resuming a partition in librdkafka 2.0.2 does not wake the thread of
+ * its broker: when every partition the broker serves was paused, no fetch
+ * is in flight, and the thread sleeps up to a second (its fixed longest
+ * block) before it fetches the resumed ones. A seek does wake it; each
+ * resumed partition is sought to its own position, where the resume would
+ * fetch from anyway (the position of a paused partition is the offset after
+ * the last message handed to the daemon, and a pause drops what was fetched
+ * beyond it). One that has no position yet is left to the resume, which
+ * looks its offset up and wakes the thread itself. */
+static void wake_fetch(KqConsumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *at = rd_kafka_topic_partition_list_copy(parts);
+    if (rd_kafka_position(c->rk, at) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_topic_partition_list_t *seek = rd_kafka_topic_partition_list_new(at->cnt);
+        for (int i = 0; i < at->cnt; i++)
+            if (at->elems[i].offset >= 0)
+                rd_kafka_topic_partition_list_add(seek, at->elems[i].topic, at->elems[i].partition)->offset =
+                    at->elems[i].offset;
+        if (seek->cnt > 0) {
+            rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, seek, 0); /* 0: asynchronous */
+            if (e) {
+                log_debug("kafka: seeking resumed partitions: %s", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+            }
+        }
+        rd_kafka_topic_partition_list_destroy(seek);
+    }
+    rd_kafka_topic_partition_list_destroy(at);
+}
+
 static void set_paused(KqConsumer *c, rd_kafka_topic_partition_list_t *parts, bool pause)
 {
     rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(c->rk, parts) : rd_kafka_resume_partitions(c->rk, parts);
     if (e)
         log_warn("kafka: %s partitions: %s", pause ? "pausing" : "resuming", rd_kafka_err2str(e));
+    else if (!pause)
+        wake_fetch(c, parts);
 }
 
 /* pausing stores a reference to each partition in the list's elements:
