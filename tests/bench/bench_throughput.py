@@ -4,6 +4,7 @@ against ceilings measured in the same run. See README.md beside this file.
 
     COMPLAINTD_BUILD=build /usr/bin/python3 tests/bench/bench_throughput.py complaints [N]
     COMPLAINTD_BUILD=build /usr/bin/python3 tests/bench/bench_throughput.py scans [N]
+    COMPLAINTD_BUILD=build /usr/bin/python3 tests/bench/bench_throughput.py mixed [N]
 
 complaints (default N = 100,000): N `received` events over 16 partitions,
 produced before complaintd starts (a backlog, as after an outage), spread
@@ -16,6 +17,11 @@ starting the daemon until the N-th contact breach is on the alerts topic
 scans (default N = 200,000): N parcel scans of N/4 parcels over 16
 partitions; the figure is N / the time until the daemon's committed offsets
 cover every scan.
+
+mixed (default N = 200,000): the scans of `scans` and N/10 complaints of
+`complaints` together, a backlog of both topics as after an outage; the
+figure is every message / the time until the committed offsets cover them
+all, and each ceiling is the sum of the two topics' (consumer, COPY).
 
 Both figures run from starting the daemon, so they include its start.
 The second line also prints the rate from the daemon's first assignment
@@ -253,13 +259,15 @@ def statement_times(log: Path) -> None:
 
 def main() -> int:
     mode = sys.argv[1] if len(sys.argv) > 1 else "complaints"
-    if mode not in ("complaints", "scans"):
-        print("usage: bench_throughput.py complaints|scans [N]", file=sys.stderr)
+    if mode not in ("complaints", "scans", "mixed"):
+        print("usage: bench_throughput.py complaints|scans|mixed [N]", file=sys.stderr)
         return 2
     n = int(sys.argv[2]) if len(sys.argv) > 2 else (100000 if mode == "complaints" else 200000)
-    evs = complaint_events(n) if mode == "complaints" else scan_events(n)
-    topic = COMPLAINTS if mode == "complaints" else SCANS
-    key = "ticket_id" if mode == "complaints" else "waybill"
+    # (topic, key, events) of each input
+    inputs = {"complaints": [(COMPLAINTS, "ticket_id", complaint_events(n))],
+              "scans": [(SCANS, "waybill", scan_events(n))],
+              "mixed": [(SCANS, "waybill", scan_events(n)), (COMPLAINTS, "ticket_id", complaint_events(n // 10))],
+              }[mode]
 
     work = Path(tempfile.mkdtemp(prefix="cd-bench-"))
     pg = Postgres()
@@ -287,8 +295,9 @@ def main() -> int:
         res = run_complaintd("-c", str(conf), "migrate", timeout=120)
         if res.returncode != 0:
             raise RuntimeError(f"migrate: {res.stdout}{res.stderr}")
-        harness.produce(broker.bootstrap, topic, evs, key_field=key, timeout=600)
-        total = len(evs)
+        for topic, key, evs in inputs:
+            harness.produce(broker.bootstrap, topic, evs, key_field=key, timeout=600)
+        total = sum(len(evs) for _, _, evs in inputs)
 
         if mode == "complaints":
             reader = TopicCounter(broker.bootstrap, ALERTS, lambda v: b'"sla_breach' in v and b'"firing"' in v)
@@ -305,7 +314,7 @@ def main() -> int:
         if mode == "complaints":
             t1 = wait_progress(d, "breaches on the topic", lambda: reader.count, n)
         else:
-            t1 = wait_progress(d, "scans committed", lambda: harness.scalar(
+            t1 = wait_progress(d, "messages committed", lambda: harness.scalar(
                 pg.conninfo, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets"), total)
         daemon_sec = t1 - t0
         if perf:
@@ -322,17 +331,22 @@ def main() -> int:
         alerts = harness.scalar(pg.conninfo, "SELECT count(*) FROM alerts")
         by_type = harness.query(pg.conninfo, "SELECT type || '/' || status, count(*) FROM alerts GROUP BY 1 ORDER BY 1")
 
-        consumer_sec = consumer_ceiling(broker.bootstrap, topic, total)
-        if mode == "complaints":
-            copy_sec = copy_ceiling(pg.conninfo, EVENTS_DDL, "bench_events", event_rows(evs))
-        else:
-            copy_sec = copy_ceiling(pg.conninfo, SCANS_DDL, "bench_scans", scan_rows(evs))
+        consumer_sec = copy_sec = 0.0
+        for topic, _, evs in inputs:
+            consumer_sec += consumer_ceiling(broker.bootstrap, topic, len(evs))
+            if topic == COMPLAINTS:
+                copy_sec += copy_ceiling(pg.conninfo, EVENTS_DDL, "bench_events", event_rows(evs))
+            else:
+                copy_sec += copy_ceiling(pg.conninfo, SCANS_DDL, "bench_scans", scan_rows(evs))
 
         assigned = [ln for ln in d.log.splitlines() if "kafka: assigned" in ln]
         assign_sec = (datetime.fromisoformat(assigned[0].split()[0].rstrip("Z") + "+00:00").timestamp()
                       - t0_wall) if assigned else 0.0
-        rate, crate, prate = n / daemon_sec, total / consumer_sec, total / copy_sec
-        arate = n / (daemon_sec - assign_sec)
+        # complaints: the figure counts the events, not the last one that
+        # moves the clock; mixed: every message of both topics
+        counted = total if mode == "mixed" else n
+        rate, crate, prate = counted / daemon_sec, total / consumer_sec, total / copy_sec
+        arate = counted / (daemon_sec - assign_sec)
         print(f"mode={mode} n={n} daemon_per_sec={rate:.0f} consumer_ceiling_per_sec={crate:.0f} "
               f"copy_ceiling_per_sec={prate:.0f} ratio_vs_copy={rate / prate:.3f} "
               f"ratio_vs_consumer={rate / crate:.3f} ratio_vs_lower={rate / min(crate, prate):.3f}")
