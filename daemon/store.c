@@ -1558,7 +1558,7 @@ static int load_status(PGconn *c, Desk *d, int64_t base, StoreLoaded *out, char 
  * (it would neither load nor answer them), and the first daemon to start on
  * a database records its role there, so that a daemon of the other role is
  * refused too (docs/architecture.md, "Roles"). */
-static int check_role(PGconn *c, DaemonRole role, char *err, size_t errlen)
+static int check_role(PGconn *c, DaemonRole role, bool recorded, char *err, size_t errlen)
 {
     const char *mine = cfg_role_name(role);
     PGresult *r = load_query(c,
@@ -1582,6 +1582,10 @@ static int check_role(PGconn *c, DaemonRole role, char *err, size_t errlen)
     }
     if (kept[0])
         return 0;
+    if (recorded) {
+        snprintf(err, errlen, "recording the role: daemon_state has no role after it was written");
+        return -1;
+    }
     const char *p[1] = {mine};
     r = PQexecParams(c,
                      "INSERT INTO daemon_state (key, value) VALUES ('role', to_jsonb($1::text)) "
@@ -1594,14 +1598,14 @@ static int check_role(PGconn *c, DaemonRole role, char *err, size_t errlen)
     }
     PQclear(r);
     /* two first daemons at once: the one whose role went in wins */
-    return check_role(c, role, err, errlen);
+    return check_role(c, role, true, err, errlen);
 }
 
 int store_load(Store *s, Desk *d, int64_t base, StoreLoaded *out, char *err, size_t errlen)
 {
     PGconn *c = s->boot;
     memset(out, 0, sizeof *out);
-    if (check_role(c, s->cfg->role, err, errlen) < 0)
+    if (check_role(c, s->cfg->role, false, err, errlen) < 0)
         return -1;
     /* What the last run appended and did not fold (a stop leaves it, and
      * so does a crash) goes into its rows first: this run's batch numbers
