@@ -1557,55 +1557,47 @@ static int load_status(PGconn *c, Desk *d, int64_t base, StoreLoaded *out, char 
  * path of it only: it refuses a database whose tickets another daemon kept
  * (it would neither load nor answer them), and the first daemon to start on
  * a database records its role there, so that a daemon of the other role is
- * refused too (docs/architecture.md, "Roles"). */
-static int check_role(PGconn *c, DaemonRole role, bool recorded, char *err, size_t errlen)
+ * refused too (docs/architecture.md, "Roles"). A database from before roles
+ * that holds tickets is recorded as a whole desk's. The role is read after
+ * it is written: of two first daemons at once, the one whose role went in
+ * wins. */
+static int check_role(PGconn *c, DaemonRole role, char *err, size_t errlen)
 {
-    const char *mine = cfg_role_name(role);
+    const char *mine[1] = {cfg_role_name(role)};
     PGresult *r = load_query(c,
-                             "SELECT (SELECT value #>> '{}' FROM daemon_state WHERE key = 'role'), "
-                             "EXISTS (SELECT 1 FROM tickets), EXISTS (SELECT 1 FROM held_events)",
-                             0, NULL, err, errlen);
+                             "INSERT INTO daemon_state (key, value) SELECT 'role', to_jsonb(CASE WHEN "
+                             "EXISTS (SELECT 1 FROM tickets) OR EXISTS (SELECT 1 FROM held_events) "
+                             "THEN 'all' ELSE $1::text END) ON CONFLICT (key) DO NOTHING RETURNING key",
+                             1, mine, err, errlen);
     if (!r)
         return -1;
-    char kept[32];
-    snprintf(kept, sizeof kept, "%s", PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0));
-    bool tickets = PQgetvalue(r, 0, 1)[0] == 't' || PQgetvalue(r, 0, 2)[0] == 't';
     PQclear(r);
-    if (!kept[0] && tickets)
-        snprintf(kept, sizeof kept, "all"); /* kept before roles were recorded */
-    if (kept[0] && strcmp(kept, mine) != 0) {
+    r = load_query(c,
+                   "SELECT value #>> '{}', EXISTS (SELECT 1 FROM tickets) OR EXISTS (SELECT 1 FROM held_events) "
+                   "FROM daemon_state WHERE key = 'role'",
+                   0, NULL, err, errlen);
+    if (!r)
+        return -1;
+    int rc = 0;
+    if (PQntuples(r) != 1) {
+        snprintf(err, errlen, "recording the role: daemon_state has no role after it was written");
+        rc = -1;
+    } else if (strcmp(PQgetvalue(r, 0, 0), mine[0]) != 0) {
         snprintf(err, errlen,
                  "this database is the desk of a complaintd with [daemon] role = %s%s; one with role = %s needs a "
                  "database of its own (docs/architecture.md, \"Roles\")",
-                 kept, tickets ? ", and it holds tickets" : "", mine);
-        return -1;
-    }
-    if (kept[0])
-        return 0;
-    if (recorded) {
-        snprintf(err, errlen, "recording the role: daemon_state has no role after it was written");
-        return -1;
-    }
-    const char *p[1] = {mine};
-    r = PQexecParams(c,
-                     "INSERT INTO daemon_state (key, value) VALUES ('role', to_jsonb($1::text)) "
-                     "ON CONFLICT (key) DO NOTHING",
-                     1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        snprintf(err, errlen, "recording the role: %s", PQresultErrorMessage(r));
-        PQclear(r);
-        return -1;
+                 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1)[0] == 't' ? ", and it holds tickets" : "", mine[0]);
+        rc = -1;
     }
     PQclear(r);
-    /* two first daemons at once: the one whose role went in wins */
-    return check_role(c, role, true, err, errlen);
+    return rc;
 }
 
 int store_load(Store *s, Desk *d, int64_t base, StoreLoaded *out, char *err, size_t errlen)
 {
     PGconn *c = s->boot;
     memset(out, 0, sizeof *out);
-    if (check_role(c, s->cfg->role, false, err, errlen) < 0)
+    if (check_role(c, s->cfg->role, err, errlen) < 0)
         return -1;
     /* What the last run appended and did not fold (a stop leaves it, and
      * so does a crash) goes into its rows first: this run's batch numbers
