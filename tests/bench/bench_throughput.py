@@ -263,11 +263,12 @@ def main() -> int:
         print("usage: bench_throughput.py complaints|scans|mixed [N]", file=sys.stderr)
         return 2
     n = int(sys.argv[2]) if len(sys.argv) > 2 else (100000 if mode == "complaints" else 200000)
-    # (topic, key, events) of each input
-    inputs = {"complaints": [(COMPLAINTS, "ticket_id", complaint_events(n))],
-              "scans": [(SCANS, "waybill", scan_events(n))],
-              "mixed": [(SCANS, "waybill", scan_events(n)), (COMPLAINTS, "ticket_id", complaint_events(n // 10))],
-              }[mode]
+    # (topic, key, events) of each input, built for this mode only
+    inputs = []
+    if mode != "complaints":
+        inputs.append((SCANS, "waybill", scan_events(n)))
+    if mode != "scans":
+        inputs.append((COMPLAINTS, "ticket_id", complaint_events(n if mode == "complaints" else n // 10)))
 
     work = Path(tempfile.mkdtemp(prefix="cd-bench-"))
     pg = Postgres()
