@@ -435,13 +435,23 @@ fail:
     return NULL;
 }
 
+/* The topics the daemon reads, complaints then scans; role = parcels reads
+ * the scans alone (NULL for the complaints). */
+static void read_topics(const KqConsumer *c, const char *topics[2])
+{
+    topics[0] = c->cfg->role == ROLE_PARCELS ? NULL : c->cfg->complaints_topic;
+    topics[1] = c->cfg->scans_topic;
+}
+
 int kq_consumer_start(KqConsumer *c, char *err, size_t errlen)
 {
     kq_consumer_assign_all(c, 2000);
+    const char *topics[2];
+    read_topics(c, topics);
     rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(2);
-    if (c->cfg->role != ROLE_PARCELS)
-        rd_kafka_topic_partition_list_add(t, c->cfg->complaints_topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_topic_partition_list_add(t, c->cfg->scans_topic, RD_KAFKA_PARTITION_UA);
+    for (int i = 0; i < 2; i++)
+        if (topics[i])
+            rd_kafka_topic_partition_list_add(t, topics[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(c->member, t);
     rd_kafka_topic_partition_list_destroy(t);
     if (e) {
@@ -455,8 +465,8 @@ int kq_consumer_assign_all(KqConsumer *c, int timeout_ms)
 {
     if (c->closed)
         return 0;
-    /* role = parcels reads the scans alone */
-    const char *topics[2] = {c->cfg->role == ROLE_PARCELS ? NULL : c->cfg->complaints_topic, c->cfg->scans_topic};
+    const char *topics[2];
+    read_topics(c, topics);
     /* every topic's metadata: a request naming a topic that does not exist
      * creates it on a broker that creates topics on first use */
     const rd_kafka_metadata_t *md = NULL;
