@@ -44,8 +44,15 @@ daemon has stopped:
 With PERF=FILE in the environment the daemon's run is recorded with
 `perf record -g` into FILE (perf report -i FILE shows where the time went).
 With PG_STATEMENTS=1 the server logs every statement's duration, and the
-run ends with the server time per kind of statement. ROLE=parcels runs the
+run ends with the server time per kind of statement (KEEP_PG_LOG=FILE keeps
+that log). BATCH_MAX=N sets [daemon] batch_max. ROLE=parcels runs the
 scans with [daemon] role = parcels (the scan path alone).
+
+It also prints where the machine's CPU went while the daemon ran: the CPU
+time of each kind of process from /proc (the daemon; the PostgreSQL
+server's sessions of the daemon, its autovacuum, its WAL writer,
+checkpointer and background writer; the dev broker; the rest, this script
+included), as a share of all the CPU used and of the machine's.
 
 It prints figures only and checks no time limit; it exits non-zero only
 when something does not work (a process dies, progress stops).
@@ -80,6 +87,7 @@ PARTITIONS = 16
 COPY_ROWS = 10000
 POLL = 0.1
 STALL_SEC = 120  # a liveness check, not a limit on the figure
+TICK = os.sysconf("SC_CLK_TCK")
 
 CST = timezone(timedelta(hours=8))
 BASE = datetime(2025, 11, 24, 8, 0, tzinfo=CST)
@@ -143,6 +151,67 @@ class TopicCounter:
                 if m.error() is None and self.accept(m.value()):
                     self.count += 1
         c.close()
+
+
+def postgres_kind(d: Path) -> str:
+    """A PostgreSQL process by its title: a session of complaintd (the
+    write path), autovacuum, the WAL writer, checkpointer and background
+    writer (pg_io), or another (pg_other)."""
+    try:
+        title = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "pg_other"
+    if title.startswith("postgres: complaintd "):
+        return "pg_sessions"
+    if "autovacuum" in title:
+        return "pg_autovacuum"
+    if any(w in title for w in ("walwriter", "checkpointer", "background writer")):
+        return "pg_io"
+    return "pg_other"
+
+
+def cpu_by_kind() -> dict[int, tuple[str, float]]:
+    """pid -> (kind, CPU seconds so far) of every process we can read."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        cpu = (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+        if comm == "complaintd":
+            kind = "complaintd"
+        elif comm.startswith("complaintd-devb"):
+            kind = "broker"
+        elif comm.startswith("postgres"):
+            kind = postgres_kind(d)
+        else:
+            kind = "other"
+        out[int(d.name)] = (kind, cpu)
+    return out
+
+
+def cpu_delta(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds per kind between two samples; a process started between
+    them counts whole."""
+    total: dict[str, float] = {}
+    for pid, (kind, cpu) in after.items():
+        prev = before.get(pid)
+        used = cpu - (prev[1] if prev and prev[0] == kind else 0.0)
+        total[kind] = total.get(kind, 0.0) + max(used, 0.0)
+    return total
+
+
+def cpu_line(cpu: dict[str, float], wall: float) -> str:
+    """The CPU of a run by kind: busy share of the machine, then each
+    kind's share of the CPU used."""
+    used = sum(cpu.values()) or 1.0
+    return f"cpu_busy_of_machine={used / ((os.cpu_count() or 1) * wall):.2f} " + " ".join(
+        f"{k}_share={v / used:.2f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]))
 
 
 def wait_progress(d: Daemon, what: str, value, target: int) -> float:
@@ -282,7 +351,8 @@ def main() -> int:
             # every statement, and those inside complaintd_apply_staged() too
             with open(pg.dir / "data" / "postgresql.conf", "a") as f:
                 f.write("log_min_duration_statement = 0\nsession_preload_libraries = 'auto_explain'\n"
-                        "auto_explain.log_min_duration = 0\nauto_explain.log_nested_statements = on\n")
+                        "auto_explain.log_min_duration = 0\nauto_explain.log_nested_statements = on\n"
+                        "log_line_prefix = '%m [%p] '\n")
             harness.query(pg.conninfo, "SELECT pg_reload_conf()")
         broker.start()
         conf = work / "complaintd.conf"
@@ -291,7 +361,8 @@ def main() -> int:
                       **harness.DEFAULT_TOPICS},
             "postgres": {"conninfo": pg.conninfo},
             "clock": {"mode": "event"},
-            "daemon": {"log_level": os.environ.get("LOG_LEVEL", "info"), "role": os.environ.get("ROLE")},
+            "daemon": {"log_level": os.environ.get("LOG_LEVEL", "info"), "role": os.environ.get("ROLE"),
+                       "batch_max": os.environ.get("BATCH_MAX")},
         })
         res = run_complaintd("-c", str(conf), "migrate", timeout=120)
         if res.returncode != 0:
@@ -304,6 +375,7 @@ def main() -> int:
             reader = TopicCounter(broker.bootstrap, ALERTS, lambda v: b'"sla_breach' in v and b'"firing"' in v)
             reader.thread.start()
         d = Daemon(conf, work / "complaintd.log", work / "notify.sock")
+        cpu0 = cpu_by_kind()
         t0, t0_wall = time.monotonic(), time.time()
         d.start(wait_ready=True, timeout=120)
         ready = time.monotonic() - t0
@@ -318,6 +390,7 @@ def main() -> int:
             t1 = wait_progress(d, "messages committed", lambda: harness.scalar(
                 pg.conninfo, "SELECT COALESCE(sum(next_offset), 0) FROM consumer_offsets"), total)
         daemon_sec = t1 - t0
+        cpu = cpu_delta(cpu0, cpu_by_kind())
         if perf:
             perf.send_signal(signal.SIGINT)
             perf.wait(60)
@@ -354,10 +427,13 @@ def main() -> int:
         print(f"daemon_sec={daemon_sec:.2f} ready_sec={ready:.2f} assigned_sec={assign_sec:.2f} "
               f"after_assign_per_sec={arate:.0f} after_assign_ratio_vs_lower={arate / min(crate, prate):.3f} "
               f"alerts={alerts} peak_rss_kib={hwm_kb}")
+        print(cpu_line(cpu, daemon_sec))
         if by_type:
             print("alerts_by_type " + " ".join(f"{k}={v}" for k, v in by_type))
         if os.environ.get("PG_STATEMENTS"):
             statement_times(pg.dir / "postgres.log")
+            if os.environ.get("KEEP_PG_LOG"):
+                shutil.copy(pg.dir / "postgres.log", os.environ["KEEP_PG_LOG"])
         ok = True
         return 0
     finally:
