@@ -133,16 +133,11 @@ def one_round(n: int, events: list[dict]) -> dict:
                 "consumer": len(events) / consumer_sec, "copy": len(events) / copy_sec}
     finally:
         for k, d in enumerate(daemons):
-            d.terminate(30)
-            if not ok:
-                print(f"---- complaintd {k} log ----\n{harness.tail_text(d.log, 40)}", file=sys.stderr)
-            d.close()
-        try:
-            broker.stop()
-        except AssertionError as e:
-            print(e, file=sys.stderr)
-        pg.cleanup()
-        shutil.rmtree(work, ignore_errors=True)
+            bt.teardown(lambda d=d: d.terminate(30),
+                        lambda k=k, d=d: ok or print(f"---- complaintd {k} log ----\n{harness.tail_text(d.log, 40)}",
+                                                     file=sys.stderr),
+                        d.close)
+        bt.teardown(broker.stop, pg.cleanup, lambda: shutil.rmtree(work, ignore_errors=True))
 
 
 def main() -> int:

@@ -214,6 +214,20 @@ def cpu_line(cpu: dict[str, float], wall: float) -> str:
         f"{k}_share={v / used:.2f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]))
 
 
+def teardown(*steps) -> None:
+    """Runs every step, whatever the ones before it raised: a report that
+    cannot be printed (its pipe closed) must not leave a broker or a
+    PostgreSQL server behind."""
+    for step in steps:
+        try:
+            step()
+        except Exception as e:  # noqa: BLE001  (the next steps run all the same)
+            try:
+                print(f"teardown: {e}", file=sys.stderr)
+            except OSError:
+                pass
+
+
 def wait_progress(d: Daemon, what: str, value, target: int) -> float:
     """Polls value() until it reaches target; returns the monotonic time."""
     last, last_change = -1, time.monotonic()
@@ -440,18 +454,13 @@ def main() -> int:
         if reader:
             reader.stop = True
         if d is not None:
-            d.terminate(30)
-            if not ok:
-                print(f"---- complaintd log ----\n{harness.tail_text(d.log, 60)}", file=sys.stderr)
-            if os.environ.get("KEEP_LOG"):
-                shutil.copy(d.log_path, os.environ["KEEP_LOG"])
-            d.close()
-        try:
-            broker.stop()
-        except AssertionError as e:
-            print(e, file=sys.stderr)
-        pg.cleanup()
-        shutil.rmtree(work, ignore_errors=True)
+            daemon = d
+            teardown(lambda: daemon.terminate(30),
+                     lambda: ok or print(f"---- complaintd log ----\n{harness.tail_text(daemon.log, 60)}",
+                                         file=sys.stderr),
+                     lambda: os.environ.get("KEEP_LOG") and shutil.copy(daemon.log_path, os.environ["KEEP_LOG"]),
+                     daemon.close)
+        teardown(broker.stop, pg.cleanup, lambda: shutil.rmtree(work, ignore_errors=True))
 
 
 if __name__ == "__main__":
