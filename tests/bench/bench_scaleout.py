@@ -43,33 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 import bench_throughput as bt  # noqa: E402
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition  # noqa: E402
 import harness  # noqa: E402  (reads COMPLAINTD_BUILD)
 from harness import Broker, Daemon, Postgres, run_complaintd, write_ini  # noqa: E402
 
 # the dev broker keeps about 5 MB a partition: 64 partitions hold a
 # million scans
 PARTITIONS = 64
-
-
-def consumer_ceiling(bootstrap: str, topics: list[str], partitions: int, n: int) -> float:
-    """Seconds for one plain consumer to read n messages of the topics."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-" + secrets.token_hex(4),
-                  "enable.auto.commit": False})
-    t0 = time.monotonic()
-    try:
-        c.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t in topics for p in range(partitions)])
-        got, last = 0, time.monotonic()
-        while got < n:
-            msgs = c.consume(num_messages=10000, timeout=0.5)
-            got += sum(1 for m in msgs if m.error() is None)
-            if msgs:
-                last = time.monotonic()
-            elif time.monotonic() - last > bt.STALL_SEC:
-                raise RuntimeError(f"consumer ceiling: {got} of {n}")
-        return time.monotonic() - t0
-    finally:
-        c.close()
 
 
 def one_round(n: int, events: list[dict]) -> dict:
@@ -126,7 +105,7 @@ def one_round(n: int, events: list[dict]) -> dict:
             if rc != 0:
                 raise RuntimeError(f"complaintd exited with {rc} on SIGTERM")
         alerts = sum(harness.scalar(db, "SELECT count(*) FROM alerts") for db in dbs)
-        consumer_sec = consumer_ceiling(broker.bootstrap, topics, PARTITIONS // n, len(events))
+        consumer_sec = bt.consumer_ceiling(broker.bootstrap, topics, len(events), PARTITIONS // n)
         copy_sec = bt.copy_ceiling(pg.conninfo, bt.SCANS_DDL, "bench_scans", bt.scan_rows(events))
         ok = True
         return {"n": n, "wall": wall, "cpu": bt.cpu_delta(before, after), "alerts": alerts,

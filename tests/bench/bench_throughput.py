@@ -245,12 +245,15 @@ def wait_progress(d: Daemon, what: str, value, target: int) -> float:
         time.sleep(POLL)
 
 
-def consumer_ceiling(bootstrap: str, topic: str, n: int) -> float:
+def consumer_ceiling(bootstrap: str, topic: str | list[str], n: int, partitions: int = PARTITIONS) -> float:
+    """Seconds for one plain consumer to read n messages of the topic (or
+    of the topics together), from the beginning of each partition."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-" + secrets.token_hex(4),
                   "enable.auto.commit": False})
     t0 = time.monotonic()
     try:
-        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
+        topics = [topic] if isinstance(topic, str) else topic
+        c.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t in topics for p in range(partitions)])
         got, last = 0, time.monotonic()
         while got < n:
             msgs = c.consume(num_messages=10000, timeout=0.5)
