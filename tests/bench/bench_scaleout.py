@@ -20,12 +20,13 @@ at best: the cost of sharing one group and one database is not in it.
 
 The figure is SCANS / the time from starting the instances until their
 committed offsets cover every scan. The same run measures the ceilings of
-bench_throughput.py (a plain librdkafka consumer of the same scans, a
-`COPY` of the same rows; the consumer reads the N topics together), and where the machine's CPU went during the
-daemons' run: the CPU time of each kind of process (the daemons, the
-PostgreSQL server's sessions of the daemons, its autovacuum, its WAL
-writer, checkpointer and background writer, the dev broker) from /proc, as a share of
-all the CPU the run used and of the machine's (cores x wall time).
+bench_throughput.py (a plain librdkafka consumer of the same scans, which
+reads the N topics together, and a `COPY` of the same rows), and where the
+machine's CPU went during the daemons' run: the CPU time of each kind of
+process (the daemons, the PostgreSQL server's sessions of the daemons, its
+autovacuum, its WAL writer, checkpointer and background writer, the dev
+broker) from /proc, as a share of all the CPU the run used and of the
+machine's (cores x wall time).
 
 It prints figures only and checks no time limit.
 """
@@ -56,7 +57,7 @@ def one_round(n: int, events: list[dict]) -> dict:
     topics = [f"scans.{k}" for k in range(n)]
     pg = Postgres()
     broker = Broker(work / "broker", partitions=PARTITIONS // n,
-                    topics=[*topics, bt.COMPLAINTS, bt.ALERTS, harness.DLQ])
+                    topics=[*topics, harness.COMPLAINTS, harness.ALERTS, harness.DLQ])
     daemons: list[Daemon] = []
     dbs: list[str] = []
     ok = False
@@ -108,14 +109,11 @@ def one_round(n: int, events: list[dict]) -> dict:
         consumer_sec = bt.consumer_ceiling(broker.bootstrap, topics, len(events), PARTITIONS // n)
         copy_sec = bt.copy_ceiling(pg.conninfo, bt.SCANS_DDL, "bench_scans", bt.scan_rows(events))
         ok = True
-        return {"n": n, "wall": wall, "cpu": bt.cpu_delta(before, after), "alerts": alerts,
+        return {"wall": wall, "cpu": bt.cpu_delta(before, after), "alerts": alerts,
                 "consumer": len(events) / consumer_sec, "copy": len(events) / copy_sec}
     finally:
         for k, d in enumerate(daemons):
-            bt.teardown(lambda d=d: d.terminate(30),
-                        lambda k=k, d=d: ok or print(f"---- complaintd {k} log ----\n{harness.tail_text(d.log, 40)}",
-                                                     file=sys.stderr),
-                        d.close)
+            bt.stop_daemon(d, f"complaintd {k}", show_log=not ok)
         bt.teardown(broker.stop, pg.cleanup, lambda: shutil.rmtree(work, ignore_errors=True))
 
 

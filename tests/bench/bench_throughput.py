@@ -228,6 +228,18 @@ def teardown(*steps) -> None:
                 pass
 
 
+def stop_daemon(d: Daemon, name: str, show_log: bool, keep: str | None = None) -> None:
+    """Stops a daemon for good: its log's tail on stderr when the run
+    failed, the whole log copied to `keep` when given; every step runs."""
+    def report() -> None:
+        if show_log:
+            print(f"---- {name} log ----\n{harness.tail_text(d.log, 60)}", file=sys.stderr)
+        if keep:
+            shutil.copy(d.log_path, keep)
+
+    teardown(lambda: d.terminate(30), report, d.close)
+
+
 def wait_progress(d: Daemon, what: str, value, target: int) -> float:
     """Polls value() until it reaches target; returns the monotonic time."""
     last, last_change = -1, time.monotonic()
@@ -457,12 +469,7 @@ def main() -> int:
         if reader:
             reader.stop = True
         if d is not None:
-            daemon = d
-            teardown(lambda: daemon.terminate(30),
-                     lambda: ok or print(f"---- complaintd log ----\n{harness.tail_text(daemon.log, 60)}",
-                                         file=sys.stderr),
-                     lambda: os.environ.get("KEEP_LOG") and shutil.copy(daemon.log_path, os.environ["KEEP_LOG"]),
-                     daemon.close)
+            stop_daemon(d, "complaintd", show_log=not ok, keep=os.environ.get("KEEP_LOG"))
         teardown(broker.stop, pg.cleanup, lambda: shutil.rmtree(work, ignore_errors=True))
 
 
