@@ -750,6 +750,26 @@ static void add_copy(Commit *c, const char *table, const char *columns, const ch
     memset(data, 0, sizeof *data);
 }
 
+/* BEGIN goes in the first statement's query string: a round trip less a
+ * batch. Whatever fails in that string ends it, BEGIN included, and the
+ * rollback is the same. */
+static void begin_with(Step *st)
+{
+    char *both[2] = {st->sql, st->sql_safe};
+    for (int i = 0; i < 2; i++) {
+        if (!both[i])
+            continue;
+        size_t n = strlen(both[i]);
+        char *s = oom_check(malloc(n + 8));
+        memcpy(s, "BEGIN; ", 7);
+        memcpy(s + 7, both[i], n + 1);
+        free(both[i]);
+        both[i] = s;
+    }
+    st->sql = both[0];
+    st->sql_safe = both[1];
+}
+
 static void step_done(void *arg, bool ok, PGresult *res, const char *err);
 static void unsent_done(void *arg, bool ok, PGresult *res, const char *err);
 static void lookup_done(void *arg, bool ok, PGresult *res, const char *err);
@@ -986,7 +1006,6 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
         buf_int(&offs, b->offsets[i].partition), TAB(&offs);
         buf_int(&offs, b->offsets[i].next), EOL(&offs);
     }
-    add_sql(c, "BEGIN", NULL);
     add_copy(c, NULL, NULL, "s_tickets_v4", &t);
     add_copy(c, "tickets",
              "ticket_id, status, round, priority, reasons, channel, category, claim, major, waybill, site, region, "
@@ -1032,6 +1051,7 @@ void store_commit(Store *s, const StoreBatch *b, StoreDone done, void *arg)
              ", %s); SELECT complaintd_unstage(); COMMIT",
              s->group_literal, b->event_clock, acked, s->batch_key, seq, fold);
     add_sql(c, sql, safe);
+    begin_with(&c->steps[0]);
     c->active = true;
     c->effects = eff_size(e);
     c->done = done;
