@@ -264,6 +264,9 @@ Db *db_new(struct ev_loop *loop, const char *conninfo, PGconn *conn, DbReady rea
     db->ready = ready;
     db->ready_arg = arg;
     ev_init(&db->io, io_cb);
+    /* The server waits for the daemon between the statements of a batch:
+     * its replies come before any other work that is ready at once. */
+    ev_set_priority(&db->io, EV_MAXPRI);
     db->io.data = db;
     ev_init(&db->retry, retry_cb);
     db->retry.data = db;

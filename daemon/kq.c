@@ -149,6 +149,7 @@ struct KqConsumer {
     KqConsumerHandlers h;
     rd_kafka_t *rk;
     Wake wake;
+    ev_idle more; /* the queue holds more than one slice: take the rest next turn */
     /* the partitions paused by kq_consumer_pause: only these are resumed.
      * librdkafka bumps a partition's version on any resume, paused or not,
      * and a partition never paused then fetches again from its assigned
@@ -326,14 +327,28 @@ static void member_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
     }
 }
 
+/* Messages taken from the queue in one turn of the loop. A fetch queues
+ * thousands, each decoded as it is taken: drained in one callback, they kept
+ * PostgreSQL's replies (and the broker's delivery reports) waiting behind
+ * them. What is left is taken on the loop's next turns (`more`, an idle
+ * watcher: after any I/O that is ready), before it sleeps, so the queue is
+ * still drained fully after every wake-up. */
+#define DRAIN_SLICE 128
+
 void kq_consumer_drain(KqConsumer *c)
 {
     if (c->closed)
         return;
-    for (;;) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
-        if (!m)
+    for (int n = 0;; n++) {
+        if (n == DRAIN_SLICE) {
+            ev_idle_start(c->loop, &c->more);
             break;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
+        if (!m) {
+            ev_idle_stop(c->loop, &c->more);
+            break;
+        }
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 log_warn("kafka consumer: %s", rd_kafka_message_errstr(m));
@@ -351,6 +366,12 @@ static void consumer_io_cb(struct ev_loop *loop, ev_io *w, int revents)
     KqConsumer *c = w->data;
     empty_pipe(c->wake.pipe[0]);
     kq_consumer_drain(c);
+}
+
+static void consumer_more_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    (void)loop, (void)revents;
+    kq_consumer_drain(w->data);
 }
 
 static void consumer_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -410,6 +431,8 @@ KqConsumer *kq_consumer_new(struct ev_loop *loop, const Config *cfg, const KqCon
     c->cfg = cfg;
     c->h = *h;
     c->wake.pipe[0] = c->wake.pipe[1] = -1;
+    ev_idle_init(&c->more, consumer_more_cb);
+    c->more.data = c;
     c->stats.brokers_up = -1;
     c->paused = rd_kafka_topic_partition_list_new(8);
     c->assigned = rd_kafka_topic_partition_list_new(16);
@@ -557,6 +580,7 @@ void kq_consumer_close(KqConsumer *c)
     if (c->closed || !c->rk)
         return;
     c->closed = true;
+    ev_idle_stop(c->loop, &c->more);
     rd_kafka_consumer_close(c->rk);
 }
 
@@ -579,6 +603,7 @@ void kq_consumer_free(KqConsumer *c)
     if (!c)
         return;
     wake_stop(&c->wake, c->loop);
+    ev_idle_stop(c->loop, &c->more);
     if (c->rk) {
         kq_consumer_close(c);
         rd_kafka_destroy(c->rk);

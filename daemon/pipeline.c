@@ -187,6 +187,7 @@ struct Pipeline {
     OutList open_out;
     size_t alerts_out, dead_out;
     Inflight inflight;
+    size_t handing; /* the messages of the batch just committed, until they are in the outbox */
     ev_tstamp last_commit;
 
     /* The outbox rows an earlier run committed and did not see delivered,
@@ -678,11 +679,12 @@ static bool holds_may_expire(Pipeline *p)
     return p->holds_open;
 }
 
-/* Alerts and dead letters not yet in the outbox: those of the batch being
- * committed and of the open batch. */
+/* Alerts and dead letters not yet in the outbox: those of the batch just
+ * committed (while the next one is sent), of the batch being committed and
+ * of the open batch. */
 static size_t msgs_ahead(const Pipeline *p)
 {
-    return p->inflight.out.n + p->eff.alerts.n + p->eff.n_dead;
+    return p->handing + p->inflight.out.n + p->eff.alerts.n + p->eff.n_dead;
 }
 
 /* Puts the next piece of work into the open batch, in this order: a policy
@@ -851,7 +853,12 @@ static void committed(void *arg)
 {
     Pipeline *p = arg;
     Inflight *f = &p->inflight;
-    outbox_push(p->outbox, &f->out);
+    /* The next batch goes to PostgreSQL first, and this one's messages to
+     * the producer after: the session works on the one while the daemon
+     * hands over the other (docs/performance.md). A stop hands them over
+     * first, since pump() may end it. */
+    OutList done = {0};
+    out_list_splice(&done, &f->out);
     if (f->acked > p->acked_stored)
         p->acked_stored = f->acked;
     if (f->kafka_offsets) {
@@ -863,10 +870,17 @@ static void committed(void *arg)
     f->active = false;
     p->last_commit = ev_now(p->loop);
     desk_set_folded(p->desk, store_folded(p->store));
+    if (p->stopping) {
+        outbox_push(p->outbox, &done);
+        pump(p);
+        return;
+    }
+    p->handing = done.n;
     pump(p);
+    p->handing = 0;
+    outbox_push(p->outbox, &done);
 }
 
-/* Sends the open batch to PostgreSQL when nothing else is being committed. */
 /* Encodes the open batch's new alerts and dead letters into messages. */
 static void encode_new(Pipeline *p)
 {
@@ -889,6 +903,7 @@ static void encode_new(Pipeline *p)
     }
 }
 
+/* Sends the open batch to PostgreSQL when nothing else is being committed. */
 static void maybe_commit(Pipeline *p)
 {
     Inflight *f = &p->inflight;
@@ -1123,8 +1138,11 @@ static void pump(Pipeline *p)
         if (!p->caught_up && (steps > 0 || r == STEP_FULL))
             p->catchup_active = ev_now(p->loop); /* not idle: applying, or firing what fell due */
         encode_new(p);
+        bool sending = p->inflight.active;
         maybe_commit(p);
-        if (steps >= PUMP_SLICE) {
+        /* a batch just went to PostgreSQL: its replies come first, and the
+         * next batch is built on the loop's next turns */
+        if (steps >= PUMP_SLICE || (!sending && p->inflight.active)) {
             ev_idle_start(p->loop, &p->more);
             break;
         }
